@@ -1,0 +1,435 @@
+//! The vendor-neutral layer: one way to read and update a user's profile at any vendor.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::Error;
+
+/// A user, addressed the way a sync source knows them. Each vendor maps it to its own
+/// addressing (a Sunshine identifier query, a Capture key attribute, a LumApps email) and
+/// refuses, with [`Error::InvalidInput`], the forms it cannot use.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UserRef {
+    /// The vendor's own id of the profile or record.
+    Id(String),
+    /// The user's e-mail address.
+    Email(String),
+    /// Any unique attribute and its value (`employee_id` = `E-1042`).
+    Key {
+        /// The attribute's name.
+        attribute: String,
+        /// Its value.
+        value: String,
+    },
+}
+
+impl UserRef {
+    /// By the vendor's id.
+    pub fn id(id: impl Into<String>) -> Self {
+        UserRef::Id(id.into())
+    }
+
+    /// By e-mail address.
+    pub fn email(email: impl Into<String>) -> Self {
+        UserRef::Email(email.into())
+    }
+
+    /// By a unique attribute.
+    pub fn key(attribute: impl Into<String>, value: impl Into<String>) -> Self {
+        UserRef::Key {
+            attribute: attribute.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl fmt::Display for UserRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserRef::Id(id) => write!(f, "id {id}"),
+            UserRef::Email(email) => write!(f, "email {email}"),
+            UserRef::Key { attribute, value } => write!(f, "{attribute} {value}"),
+        }
+    }
+}
+
+/// Why a field path was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidFieldPath {
+    /// The path has no segment at all.
+    #[error("a field path cannot be empty")]
+    Empty,
+    /// `a..b`, `.a` or `a.`.
+    #[error("field path `{0}` has an empty segment")]
+    EmptySegment(String),
+}
+
+/// A path to a field of a profile: `name`, `attributes.saddle_height`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FieldPath {
+    segments: Vec<String>,
+}
+
+impl FieldPath {
+    /// Parses a dot-separated path. For a key that contains a dot, use
+    /// [`FieldPath::from_segments`].
+    pub fn parse(path: &str) -> Result<Self, InvalidFieldPath> {
+        if path.is_empty() {
+            return Err(InvalidFieldPath::Empty);
+        }
+        if path.split('.').any(str::is_empty) {
+            return Err(InvalidFieldPath::EmptySegment(path.to_owned()));
+        }
+        Ok(Self {
+            segments: path.split('.').map(str::to_owned).collect(),
+        })
+    }
+
+    /// A path from its segments, taken literally.
+    pub fn from_segments<I, S>(segments: I) -> Result<Self, InvalidFieldPath>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let segments: Vec<String> = segments.into_iter().map(Into::into).collect();
+        if segments.is_empty() {
+            return Err(InvalidFieldPath::Empty);
+        }
+        if segments.iter().any(String::is_empty) {
+            return Err(InvalidFieldPath::EmptySegment(segments.join(".")));
+        }
+        Ok(Self { segments })
+    }
+
+    /// The segments, first to last.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+
+    /// Looks the path up in a JSON object.
+    pub fn lookup<'a>(&self, object: &'a Map<String, Value>) -> Option<&'a Value> {
+        let (first, rest) = self.segments.split_first()?;
+        rest.iter()
+            .try_fold(object.get(first)?, |value, segment| value.get(segment))
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.segments.join("."))
+    }
+}
+
+impl std::str::FromStr for FieldPath {
+    type Err = InvalidFieldPath;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// One change of a [`ProfilePatch`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum FieldChange {
+    /// Set the field to a value.
+    Set {
+        /// Which field.
+        path: FieldPath,
+        /// The new value.
+        value: Value,
+    },
+    /// Remove the field.
+    Remove {
+        /// Which field.
+        path: FieldPath,
+    },
+}
+
+impl FieldChange {
+    /// The field the change is about.
+    pub fn path(&self) -> &FieldPath {
+        match self {
+            FieldChange::Set { path, .. } | FieldChange::Remove { path } => path,
+        }
+    }
+
+    /// Whether `profile` already holds what this change would write.
+    pub fn is_satisfied_by(&self, profile: &Profile) -> bool {
+        match self {
+            FieldChange::Set { path, value } => profile.get(path) == Some(value),
+            FieldChange::Remove { path } => {
+                matches!(profile.get(path), None | Some(Value::Null))
+            }
+        }
+    }
+}
+
+/// A vendor-neutral set of changes to one profile: fields set (to JSON values) or removed,
+/// by path. A later change to a path replaces an earlier one.
+///
+/// ```
+/// use profile_core::ProfilePatch;
+/// let patch = ProfilePatch::new()
+///     .set("name", "Jane Doe")?
+///     .set("attributes.saddle_height", "87cm")?;
+/// assert_eq!(patch.changes().len(), 2);
+/// # Ok::<(), profile_core::InvalidFieldPath>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProfilePatch {
+    changes: Vec<FieldChange>,
+}
+
+impl ProfilePatch {
+    /// No changes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the field at a dot-separated path.
+    pub fn set(self, path: &str, value: impl Into<Value>) -> Result<Self, InvalidFieldPath> {
+        Ok(self.set_path(FieldPath::parse(path)?, value))
+    }
+
+    /// Removes the field at a dot-separated path.
+    pub fn remove(self, path: &str) -> Result<Self, InvalidFieldPath> {
+        Ok(self.remove_path(FieldPath::parse(path)?))
+    }
+
+    /// Sets the field at a path.
+    pub fn set_path(mut self, path: FieldPath, value: impl Into<Value>) -> Self {
+        self.push(FieldChange::Set {
+            path,
+            value: value.into(),
+        });
+        self
+    }
+
+    /// Removes the field at a path.
+    pub fn remove_path(mut self, path: FieldPath) -> Self {
+        self.push(FieldChange::Remove { path });
+        self
+    }
+
+    /// Adds a change, replacing any earlier change of the same path.
+    pub fn push(&mut self, change: FieldChange) {
+        self.changes.retain(|c| c.path() != change.path());
+        self.changes.push(change);
+    }
+
+    /// The changes, in order.
+    pub fn changes(&self) -> &[FieldChange] {
+        &self.changes
+    }
+
+    /// Whether there is nothing to change.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The changes that `current` does not already hold: what a sync needs to write.
+    pub fn pending_against(&self, current: &Profile) -> ProfilePatch {
+        ProfilePatch {
+            changes: self
+                .changes
+                .iter()
+                .filter(|c| !c.is_satisfied_by(current))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Applies the changes to a JSON object, creating intermediate objects as needed (and
+    /// replacing a non-object that stands in the way).
+    pub fn apply_to(&self, object: &mut Map<String, Value>) {
+        for change in &self.changes {
+            match change {
+                FieldChange::Set { path, value } => set_at(object, path.segments(), value),
+                FieldChange::Remove { path } => remove_at(object, path.segments()),
+            }
+        }
+    }
+}
+
+fn set_at(object: &mut Map<String, Value>, segments: &[String], value: &Value) {
+    match segments {
+        [] => {}
+        [last] => {
+            object.insert(last.clone(), value.clone());
+        }
+        [first, rest @ ..] => {
+            let entry = object
+                .entry(first.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            if let Value::Object(inner) = entry {
+                set_at(inner, rest, value);
+            }
+        }
+    }
+}
+
+fn remove_at(object: &mut Map<String, Value>, segments: &[String]) {
+    match segments {
+        [] => {}
+        [last] => {
+            object.remove(last);
+        }
+        [first, rest @ ..] => {
+            if let Some(Value::Object(inner)) = object.get_mut(first) {
+                remove_at(inner, rest);
+            }
+        }
+    }
+}
+
+/// A user's profile as a JSON object, the way its vendor returns it, plus its id.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Profile {
+    id: Option<String>,
+    fields: Map<String, Value>,
+}
+
+impl Profile {
+    /// A profile from its id and fields.
+    pub fn new(id: Option<String>, fields: Map<String, Value>) -> Self {
+        Self { id, fields }
+    }
+
+    /// The vendor's id of the profile, if it has one.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// All fields.
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+
+    /// The value at a path.
+    pub fn get(&self, path: &FieldPath) -> Option<&Value> {
+        path.lookup(&self.fields)
+    }
+
+    /// The fields, owned.
+    pub fn into_fields(self) -> Map<String, Value> {
+        self.fields
+    }
+}
+
+/// Reads and updates one user's profile at one vendor, so that one program can drive every
+/// vendor through `dyn ProfileUpdater`.
+///
+/// Each vendor crate implements it, documents how it maps [`UserRef`] and [`FieldPath`]s to
+/// its API, and refuses what it cannot map with [`Error::InvalidInput`] before sending.
+#[async_trait]
+pub trait ProfileUpdater: Send + Sync {
+    /// The vendor's short name (`"sunshine"`).
+    fn vendor(&self) -> &'static str;
+
+    /// Reads the user's profile.
+    async fn get(&self, user: &UserRef) -> Result<Profile, Error>;
+
+    /// Applies the patch to the user's profile and returns the profile as it now is.
+    async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => panic!("not an object"),
+        }
+    }
+
+    #[test]
+    fn paths_parse_on_dots_and_refuse_empty_segments() {
+        let path = FieldPath::parse("attributes.saddle_height").unwrap();
+        assert_eq!(path.segments(), ["attributes", "saddle_height"]);
+        assert_eq!(path.to_string(), "attributes.saddle_height");
+        assert_eq!(FieldPath::parse(""), Err(InvalidFieldPath::Empty));
+        for bad in [".a", "a.", "a..b"] {
+            assert!(
+                matches!(
+                    FieldPath::parse(bad),
+                    Err(InvalidFieldPath::EmptySegment(_))
+                ),
+                "{bad}"
+            );
+        }
+        let dotted = FieldPath::from_segments(["attributes", "size.eu"]).unwrap();
+        assert_eq!(dotted.segments().len(), 2);
+    }
+
+    #[test]
+    fn a_later_change_of_the_same_path_replaces_the_earlier_one() {
+        let patch = ProfilePatch::new()
+            .set("name", "A")
+            .unwrap()
+            .set("name", "B")
+            .unwrap();
+        assert_eq!(patch.changes().len(), 1);
+        assert_eq!(
+            patch.changes()[0],
+            FieldChange::Set {
+                path: FieldPath::parse("name").unwrap(),
+                value: json!("B")
+            }
+        );
+    }
+
+    #[test]
+    fn pending_changes_are_those_the_profile_does_not_hold_yet() {
+        let current = Profile::new(
+            Some("1".into()),
+            object(json!({"name": "Jane Doe", "attributes": {"saddle_height": "85cm", "old": 1}})),
+        );
+        let patch = ProfilePatch::new()
+            .set("name", "Jane Doe")
+            .unwrap()
+            .set("attributes.saddle_height", "87cm")
+            .unwrap()
+            .remove("attributes.gone")
+            .unwrap()
+            .remove("attributes.old")
+            .unwrap();
+        let pending = patch.pending_against(&current);
+        let paths: Vec<String> = pending
+            .changes()
+            .iter()
+            .map(|c| c.path().to_string())
+            .collect();
+        assert_eq!(paths, ["attributes.saddle_height", "attributes.old"]);
+    }
+
+    #[test]
+    fn applying_sets_nested_values_and_removes_fields() {
+        let mut doc = object(json!({"name": "x", "attributes": {"a": 1, "b": 2}, "scalar": 5}));
+        ProfilePatch::new()
+            .set("attributes.a", 10)
+            .unwrap()
+            .remove("attributes.b")
+            .unwrap()
+            .set("new.deep.field", true)
+            .unwrap()
+            .set("scalar.inner", "v")
+            .unwrap()
+            .remove("missing.path")
+            .unwrap()
+            .apply_to(&mut doc);
+        assert_eq!(
+            Value::Object(doc),
+            json!({"name": "x", "attributes": {"a": 10}, "scalar": {"inner": "v"}, "new": {"deep": {"field": true}}})
+        );
+    }
+}

@@ -1,0 +1,448 @@
+//! The plain-value request every vendor crate builds before anything is sent.
+
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use crate::BaseUrl;
+
+/// What a redacted credential is rendered as, everywhere.
+pub const REDACTED: &str = "** redacted **";
+
+/// The HTTP methods the vendors use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    /// The method's name as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// Whether HTTP defines the method as idempotent (RFC 9110 §9.2.2).
+    fn is_idempotent_by_definition(self) -> bool {
+        matches!(self, Method::Get | Method::Put | Method::Delete)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A header value: plain text, or a credential that is never shown.
+#[derive(Clone)]
+pub enum HeaderValue {
+    /// Shown as is in snapshots, `--dry-run` output and `Debug`.
+    Plain(String),
+    /// Sent as is, shown as [`REDACTED`] everywhere else.
+    Secret(Arc<SecretString>),
+}
+
+impl HeaderValue {
+    /// A credential header value.
+    pub fn secret(value: impl Into<String>) -> Self {
+        HeaderValue::Secret(Arc::new(SecretString::from(value.into())))
+    }
+
+    /// The value to put on the wire. Only transports call this.
+    pub fn expose(&self) -> &str {
+        match self {
+            HeaderValue::Plain(v) => v,
+            HeaderValue::Secret(v) => v.expose_secret(),
+        }
+    }
+
+    /// The value as it may be shown to a person: secrets redacted.
+    pub fn display(&self) -> &str {
+        match self {
+            HeaderValue::Plain(v) => v,
+            HeaderValue::Secret(_) => REDACTED,
+        }
+    }
+
+    /// Whether this value is a credential.
+    pub fn is_secret(&self) -> bool {
+        matches!(self, HeaderValue::Secret(_))
+    }
+}
+
+impl fmt::Debug for HeaderValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.display())
+    }
+}
+
+impl From<&str> for HeaderValue {
+    fn from(value: &str) -> Self {
+        HeaderValue::Plain(value.to_owned())
+    }
+}
+
+impl From<String> for HeaderValue {
+    fn from(value: String) -> Self {
+        HeaderValue::Plain(value)
+    }
+}
+
+/// The body of a request.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// A JSON document (`application/json`).
+    Json(Value),
+    /// Form fields in the order they are sent (`application/x-www-form-urlencoded`).
+    Form(Vec<(String, String)>),
+}
+
+impl Body {
+    /// The bytes put on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Body::Empty => Vec::new(),
+            // Serializing a `Value` cannot fail: its map keys are always strings.
+            Body::Json(value) => serde_json::to_vec(value).unwrap_or_default(),
+            Body::Form(fields) => url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(fields)
+                .finish()
+                .into_bytes(),
+        }
+    }
+}
+
+/// Whether a request may be sent a second time when the first attempt's fate is unknown.
+///
+/// This decides what the retry layer may do after a timeout or a dropped connection: an
+/// idempotent request is resent, a non-idempotent one (a Capture plural append, say) is
+/// never resent once it may have reached the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Sending it twice has the same effect as sending it once.
+    Idempotent,
+    /// Sending it twice may apply it twice.
+    NotIdempotent,
+}
+
+/// A request, fully built, that has not been sent: method, URL, query, headers and body.
+///
+/// Vendor crates build these with pure functions; a [`Transport`](crate::Transport) sends
+/// them. [`ApiRequest::render`] shows one with credentials redacted, which is what the
+/// snapshot tests and `--dry-run` print.
+#[derive(Clone, Debug)]
+pub struct ApiRequest {
+    vendor: &'static str,
+    operation: &'static str,
+    method: Method,
+    base_url: BaseUrl,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, HeaderValue)>,
+    body: Body,
+    idempotency: Idempotency,
+}
+
+impl ApiRequest {
+    /// Starts a request. `path` is appended to the base URL and must start with `/`; build
+    /// it with [`encode_path_segment`] for any part that comes from user input.
+    ///
+    /// `vendor` and `operation` name the call in traces and errors (`"sunshine"`,
+    /// `"patch_profile"`). The idempotency defaults to HTTP's definition of the method
+    /// (GET, PUT, DELETE are idempotent); vendor crates override it where they know better.
+    pub fn new(
+        vendor: &'static str,
+        operation: &'static str,
+        method: Method,
+        base_url: &BaseUrl,
+        path: impl Into<String>,
+    ) -> Self {
+        let idempotency = if method.is_idempotent_by_definition() {
+            Idempotency::Idempotent
+        } else {
+            Idempotency::NotIdempotent
+        };
+        Self {
+            vendor,
+            operation,
+            method,
+            base_url: base_url.clone(),
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Body::Empty,
+            idempotency,
+        }
+    }
+
+    /// Appends a query parameter (order is kept).
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets a header, replacing any earlier value of the same name. Names are lower-cased.
+    pub fn header(mut self, name: &str, value: impl Into<HeaderValue>) -> Self {
+        let name = name.to_ascii_lowercase();
+        self.headers.retain(|(n, _)| *n != name);
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Sets a JSON body and its `content-type`.
+    pub fn json(self, body: Value) -> Self {
+        let mut this = self.header("content-type", "application/json");
+        this.body = Body::Json(body);
+        this
+    }
+
+    /// Sets a form body and its `content-type`.
+    pub fn form(self, fields: Vec<(String, String)>) -> Self {
+        let mut this = self.header("content-type", "application/x-www-form-urlencoded");
+        this.body = Body::Form(fields);
+        this
+    }
+
+    /// Overrides whether the request may be sent twice.
+    pub fn idempotency(mut self, idempotency: Idempotency) -> Self {
+        self.idempotency = idempotency;
+        self
+    }
+
+    /// The vendor's short name, for traces and errors.
+    pub fn vendor(&self) -> &'static str {
+        self.vendor
+    }
+
+    /// The operation's name, for traces and errors.
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+
+    /// The HTTP method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The base URL the path is appended to.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base_url
+    }
+
+    /// The path (percent-encoded), starting with `/`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query parameters in the order they are sent (not encoded).
+    pub fn query_pairs(&self) -> &[(String, String)] {
+        &self.query
+    }
+
+    /// The headers (lower-case names) in the order they were set.
+    pub fn headers(&self) -> &[(String, HeaderValue)] {
+        &self.headers
+    }
+
+    /// The first header of that name, if any.
+    pub fn header_value(&self, name: &str) -> Option<&HeaderValue> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// Whether the request may be sent twice.
+    pub fn idempotency_kind(&self) -> Idempotency {
+        self.idempotency
+    }
+
+    /// Whether the request may be sent twice.
+    pub fn is_idempotent(&self) -> bool {
+        self.idempotency == Idempotency::Idempotent
+    }
+
+    /// The full URL with the query string percent-encoded (`:` as `%3A`, as the vendors'
+    /// own samples do). May carry personal data: never log it.
+    pub fn url(&self) -> String {
+        let mut url = String::with_capacity(self.base_url.as_str().len() + self.path.len() + 64);
+        url.push_str(self.base_url.as_str());
+        url.push_str(&self.path);
+        if !self.query.is_empty() {
+            url.push('?');
+            url.push_str(
+                &url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&self.query)
+                    .finish(),
+            );
+        }
+        url
+    }
+
+    /// Renders the request for a person or a snapshot: method and URL, the query decoded
+    /// and sorted, the headers sorted with credentials redacted, the body as pretty JSON or
+    /// as decoded form fields, and whether it may be sent twice.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{} {}", self.method, self.url());
+        if !self.query.is_empty() {
+            out.push_str("query:\n");
+            let mut query: Vec<_> = self.query.iter().collect();
+            query.sort();
+            for (name, value) in query {
+                let _ = writeln!(out, "  {name} = {value}");
+            }
+        }
+        if !self.headers.is_empty() {
+            out.push_str("headers:\n");
+            let mut headers: Vec<_> = self.headers.iter().collect();
+            headers.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, value) in headers {
+                let _ = writeln!(out, "  {name}: {}", value.display());
+            }
+        }
+        match &self.body {
+            Body::Empty => {}
+            Body::Json(value) => {
+                out.push_str("body (json):\n");
+                let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
+                for line in pretty.lines() {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
+            Body::Form(fields) => {
+                out.push_str("body (form):\n");
+                for (name, value) in fields {
+                    let _ = writeln!(out, "  {name} = {value}");
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "idempotent: {}",
+            if self.is_idempotent() { "yes" } else { "no" }
+        );
+        out
+    }
+}
+
+/// Percent-encodes one path segment: everything but RFC 3986's unreserved characters.
+///
+/// ```
+/// assert_eq!(profile_core::encode_path_segment("a b/c"), "a%20b%2Fc");
+/// ```
+pub fn encode_path_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> BaseUrl {
+        BaseUrl::parse("https://example.com").unwrap()
+    }
+
+    #[test]
+    fn idempotency_follows_the_method_unless_overridden() {
+        let get = ApiRequest::new("v", "op", Method::Get, &base(), "/x");
+        let patch = ApiRequest::new("v", "op", Method::Patch, &base(), "/x");
+        assert!(get.is_idempotent());
+        assert!(!patch.is_idempotent());
+        assert!(patch.idempotency(Idempotency::Idempotent).is_idempotent());
+    }
+
+    #[test]
+    fn the_query_is_percent_encoded_in_the_url_and_decoded_in_the_rendering() {
+        let req = ApiRequest::new("v", "op", Method::Get, &base(), "/api")
+            .query("identifier", "coolbikes:rider:email:jdoe@example.com");
+        assert_eq!(
+            req.url(),
+            "https://example.com/api?identifier=coolbikes%3Arider%3Aemail%3Ajdoe%40example.com"
+        );
+        assert!(
+            req.render()
+                .contains("identifier = coolbikes:rider:email:jdoe@example.com")
+        );
+    }
+
+    #[test]
+    fn secret_headers_are_redacted_in_debug_and_rendering_but_sent_as_is() {
+        let req = ApiRequest::new("v", "op", Method::Post, &base(), "/x")
+            .header("Authorization", HeaderValue::secret("Basic c2VjcmV0"))
+            .json(json!({"a": 1}));
+        assert!(!format!("{req:?}").contains("c2VjcmV0"));
+        assert!(!req.render().contains("c2VjcmV0"));
+        assert!(req.render().contains("authorization: ** redacted **"));
+        assert_eq!(
+            req.header_value("authorization").unwrap().expose(),
+            "Basic c2VjcmV0"
+        );
+    }
+
+    #[test]
+    fn setting_a_header_twice_keeps_the_last_value() {
+        let req = ApiRequest::new("v", "op", Method::Get, &base(), "/x")
+            .header("Accept", "text/plain")
+            .header("accept", "application/json");
+        assert_eq!(req.headers().len(), 1);
+        assert_eq!(
+            req.header_value("ACCEPT").unwrap().expose(),
+            "application/json"
+        );
+    }
+
+    #[test]
+    fn form_bodies_are_encoded_in_order() {
+        let body = Body::Form(vec![
+            ("type_name".into(), "user".into()),
+            ("value".into(), "{\"a\":\"b c\"}".into()),
+        ]);
+        assert_eq!(
+            String::from_utf8(body.encode()).unwrap(),
+            "type_name=user&value=%7B%22a%22%3A%22b+c%22%7D"
+        );
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(encode_path_segment("01E06HXMJ8"), "01E06HXMJ8");
+        assert_eq!(encode_path_segment("../x?y#z"), "..%2Fx%3Fy%23z");
+        assert_eq!(encode_path_segment("é"), "%C3%A9");
+    }
+}

@@ -1,0 +1,180 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::BytesMut;
+
+use super::Transport;
+use crate::{ApiRequest, ApiResponse, Body, Error, Method};
+
+/// Settings of the real HTTP transport.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// How long to wait for a connection (TCP and TLS).
+    pub connect_timeout: Duration,
+    /// How long one request may take from start to the last byte of the response.
+    pub request_timeout: Duration,
+    /// How long an idle pooled connection is kept.
+    pub pool_idle_timeout: Duration,
+    /// The largest response body accepted; a larger one is an
+    /// [`Error::ResponseTooLarge`], read no further.
+    pub max_response_bytes: usize,
+    /// The `User-Agent` sent with every request.
+    pub user_agent: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            pool_idle_timeout: Duration::from_secs(90),
+            max_response_bytes: 8 * 1024 * 1024,
+            user_agent: concat!("profile-toolkit/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Sets the connect timeout.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the whole-request timeout.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets the response body limit.
+    pub fn with_max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+}
+
+/// The real transport: reqwest over rustls, gzip, pooled keep-alive connections, connect
+/// and request timeouts, and no redirects (a vendor API that redirects is answered with
+/// [`Error::UnexpectedResponse`] rather than followed to another host with our
+/// credentials).
+#[derive(Clone, Debug)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+    max_response_bytes: usize,
+}
+
+impl HttpTransport {
+    /// A transport with these settings.
+    pub fn new(config: &HttpConfig) -> Result<Self, Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(config.user_agent.clone())
+            .gzip(true)
+            .build()
+            .map_err(|e| Error::invalid_input(e.without_url()))?;
+        Ok(Self {
+            client,
+            max_response_bytes: config.max_response_bytes,
+        })
+    }
+
+    /// A transport with the default settings.
+    pub fn with_defaults() -> Result<Self, Error> {
+        Self::new(&HttpConfig::default())
+    }
+}
+
+fn method(method: Method) -> reqwest::Method {
+    match method {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
+/// Sorts a reqwest error by how far the request got. The URL is stripped first: it may
+/// carry personal data in its query string.
+fn classify(request: &ApiRequest, error: reqwest::Error) -> Error {
+    let (vendor, operation) = (request.vendor(), request.operation());
+    if error.is_builder() {
+        return Error::invalid_input(error.without_url());
+    }
+    if error.is_connect() {
+        return Error::Connect {
+            vendor,
+            operation,
+            source: Box::new(error.without_url()),
+        };
+    }
+    if error.is_timeout() {
+        return Error::Timeout {
+            vendor,
+            operation,
+            source: Box::new(error.without_url()),
+        };
+    }
+    Error::Connection {
+        vendor,
+        operation,
+        source: Box::new(error.without_url()),
+    }
+}
+
+#[async_trait]
+impl Transport for HttpTransport {
+    async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
+        let mut builder = self.client.request(method(request.method()), request.url());
+        for (name, value) in request.headers() {
+            let mut header =
+                reqwest::header::HeaderValue::from_str(value.expose()).map_err(|_| {
+                    Error::invalid_input(format!(
+                        "header `{name}` holds characters that cannot be sent"
+                    ))
+                })?;
+            header.set_sensitive(value.is_secret());
+            builder = builder.header(name.as_str(), header);
+        }
+        match request.body() {
+            Body::Empty => {}
+            body => builder = builder.body(body.encode()),
+        }
+        let mut response = builder.send().await.map_err(|e| classify(request, e))?;
+        let status = response.status().as_u16();
+        let mut out = ApiResponse::new(status, bytes::Bytes::new());
+        for (name, value) in response.headers() {
+            if let Ok(value) = value.to_str() {
+                out = out.with_header(name.as_str(), value);
+            }
+        }
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_response_bytes as u64)
+        {
+            return Err(Error::ResponseTooLarge {
+                vendor: request.vendor(),
+                operation: request.operation(),
+                limit: self.max_response_bytes,
+            });
+        }
+        // Read chunk by chunk so that a body without a length cannot exceed the limit either.
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify(request, e))? {
+            if body.len() + chunk.len() > self.max_response_bytes {
+                return Err(Error::ResponseTooLarge {
+                    vendor: request.vendor(),
+                    operation: request.operation(),
+                    limit: self.max_response_bytes,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(out.with_body(body.freeze()))
+    }
+}

@@ -1,0 +1,49 @@
+//! Sending requests: one small trait and decorators that wrap it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{ApiRequest, ApiResponse, Error};
+
+mod http;
+mod rate_limit;
+#[cfg(any(test, feature = "test-util"))]
+mod recording;
+mod retrying;
+mod stack;
+mod traced;
+
+pub use http::{HttpConfig, HttpTransport};
+pub use rate_limit::{RateLimit, RateLimitTransport};
+#[cfg(any(test, feature = "test-util"))]
+pub use recording::RecordingTransport;
+pub use retrying::RetryTransport;
+pub use stack::TransportStack;
+pub use traced::TracingTransport;
+
+/// Sends an [`ApiRequest`] and returns the response, whatever its status.
+///
+/// Object-safe, so a client holds an `Arc<dyn Transport>` and decorators stack freely.
+/// Implementations return `Ok` for every HTTP status: reading a vendor's error body is the
+/// vendor crate's job.
+#[async_trait]
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Sends one request once (decorators may send it more than once).
+    async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error>;
+}
+
+#[async_trait]
+impl<T: Transport + ?Sized> Transport for Arc<T> {
+    async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
+        (**self).send(request).await
+    }
+}
+
+#[async_trait]
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
+        (**self).send(request).await
+    }
+}

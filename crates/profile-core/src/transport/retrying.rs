@@ -1,0 +1,273 @@
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tracing::Instrument;
+
+use super::Transport;
+use crate::retry::{
+    AttemptOutcome, ResponseClassifier, RetryDecision, RetryPolicy, classify_by_status, decide,
+};
+use crate::time::{Clock, Jitter, Sleep, SystemClock, TokioSleep};
+use crate::{ApiRequest, ApiResponse, Error, SendState};
+
+/// Sends a request again when [`decide`] says so, sleeping in between.
+///
+/// Each attempt runs inside a `tracing` span `attempt` carrying its number, so the events
+/// of the layers below say which attempt they belong to.
+pub struct RetryTransport<T> {
+    inner: T,
+    policy: RetryPolicy,
+    classifier: ResponseClassifier,
+    clock: Arc<dyn Clock>,
+    sleep: Arc<dyn Sleep>,
+    jitter: Arc<Jitter>,
+}
+
+impl<T: Transport> RetryTransport<T> {
+    /// Wraps `inner` with `policy`, classifying responses by HTTP status.
+    pub fn new(inner: T, policy: RetryPolicy) -> Self {
+        Self {
+            inner,
+            policy,
+            classifier: classify_by_status,
+            clock: Arc::new(SystemClock),
+            sleep: Arc::new(TokioSleep),
+            jitter: Arc::new(Jitter::from_time()),
+        }
+    }
+
+    /// Uses a vendor's own reading of responses (for errors hidden in 200 bodies).
+    pub fn with_classifier(mut self, classifier: ResponseClassifier) -> Self {
+        self.classifier = classifier;
+        self
+    }
+
+    /// Uses another clock (for `Retry-After` dates).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses another way of waiting.
+    pub fn with_sleep(mut self, sleep: Arc<dyn Sleep>) -> Self {
+        self.sleep = sleep;
+        self
+    }
+
+    /// Uses another jitter source (a seeded one makes delays repeatable).
+    pub fn with_jitter(mut self, jitter: Arc<Jitter>) -> Self {
+        self.jitter = jitter;
+        self
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for RetryTransport<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryTransport")
+            .field("policy", &self.policy)
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<T: Transport> Transport for RetryTransport<T> {
+    async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
+        let mut attempt = 1;
+        loop {
+            let result = self
+                .inner
+                .send(request)
+                .instrument(tracing::debug_span!("attempt", attempt))
+                .await;
+            let outcome = match &result {
+                Ok(response) => (self.classifier)(response),
+                Err(error) => match error.send_state() {
+                    SendState::NotSent if !error.is_invalid_input() => AttemptOutcome::NotSent,
+                    SendState::MaybeSent => AttemptOutcome::MaybeSent,
+                    _ => AttemptOutcome::Done,
+                },
+            };
+            let decision = decide(
+                &self.policy,
+                attempt,
+                request.idempotency_kind(),
+                outcome,
+                self.jitter.next_unit(),
+                self.clock.now(),
+            );
+            match decision {
+                RetryDecision::Retry { delay } => {
+                    tracing::debug!(
+                        vendor = request.vendor(),
+                        operation = request.operation(),
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        ?outcome,
+                        "retrying"
+                    );
+                    self.sleep.sleep(delay).await;
+                    attempt += 1;
+                }
+                RetryDecision::Stop(reason) => {
+                    if attempt > 1 || !matches!(outcome, AttemptOutcome::Done) {
+                        tracing::debug!(
+                            vendor = request.vendor(),
+                            operation = request.operation(),
+                            attempt,
+                            ?reason,
+                            "not retrying"
+                        );
+                    }
+                    return result;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::transport::RecordingTransport;
+    use crate::{BaseUrl, Idempotency, Method};
+
+    fn request(idempotency: Idempotency) -> ApiRequest {
+        let base = BaseUrl::parse("https://example.com").unwrap();
+        ApiRequest::new("test", "op", Method::Post, &base, "/x").idempotency(idempotency)
+    }
+
+    fn retrying(recorder: &Arc<RecordingTransport>) -> RetryTransport<Arc<RecordingTransport>> {
+        let policy = RetryPolicy::default()
+            .with_max_attempts(4)
+            .with_backoff(Duration::from_millis(100), Duration::from_secs(1));
+        RetryTransport::new(recorder.clone(), policy).with_jitter(Arc::new(Jitter::seeded(7)))
+    }
+
+    fn maybe_sent() -> Error {
+        Error::Connection {
+            vendor: "test",
+            operation: "op",
+            source: "connection reset".into(),
+        }
+    }
+
+    fn not_sent() -> Error {
+        Error::Connect {
+            vendor: "test",
+            operation: "op",
+            source: "connection refused".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_statuses_are_retried_until_success_within_the_backoff_ceilings() {
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder
+            .push_response(ApiResponse::new(503, ""))
+            .push_response(ApiResponse::new(502, ""))
+            .push_response(ApiResponse::new(200, "ok"));
+        let started = tokio::time::Instant::now();
+        let response = retrying(&recorder)
+            .send(&request(Idempotency::Idempotent))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(recorder.requests().len(), 3);
+        // Full jitter: the two waits lie under the ceilings of 100 ms and 200 ms.
+        assert!(started.elapsed() <= Duration::from_millis(300));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_waited_for_exactly() {
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder
+            .push_response(ApiResponse::new(429, "").with_header("Retry-After", "7"))
+            .push_response(ApiResponse::new(200, ""));
+        let started = tokio::time::Instant::now();
+        retrying(&recorder)
+            .send(&request(Idempotency::NotIdempotent))
+            .await
+            .unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(7));
+        assert_eq!(recorder.requests().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_is_not_idempotent_is_never_resent_once_it_may_have_arrived() {
+        for first in [Err(maybe_sent()), Ok(ApiResponse::new(503, ""))] {
+            let recorder = Arc::new(RecordingTransport::new());
+            match first {
+                Ok(r) => recorder.push_response(r),
+                Err(e) => recorder.push_error(e),
+            };
+            recorder.push_response(ApiResponse::new(200, ""));
+            let _ = retrying(&recorder)
+                .send(&request(Idempotency::NotIdempotent))
+                .await;
+            assert_eq!(recorder.requests().len(), 1);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idempotent_request_is_resent_after_a_dropped_connection() {
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder
+            .push_error(maybe_sent())
+            .push_response(ApiResponse::new(200, ""));
+        retrying(&recorder)
+            .send(&request(Idempotency::Idempotent))
+            .await
+            .unwrap();
+        assert_eq!(recorder.requests().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn any_request_is_resent_when_nothing_left_the_machine() {
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder
+            .push_error(not_sent())
+            .push_response(ApiResponse::new(200, ""));
+        retrying(&recorder)
+            .send(&request(Idempotency::NotIdempotent))
+            .await
+            .unwrap();
+        assert_eq!(recorder.requests().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn invalid_input_and_final_answers_are_not_retried() {
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder.push_error(Error::invalid_input("bad header"));
+        assert!(
+            retrying(&recorder)
+                .send(&request(Idempotency::Idempotent))
+                .await
+                .is_err()
+        );
+        recorder.push_response(ApiResponse::new(404, ""));
+        let response = retrying(&recorder)
+            .send(&request(Idempotency::Idempotent))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        assert_eq!(recorder.requests().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_last_answer_is_returned_when_attempts_run_out() {
+        let recorder = Arc::new(RecordingTransport::new());
+        for _ in 0..5 {
+            recorder.push_response(ApiResponse::new(503, ""));
+        }
+        let response = retrying(&recorder)
+            .send(&request(Idempotency::Idempotent))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503);
+        assert_eq!(recorder.requests().len(), 4);
+    }
+}
