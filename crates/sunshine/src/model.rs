@@ -1,0 +1,465 @@
+//! Profiles and the bodies that change them.
+
+use std::fmt;
+
+use profile_core::InvalidFieldPath;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::IdentifierQueryError;
+
+/// At most this many identifiers per profile (Zendesk's limit).
+pub const MAX_IDENTIFIERS: usize = 20;
+
+/// Why an input was refused before anything was sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SunshineInputError {
+    /// The identifier query is malformed.
+    #[error(transparent)]
+    IdentifierQuery(#[from] IdentifierQueryError),
+    /// An attribute key is empty.
+    #[error("attribute keys cannot be empty")]
+    EmptyAttributeKey,
+    /// `attributes` must be a JSON object.
+    #[error("attributes must be a JSON object, not {found}")]
+    AttributesNotAnObject {
+        /// The JSON type that was given.
+        found: &'static str,
+    },
+    /// An identifier has an empty type or value.
+    #[error("identifiers need a non-empty type and value")]
+    EmptyIdentifier,
+    /// More identifiers than Zendesk keeps on one profile.
+    #[error("a profile has at most {MAX_IDENTIFIERS} identifiers; {count} were given")]
+    TooManyIdentifiers {
+        /// How many were given.
+        count: usize,
+    },
+    /// A profile id that is empty or could not be a path segment.
+    #[error("`{0}` is not a profile id")]
+    InvalidProfileId(String),
+    /// A Zendesk user id must be a positive number.
+    #[error("`{0}` is not a Zendesk user id (a positive number)")]
+    InvalidUserId(String),
+    /// `source`, `type` and `user_id` cannot be changed (Zendesk ignores them in a PATCH;
+    /// changing them would make a different profile).
+    #[error("`{field}` is read-only; create a new profile with a PUT instead")]
+    ReadOnlyField {
+        /// The field.
+        field: String,
+    },
+    /// A field path that does not name a profile property.
+    #[error("`{path}` is not a profile field: use name, identifiers or attributes.<key>")]
+    UnsupportedField {
+        /// The path.
+        path: String,
+    },
+    /// A value of the wrong JSON type for its field.
+    #[error("`{path}` must be {expected}")]
+    WrongType {
+        /// The path.
+        path: String,
+        /// What it must be.
+        expected: &'static str,
+    },
+    /// A field path that does not parse.
+    #[error(transparent)]
+    FieldPath(#[from] InvalidFieldPath),
+}
+
+impl From<SunshineInputError> for profile_core::Error {
+    fn from(error: SunshineInputError) -> Self {
+        profile_core::Error::invalid_input(error)
+    }
+}
+
+pub(crate) fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A profile id (a 26-character ULID at Zendesk).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct ProfileId(String);
+
+impl ProfileId {
+    /// Validates an id: not empty, no `/`, not `.` or `..` (which would change the path).
+    pub fn new(id: impl Into<String>) -> Result<Self, SunshineInputError> {
+        let id = id.into();
+        if id.trim().is_empty() || id.contains('/') || id == "." || id == ".." {
+            return Err(SunshineInputError::InvalidProfileId(id));
+        }
+        Ok(Self(id))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProfileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for ProfileId {
+    type Err = SunshineInputError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+/// A Zendesk user id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UserId(pub u64);
+
+impl std::str::FromStr for UserId {
+    type Err = SunshineInputError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(UserId)
+            .ok_or_else(|| SunshineInputError::InvalidUserId(s.to_owned()))
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Which profile a call is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProfileLocator {
+    /// By profile id.
+    Id(ProfileId),
+    /// By identifier query.
+    Identifier(IdentifierQuery),
+}
+
+use crate::IdentifierQuery;
+
+impl From<IdentifierQuery> for ProfileLocator {
+    fn from(query: IdentifierQuery) -> Self {
+        ProfileLocator::Identifier(query)
+    }
+}
+
+impl From<ProfileId> for ProfileLocator {
+    fn from(id: ProfileId) -> Self {
+        ProfileLocator::Id(id)
+    }
+}
+
+/// One identifier of a profile.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Identifier {
+    /// Its type (`email`, `phone_number`, `external_id`, …).
+    #[serde(rename = "type")]
+    pub identifier_type: String,
+    /// Its value.
+    pub value: String,
+}
+
+impl Identifier {
+    /// An identifier.
+    pub fn new(identifier_type: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            identifier_type: identifier_type.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A profile as Zendesk returns it. Properties this crate does not know are kept in
+/// `other`, so nothing is lost on a read-modify-write.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UserProfile {
+    /// The profile id.
+    pub id: String,
+    /// The Zendesk user the profile belongs to.
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub user_id: Option<String>,
+    /// The application the profile comes from.
+    pub source: String,
+    /// The kind of profile in that application.
+    #[serde(rename = "type")]
+    pub profile_type: String,
+    /// The person's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The attributes.
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+    /// The identifiers.
+    #[serde(default)]
+    pub identifiers: Vec<Identifier>,
+    /// When it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// When it was last updated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// Properties this crate does not model.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+fn string_or_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn validate_attributes(attributes: &Map<String, Value>) -> Result<(), SunshineInputError> {
+    if attributes.keys().any(|k| k.trim().is_empty()) {
+        return Err(SunshineInputError::EmptyAttributeKey);
+    }
+    Ok(())
+}
+
+fn validate_identifiers(identifiers: &[Identifier]) -> Result<(), SunshineInputError> {
+    if identifiers
+        .iter()
+        .any(|i| i.identifier_type.trim().is_empty() || i.value.trim().is_empty())
+    {
+        return Err(SunshineInputError::EmptyIdentifier);
+    }
+    if identifiers.len() > MAX_IDENTIFIERS {
+        return Err(SunshineInputError::TooManyIdentifiers {
+            count: identifiers.len(),
+        });
+    }
+    Ok(())
+}
+
+fn attributes_object(value: Value) -> Result<Map<String, Value>, SunshineInputError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(SunshineInputError::AttributesNotAnObject {
+            found: json_type(&other),
+        }),
+    }
+}
+
+/// The body of a PATCH: only the editable properties, so a read-only one (`source`,
+/// `type`, `user_id`) cannot be put in.
+///
+/// Zendesk merges it into the profile: attributes named here are added or replaced, the
+/// others stay; identifiers named here are added, existing ones are never changed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProfileUpdate {
+    name: Option<String>,
+    attributes: Map<String, Value>,
+    identifiers: Vec<Identifier>,
+}
+
+impl ProfileUpdate {
+    /// An update that changes nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds or replaces one attribute.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+
+    /// Merges every attribute of a JSON object; refuses anything that is not an object.
+    pub fn attributes(mut self, attributes: Value) -> Result<Self, SunshineInputError> {
+        self.attributes.extend(attributes_object(attributes)?);
+        Ok(self)
+    }
+
+    /// Adds an identifier.
+    pub fn identifier(mut self, identifier: Identifier) -> Self {
+        self.identifiers.push(identifier);
+        self
+    }
+
+    /// Whether the update changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.attributes.is_empty() && self.identifiers.is_empty()
+    }
+
+    /// The request body, validated.
+    pub fn to_body(&self) -> Result<Value, SunshineInputError> {
+        validate_attributes(&self.attributes)?;
+        validate_identifiers(&self.identifiers)?;
+        let mut profile = Map::new();
+        if let Some(name) = &self.name {
+            profile.insert("name".into(), json!(name));
+        }
+        if !self.attributes.is_empty() {
+            profile.insert("attributes".into(), Value::Object(self.attributes.clone()));
+        }
+        if !self.identifiers.is_empty() {
+            profile.insert("identifiers".into(), json!(self.identifiers));
+        }
+        Ok(json!({ "profile": profile }))
+    }
+}
+
+/// The content of a PUT: everything a replace keeps. Whatever is not in it is gone after
+/// the replace (use [`SunshineClient::merge_and_replace`](crate::SunshineClient::merge_and_replace)
+/// to start from the current profile).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProfileContent {
+    /// The person's name.
+    pub name: Option<String>,
+    /// The identifiers. A PUT by identifier query also keeps the identifier it was
+    /// addressed by.
+    pub identifiers: Vec<Identifier>,
+    /// The attributes.
+    pub attributes: Map<String, Value>,
+}
+
+impl ProfileContent {
+    /// Empty content.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds an identifier.
+    pub fn identifier(mut self, identifier: Identifier) -> Self {
+        self.identifiers.push(identifier);
+        self
+    }
+
+    /// Sets one attribute.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+
+    /// Replaces all attributes with a JSON object; refuses anything that is not an object.
+    pub fn attributes(mut self, attributes: Value) -> Result<Self, SunshineInputError> {
+        self.attributes = attributes_object(attributes)?;
+        Ok(self)
+    }
+
+    /// The request body, validated. `attributes` is always sent (Zendesk requires it).
+    pub fn to_body(&self) -> Result<Value, SunshineInputError> {
+        validate_attributes(&self.attributes)?;
+        validate_identifiers(&self.identifiers)?;
+        let mut profile = Map::new();
+        if let Some(name) = &self.name {
+            profile.insert("name".into(), json!(name));
+        }
+        profile.insert("identifiers".into(), json!(self.identifiers));
+        profile.insert("attributes".into(), Value::Object(self.attributes.clone()));
+        Ok(json!({ "profile": profile }))
+    }
+}
+
+impl From<&UserProfile> for ProfileContent {
+    fn from(profile: &UserProfile) -> Self {
+        Self {
+            name: profile.name.clone(),
+            identifiers: profile.identifiers.clone(),
+            attributes: profile.attributes.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_body_holds_only_what_was_set() {
+        let body = ProfileUpdate::new()
+            .name("Jane Doe")
+            .attribute("saddle_height", "87cm")
+            .to_body()
+            .unwrap();
+        assert_eq!(
+            body,
+            json!({"profile": {"name": "Jane Doe", "attributes": {"saddle_height": "87cm"}}})
+        );
+    }
+
+    #[test]
+    fn bad_attributes_and_identifiers_are_refused() {
+        assert_eq!(
+            ProfileUpdate::new().attributes(json!(["a"])),
+            Err(SunshineInputError::AttributesNotAnObject { found: "an array" })
+        );
+        assert_eq!(
+            ProfileUpdate::new().attribute("", 1).to_body(),
+            Err(SunshineInputError::EmptyAttributeKey)
+        );
+        assert_eq!(
+            ProfileContent::new()
+                .identifier(Identifier::new("email", ""))
+                .to_body(),
+            Err(SunshineInputError::EmptyIdentifier)
+        );
+        let many = (0..21).fold(ProfileContent::new(), |c, i| {
+            c.identifier(Identifier::new("external_id", i.to_string()))
+        });
+        assert_eq!(
+            many.to_body(),
+            Err(SunshineInputError::TooManyIdentifiers { count: 21 })
+        );
+    }
+
+    #[test]
+    fn ids_that_would_change_the_path_are_refused() {
+        for bad in ["", " ", ".", "..", "a/b"] {
+            assert!(ProfileId::new(bad).is_err(), "{bad:?}");
+        }
+        assert!("0".parse::<UserId>().is_err());
+        assert_eq!("81123613".parse::<UserId>().unwrap(), UserId(81_123_613));
+    }
+
+    #[test]
+    fn the_seed_response_decodes_and_keeps_unknown_properties() {
+        let profile: UserProfile = serde_json::from_value(json!({
+            "id": "01E06HXMJ8RJ6C0MR142D6FBSA", "user_id": "81123613", "source": "coolbikes",
+            "type": "rider", "name": "Jane Doe",
+            "attributes": {"favorite_color": "red", "saddle_height": "87cm"},
+            "created_at": "2020-02-03T22:14:48Z", "updated_at": "2020-03-11T01:20:28Z",
+            "identifiers": [{"type": "email", "value": "jdoe@example.com"}],
+            "future_property": 1
+        }))
+        .unwrap();
+        assert_eq!(profile.user_id.as_deref(), Some("81123613"));
+        assert_eq!(profile.other.get("future_property"), Some(&json!(1)));
+        let numeric: UserProfile = serde_json::from_value(json!({
+            "id": "x", "user_id": 81123613, "source": "s", "type": "t"
+        }))
+        .unwrap();
+        assert_eq!(numeric.user_id.as_deref(), Some("81123613"));
+    }
+}

@@ -1,0 +1,200 @@
+//! [`ProfileUpdater`] for Sunshine.
+
+use async_trait::async_trait;
+use profile_core::{Error, FieldChange, Profile, ProfilePatch, ProfileUpdater, UserRef};
+use serde_json::Value;
+
+use crate::model::json_type;
+use crate::{
+    Identifier, IdentifierQuery, ProfileContent, ProfileId, ProfileLocator, ProfileUpdate,
+    SunshineClient, SunshineInputError, UserProfile,
+};
+
+/// Drives Sunshine through the vendor-neutral [`ProfileUpdater`] trait, for profiles of one
+/// source and type.
+///
+/// - [`UserRef::Id`] is a profile id; [`UserRef::Email`] becomes the identifier query
+///   `{source}:{type}:email:{email}`; [`UserRef::Key`] becomes
+///   `{source}:{type}:{attribute}:{value}`.
+/// - Field paths: `name`, `attributes.<key>` (deeper paths reach inside an attribute's
+///   object), and `identifiers` (a JSON array of `{type, value}`).
+/// - When every change sets `name` or a whole attribute, the update is one PATCH (a merge).
+///   Anything a merge cannot express (removing a field, changing inside an attribute's
+///   object, replacing the identifiers) is done as Zendesk advises: read the profile, apply
+///   the patch, and replace it by id.
+/// - `source`, `type`, `user_id`, `id`, `created_at` and `updated_at` are read-only:
+///   a patch that sets them is refused before anything is sent.
+#[derive(Clone, Debug)]
+pub struct SunshineUpdater {
+    client: SunshineClient,
+    source: String,
+    profile_type: String,
+}
+
+impl SunshineUpdater {
+    /// An updater of the `source`/`profile_type` profiles (`coolbikes`/`rider`).
+    pub fn new(
+        client: SunshineClient,
+        source: impl Into<String>,
+        profile_type: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            source: source.into(),
+            profile_type: profile_type.into(),
+        }
+    }
+
+    fn locator(&self, user: &UserRef) -> Result<ProfileLocator, SunshineInputError> {
+        let query = |kind: &str, value: &str| {
+            IdentifierQuery::new(self.source.clone(), self.profile_type.clone(), kind, value)
+                .map(ProfileLocator::Identifier)
+                .map_err(SunshineInputError::from)
+        };
+        match user {
+            UserRef::Id(id) => Ok(ProfileLocator::Id(ProfileId::new(id.clone())?)),
+            UserRef::Email(email) => query("email", email),
+            UserRef::Key { attribute, value } => query(attribute, value),
+            _ => Err(SunshineInputError::UnsupportedField {
+                path: user.to_string(),
+            }),
+        }
+    }
+}
+
+/// How a patch is sent.
+enum Plan {
+    /// One PATCH.
+    Merge(ProfileUpdate),
+    /// GET, apply, PUT by id.
+    ReadModifyReplace,
+}
+
+fn plan(patch: &ProfilePatch) -> Result<Plan, SunshineInputError> {
+    let mut update = ProfileUpdate::new();
+    let mut merge = true;
+    for change in patch.changes() {
+        let segments = change.path().segments();
+        let path = change.path().to_string();
+        match (segments[0].as_str(), segments.len(), change) {
+            ("source" | "type" | "user_id" | "id" | "created_at" | "updated_at", _, _) => {
+                return Err(SunshineInputError::ReadOnlyField {
+                    field: segments[0].clone(),
+                });
+            }
+            (
+                "name",
+                1,
+                FieldChange::Set {
+                    value: Value::String(name),
+                    ..
+                },
+            ) => {
+                update = update.name(name.clone());
+            }
+            ("name", 1, FieldChange::Set { .. }) => {
+                return Err(SunshineInputError::WrongType {
+                    path,
+                    expected: "a string",
+                });
+            }
+            ("name", 1, _) => merge = false,
+            ("attributes", 1, FieldChange::Set { value, .. }) => {
+                if !value.is_object() {
+                    return Err(SunshineInputError::AttributesNotAnObject {
+                        found: json_type(value),
+                    });
+                }
+                // Setting the whole object replaces the attributes: not a merge.
+                merge = false;
+            }
+            ("attributes", 2, FieldChange::Set { value, .. }) => {
+                update = update.attribute(segments[1].clone(), value.clone());
+            }
+            ("attributes", n, _) if n >= 2 => merge = false,
+            ("identifiers", 1, FieldChange::Set { value, .. }) => {
+                serde_json::from_value::<Vec<Identifier>>(value.clone()).map_err(|_| {
+                    SunshineInputError::WrongType {
+                        path,
+                        expected: "an array of {type, value} objects",
+                    }
+                })?;
+                merge = false;
+            }
+            _ => return Err(SunshineInputError::UnsupportedField { path }),
+        }
+    }
+    Ok(if merge {
+        Plan::Merge(update)
+    } else {
+        Plan::ReadModifyReplace
+    })
+}
+
+fn to_profile(profile: UserProfile) -> Profile {
+    let id = Some(profile.id.clone());
+    match serde_json::to_value(profile) {
+        Ok(Value::Object(fields)) => Profile::new(id, fields),
+        _ => Profile::new(id, Default::default()),
+    }
+}
+
+fn content_from(
+    fields: &serde_json::Map<String, Value>,
+) -> Result<ProfileContent, SunshineInputError> {
+    let mut content = ProfileContent::new();
+    content.name = match fields.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(_) => {
+            return Err(SunshineInputError::WrongType {
+                path: "name".into(),
+                expected: "a string",
+            });
+        }
+    };
+    if let Some(identifiers) = fields.get("identifiers") {
+        content.identifiers = serde_json::from_value(identifiers.clone()).map_err(|_| {
+            SunshineInputError::WrongType {
+                path: "identifiers".into(),
+                expected: "an array of {type, value} objects",
+            }
+        })?;
+    }
+    match fields.get("attributes") {
+        None | Some(Value::Null) => {}
+        Some(attributes) => content = content.attributes(attributes.clone())?,
+    }
+    Ok(content)
+}
+
+#[async_trait]
+impl ProfileUpdater for SunshineUpdater {
+    fn vendor(&self) -> &'static str {
+        "sunshine"
+    }
+
+    async fn get(&self, user: &UserRef) -> Result<Profile, Error> {
+        let locator = self.locator(user)?;
+        Ok(to_profile(self.client.get_profile(&locator).await?))
+    }
+
+    async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
+        let locator = self.locator(user)?;
+        match plan(patch)? {
+            Plan::Merge(update) => Ok(to_profile(
+                self.client.patch_profile(&locator, &update).await?,
+            )),
+            Plan::ReadModifyReplace => {
+                let current = self.client.get_profile(&locator).await?;
+                let id = ProfileId::new(current.id.clone())?;
+                let mut fields = to_profile(current).into_fields();
+                patch.apply_to(&mut fields);
+                let content = content_from(&fields)?;
+                Ok(to_profile(
+                    self.client.replace_profile(&id, &content).await?,
+                ))
+            }
+        }
+    }
+}

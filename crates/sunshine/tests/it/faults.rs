@@ -1,0 +1,167 @@
+//! The transport stack against injected faults, over real HTTP.
+
+use std::time::Duration;
+
+use profile_core::{HttpConfig, SendState};
+use profile_sunshine::{ProfileContent, ProfileUpdate, RetryPolicy};
+
+use crate::{builder, rider, setup};
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_the_write_applied_once() {
+    let (emulator, client) = setup().await;
+    emulator.faults().fail_next(1, 503);
+    emulator.faults().fail_next(1, 502);
+    let outcome = client
+        .create_or_replace(
+            &rider(),
+            &ProfileContent::new().attribute("saddle_height", "85cm"),
+        )
+        .await
+        .unwrap();
+    assert!(outcome.created);
+    assert_eq!(emulator.faults().requests_seen(), 3);
+    assert_eq!(emulator.profiles().len(), 1);
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_for_its_retry_after() {
+    let (emulator, client) = setup().await;
+    emulator.faults().rate_limit_next(1, Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    client
+        .create_or_replace(&rider(), &ProfileContent::new().attribute("a", 1))
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(emulator.faults().requests_seen(), 2);
+}
+
+#[tokio::test]
+async fn a_429_that_is_not_retried_carries_its_retry_after() {
+    let (emulator, _) = setup().await;
+    let client = builder(&emulator)
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    emulator
+        .faults()
+        .rate_limit_next(1, Duration::from_secs(30));
+    let err = client.get_profile(&rider().into()).await.unwrap_err();
+    assert!(err.is_rate_limited() && err.is_retryable());
+    let after = err.retry_after().unwrap();
+    assert!(
+        after > Duration::from_secs(28) && after <= Duration::from_secs(30),
+        "{after:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_connection_after_the_write_is_reported_as_maybe_sent() {
+    let (emulator, _) = setup().await;
+    let client = builder(&emulator)
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    emulator.faults().drop_next(1);
+    let err = client
+        .create_or_replace(&rider(), &ProfileContent::new().attribute("a", 1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.send_state(), SendState::MaybeSent, "{err:?}");
+    // The emulator applied it before dropping the connection.
+    assert_eq!(emulator.profiles().len(), 1);
+}
+
+#[tokio::test]
+async fn an_idempotent_patch_is_resent_after_a_dropped_connection() {
+    let (emulator, client) = setup().await;
+    client
+        .create_or_replace(
+            &rider(),
+            &ProfileContent::new().attribute("saddle_height", "85cm"),
+        )
+        .await
+        .unwrap();
+    emulator.faults().drop_next(1);
+    let patched = client
+        .patch_profile(
+            &rider().into(),
+            &ProfileUpdate::new().attribute("saddle_height", "87cm"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.attributes["saddle_height"], "87cm");
+    assert_eq!(emulator.faults().requests_seen(), 3);
+}
+
+#[tokio::test]
+async fn a_response_slower_than_the_timeout_is_a_timeout() {
+    let (emulator, _) = setup().await;
+    let client = builder(&emulator)
+        .retry(RetryPolicy::never())
+        .http(HttpConfig::default().with_request_timeout(Duration::from_millis(200)))
+        .build()
+        .unwrap();
+    emulator.faults().delay_next(1, Duration::from_millis(600));
+    let err = client.get_profile(&rider().into()).await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(err.send_state(), SendState::MaybeSent);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_without_reading_it_all() {
+    let (emulator, client) = setup().await;
+    let big = "x".repeat(64 * 1024);
+    client
+        .create_or_replace(&rider(), &ProfileContent::new().attribute("blob", big))
+        .await
+        .unwrap();
+    let small = builder(&emulator)
+        .http(HttpConfig::default().with_max_response_bytes(16 * 1024))
+        .build()
+        .unwrap();
+    let err = small.get_profile(&rider().into()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            profile_core::Error::ResponseTooLarge { limit: 16384, .. }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_is_not_there_is_a_connect_error_and_nothing_was_sent() {
+    let emulator = profile_emulator::sunshine::SunshineEmulator::start()
+        .await
+        .unwrap();
+    let client = builder(&emulator)
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    drop(emulator);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let err = client.get_profile(&rider().into()).await.unwrap_err();
+    assert_eq!(err.send_state(), SendState::NotSent, "{err:?}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn the_client_side_rate_limit_spaces_requests() {
+    let (emulator, _) = setup().await;
+    let client = builder(&emulator)
+        .rate_limit(profile_core::RateLimit::per_minute(600))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..4 {
+        let _ = client.get_profile(&rider().into()).await;
+    }
+    // 600 a minute is one every 100 ms: the fourth starts 300 ms after the first.
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,147 @@
+//! Sunshine through the vendor-neutral `dyn ProfileUpdater`.
+
+use std::sync::Arc;
+
+use profile_core::{Error, ProfilePatch, ProfileUpdater, UserRef};
+use profile_sunshine::{Identifier, ProfileContent, SunshineInputError, SunshineUpdater};
+use serde_json::json;
+
+use crate::{rider, setup};
+
+async fn updater_with_rider() -> (
+    profile_emulator::sunshine::SunshineEmulator,
+    Arc<dyn ProfileUpdater>,
+) {
+    let (emulator, client) = setup().await;
+    let content = ProfileContent::new()
+        .name("sunshine_user")
+        .identifier(Identifier::new("email", "jdoe@example.com"))
+        .attribute("favorite_color", "red")
+        .attribute("saddle_height", "85cm");
+    client.create_or_replace(&rider(), &content).await.unwrap();
+    (
+        emulator,
+        Arc::new(SunshineUpdater::new(client, "coolbikes", "rider")),
+    )
+}
+
+#[tokio::test]
+async fn a_merge_patch_is_one_request() {
+    let (emulator, updater) = updater_with_rider().await;
+    let before = emulator.faults().requests_seen();
+    let patch = ProfilePatch::new()
+        .set("name", "Jane Doe")
+        .unwrap()
+        .set("attributes.saddle_height", "87cm")
+        .unwrap();
+    let profile = updater
+        .update(&UserRef::email("jdoe@example.com"), &patch)
+        .await
+        .unwrap();
+    assert_eq!(emulator.faults().requests_seen() - before, 1);
+    assert_eq!(profile.fields()["name"], "Jane Doe");
+    assert_eq!(
+        profile.fields()["attributes"],
+        json!({"favorite_color": "red", "saddle_height": "87cm"})
+    );
+    assert!(patch.pending_against(&profile).is_empty());
+}
+
+#[tokio::test]
+async fn removing_an_attribute_reads_applies_and_replaces() {
+    let (emulator, updater) = updater_with_rider().await;
+    let before = emulator.faults().requests_seen();
+    let patch = ProfilePatch::new()
+        .remove("attributes.favorite_color")
+        .unwrap()
+        .set("attributes.address.city", "Lyon")
+        .unwrap();
+    let profile = updater
+        .update(&UserRef::email("jdoe@example.com"), &patch)
+        .await
+        .unwrap();
+    assert_eq!(emulator.faults().requests_seen() - before, 2);
+    assert_eq!(
+        profile.fields()["attributes"],
+        json!({"saddle_height": "85cm", "address": {"city": "Lyon"}})
+    );
+    assert_eq!(profile.fields()["name"], "sunshine_user");
+    assert_eq!(
+        profile.fields()["identifiers"],
+        json!([{"type": "email", "value": "jdoe@example.com"}])
+    );
+}
+
+#[tokio::test]
+async fn get_by_id_key_and_email_find_the_same_profile() {
+    let (_emulator, updater) = updater_with_rider().await;
+    let by_email = updater
+        .get(&UserRef::email("jdoe@example.com"))
+        .await
+        .unwrap();
+    let by_key = updater
+        .get(&UserRef::key("email", "jdoe@example.com"))
+        .await
+        .unwrap();
+    let by_id = updater
+        .get(&UserRef::id(by_email.id().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(by_email, by_key);
+    assert_eq!(by_email, by_id);
+    assert_eq!(updater.vendor(), "sunshine");
+}
+
+#[tokio::test]
+async fn read_only_and_unknown_fields_are_refused_before_sending() {
+    let (emulator, updater) = updater_with_rider().await;
+    let before = emulator.faults().requests_seen();
+    for (path, expected) in [
+        (
+            "source",
+            SunshineInputError::ReadOnlyField {
+                field: "source".into(),
+            },
+        ),
+        (
+            "type",
+            SunshineInputError::ReadOnlyField {
+                field: "type".into(),
+            },
+        ),
+        (
+            "user_id",
+            SunshineInputError::ReadOnlyField {
+                field: "user_id".into(),
+            },
+        ),
+        (
+            "nickname",
+            SunshineInputError::UnsupportedField {
+                path: "nickname".into(),
+            },
+        ),
+    ] {
+        let patch = ProfilePatch::new().set(path, "x").unwrap();
+        let err = updater
+            .update(&UserRef::email("jdoe@example.com"), &patch)
+            .await
+            .unwrap_err();
+        let Error::InvalidInput(source) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(source.downcast_ref::<SunshineInputError>(), Some(&expected));
+    }
+    assert_eq!(emulator.faults().requests_seen(), before);
+}
+
+#[tokio::test]
+async fn an_unknown_user_is_not_found() {
+    let (_emulator, updater) = updater_with_rider().await;
+    let patch = ProfilePatch::new().set("name", "x").unwrap();
+    let err = updater
+        .update(&UserRef::email("nobody@example.com"), &patch)
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found());
+}
