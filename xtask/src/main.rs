@@ -1,1 +1,161 @@
-fn main() {}
+//! `cargo xtask`: the project's own commands.
+//!
+//! - `cargo xtask ci`: everything CI checks (format, clippy with warnings denied, every test
+//!   with snapshots checked, docs with warnings denied, packaging of the library crates).
+//! - `cargo xtask snapshots [--accept]`: run the snapshot tests; fail on any difference, or
+//!   with `--accept` rewrite the snapshots.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// The crates that are published, each of which must package on its own.
+const LIBRARIES: &[&str] = &["profile-core", "profile-sunshine", "profile-emulator"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("snapshots") => snapshots(args.iter().any(|a| a == "--accept")),
+        _ => {
+            eprintln!("usage: cargo xtask ci | snapshots [--accept]");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    // xtask/ sits right below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    println!("\n$ cargo {}", args.join(" "));
+    let started = Instant::now();
+    let status = Command::new(cargo)
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    println!("  ({:.1}s)", started.elapsed().as_secs_f64());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed", args.join(" ")))
+    }
+}
+
+/// Snapshot files insta left for review: any means a snapshot changed.
+fn pending_snapshots() -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if name != "target" && !name.starts_with('.') {
+                    walk(&path, found);
+                }
+            } else if name.ends_with(".snap.new") || name.ends_with(".pending-snap") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&root(), &mut found);
+    found
+}
+
+fn check_no_pending_snapshots() -> Result<(), String> {
+    let pending = pending_snapshots();
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "snapshots differ; review and accept with `cargo xtask snapshots --accept`:\n  {}",
+            pending
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        ))
+    }
+}
+
+fn snapshots(accept: bool) -> Result<(), String> {
+    if accept {
+        for stale in pending_snapshots() {
+            let _ = std::fs::remove_file(stale);
+        }
+    }
+    let update = if accept { "always" } else { "no" };
+    // Snapshot tests live in each crate's `snapshots` test module.
+    cargo(
+        &["test", "--workspace", "--test", "it", "--", "snapshots::"],
+        &[("INSTA_UPDATE", update), ("INSTA_FORCE_PASS", "0")],
+    )?;
+    check_no_pending_snapshots()
+}
+
+fn ci() -> Result<(), String> {
+    let started = Instant::now();
+    cargo(&["fmt", "--all", "--", "--check"], &[])?;
+    cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    cargo(
+        &["test", "--workspace", "--locked"],
+        &[("INSTA_UPDATE", "no")],
+    )?;
+    snapshots(false)?;
+    cargo(
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    // Each library packages on its own. `--exclude-lockfile`: a library's lockfile is never
+    // used by its consumers, and resolving one would need the internal crates to be on
+    // crates.io already.
+    for library in LIBRARIES {
+        cargo(
+            &[
+                "package",
+                "--package",
+                library,
+                "--no-verify",
+                "--allow-dirty",
+                "--exclude-lockfile",
+            ],
+            &[],
+        )?;
+    }
+    println!(
+        "\nci: everything passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

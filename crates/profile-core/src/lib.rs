@@ -38,7 +38,7 @@
 //! ## Features
 //! - `rustls` (default): TLS through rustls.
 //! - `native-tls`: TLS through the platform's library instead.
-//! - `test-util`: [`RecordingTransport`], which records requests and replays canned
+//! - `test-util`: `RecordingTransport`, which records requests and replays canned
 //!   responses.
 
 mod base_url;
