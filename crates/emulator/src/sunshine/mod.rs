@@ -102,6 +102,7 @@ pub struct SunshineState {
     config: SunshineConfig,
     store: Mutex<Store>,
     request_ids: AtomicU64,
+    minute: Mutex<(u64, u32)>,
 }
 
 impl SunshineState {
@@ -112,6 +113,21 @@ impl SunshineState {
     /// Every stored profile, rendered as the API would.
     pub fn profiles(&self) -> Vec<Value> {
         self.store().all()
+    }
+
+    /// Counts a request in the current clock minute and says how many the announced limit
+    /// leaves (Zendesk's `X-Rate-Limit-Remaining`).
+    fn remaining_this_minute(&self) -> u32 {
+        let minute = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() / 60)
+            .unwrap_or(0);
+        let mut window = self.minute.lock().unwrap_or_else(|p| p.into_inner());
+        if window.0 != minute {
+            *window = (minute, 0);
+        }
+        window.1 = window.1.saturating_add(1);
+        self.config.rate_limit.saturating_sub(window.1)
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
@@ -153,6 +169,7 @@ pub fn router(config: SunshineConfig) -> (Router, Arc<SunshineState>) {
         config,
         store: Mutex::new(Store::default()),
         request_ids: AtomicU64::new(1),
+        minute: Mutex::new((0, 0)),
     });
     let router = Router::new()
         .route(
@@ -255,7 +272,7 @@ async fn authenticate(
     headers.insert("x-rate-limit", HeaderValue::from(state.config.rate_limit));
     headers.insert(
         "x-rate-limit-remaining",
-        HeaderValue::from(state.config.rate_limit.saturating_sub(1)),
+        HeaderValue::from(state.remaining_this_minute()),
     );
     response
 }

@@ -94,4 +94,27 @@ async fn responses_carry_a_request_id_and_the_rate_limit_headers() {
             .starts_with("emulator-")
     );
     assert_eq!(response.headers()["x-rate-limit"], "700");
+    let first: u32 = response.headers()["x-rate-limit-remaining"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let again = authed(
+        &client,
+        Method::GET,
+        format!("{}/api/v2/user_profiles{RIDER}", emulator.base_url()),
+    )
+    .send()
+    .await
+    .unwrap();
+    let second: u32 = again.headers()["x-rate-limit-remaining"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // One fewer, unless the clock minute turned between the two requests.
+    assert!(
+        second == first - 1 || second == 699,
+        "{first} then {second}"
+    );
 }
