@@ -24,7 +24,6 @@
 pub mod faults;
 mod server;
 pub mod sunshine;
-mod timestamp;
 
 pub use faults::{Fault, FaultController};
 pub use server::{RunningServer, loopback};

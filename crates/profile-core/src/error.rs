@@ -74,6 +74,9 @@ pub struct ApiError {
     pub kind: ApiErrorKind,
     /// The vendor's own error code (`"NotFound"`, `"310"`, …).
     pub code: Option<String>,
+    /// The vendor's symbolic reason, beside its code (Capture's `error`, e.g.
+    /// `record_not_found`).
+    pub reason: Option<String>,
     /// The vendor's message.
     pub message: Option<String>,
     /// The vendor's request id, for its support team.
@@ -96,6 +99,7 @@ impl ApiError {
             status,
             kind,
             code: None,
+            reason: None,
             message: None,
             request_id: None,
             retry_after: None,
@@ -105,6 +109,12 @@ impl ApiError {
     /// Sets the vendor's error code.
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
+        self
+    }
+
+    /// Sets the vendor's symbolic reason.
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
         self
     }
 
@@ -134,8 +144,10 @@ impl fmt::Display for ApiError {
             "{} {} failed with HTTP {}",
             self.vendor, self.operation, self.status
         )?;
-        if let Some(code) = &self.code {
-            write!(f, " ({code})")?;
+        match (&self.code, &self.reason) {
+            (Some(code), Some(reason)) => write!(f, " ({code} {reason})")?,
+            (Some(one), None) | (None, Some(one)) => write!(f, " ({one})")?,
+            (None, None) => {}
         }
         if let Some(message) = &self.message {
             write!(f, ": {message}")?;

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
-use crate::timestamp::iso8601;
+use profile_core::time::UtcDateTime;
 
 /// At most this many identifiers per profile (Zendesk's limit).
 const MAX_IDENTIFIERS: usize = 20;
@@ -243,7 +243,7 @@ impl Default for Store {
 
 impl Store {
     fn now() -> String {
-        iso8601(SystemTime::now())
+        UtcDateTime::from_system_time(SystemTime::now()).iso8601()
     }
 
     /// A 26-character, ULID-like id (Crockford base32), increasing with time and count.

@@ -57,7 +57,7 @@ async fn a_text_429_with_an_http_date_is_rate_limited_with_its_delay() {
             "Rate limit for ticket updates exceeded, please wait before updating this ticket again",
         )
         .with_header("content-type", "text/plain")
-        .with_header("retry-after", httpdate_fmt(at)),
+        .with_header("retry-after", httpdate::fmt_http_date(at)),
     )
     .await;
     assert!(err.is_rate_limited() && err.is_retryable());
@@ -74,27 +74,6 @@ async fn a_text_429_with_an_http_date_is_rate_limited_with_its_delay() {
             .unwrap()
             .starts_with("Rate limit")
     );
-}
-
-fn httpdate_fmt(at: SystemTime) -> String {
-    // Build the IMF-fixdate by hand to avoid a dev-dependency: e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
-    let secs = at.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
-    let days = secs / 86_400;
-    let (h, m, s) = (secs % 86_400 / 3_600, secs % 3_600 / 60, secs % 60);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let name = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(month - 1) as usize];
-    format!("{weekday}, {day:02} {name} {year} {h:02}:{m:02}:{s:02} GMT")
 }
 
 #[tokio::test]
