@@ -30,6 +30,14 @@ pub enum Fault {
     /// Process the request (the write is applied), then drop the connection before the
     /// response is complete.
     DropConnection,
+    /// Answer with this status and JSON body, without processing the request (a vendor's
+    /// own refusal, such as Capture's `510 api_limit_error` inside an HTTP 200).
+    Respond {
+        /// The HTTP status.
+        status: u16,
+        /// The JSON body.
+        body: String,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -83,6 +91,17 @@ impl FaultController {
     /// The next `times` requests are processed, then their connection is dropped.
     pub fn drop_next(&self, times: usize) {
         self.inject(Fault::DropConnection, times);
+    }
+
+    /// The next `times` requests get this answer and are not processed.
+    pub fn respond_next(&self, times: usize, status: u16, body: impl Into<String>) {
+        self.inject(
+            Fault::Respond {
+                status,
+                body: body.into(),
+            },
+            times,
+        );
     }
 
     /// Adds `latency` to every request (`None` for none).
@@ -175,6 +194,12 @@ pub async fn apply_faults(
             }
             response
         }
+        Some(Fault::Respond { status, body }) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             next.run(request).await

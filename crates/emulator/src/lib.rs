@@ -21,6 +21,7 @@
 //! The `profiles` command line runs the same emulators in the foreground:
 //! `profiles emulator --vendor sunshine --port 8080`.
 
+pub mod capture;
 pub mod faults;
 mod server;
 pub mod sunshine;

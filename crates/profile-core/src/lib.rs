@@ -39,7 +39,8 @@
 //! - `rustls` (default): TLS through rustls.
 //! - `native-tls`: TLS through the platform's library instead.
 //! - `test-util`: `RecordingTransport`, which records requests and replays canned
-//!   responses.
+//!   responses, and `test_util::capture_traces`, which collects this thread's tracing
+//!   output at TRACE level.
 
 mod base_url;
 pub mod credentials;
@@ -49,6 +50,8 @@ mod profile;
 mod request;
 mod response;
 pub mod retry;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 pub mod time;
 mod transport;
 
@@ -64,7 +67,7 @@ pub use request::{
 pub use response::ApiResponse;
 pub use retry::{RetryAfter, RetryPolicy};
 #[cfg(any(test, feature = "test-util"))]
-pub use transport::RecordingTransport;
+pub use test_util::RecordingTransport;
 pub use transport::{
     HttpConfig, HttpTransport, RateLimit, RateLimitTransport, RetryTransport, TracingTransport,
     Transport, TransportStack,

@@ -9,16 +9,12 @@ use crate::{ApiRequest, ApiResponse, Error};
 
 mod http;
 mod rate_limit;
-#[cfg(any(test, feature = "test-util"))]
-mod recording;
 mod retrying;
 mod stack;
 mod traced;
 
 pub use http::{HttpConfig, HttpTransport};
 pub use rate_limit::{RateLimit, RateLimitTransport};
-#[cfg(any(test, feature = "test-util"))]
-pub use recording::RecordingTransport;
 pub use retrying::RetryTransport;
 pub use stack::TransportStack;
 pub use traced::TracingTransport;

@@ -126,7 +126,7 @@ mod tests {
     use futures_util::future::join_all;
 
     use super::*;
-    use crate::transport::RecordingTransport;
+    use crate::RecordingTransport;
     use crate::{BaseUrl, Method};
 
     fn request() -> ApiRequest {

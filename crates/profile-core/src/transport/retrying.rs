@@ -132,7 +132,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::transport::RecordingTransport;
+    use crate::RecordingTransport;
     use crate::{BaseUrl, Idempotency, Method};
 
     fn request(idempotency: Idempotency) -> ApiRequest {

@@ -1,9 +1,6 @@
 //! No credential ever shows: not in Debug, Display, tracing output (at TRACE, with faults and
 //! errors), renderings or errors.
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use profile_core::ProfilePatch;
@@ -18,44 +15,6 @@ use crate::{builder, rider, setup};
 /// The seed's Basic credential, base64-encoded as it goes on the wire.
 const ENCODED: &str =
     "ZGV2c0Bjb29sYmlrZXMuY29tL3Rva2VuOjZ3aUlCV2JHa0JNbzFtUkRNdVZ3a3cxRVBzTmtlVWo5NVBJejJha3Y=";
-
-thread_local! {
-    static CAPTURE: RefCell<Option<Arc<Mutex<Vec<u8>>>>> = const { RefCell::new(None) };
-}
-
-/// Writes to the buffer of the thread that is capturing; discards everything else.
-struct ThreadCapture;
-
-impl Write for ThreadCapture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        CAPTURE.with(|c| {
-            if let Some(buffer) = c.borrow().as_ref() {
-                buffer.lock().unwrap().extend_from_slice(buf);
-            }
-        });
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A global TRACE subscriber, installed once. (A thread-local `set_default` subscriber races
-/// with other test threads over tracing's per-callsite interest cache, and loses events.)
-fn capture_this_thread() -> Arc<Mutex<Vec<u8>>> {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(|| ThreadCapture)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-    });
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    CAPTURE.with(|c| *c.borrow_mut() = Some(buffer.clone()));
-    buffer
-}
 
 fn assert_clean(what: &str, text: &str) {
     for secret in [SEED_API_TOKEN, ENCODED, "oauth-secret-xyz"] {
@@ -86,7 +45,7 @@ fn auth_and_client_debug_output_is_redacted() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn tracing_at_trace_level_and_errors_never_show_credentials() {
-    let captured = capture_this_thread();
+    let captured = profile_core::test_util::capture_traces().expect("no other global subscriber");
 
     let (emulator, client) = setup().await;
     let mut messages = Vec::new();
@@ -138,7 +97,7 @@ async fn tracing_at_trace_level_and_errors_never_show_credentials() {
         assert_clean("error Display", &error.to_string());
         assert_clean("error Debug", &format!("{error:?}"));
     }
-    let logs = String::from_utf8(captured.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     // The capture did see the traffic, with the fields we promise and without query strings.
     assert!(logs.contains("vendor=\"sunshine\""), "{logs}");
     assert!(logs.contains("status=503"), "{logs}");

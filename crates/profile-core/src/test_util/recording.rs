@@ -3,8 +3,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::Transport;
-use crate::{ApiRequest, ApiResponse, Error};
+use crate::{ApiRequest, ApiResponse, Error, Transport};
 
 /// A transport for tests: records every request and answers from a queue of canned
 /// responses (or errors), in order. With the queue empty it answers 200 with an empty JSON

@@ -1,0 +1,496 @@
+//! What `entity.update`, `entity` and `entity.replace` take.
+
+use serde_json::{Map, Value};
+
+use crate::AttributePath;
+use crate::path::is_attribute_name;
+
+/// Why an input was refused before anything was sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureInputError {
+    /// An attribute path that does not parse.
+    #[error("attribute path `{path}` is not valid: {reason}")]
+    InvalidAttributePath {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A locator with nothing in it.
+    #[error("the record locator is empty: give a uuid, an id, or a key attribute and value")]
+    EmptyLocator,
+    /// An attribute or entity type name that Capture cannot have.
+    #[error("`{0}` is not a valid name: use letters, digits and `_`")]
+    InvalidName(String),
+    /// Text that must be JSON and is not.
+    #[error("`{text}` is not valid JSON: {reason}")]
+    InvalidJson {
+        /// The text (cut to 80 characters).
+        text: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The values of an update must be a JSON object at the record's root.
+    #[error("the attributes of an update must be a JSON object")]
+    AttributesNotAnObject,
+    /// A precondition timestamp that is not in Capture's format.
+    #[error("`{0}` is not a Capture timestamp (like 2016-03-13 19:39:17.856608 +0000)")]
+    InvalidTimestamp(String),
+    /// `id`, `uuid`, `created` and `lastUpdated` are kept by Capture.
+    #[error("`{0}` is maintained by Capture and cannot be set")]
+    ReadOnlyAttribute(String),
+}
+
+impl From<CaptureInputError> for profile_core::Error {
+    fn from(error: CaptureInputError) -> Self {
+        profile_core::Error::invalid_input(error)
+    }
+}
+
+/// Parses text that must be JSON (a `value`, a `key_value`), with a typed error.
+///
+/// ```
+/// use profile_capture::parse_json_value;
+/// assert_eq!(parse_json_value(r#""Gary Jackson""#)?, "Gary Jackson");
+/// // The seed's third example writes `{"Gary Jackson"}`, which is not JSON.
+/// assert!(parse_json_value(r#"{"Gary Jackson"}"#).is_err());
+/// # Ok::<(), profile_capture::CaptureInputError>(())
+/// ```
+pub fn parse_json_value(text: &str) -> Result<Value, CaptureInputError> {
+    serde_json::from_str(text).map_err(|e| CaptureInputError::InvalidJson {
+        text: text.chars().take(80).collect(),
+        reason: e.to_string(),
+    })
+}
+
+/// Which record a call is about: by uuid, by id, or by a unique attribute. An enum, so two
+/// locators can never be sent together.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EntityLocator {
+    /// `uuid=…`
+    Uuid(String),
+    /// `id=…`
+    Id(u64),
+    /// `key_attribute=…&key_value=…`: the value is sent as JSON text, so a string keeps
+    /// its quotes (`"gjack@example.com"`).
+    Key {
+        /// A unique attribute of the schema (`email`).
+        attribute: String,
+        /// Its value.
+        value: Value,
+    },
+}
+
+impl EntityLocator {
+    /// By uuid.
+    pub fn uuid(uuid: impl Into<String>) -> Self {
+        EntityLocator::Uuid(uuid.into())
+    }
+
+    /// By a unique attribute.
+    pub fn key(attribute: impl Into<String>, value: impl Into<Value>) -> Self {
+        EntityLocator::Key {
+            attribute: attribute.into(),
+            value: value.into(),
+        }
+    }
+
+    pub(crate) fn form_fields(
+        &self,
+        fields: &mut Vec<(String, String)>,
+    ) -> Result<(), CaptureInputError> {
+        match self {
+            EntityLocator::Uuid(uuid) => {
+                if uuid.trim().is_empty() {
+                    return Err(CaptureInputError::EmptyLocator);
+                }
+                fields.push(("uuid".into(), uuid.clone()));
+            }
+            EntityLocator::Id(id) => fields.push(("id".into(), id.to_string())),
+            EntityLocator::Key { attribute, value } => {
+                if attribute.is_empty() {
+                    return Err(CaptureInputError::EmptyLocator);
+                }
+                if !is_attribute_name(attribute) {
+                    return Err(CaptureInputError::InvalidName(attribute.clone()));
+                }
+                if value.is_null() || value.as_str().is_some_and(|s| s.trim().is_empty()) {
+                    return Err(CaptureInputError::EmptyLocator);
+                }
+                fields.push(("key_attribute".into(), attribute.clone()));
+                fields.push(("key_value".into(), value.to_string()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an update or a replace writes.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum EntityValues {
+    /// `attributes={…}`: a JSON object at the record's root.
+    Attributes(Map<String, Value>),
+    /// `attribute_name=…&value=…`: a JSON value at a path.
+    At {
+        /// Where.
+        path: AttributePath,
+        /// What.
+        value: Value,
+    },
+}
+
+const SYSTEM_ATTRIBUTES: [&str; 4] = ["id", "uuid", "created", "lastUpdated"];
+
+impl EntityValues {
+    fn form_fields(&self, fields: &mut Vec<(String, String)>) -> Result<(), CaptureInputError> {
+        match self {
+            EntityValues::Attributes(attributes) => {
+                if let Some(system) = attributes
+                    .keys()
+                    .find(|k| SYSTEM_ATTRIBUTES.contains(&k.as_str()))
+                {
+                    return Err(CaptureInputError::ReadOnlyAttribute(system.clone()));
+                }
+                if let Some(bad) = attributes.keys().find(|k| !is_attribute_name(k)) {
+                    return Err(CaptureInputError::InvalidName(bad.clone()));
+                }
+                fields.push((
+                    "attributes".into(),
+                    Value::Object(attributes.clone()).to_string(),
+                ));
+            }
+            EntityValues::At { path, value } => {
+                if let Some(first) = path.segments().first() {
+                    if SYSTEM_ATTRIBUTES.contains(&first.name.as_str()) {
+                        return Err(CaptureInputError::ReadOnlyAttribute(first.name.clone()));
+                    }
+                } else if !value.is_object() {
+                    return Err(CaptureInputError::AttributesNotAnObject);
+                }
+                fields.push(("attribute_name".into(), path.to_string()));
+                fields.push(("value".into(), value.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether writing these values could append to a plural, so that sending them twice
+    /// could add the same element twice. Without the schema this is answered
+    /// conservatively: any JSON array, or an object written to a path that does not end at
+    /// a plural element (`/statuses` with `{"status": …}` appends one), counts.
+    pub fn may_append_to_plural(&self) -> bool {
+        fn has_array(value: &Value) -> bool {
+            match value {
+                Value::Array(_) => true,
+                Value::Object(map) => map.values().any(has_array),
+                _ => false,
+            }
+        }
+        match self {
+            EntityValues::Attributes(attributes) => attributes.values().any(has_array),
+            EntityValues::At { path, value } => {
+                has_array(value)
+                    || (value.is_object() && !path.is_root() && !path.ends_at_plural_element())
+            }
+        }
+    }
+}
+
+fn check_type_name(type_name: &str) -> Result<(), CaptureInputError> {
+    if is_attribute_name(type_name) {
+        Ok(())
+    } else {
+        Err(CaptureInputError::InvalidName(type_name.to_owned()))
+    }
+}
+
+/// Capture timestamps: `2016-03-13 19:39:17.856608 +0000` (fraction and zone optional).
+fn check_timestamp(text: &str) -> Result<(), CaptureInputError> {
+    let bytes = text.as_bytes();
+    let shape = b"dddd-dd-dd dd:dd:dd";
+    let matches = bytes.len() >= shape.len()
+        && shape.iter().zip(bytes).all(|(s, b)| {
+            if *s == b'd' {
+                b.is_ascii_digit()
+            } else {
+                s == b
+            }
+        });
+    if matches {
+        Ok(())
+    } else {
+        Err(CaptureInputError::InvalidTimestamp(text.to_owned()))
+    }
+}
+
+/// An `entity.update`: partial values for one record; what is not named is left alone.
+///
+/// ```
+/// use profile_capture::{EntityLocator, EntityUpdate};
+/// use serde_json::json;
+///
+/// // The seed's first example.
+/// let update = EntityUpdate::attributes(
+///     "user",
+///     EntityLocator::uuid("6bbe7e58-bede-41b8-940b-5614c7607a4e"),
+///     json!({"givenName": "Matt", "familyName": "Parker"}),
+/// )?;
+/// assert!(!update.values().may_append_to_plural());
+/// # Ok::<(), profile_capture::CaptureInputError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntityUpdate {
+    type_name: String,
+    locator: EntityLocator,
+    values: EntityValues,
+    created: Option<String>,
+    last_updated: Option<String>,
+    include_record: bool,
+}
+
+impl EntityUpdate {
+    /// Writes a JSON object of attributes at the record's root (`attributes=`).
+    pub fn attributes(
+        type_name: impl Into<String>,
+        locator: EntityLocator,
+        attributes: Value,
+    ) -> Result<Self, CaptureInputError> {
+        let Value::Object(attributes) = attributes else {
+            return Err(CaptureInputError::AttributesNotAnObject);
+        };
+        Ok(Self::new(
+            type_name.into(),
+            locator,
+            EntityValues::Attributes(attributes),
+        ))
+    }
+
+    /// Writes one JSON value at a path (`attribute_name=` and `value=`).
+    pub fn value_at(
+        type_name: impl Into<String>,
+        locator: EntityLocator,
+        path: AttributePath,
+        value: Value,
+    ) -> Self {
+        Self::new(type_name.into(), locator, EntityValues::At { path, value })
+    }
+
+    fn new(type_name: String, locator: EntityLocator, values: EntityValues) -> Self {
+        Self {
+            type_name,
+            locator,
+            values,
+            created: None,
+            last_updated: None,
+            include_record: false,
+        }
+    }
+
+    /// Applies only if the record's `created` is exactly this (else error 330).
+    pub fn if_created(mut self, timestamp: impl Into<String>) -> Self {
+        self.created = Some(timestamp.into());
+        self
+    }
+
+    /// Applies only if the record's `lastUpdated` is exactly this (else error 330): the
+    /// optimistic lock of a read-compare-update.
+    pub fn if_last_updated(mut self, timestamp: impl Into<String>) -> Self {
+        self.last_updated = Some(timestamp.into());
+        self
+    }
+
+    /// Asks for the updated record (or the part under the path) in the answer.
+    pub fn include_record(mut self, include: bool) -> Self {
+        self.include_record = include;
+        self
+    }
+
+    /// The values written.
+    pub fn values(&self) -> &EntityValues {
+        &self.values
+    }
+
+    /// The form fields, in the order the seed's examples send them.
+    pub(crate) fn form(&self) -> Result<Vec<(String, String)>, CaptureInputError> {
+        check_type_name(&self.type_name)?;
+        let mut fields = vec![("type_name".to_owned(), self.type_name.clone())];
+        self.locator.form_fields(&mut fields)?;
+        self.values.form_fields(&mut fields)?;
+        for (name, timestamp) in [
+            ("created", &self.created),
+            ("lastUpdated", &self.last_updated),
+        ] {
+            if let Some(timestamp) = timestamp {
+                check_timestamp(timestamp)?;
+                fields.push((name.to_owned(), timestamp.clone()));
+            }
+        }
+        if self.include_record {
+            fields.push(("include_record".into(), "true".into()));
+        }
+        Ok(fields)
+    }
+}
+
+/// An `entity` read: one record, or the part of it under a path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntityRead {
+    type_name: String,
+    locator: EntityLocator,
+    path: Option<AttributePath>,
+}
+
+impl EntityRead {
+    /// The whole record.
+    pub fn new(type_name: impl Into<String>, locator: EntityLocator) -> Self {
+        Self {
+            type_name: type_name.into(),
+            locator,
+            path: None,
+        }
+    }
+
+    /// Only the part under `path`.
+    pub fn at(mut self, path: AttributePath) -> Self {
+        self.path = Some(path).filter(|p| !p.is_root());
+        self
+    }
+
+    pub(crate) fn form(&self) -> Result<Vec<(String, String)>, CaptureInputError> {
+        check_type_name(&self.type_name)?;
+        let mut fields = vec![("type_name".to_owned(), self.type_name.clone())];
+        self.locator.form_fields(&mut fields)?;
+        if let Some(path) = &self.path {
+            fields.push(("attribute_name".into(), path.to_string()));
+        }
+        Ok(fields)
+    }
+}
+
+/// An `entity.replace`: the record (or the part under a path) becomes exactly these
+/// values; whatever is not in them is gone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntityReplace {
+    inner: EntityUpdate,
+}
+
+impl EntityReplace {
+    /// Replaces the whole record's attributes with this object.
+    pub fn attributes(
+        type_name: impl Into<String>,
+        locator: EntityLocator,
+        attributes: Value,
+    ) -> Result<Self, CaptureInputError> {
+        Ok(Self {
+            inner: EntityUpdate::attributes(type_name, locator, attributes)?,
+        })
+    }
+
+    /// Replaces the part under `path` with `value`.
+    pub fn value_at(
+        type_name: impl Into<String>,
+        locator: EntityLocator,
+        path: AttributePath,
+        value: Value,
+    ) -> Self {
+        Self {
+            inner: EntityUpdate::value_at(type_name, locator, path, value),
+        }
+    }
+
+    /// Asks for the record in the answer.
+    pub fn include_record(mut self, include: bool) -> Self {
+        self.inner = self.inner.include_record(include);
+        self
+    }
+
+    pub(crate) fn form(&self) -> Result<Vec<(String, String)>, CaptureInputError> {
+        self.inner.form()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_key_value_is_sent_as_json_so_a_string_keeps_its_quotes() {
+        let mut fields = Vec::new();
+        EntityLocator::key("email", "gjack@example.com")
+            .form_fields(&mut fields)
+            .unwrap();
+        assert_eq!(
+            fields[1],
+            ("key_value".to_owned(), "\"gjack@example.com\"".to_owned())
+        );
+        let mut fields = Vec::new();
+        EntityLocator::key("employeeNumber", 1042)
+            .form_fields(&mut fields)
+            .unwrap();
+        assert_eq!(fields[1].1, "1042");
+    }
+
+    #[test]
+    fn empty_locators_are_refused() {
+        for locator in [
+            EntityLocator::uuid(""),
+            EntityLocator::key("email", ""),
+            EntityLocator::key("", "x"),
+        ] {
+            assert_eq!(
+                locator.form_fields(&mut Vec::new()),
+                Err(CaptureInputError::EmptyLocator)
+            );
+        }
+        assert_eq!(
+            EntityLocator::key("e mail", "x").form_fields(&mut Vec::new()),
+            Err(CaptureInputError::InvalidName("e mail".into()))
+        );
+    }
+
+    #[test]
+    fn plural_appends_are_recognised_conservatively() {
+        let at = |path: &str, value: Value| EntityValues::At {
+            path: path.parse().unwrap(),
+            value,
+        };
+        assert!(at("/statuses", json!({"status": "active"})).may_append_to_plural());
+        assert!(at("/statuses", json!([{"status": "active"}])).may_append_to_plural());
+        assert!(!at("/statuses#5253", json!({"status": "active"})).may_append_to_plural());
+        assert!(!at("displayName", json!("Gary Jackson")).may_append_to_plural());
+        let attributes = |v: Value| EntityValues::Attributes(v.as_object().unwrap().clone());
+        assert!(!attributes(json!({"givenName": "Matt"})).may_append_to_plural());
+        assert!(attributes(json!({"statuses": [{"status": "x"}]})).may_append_to_plural());
+    }
+
+    #[test]
+    fn bad_updates_are_refused() {
+        let uuid = EntityLocator::uuid("6bbe7e58-bede-41b8-940b-5614c7607a4e");
+        assert_eq!(
+            EntityUpdate::attributes("user", uuid.clone(), json!("x")),
+            Err(CaptureInputError::AttributesNotAnObject)
+        );
+        let err = EntityUpdate::attributes("user", uuid.clone(), json!({"uuid": "x"}))
+            .unwrap()
+            .form();
+        assert_eq!(
+            err,
+            Err(CaptureInputError::ReadOnlyAttribute("uuid".into()))
+        );
+        let err = EntityUpdate::attributes("us er", uuid.clone(), json!({}))
+            .unwrap()
+            .form();
+        assert_eq!(err, Err(CaptureInputError::InvalidName("us er".into())));
+        let err = EntityUpdate::attributes("user", uuid, json!({"a": 1}))
+            .unwrap()
+            .if_last_updated("yesterday")
+            .form();
+        assert_eq!(
+            err,
+            Err(CaptureInputError::InvalidTimestamp("yesterday".into()))
+        );
+    }
+}

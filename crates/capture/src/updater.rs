@@ -1,0 +1,109 @@
+//! [`ProfileUpdater`] for Capture.
+
+use async_trait::async_trait;
+use profile_core::{Error, FieldChange, Profile, ProfilePatch, ProfileUpdater, UserRef};
+use serde_json::{Map, Value};
+
+use crate::path::is_attribute_name;
+use crate::{CaptureClient, CaptureInputError, EntityLocator, EntityRead, EntityUpdate};
+
+/// Drives Capture through the vendor-neutral [`ProfileUpdater`] trait, for records of one
+/// entity type.
+///
+/// - [`UserRef::Id`] is the record's numeric `id` when it is a number, else its `uuid`;
+///   [`UserRef::Email`] is `key_attribute=email`; [`UserRef::Key`] is any unique attribute
+///   (its value sent as a JSON string).
+/// - A patch becomes one `entity.update` with an `attributes` object (nested paths become
+///   nested objects, which Capture merges); a removed field is set to `null`; the updated
+///   record comes back with `include_record`.
+/// - `id`, `uuid`, `created` and `lastUpdated` are refused before anything is sent.
+#[derive(Clone, Debug)]
+pub struct CaptureUpdater {
+    client: CaptureClient,
+    type_name: String,
+}
+
+impl CaptureUpdater {
+    /// An updater of the records of `type_name` (usually `user`).
+    pub fn new(client: CaptureClient, type_name: impl Into<String>) -> Self {
+        Self {
+            client,
+            type_name: type_name.into(),
+        }
+    }
+}
+
+fn locator(user: &UserRef) -> Result<EntityLocator, CaptureInputError> {
+    Ok(match user {
+        UserRef::Id(id) => match id.parse::<u64>() {
+            Ok(number) => EntityLocator::Id(number),
+            Err(_) => EntityLocator::uuid(id.clone()),
+        },
+        UserRef::Email(email) => EntityLocator::key("email", email.clone()),
+        UserRef::Key { attribute, value } => EntityLocator::key(attribute.clone(), value.clone()),
+        _ => return Err(CaptureInputError::EmptyLocator),
+    })
+}
+
+fn attributes(patch: &ProfilePatch) -> Result<Value, CaptureInputError> {
+    let mut object = Map::new();
+    for change in patch.changes() {
+        if let Some(bad) = change
+            .path()
+            .segments()
+            .iter()
+            .find(|s| !is_attribute_name(s))
+        {
+            return Err(CaptureInputError::InvalidName(bad.clone()));
+        }
+    }
+    // Removal is a write of null, which Capture stores as "no value".
+    let mut as_sets = ProfilePatch::new();
+    for change in patch.changes() {
+        match change {
+            FieldChange::Set { path, value } => {
+                as_sets = as_sets.set_path(path.clone(), value.clone())
+            }
+            FieldChange::Remove { path } => as_sets = as_sets.set_path(path.clone(), Value::Null),
+            _ => {}
+        }
+    }
+    as_sets.apply_to(&mut object);
+    Ok(Value::Object(object))
+}
+
+fn to_profile(record: Value) -> Profile {
+    match record {
+        Value::Object(fields) => {
+            let id = fields
+                .get("uuid")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            Profile::new(id, fields)
+        }
+        _ => Profile::default(),
+    }
+}
+
+#[async_trait]
+impl ProfileUpdater for CaptureUpdater {
+    fn vendor(&self) -> &'static str {
+        "capture"
+    }
+
+    async fn get(&self, user: &UserRef) -> Result<Profile, Error> {
+        let read = EntityRead::new(self.type_name.clone(), locator(user)?);
+        Ok(to_profile(self.client.entity(&read).await?))
+    }
+
+    async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
+        let update =
+            EntityUpdate::attributes(self.type_name.clone(), locator(user)?, attributes(patch)?)?
+                .include_record(true);
+        let outcome = self.client.update(&update).await?;
+        match outcome.record {
+            Some(record) => Ok(to_profile(record)),
+            None => self.get(user).await,
+        }
+    }
+}

@@ -1,0 +1,614 @@
+//! Capture records and the documented semantics of `entity.update`, `entity`,
+//! `entity.replace` and `entity.create`, free of HTTP.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
+
+use profile_core::time::UtcDateTime;
+use serde_json::{Map, Value, json};
+
+use super::schema::{AttributeType, EntitySchema};
+
+/// The attributes Capture maintains itself.
+const SYSTEM: [&str; 4] = ["id", "uuid", "created", "lastUpdated"];
+
+/// A Capture error: code, name, description.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub code: u32,
+    pub error: &'static str,
+    pub description: String,
+}
+
+pub(crate) fn fail<T>(code: u32, description: impl Into<String>) -> Result<T, Failure> {
+    let error = match code {
+        100 => "missing_argument",
+        200 => "invalid_argument",
+        201 => "duplicate_argument",
+        205 => "invalid_auth_method",
+        210 => "invalid_credentials",
+        222 => "unknown_entity_type",
+        223 => "unknown_attribute",
+        310 => "record_not_found",
+        330 => "timestamp_mismatch",
+        340 => "invalid_data_format",
+        341 => "invalid_json_type",
+        361 => "unique_violation",
+        402 => "invalid_client_credentials",
+        431 => "signature_does_not_match",
+        _ => "unexpected_error",
+    };
+    Err(Failure {
+        code,
+        error,
+        description: description.into(),
+    })
+}
+
+/// The form parameters of one call.
+pub(crate) struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self, name: &str) -> Result<Option<Value>, Failure> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(text)
+                .map(Some)
+                .or_else(|e| fail(340, format!("`{name}` is not valid JSON: {e}"))),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Segment<'a> {
+    name: &'a str,
+    element: Option<u64>,
+}
+
+fn parse_path(text: &str) -> Result<Vec<Segment<'_>>, Failure> {
+    let body = text.strip_prefix('/').unwrap_or(text);
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    body.split('/')
+        .map(|part| {
+            let (name, element) = match part.split_once('#') {
+                None => (part, None),
+                Some((name, id)) => match id.parse::<u64>() {
+                    Ok(id) => (name, Some(id)),
+                    Err(_) => {
+                        return fail(
+                            200,
+                            format!("`{text}`: a plural element id must be a number"),
+                        );
+                    }
+                },
+            };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return fail(200, format!("`{text}` is not an attribute path"));
+            }
+            Ok(Segment { name, element })
+        })
+        .collect()
+}
+
+fn now() -> String {
+    UtcDateTime::from_system_time(SystemTime::now()).date_time_micros()
+}
+
+/// Checks a scalar against its type.
+fn check_scalar(kind: &AttributeType, name: &str, value: &Value) -> Result<(), Failure> {
+    let fits = match kind {
+        _ if value.is_null() => true,
+        AttributeType::String | AttributeType::DateTime => value.is_string(),
+        AttributeType::Integer => value.is_i64() || value.is_u64(),
+        AttributeType::Boolean => value.is_boolean(),
+        AttributeType::Object(_) | AttributeType::Plural(_) => true,
+    };
+    if fits {
+        Ok(())
+    } else {
+        fail(341, format!("`{name}` does not take {value}"))
+    }
+}
+
+/// A record of `schema` with every attribute empty.
+fn empty_of(schema: &EntitySchema) -> Map<String, Value> {
+    schema
+        .attributes()
+        .map(|(name, attribute)| {
+            let empty = match attribute.kind {
+                AttributeType::Plural(_) => json!([]),
+                _ => Value::Null,
+            };
+            (name.clone(), empty)
+        })
+        .collect()
+}
+
+/// The ids of one entity type's records and plural elements.
+#[derive(Debug)]
+struct Ids {
+    next: u64,
+}
+
+impl Ids {
+    fn next(&mut self) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        id
+    }
+}
+
+/// Merges `value` (an object) into `target`, attribute by attribute, following `schema`;
+/// with `replace`, `target` first loses everything `value` does not restate.
+fn merge(
+    target: &mut Map<String, Value>,
+    schema: &EntitySchema,
+    value: Value,
+    replace: bool,
+    ids: &mut Ids,
+) -> Result<(), Failure> {
+    let Value::Object(object) = value else {
+        return fail(341, "the value must be a JSON object here");
+    };
+    if replace {
+        let system: Map<String, Value> = target
+            .iter()
+            .filter(|(k, _)| SYSTEM.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        *target = empty_of(schema);
+        target.extend(system);
+    }
+    for (name, value) in object {
+        if SYSTEM.contains(&name.as_str()) {
+            return fail(200, format!("`{name}` is maintained by Capture"));
+        }
+        let Some(attribute) = schema.get(&name) else {
+            return fail(223, format!("the schema has no attribute `{name}`"));
+        };
+        match &attribute.kind {
+            AttributeType::Object(inner) => {
+                if value.is_null() {
+                    target.insert(name, Value::Null);
+                    continue;
+                }
+                let slot = target.entry(name).or_insert(Value::Null);
+                if !slot.is_object() {
+                    *slot = Value::Object(empty_of(inner));
+                }
+                if let Value::Object(map) = slot {
+                    merge(map, inner, value, replace, ids)?;
+                }
+            }
+            AttributeType::Plural(element) => {
+                let slot = target.entry(name.clone()).or_insert_with(|| json!([]));
+                if replace || value.is_null() || !slot.is_array() {
+                    *slot = json!([]);
+                }
+                let elements = match value {
+                    Value::Null => Vec::new(),
+                    Value::Array(items) => items,
+                    single @ Value::Object(_) => vec![single],
+                    other => return fail(341, format!("plural `{name}` does not take {other}")),
+                };
+                if let Value::Array(existing) = slot {
+                    for item in elements {
+                        append_or_replace(existing, element, item, ids)?;
+                    }
+                }
+            }
+            scalar => {
+                check_scalar(scalar, &name, &value)?;
+                target.insert(name, value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A plural element: replaces the element with the same `id`, or is appended with a new id.
+fn append_or_replace(
+    existing: &mut Vec<Value>,
+    schema: &EntitySchema,
+    mut item: Value,
+    ids: &mut Ids,
+) -> Result<(), Failure> {
+    let given = item
+        .as_object_mut()
+        .and_then(|o| o.remove("id"))
+        .and_then(|id| id.as_u64());
+    let mut element = empty_of(schema);
+    merge(&mut element, schema, item, false, ids)?;
+    match given.and_then(|id| {
+        existing
+            .iter()
+            .position(|e| e.get("id").and_then(Value::as_u64) == Some(id))
+    }) {
+        Some(position) => {
+            element.insert("id".into(), json!(given));
+            existing[position] = Value::Object(element);
+        }
+        None => {
+            element.insert("id".into(), json!(ids.next()));
+            existing.push(Value::Object(element));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `value` at `path` inside `record`.
+fn write_at(
+    record: &mut Map<String, Value>,
+    schema: &EntitySchema,
+    path: &[Segment<'_>],
+    value: Value,
+    replace: bool,
+    ids: &mut Ids,
+) -> Result<(), Failure> {
+    let Some((segment, rest)) = path.split_first() else {
+        return merge(record, schema, value, replace, ids);
+    };
+    if SYSTEM.contains(&segment.name) {
+        return fail(200, format!("`{}` is maintained by Capture", segment.name));
+    }
+    let Some(attribute) = schema.get(segment.name) else {
+        return fail(
+            223,
+            format!("the schema has no attribute `{}`", segment.name),
+        );
+    };
+    match (&attribute.kind, segment.element) {
+        (AttributeType::Plural(element_schema), Some(id)) => {
+            let Some(Value::Array(elements)) = record.get_mut(segment.name) else {
+                return fail(200, format!("`{}` has no element {id}", segment.name));
+            };
+            let Some(element) = elements
+                .iter_mut()
+                .find(|e| e.get("id").and_then(Value::as_u64) == Some(id))
+            else {
+                return fail(200, format!("`{}` has no element {id}", segment.name));
+            };
+            let Value::Object(element) = element else {
+                return fail(200, format!("`{}` has no element {id}", segment.name));
+            };
+            // Naming an element replaces its data ("the existing plural data is replaced").
+            let replace_element = rest.is_empty() || replace;
+            write_at(element, element_schema, rest, value, replace_element, ids)?;
+            element.insert("id".into(), json!(id));
+            Ok(())
+        }
+        (AttributeType::Plural(_), None) => {
+            if !rest.is_empty() {
+                return fail(
+                    200,
+                    format!("name an element of `{}` with #id", segment.name),
+                );
+            }
+            if replace {
+                // Replacing the whole plural: only the new elements remain.
+                record.insert(segment.name.to_owned(), json!([]));
+            }
+            let mut wrapper = Map::new();
+            wrapper.insert(segment.name.to_owned(), value);
+            merge(record, schema, Value::Object(wrapper), false, ids)
+        }
+        (AttributeType::Object(inner), None) => {
+            if rest.is_empty() && !replace {
+                let mut wrapper = Map::new();
+                wrapper.insert(segment.name.to_owned(), value);
+                return merge(record, schema, Value::Object(wrapper), false, ids);
+            }
+            let slot = record.entry(segment.name.to_owned()).or_insert(Value::Null);
+            if !slot.is_object() {
+                *slot = Value::Object(empty_of(inner));
+            }
+            match slot {
+                Value::Object(map) => write_at(map, inner, rest, value, replace, ids),
+                _ => fail(200, "unreachable"),
+            }
+        }
+        (_, Some(_)) => fail(
+            200,
+            format!(
+                "`{}` is not a plural; only plural elements have ids",
+                segment.name
+            ),
+        ),
+        (scalar, None) => {
+            if !rest.is_empty() {
+                return fail(
+                    223,
+                    format!("`{}` has no attributes below it", segment.name),
+                );
+            }
+            check_scalar(scalar, segment.name, &value)?;
+            record.insert(segment.name.to_owned(), value);
+            Ok(())
+        }
+    }
+}
+
+/// Reads the part of `record` at `path`.
+fn read_at(record: &Map<String, Value>, path: &[Segment<'_>]) -> Result<Value, Failure> {
+    let mut current = Value::Object(record.clone());
+    for segment in path {
+        let next = current.get(segment.name).cloned();
+        let Some(next) = next else {
+            return fail(
+                223,
+                format!("the record has no attribute `{}`", segment.name),
+            );
+        };
+        current = match segment.element {
+            None => next,
+            Some(id) => next
+                .as_array()
+                .and_then(|items| {
+                    items
+                        .iter()
+                        .find(|e| e.get("id").and_then(Value::as_u64) == Some(id))
+                })
+                .cloned()
+                .map_or_else(
+                    || fail(200, format!("`{}` has no element {id}", segment.name)),
+                    Ok,
+                )?,
+        };
+    }
+    Ok(current)
+}
+
+#[derive(Debug)]
+struct EntityStore {
+    schema: EntitySchema,
+    records: BTreeMap<u64, Map<String, Value>>,
+    by_uuid: HashMap<String, u64>,
+    ids: Ids,
+}
+
+/// All entity types and their records.
+#[derive(Debug)]
+pub(crate) struct Store {
+    types: BTreeMap<String, EntityStore>,
+}
+
+/// Whether a call writes over what it names (`entity.replace`) or merges into it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    Update,
+    Replace,
+}
+
+impl Store {
+    pub(crate) fn new(types: BTreeMap<String, EntitySchema>) -> Self {
+        Self {
+            types: types
+                .into_iter()
+                .map(|(name, schema)| {
+                    let store = EntityStore {
+                        schema,
+                        records: BTreeMap::new(),
+                        by_uuid: HashMap::new(),
+                        ids: Ids { next: 1 },
+                    };
+                    (name, store)
+                })
+                .collect(),
+        }
+    }
+
+    /// Adds a record as given (for seeding); ids and plural element ids are taken as they are.
+    pub(crate) fn insert_raw(&mut self, type_name: &str, record: Map<String, Value>) {
+        let Some(entity) = self.types.get_mut(type_name) else {
+            return;
+        };
+        let id = record.get("id").and_then(Value::as_u64).unwrap_or(0);
+        if let Some(uuid) = record.get("uuid").and_then(Value::as_str) {
+            entity.by_uuid.insert(uuid.to_owned(), id);
+        }
+        let mut highest = id;
+        for value in record.values() {
+            if let Value::Array(items) = value {
+                for item in items {
+                    highest = highest.max(item.get("id").and_then(Value::as_u64).unwrap_or(0));
+                }
+            }
+        }
+        entity.ids.next = entity.ids.next.max(highest + 1);
+        entity.records.insert(id, record);
+    }
+
+    pub(crate) fn records(&self, type_name: &str) -> Vec<Value> {
+        self.types
+            .get(type_name)
+            .map(|e| {
+                e.records
+                    .values()
+                    .map(|r| Value::Object(r.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn entity(&mut self, params: &Params) -> Result<&mut EntityStore, Failure> {
+        let Some(type_name) = params.get("type_name") else {
+            return fail(100, "`type_name` is required");
+        };
+        match self.types.get_mut(type_name) {
+            Some(entity) => Ok(entity),
+            None => fail(222, format!("there is no entity type `{type_name}`")),
+        }
+    }
+
+    /// Finds the record the locator names: exactly one of uuid, id, key_attribute.
+    fn locate(entity: &EntityStore, params: &Params) -> Result<u64, Failure> {
+        let (uuid, id, key) = (
+            params.get("uuid"),
+            params.get("id"),
+            params.get("key_attribute"),
+        );
+        if uuid.is_some() && id.is_some() {
+            return fail(201, "give `id` or `uuid`, not both");
+        }
+        if key.is_some() && (uuid.is_some() || id.is_some()) {
+            return fail(201, "give `key_attribute` or `id` or `uuid`, not several");
+        }
+        let found = match (uuid, id, key) {
+            (Some(uuid), _, _) => entity.by_uuid.get(uuid).copied(),
+            (_, Some(id), _) => {
+                let Ok(id) = id.parse::<u64>() else {
+                    return fail(200, format!("`id` must be a number, not `{id}`"));
+                };
+                entity.records.contains_key(&id).then_some(id)
+            }
+            (_, _, Some(attribute)) => {
+                match entity.schema.get(attribute) {
+                    None => return fail(223, format!("the schema has no attribute `{attribute}`")),
+                    Some(a) if !a.unique => {
+                        return fail(
+                            200,
+                            format!(
+                                "`key_attribute` must name a unique attribute; `{attribute}` is not"
+                            ),
+                        );
+                    }
+                    Some(_) => {}
+                }
+                let Some(value) = params.json("key_value")? else {
+                    return fail(100, "`key_value` is required with `key_attribute`");
+                };
+                entity
+                    .records
+                    .iter()
+                    .find(|(_, r)| r.get(attribute) == Some(&value))
+                    .map(|(id, _)| *id)
+            }
+            (None, None, None) => {
+                return fail(
+                    100,
+                    "give `uuid`, `id` or `key_attribute` to locate the record",
+                );
+            }
+        };
+        found.map_or_else(|| fail(310, "no record matches"), Ok)
+    }
+
+    /// The value written: `value` at `attribute_name`, or the `attributes` object.
+    fn written(params: &Params) -> Result<Value, Failure> {
+        match (params.json("attributes")?, params.json("value")?) {
+            (Some(_), Some(_)) => fail(200, "give `attributes` or `value`, not both"),
+            (Some(attributes), None) => Ok(attributes),
+            (None, Some(value)) => Ok(value),
+            (None, None) => fail(100, "`value` (or `attributes`) is required"),
+        }
+    }
+
+    fn check_unique(
+        entity: &EntityStore,
+        id: u64,
+        record: &Map<String, Value>,
+    ) -> Result<(), Failure> {
+        for (name, attribute) in entity.schema.attributes() {
+            let Some(value) = record.get(name).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            if attribute.unique
+                && entity
+                    .records
+                    .iter()
+                    .any(|(other, r)| *other != id && r.get(name) == Some(value))
+            {
+                return fail(361, format!("another record already has this `{name}`"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `entity.update` (or `entity.replace`): returns the record, or the part under the
+    /// path, for `include_record`.
+    pub(crate) fn write(&mut self, params: &Params, mode: Write) -> Result<Value, Failure> {
+        let entity = self.entity(params)?;
+        let id = Self::locate(entity, params)?;
+        let path_text = params.get("attribute_name").unwrap_or("");
+        let path = parse_path(path_text)?;
+        let value = Self::written(params)?;
+        let Some(current) = entity.records.get(&id) else {
+            return fail(310, "no record matches");
+        };
+        for (param, attribute) in [("created", "created"), ("lastUpdated", "lastUpdated")] {
+            if let Some(expected) = params.get(param) {
+                if current.get(attribute).and_then(Value::as_str) != Some(expected) {
+                    return fail(
+                        330,
+                        format!("`{param}` does not match the record's {attribute}"),
+                    );
+                }
+            }
+        }
+        let mut record = current.clone();
+        write_at(
+            &mut record,
+            &entity.schema,
+            &path,
+            value,
+            mode == Write::Replace,
+            &mut entity.ids,
+        )?;
+        Self::check_unique(entity, id, &record)?;
+        record.insert("lastUpdated".into(), json!(now()));
+        let result = read_at(&record, &path)?;
+        entity.records.insert(id, record);
+        Ok(result)
+    }
+
+    /// `entity`: the record, or the part under the path.
+    pub(crate) fn read(&mut self, params: &Params) -> Result<Value, Failure> {
+        let entity = self.entity(params)?;
+        let id = Self::locate(entity, params)?;
+        let path = parse_path(params.get("attribute_name").unwrap_or(""))?;
+        match entity.records.get(&id) {
+            Some(record) => read_at(record, &path),
+            None => fail(310, "no record matches"),
+        }
+    }
+
+    /// `entity.create`: a new record from `attributes`.
+    pub(crate) fn create(&mut self, params: &Params) -> Result<(u64, String), Failure> {
+        let entity = self.entity(params)?;
+        let Some(attributes) = params.json("attributes")? else {
+            return fail(100, "`attributes` is required");
+        };
+        let id = entity.ids.next();
+        let uuid = format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            id,
+            id.wrapping_mul(0x9E37_79B9)
+        );
+        let mut record = empty_of(&entity.schema);
+        merge(
+            &mut record,
+            &entity.schema,
+            attributes,
+            false,
+            &mut entity.ids,
+        )?;
+        Self::check_unique(entity, id, &record)?;
+        let stamp = now();
+        record.insert("id".into(), json!(id));
+        record.insert("uuid".into(), json!(uuid));
+        record.insert("created".into(), json!(stamp));
+        record.insert("lastUpdated".into(), json!(stamp));
+        entity.by_uuid.insert(uuid.clone(), id);
+        entity.records.insert(id, record);
+        Ok((id, uuid))
+    }
+}
