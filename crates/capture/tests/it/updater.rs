@@ -1,0 +1,71 @@
+//! Capture through the vendor-neutral `dyn ProfileUpdater`.
+
+use std::sync::Arc;
+
+use profile_capture::{CaptureInputError, CaptureUpdater};
+use profile_core::{Error, ProfilePatch, ProfileUpdater, UserRef};
+use serde_json::{Value, json};
+
+use crate::{MATT_UUID, setup};
+
+#[tokio::test]
+async fn a_patch_is_one_update_and_returns_the_record() {
+    let (emulator, client) = setup().await;
+    let updater: Arc<dyn ProfileUpdater> = Arc::new(CaptureUpdater::new(client, "user"));
+    let patch = ProfilePatch::new()
+        .set("displayName", "Gary Jackson")
+        .unwrap()
+        .remove("familyName")
+        .unwrap();
+    let profile = updater
+        .update(&UserRef::email("gjack@example.com"), &patch)
+        .await
+        .unwrap();
+    assert_eq!(emulator.faults().requests_seen(), 1);
+    assert_eq!(profile.fields()["displayName"], "Gary Jackson");
+    assert_eq!(profile.fields()["familyName"], Value::Null);
+    assert!(patch.pending_against(&profile).is_empty());
+    assert_eq!(updater.vendor(), "capture");
+}
+
+#[tokio::test]
+async fn users_are_found_by_uuid_id_email_and_key() {
+    let (_emulator, client) = setup().await;
+    let updater = CaptureUpdater::new(client, "user");
+    let by_uuid = updater.get(&UserRef::id(MATT_UUID)).await.unwrap();
+    let by_id = updater.get(&UserRef::id("5250")).await.unwrap();
+    let by_email = updater
+        .get(&UserRef::email("mpark@example.com"))
+        .await
+        .unwrap();
+    let by_key = updater
+        .get(&UserRef::key("email", "mpark@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(by_uuid, by_id);
+    assert_eq!(by_id, by_email);
+    assert_eq!(by_email, by_key);
+    assert_eq!(by_uuid.id(), Some(MATT_UUID));
+    assert_eq!(by_uuid.fields()["statuses"], json!([]));
+}
+
+#[tokio::test]
+async fn system_attributes_are_refused_before_sending() {
+    let (emulator, client) = setup().await;
+    let updater = CaptureUpdater::new(client, "user");
+    for field in ["uuid", "id", "created", "lastUpdated"] {
+        let patch = ProfilePatch::new().set(field, "x").unwrap();
+        let err = updater
+            .update(&UserRef::id(MATT_UUID), &patch)
+            .await
+            .unwrap_err();
+        let Error::InvalidInput(source) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            source.downcast_ref::<CaptureInputError>(),
+            Some(&CaptureInputError::ReadOnlyAttribute(field.into()))
+        );
+    }
+    assert_eq!(emulator.faults().requests_seen(), 0);
+}
