@@ -1,5 +1,5 @@
-//! End to end across crates: vendor-neutral code driving a vendor through
-//! `dyn ProfileUpdater`, against the emulator over HTTP.
+//! End to end across crates: the same vendor-neutral code driving every vendor through
+//! `dyn ProfileUpdater`, against the emulators over HTTP.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -104,4 +104,41 @@ async fn a_vendor_neutral_sync_writes_only_what_changed() {
             json!({"saddle_height": height, "favorite_color": "red"})
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_sync_code_drives_capture() {
+    use profile_capture::{CaptureAuth, CaptureClient, CaptureUpdater};
+    use profile_emulator::capture::{CaptureEmulator, SEED_CLIENT_2};
+
+    let emulator = CaptureEmulator::start().await.unwrap();
+    let client = CaptureClient::builder(
+        BaseUrl::parse(&emulator.base_url()).unwrap(),
+        CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1),
+    )
+    .build()
+    .unwrap();
+    let updater: Arc<dyn ProfileUpdater> = Arc::new(CaptureUpdater::new(client, "user"));
+    let rows = [
+        ("mpark@example.com", "Parker"),
+        ("alane@example.com", "Lane"), // already so: unchanged
+        ("gjack@example.com", "Jackson-Smith"),
+    ];
+    let mut outcomes = Vec::new();
+    for (email, family) in rows {
+        let patch = ProfilePatch::new().set("familyName", family).unwrap();
+        outcomes.push(sync_row(updater.as_ref(), &UserRef::email(email), &patch).await);
+    }
+    assert_eq!(
+        outcomes,
+        [Outcome::Updated, Outcome::Unchanged, Outcome::Updated]
+    );
+    // Three reads and two updates.
+    assert_eq!(emulator.faults().requests_seen(), 5);
+    let families: Vec<String> = emulator
+        .records("user")
+        .iter()
+        .map(|r| r["familyName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(families, ["Parker", "Lane", "Jackson-Smith"]);
 }

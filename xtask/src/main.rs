@@ -12,7 +12,12 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 /// The crates that are published, each of which must package on its own.
-const LIBRARIES: &[&str] = &["profile-core", "profile-sunshine", "profile-emulator"];
+const LIBRARIES: &[&str] = &[
+    "profile-core",
+    "profile-sunshine",
+    "profile-capture",
+    "profile-emulator",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();

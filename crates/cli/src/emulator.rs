@@ -1,6 +1,7 @@
 //! `profiles emulator`: a vendor emulator in the foreground.
 
 use clap::Args;
+use profile_emulator::capture::{CaptureConfig, CaptureEmulator};
 use profile_emulator::sunshine::{SunshineConfig, SunshineEmulator};
 
 use crate::Vendor;
@@ -20,11 +21,51 @@ pub(crate) struct EmulatorArgs {
     /// Accept this OAuth bearer token (repeatable).
     #[arg(long = "bearer-token", value_name = "TOKEN")]
     bearer_tokens: Vec<String>,
+    /// Capture: also accept this API client, as CLIENT_ID:CLIENT_SECRET (repeatable; the
+    /// seed's two clients are always accepted).
+    #[arg(long = "client", value_name = "ID:SECRET")]
+    clients: Vec<String>,
+    /// Capture: also accept this OAuth access token (repeatable).
+    #[arg(long = "access-token", value_name = "TOKEN")]
+    access_tokens: Vec<String>,
+}
+
+fn refuse_foreign(flag: &str, given: bool, vendor: &str) -> Result<(), String> {
+    if given {
+        Err(format!("{flag} does not apply to --vendor {vendor}"))
+    } else {
+        Ok(())
+    }
 }
 
 pub(crate) async fn run(args: EmulatorArgs) -> Result<(), String> {
     match args.vendor {
+        Vendor::Capture => {
+            refuse_foreign("--api-token", !args.api_tokens.is_empty(), "capture")?;
+            refuse_foreign("--bearer-token", !args.bearer_tokens.is_empty(), "capture")?;
+            let mut config = CaptureConfig::default();
+            for pair in &args.clients {
+                let (id, secret) = pair
+                    .split_once(':')
+                    .ok_or_else(|| "--client takes CLIENT_ID:CLIENT_SECRET".to_owned())?;
+                config = config.client(id, secret);
+            }
+            for token in &args.access_tokens {
+                config = config.access_token(token.clone());
+            }
+            let emulator =
+                CaptureEmulator::start_with(config, profile_emulator::loopback(args.port))
+                    .await
+                    .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+            say!("listening on {}", emulator.base_url());
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => Ok(()),
+                () = emulator.wait() => Err("the emulator stopped".to_owned()),
+            }
+        }
         Vendor::Sunshine => {
+            refuse_foreign("--client", !args.clients.is_empty(), "sunshine")?;
+            refuse_foreign("--access-token", !args.access_tokens.is_empty(), "sunshine")?;
             let mut config = if args.api_tokens.is_empty() && args.bearer_tokens.is_empty() {
                 SunshineConfig::default()
             } else {

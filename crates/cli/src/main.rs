@@ -29,6 +29,8 @@ struct Cli {
 pub(crate) enum Vendor {
     /// Zendesk Sunshine user profiles.
     Sunshine,
+    /// Akamai Identity Cloud (Janrain Capture) user records.
+    Capture,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,6 @@
 //! `profiles demo`: each vendor's documented story against its built-in emulator.
 
+mod capture;
 mod sunshine;
 
 use crate::Vendor;
@@ -7,6 +8,7 @@ use crate::Vendor;
 pub(crate) async fn run(vendor: Vendor) -> Result<(), String> {
     match vendor {
         Vendor::Sunshine => sunshine::run().await,
+        Vendor::Capture => capture::run().await,
     }
 }
 

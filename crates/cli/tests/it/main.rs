@@ -44,6 +44,107 @@ async fn demo_walks_through_the_sunshine_story() {
 }
 
 #[tokio::test]
+async fn demo_walks_through_the_capture_examples() {
+    let output = Command::new(PROFILES)
+        .args(["demo", "--vendor", "capture"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "POST http://127.0.0.1:",
+        "uuid = 6bbe7e58-bede-41b8-940b-5614c7607a4e",
+        "attribute_name = /statuses#5253",
+        "key_value = \"gjack@example.com\"",
+        "value = \"Gary Jackson\"",
+        "ok: givenName and familyName changed; attributes not in the call unchanged",
+        "ok: element 5253 replaced in place; nothing appended",
+        "\"code\": 330",
+        "Done: every step behaved as the Capture documentation says.",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    for secret in [
+        "wt4c3un9wkkcfvyknqx44ync476afs68",
+        "unjze9nwkfuy6jpw838qpa7ad3hdnya6",
+        "Signature ",
+    ] {
+        assert!(!stdout.contains(secret), "{secret}");
+    }
+}
+
+#[tokio::test]
+async fn the_capture_emulator_command_serves_the_seed_records() {
+    let mut child = Command::new(PROFILES)
+        .args([
+            "emulator",
+            "--vendor",
+            "capture",
+            "--client",
+            "my-client:my-secret",
+        ])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let base = line.strip_prefix("listening on ").unwrap();
+    let client = reqwest::Client::new();
+    let read = |user: &'static str, secret: &'static str| {
+        client
+            .post(format!("{base}/entity"))
+            .basic_auth(user, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("type_name=user&id=5252")
+            .send()
+    };
+    let body = read("my-client", "my-secret")
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["result"]["statuses"][0]["id"], 5253, "{body}");
+    let body = read("my-client", "wrong")
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], 402);
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_flag_of_another_vendor_is_refused() {
+    let output = Command::new(PROFILES)
+        .args(["emulator", "--vendor", "capture", "--api-token", "a@b.c:t"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("--api-token does not apply to --vendor capture")
+    );
+}
+
+#[tokio::test]
 async fn demo_output_into_a_closed_pipe_ends_quietly() {
     let mut child = Command::new(PROFILES)
         .arg("demo")
