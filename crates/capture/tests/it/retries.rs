@@ -109,3 +109,38 @@ async fn a_slow_answer_is_a_timeout() {
     emulator.faults().delay_next(1, Duration::from_millis(600));
     assert!(client.update(&append()).await.unwrap_err().is_timeout());
 }
+
+const FAILED: &str = r#"{"stat":"error","code":500,"error":"unexpected_error","error_description":"Capture failed"}"#;
+
+#[tokio::test]
+async fn a_capture_500_is_retried_for_an_element_update_but_not_for_an_append() {
+    let (emulator, client) = setup().await;
+    emulator.faults().respond_next(1, 200, FAILED);
+    let element = EntityUpdate::value_at(
+        "user",
+        EntityLocator::Id(5252),
+        AttributePath::parse("/statuses#5253").unwrap(),
+        json!({"status": "active"}),
+    );
+    client.update(&element).await.unwrap();
+    assert_eq!(emulator.faults().requests_seen(), 2);
+
+    emulator.faults().respond_next(1, 200, FAILED);
+    let err = client.update(&append()).await.unwrap_err();
+    assert_eq!(
+        CaptureErrorKind::of(&err),
+        Some(CaptureErrorKind::UnexpectedError)
+    );
+    assert_eq!(
+        emulator.faults().requests_seen(),
+        3,
+        "the append was not resent"
+    );
+    assert_eq!(
+        record(&client, EntityLocator::Id(5252)).await["statuses"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
