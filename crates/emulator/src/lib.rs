@@ -23,6 +23,7 @@
 
 pub mod capture;
 pub mod faults;
+pub mod lumapps;
 mod server;
 pub mod sunshine;
 

@@ -1,0 +1,140 @@
+//! The users of the emulated directory: saved ones, and synthetic ones made on demand.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+/// Users: those saved (by lower-cased e-mail) over `synthetic` generated ones
+/// (`user0000000@customer.com` …), which exist without being held in memory.
+#[derive(Debug)]
+pub(crate) struct Users {
+    saved: BTreeMap<String, Map<String, Value>>,
+    synthetic: u64,
+    domain: String,
+}
+
+fn synthetic_email(index: u64, domain: &str) -> String {
+    format!("user{index:07}@{domain}")
+}
+
+fn synthetic_index(email: &str, domain: &str) -> Option<u64> {
+    let local = email.strip_suffix(domain)?.strip_suffix('@')?;
+    let digits = local.strip_prefix("user")?;
+    (digits.len() == 7).then(|| digits.parse().ok()).flatten()
+}
+
+impl Users {
+    pub(crate) fn new(synthetic: u64, domain: &str) -> Self {
+        Self {
+            saved: BTreeMap::new(),
+            synthetic,
+            domain: domain.to_owned(),
+        }
+    }
+
+    fn generate(&self, index: u64) -> Map<String, Value> {
+        let email = synthetic_email(index, &self.domain);
+        let user = json!({
+            "id": format!("{}", 5_000_000_000_000_000u64 + index),
+            "uid": format!("{}", 5_000_000_000_000_000u64 + index),
+            "email": email,
+            "firstName": "User",
+            "lastName": format!("{index:07}"),
+            "fullName": format!("User {index:07}"),
+            "status": "enabled",
+            "customProfile": {},
+            "apiProfile": {"name": {"givenName": "User", "familyName": format!("{index:07}")}},
+        });
+        match user {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, user: Map<String, Value>) {
+        if let Some(email) = user.get("email").and_then(Value::as_str) {
+            self.saved.insert(email.to_lowercase(), user);
+        }
+    }
+
+    pub(crate) fn by_email(&self, email: &str) -> Option<Map<String, Value>> {
+        let key = email.to_lowercase();
+        if let Some(user) = self.saved.get(&key) {
+            return Some(user.clone());
+        }
+        synthetic_index(&key, &self.domain)
+            .filter(|i| *i < self.synthetic)
+            .map(|i| self.generate(i))
+    }
+
+    pub(crate) fn by_uid(&self, uid: &str) -> Option<Map<String, Value>> {
+        let matches = |u: &Map<String, Value>| {
+            u.get("uid").and_then(Value::as_str) == Some(uid)
+                || u.get("id").and_then(Value::as_str) == Some(uid)
+        };
+        if let Some(user) = self.saved.values().find(|u| matches(u)) {
+            return Some(user.clone());
+        }
+        let index = uid
+            .parse::<u64>()
+            .ok()?
+            .checked_sub(5_000_000_000_000_000)?;
+        (index < self.synthetic)
+            .then(|| self.by_email(&synthetic_email(index, &self.domain)))
+            .flatten()
+    }
+
+    /// The users at positions `start..start + count`: the synthetic ones first (saved
+    /// versions over them), then the saved users that are not synthetic. Returns the page
+    /// and whether more follow.
+    pub(crate) fn page(&self, start: u64, count: u64) -> (Vec<Map<String, Value>>, bool) {
+        let others: Vec<&Map<String, Value>> = self
+            .saved
+            .iter()
+            .filter(|(email, _)| {
+                synthetic_index(email, &self.domain).is_none_or(|i| i >= self.synthetic)
+            })
+            .map(|(_, user)| user)
+            .collect();
+        let total = self.synthetic + others.len() as u64;
+        let end = start.saturating_add(count).min(total);
+        let page = (start..end)
+            .map(|position| {
+                if position < self.synthetic {
+                    let email = synthetic_email(position, &self.domain);
+                    self.saved
+                        .get(&email)
+                        .cloned()
+                        .unwrap_or_else(|| self.generate(position))
+                } else {
+                    others[(position - self.synthetic) as usize].clone()
+                }
+            })
+            .collect();
+        (page, end < total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_users_are_made_on_demand_and_saved_ones_replace_them() {
+        let mut users = Users::new(1_000_000, "customer.com");
+        let generated = users.by_email("user0999999@customer.com").unwrap();
+        assert_eq!(generated["lastName"], "0999999");
+        assert!(users.by_email("user1000000@customer.com").is_none());
+        let mut changed = generated.clone();
+        changed.insert("lastName".into(), json!("Changed"));
+        users.insert(changed);
+        assert_eq!(
+            users.by_email("USER0999999@customer.com").unwrap()["lastName"],
+            "Changed"
+        );
+        let (page, more) = users.page(999_998, 10);
+        assert_eq!(page.len(), 2);
+        assert!(!more);
+        assert_eq!(page[1]["lastName"], "Changed");
+    }
+}

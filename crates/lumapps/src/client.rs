@@ -1,0 +1,405 @@
+//! The LumApps client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::Stream;
+use profile_core::credentials::token_authorization;
+use profile_core::secrecy::SecretString;
+use profile_core::{
+    ApiRequest, ApiResponse, BaseUrl, Error, HeaderValue, HttpConfig, Page, RateLimit, RetryPolicy,
+    Transport, TransportStack, paginate,
+};
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::response::{classify, read};
+use crate::{
+    DirectoryModule, FieldRef, LumAppsAuth, LumAppsInputError, LumAppsRequests, UserLocator,
+};
+
+/// A token is fetched again this long before it expires.
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// Users fetched per page of `user/directory/list`.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// Where a field's value lives once saved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoredAt {
+    /// `customProfile.{uuid}`.
+    CustomProfile {
+        /// The field's uuid.
+        uuid: String,
+    },
+    /// `apiProfile` at the field's bound path (`organizations/title`).
+    ApiProfile {
+        /// The path.
+        path: String,
+    },
+}
+
+/// What [`LumAppsClient::update_fields`] did.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct FieldsUpdate {
+    /// The user as saved.
+    pub user: Map<String, Value>,
+    /// For each field changed, in order: its uuid and where its value lives.
+    pub stored: Vec<(String, StoredAt)>,
+}
+
+#[derive(Debug)]
+struct CachedToken {
+    header: HeaderValue,
+    refresh_at: Instant,
+}
+
+#[derive(Debug)]
+struct Inner {
+    requests: LumAppsRequests,
+    auth: LumAppsAuth,
+    transport: Arc<dyn Transport>,
+    token: Mutex<Option<CachedToken>>,
+    page_size: u32,
+}
+
+/// Settings of a [`LumAppsClient`].
+#[derive(Debug)]
+pub struct LumAppsClientBuilder {
+    base_url: BaseUrl,
+    auth: LumAppsAuth,
+    stack: TransportStack,
+    page_size: u32,
+}
+
+impl LumAppsClientBuilder {
+    /// The retry policy (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.stack = self.stack.retry(policy);
+        self
+    }
+
+    /// The client-side rate limit (default: none).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.stack = self.stack.rate_limit(limit);
+        self
+    }
+
+    /// Timeouts, body limit and user agent of the HTTP transport.
+    pub fn http(mut self, config: HttpConfig) -> Self {
+        self.stack = self.stack.http(config);
+        self
+    }
+
+    /// Sends through this transport instead of real HTTP.
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.stack = self.stack.base_transport(transport);
+        self
+    }
+
+    /// Users per page when listing a directory (default [`DEFAULT_PAGE_SIZE`]).
+    pub fn page_size(mut self, page_size: u32) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<LumAppsClient, Error> {
+        Ok(LumAppsClient {
+            inner: Arc::new(Inner {
+                requests: LumAppsRequests::new(self.base_url),
+                auth: self.auth,
+                transport: self.stack.classifier(classify).build()?,
+                token: Mutex::new(None),
+                page_size: self.page_size,
+            }),
+        })
+    }
+}
+
+/// A client of one LumApps cell. Cheap to clone; clones share connections and the token.
+#[derive(Clone, Debug)]
+pub struct LumAppsClient {
+    inner: Arc<Inner>,
+}
+
+fn users_page(mut body: Value) -> Page<Map<String, Value>> {
+    page_of(&mut body, |item| match item {
+        Value::Object(user) => Some(user),
+        _ => None,
+    })
+}
+
+/// A page of `{"items": [...], "more": bool, "cursor": "..."}`: it is the last when `more`
+/// is false or missing, or when it is empty.
+fn page_of<T>(body: &mut Value, decode: impl Fn(Value) -> Option<T>) -> Page<T> {
+    let items: Vec<T> = match body.get_mut("items").map(Value::take) {
+        Some(Value::Array(items)) => items.into_iter().filter_map(decode).collect(),
+        _ => Vec::new(),
+    };
+    let more = body.get("more").and_then(Value::as_bool).unwrap_or(false);
+    let next_cursor = body
+        .get("cursor")
+        .and_then(Value::as_str)
+        .filter(|c| more && !c.is_empty() && !items.is_empty())
+        .map(str::to_owned);
+    Page { items, next_cursor }
+}
+
+impl LumAppsClient {
+    /// Starts building a client for the cell at `base_url`
+    /// (`https://go-cell-001.api.lumapps.com`).
+    pub fn builder(base_url: BaseUrl, auth: LumAppsAuth) -> LumAppsClientBuilder {
+        LumAppsClientBuilder {
+            base_url,
+            auth,
+            stack: TransportStack::new(),
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+
+    /// The request builders, for inspecting or printing a request without sending it.
+    pub fn requests(&self) -> &LumAppsRequests {
+        &self.inner.requests
+    }
+
+    /// The `Authorization` value to send now: the bearer token, or the cached application
+    /// token (fetched when missing, near expiry, or `force`d after a 401).
+    pub async fn authorization(&self, force: bool) -> Result<HeaderValue, Error> {
+        let LumAppsAuth::Application {
+            customer_id,
+            client_id,
+            client_secret,
+            user_email,
+        } = &self.inner.auth
+        else {
+            let LumAppsAuth::Token(token) = &self.inner.auth else {
+                return Err(Error::invalid_input("unsupported LumApps authentication"));
+            };
+            return Ok(token_authorization("Bearer", token));
+        };
+        let mut cached = self.inner.token.lock().await;
+        if let Some(token) = cached
+            .as_ref()
+            .filter(|t| !force && Instant::now() < t.refresh_at)
+        {
+            return Ok(token.header.clone());
+        }
+        let request = self.inner.requests.application_token(
+            customer_id,
+            client_id,
+            client_secret,
+            user_email,
+        )?;
+        let response = self.inner.transport.send(&request).await?;
+        let body = read(&request, &response)?;
+        let (Some(token), expires_in) = (
+            body.get("access_token").and_then(Value::as_str),
+            body.get("expires_in")
+                .and_then(Value::as_u64)
+                .unwrap_or(3_600),
+        ) else {
+            return Err(Error::UnexpectedResponse {
+                vendor: request.vendor(),
+                operation: request.operation(),
+                status: response.status(),
+                reason: "the answer has no access_token".to_owned(),
+                source: None,
+            });
+        };
+        let lifetime = Duration::from_secs(expires_in);
+        let header = token_authorization("Bearer", &SecretString::from(token.to_owned()));
+        *cached = Some(CachedToken {
+            header: header.clone(),
+            // Short-lived tokens are refreshed at half their life rather than never.
+            refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN.min(lifetime / 2)),
+        });
+        Ok(header)
+    }
+
+    /// Builds a request with the current token and sends it; on a 401 with an application
+    /// token, fetches a new token and sends once more.
+    async fn send_authorized<F>(&self, build: F) -> Result<(ApiRequest, ApiResponse), Error>
+    where
+        F: Fn(&HeaderValue) -> Result<ApiRequest, Error>,
+    {
+        let request = build(&self.authorization(false).await?)?;
+        let response = self.inner.transport.send(&request).await?;
+        if response.status() == 401 && matches!(self.inner.auth, LumAppsAuth::Application { .. }) {
+            let request = build(&self.authorization(true).await?)?;
+            let response = self.inner.transport.send(&request).await?;
+            return Ok((request, response));
+        }
+        Ok((request, response))
+    }
+
+    async fn call<F>(&self, build: F) -> Result<Value, Error>
+    where
+        F: Fn(&HeaderValue) -> Result<ApiRequest, Error>,
+    {
+        let (request, response) = self.send_authorized(build).await?;
+        read(&request, &response)
+    }
+
+    /// Every user directory module of an instance, page after page.
+    pub fn list_directories(
+        &self,
+        instance_id: &str,
+        lang: &str,
+    ) -> impl Stream<Item = Result<DirectoryModule, Error>> + Send + 'static {
+        let (client, instance_id, lang) = (self.clone(), instance_id.to_owned(), lang.to_owned());
+        paginate(
+            "lumapps",
+            "list_directories",
+            move |cursor: Option<String>| {
+                let (client, instance_id, lang) =
+                    (client.clone(), instance_id.clone(), lang.clone());
+                async move {
+                    let mut body = client
+                        .call(|auth| {
+                            client.inner.requests.list_directories(
+                                &instance_id,
+                                &lang,
+                                cursor.as_deref(),
+                                auth,
+                            )
+                        })
+                        .await?;
+                    let page = page_of(&mut body, Some);
+                    let items = page
+                        .items
+                        .iter()
+                        .map(DirectoryModule::from_content)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(Page {
+                        items,
+                        next_cursor: page.next_cursor,
+                    })
+                }
+            },
+        )
+    }
+
+    /// One user directory module, by id. A content that is not a user directory is refused.
+    pub async fn get_directory(&self, id: &str, lang: &str) -> Result<DirectoryModule, Error> {
+        let content = self
+            .call(|auth| self.inner.requests.get_content(id, lang, auth))
+            .await?;
+        Ok(DirectoryModule::from_content(&content)?)
+    }
+
+    /// A user as the directory shows them.
+    pub async fn get_user(
+        &self,
+        directory_id: &str,
+        user: &UserLocator,
+    ) -> Result<Map<String, Value>, Error> {
+        match self
+            .call(|auth| self.inner.requests.get_user(directory_id, user, auth))
+            .await?
+        {
+            Value::Object(user) => Ok(user),
+            _ => Err(Error::UnexpectedResponse {
+                vendor: "lumapps",
+                operation: "get_user",
+                status: 200,
+                reason: "the user is not a JSON object".to_owned(),
+                source: None,
+            }),
+        }
+    }
+
+    /// Saves the whole user object into the directory (with `contentId` set).
+    pub async fn save_user(
+        &self,
+        directory_id: &str,
+        user: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, Error> {
+        match self
+            .call(|auth| self.inner.requests.save_user(directory_id, user, auth))
+            .await?
+        {
+            Value::Object(saved) => Ok(saved),
+            _ => Ok(user.clone()),
+        }
+    }
+
+    /// Every user of a directory, page after page; one page in memory at a time.
+    pub fn list_users(
+        &self,
+        directory_id: &str,
+    ) -> impl Stream<Item = Result<Map<String, Value>, Error>> + Send + 'static {
+        let (client, directory_id) = (self.clone(), directory_id.to_owned());
+        paginate("lumapps", "list_users", move |cursor: Option<String>| {
+            let (client, directory_id) = (client.clone(), directory_id.clone());
+            async move {
+                let body = client
+                    .call(|auth| {
+                        client.inner.requests.list_users(
+                            &directory_id,
+                            cursor.as_deref(),
+                            client.inner.page_size,
+                            auth,
+                        )
+                    })
+                    .await?;
+                Ok(users_page(body))
+            }
+        })
+    }
+
+    /// Sets fields of one user, the way the seed does it and without its chores: reads
+    /// the user from the directory, checks every field and value against the directory's
+    /// schema before sending anything, writes each value under `customProfile.{uuid}`
+    /// (LumApps keeps a bound field's value under its `apiProfile` path), keeps every
+    /// other property of the user as it was read, and saves.
+    pub async fn update_fields(
+        &self,
+        directory: &DirectoryModule,
+        user: &UserLocator,
+        changes: &[(FieldRef, Value)],
+    ) -> Result<FieldsUpdate, Error> {
+        let mut resolved = Vec::with_capacity(changes.len());
+        for (field, value) in changes {
+            let schema = directory.schema.resolve(field)?;
+            if !schema.allows(value) {
+                let name = match field {
+                    FieldRef::Title { title, .. } => title.clone(),
+                    FieldRef::Uuid(uuid) => uuid.clone(),
+                };
+                return Err(LumAppsInputError::ValueNotAvailable {
+                    field: name,
+                    value: value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_owned),
+                }
+                .into());
+            }
+            resolved.push((schema, value));
+        }
+        let mut current = self.get_user(&directory.id, user).await?;
+        let custom = current
+            .entry("customProfile")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !custom.is_object() {
+            *custom = Value::Object(Map::new());
+        }
+        let mut stored = Vec::with_capacity(resolved.len());
+        if let Value::Object(custom) = custom {
+            for (schema, value) in &resolved {
+                custom.insert(schema.uuid.clone(), (*value).clone());
+                let at = match &schema.bound_path {
+                    Some(path) => StoredAt::ApiProfile { path: path.clone() },
+                    None => StoredAt::CustomProfile {
+                        uuid: schema.uuid.clone(),
+                    },
+                };
+                stored.push((schema.uuid.clone(), at));
+            }
+        }
+        let user = self.save_user(&directory.id, &current).await?;
+        Ok(FieldsUpdate { user, stored })
+    }
+}

@@ -1,0 +1,222 @@
+//! Every LumApps call as a pure function from input to [`ApiRequest`].
+
+use profile_core::credentials::basic_authorization;
+use profile_core::secrecy::SecretString;
+use profile_core::{
+    ApiRequest, BaseUrl, Error, HeaderValue, Idempotency, Method, encode_path_segment,
+};
+use serde_json::{Map, Value, json};
+
+use crate::LumAppsInputError;
+
+pub(crate) const VENDOR: &str = "lumapps";
+const LEGACY: &str = "/_ah/api/lumsites/v1/";
+
+/// The content types the seed's directory listing leaves out.
+const EXCLUDED_TYPES: [&str; 9] = [
+    "community",
+    "custom",
+    "custom_list",
+    "image_gallery",
+    "menu",
+    "news",
+    "news_list",
+    "page",
+    "post",
+];
+
+/// Who a directory call is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserLocator {
+    /// By e-mail address.
+    Email(String),
+    /// By LumApps user id.
+    Uid(String),
+}
+
+/// Builds the requests of one LumApps cell (`https://{cell}.api.lumapps.com`). Each takes
+/// the `Authorization` value to send, so that a refreshed token needs no new builder.
+#[derive(Clone, Debug)]
+pub struct LumAppsRequests {
+    base_url: BaseUrl,
+}
+
+fn not_empty(value: &str, what: &'static str) -> Result<(), LumAppsInputError> {
+    if value.trim().is_empty() {
+        Err(LumAppsInputError::Empty(what))
+    } else {
+        Ok(())
+    }
+}
+
+impl LumAppsRequests {
+    /// Requests for the cell at `base_url`.
+    pub fn new(base_url: BaseUrl) -> Self {
+        Self { base_url }
+    }
+
+    fn legacy(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        auth: &HeaderValue,
+    ) -> ApiRequest {
+        ApiRequest::new(
+            VENDOR,
+            operation,
+            method,
+            &self.base_url,
+            format!("{LEGACY}{path}"),
+        )
+        .header("accept", "application/json")
+        .header("authorization", auth.clone())
+    }
+
+    /// `POST content/list` for the user directory modules of an instance, with the body of
+    /// the seed's example (`type`, `excludeType`, `action: CUSTOM_EDIT`). `instanceId` is
+    /// sent as a list, as LumApps' API description declares it (the seed writes a string).
+    pub fn list_directories(
+        &self,
+        instance_id: &str,
+        lang: &str,
+        cursor: Option<&str>,
+        auth: &HeaderValue,
+    ) -> Result<ApiRequest, Error> {
+        not_empty(instance_id, "the instance id")?;
+        let mut body = json!({
+            "instanceId": [instance_id],
+            "lang": lang,
+            "type": ["user_directory"],
+            "excludeType": EXCLUDED_TYPES,
+            "action": "CUSTOM_EDIT",
+        });
+        if let (Some(cursor), Value::Object(map)) = (cursor, &mut body) {
+            map.insert("cursor".into(), json!(cursor));
+        }
+        Ok(self
+            .legacy("list_directories", Method::Post, "content/list", auth)
+            .json(body)
+            .idempotency(Idempotency::Idempotent))
+    }
+
+    /// `GET content/get?uid=…&lang=…`: one content (a user directory module, say).
+    pub fn get_content(
+        &self,
+        id: &str,
+        lang: &str,
+        auth: &HeaderValue,
+    ) -> Result<ApiRequest, Error> {
+        not_empty(id, "the content id")?;
+        Ok(self
+            .legacy("get_content", Method::Get, "content/get", auth)
+            .query("uid", id)
+            .query("lang", lang))
+    }
+
+    /// `GET user/directory/get?contentId=…&email=…` (or `uid=…`): a user as the directory
+    /// shows them.
+    pub fn get_user(
+        &self,
+        directory_id: &str,
+        user: &UserLocator,
+        auth: &HeaderValue,
+    ) -> Result<ApiRequest, Error> {
+        not_empty(directory_id, "the directory id")?;
+        let request = self
+            .legacy("get_user", Method::Get, "user/directory/get", auth)
+            .query("contentId", directory_id);
+        Ok(match user {
+            UserLocator::Email(email) => {
+                not_empty(email, "the e-mail address")?;
+                request.query("email", email.clone())
+            }
+            UserLocator::Uid(uid) => {
+                not_empty(uid, "the user id")?;
+                request.query("uid", uid.clone())
+            }
+        })
+    }
+
+    /// `POST user/directory/save`: the whole user object with `contentId` set. A save
+    /// without a directory id cannot be built.
+    ///
+    /// Idempotent: it writes the whole object, so a second identical save leaves what the
+    /// first did.
+    pub fn save_user(
+        &self,
+        directory_id: &str,
+        user: &Map<String, Value>,
+        auth: &HeaderValue,
+    ) -> Result<ApiRequest, Error> {
+        not_empty(directory_id, "the directory id")?;
+        let has_identity = ["email", "id", "uid"].iter().any(|k| {
+            user.get(*k)
+                .and_then(Value::as_str)
+                .is_some_and(|v| !v.is_empty())
+        });
+        if !has_identity {
+            return Err(LumAppsInputError::UserWithoutIdentity.into());
+        }
+        let mut body = user.clone();
+        body.insert("contentId".into(), json!(directory_id));
+        Ok(self
+            .legacy("save_user", Method::Post, "user/directory/save", auth)
+            .json(Value::Object(body))
+            .idempotency(Idempotency::Idempotent))
+    }
+
+    /// `POST user/directory/list`: one page of a directory's users. `maxResults` is a
+    /// string, as the API declares it.
+    pub fn list_users(
+        &self,
+        directory_id: &str,
+        cursor: Option<&str>,
+        max_results: u32,
+        auth: &HeaderValue,
+    ) -> Result<ApiRequest, Error> {
+        not_empty(directory_id, "the directory id")?;
+        let mut body =
+            json!({"contentId": directory_id, "maxResults": max_results.max(1).to_string()});
+        if let (Some(cursor), Value::Object(map)) = (cursor, &mut body) {
+            map.insert("cursor".into(), json!(cursor));
+        }
+        Ok(self
+            .legacy("list_users", Method::Post, "user/directory/list", auth)
+            .json(body)
+            .idempotency(Idempotency::Idempotent))
+    }
+
+    /// `POST /v2/organizations/{customer_id}/application-token`: HTTP Basic with the
+    /// application's id and secret, form `grant_type=client_credentials&user_email=…`.
+    pub fn application_token(
+        &self,
+        customer_id: &str,
+        client_id: &str,
+        client_secret: &SecretString,
+        user_email: &str,
+    ) -> Result<ApiRequest, Error> {
+        not_empty(customer_id, "the customer id")?;
+        not_empty(user_email, "the user e-mail")?;
+        Ok(ApiRequest::new(
+            VENDOR,
+            "application_token",
+            Method::Post,
+            &self.base_url,
+            format!(
+                "/v2/organizations/{}/application-token",
+                encode_path_segment(customer_id)
+            ),
+        )
+        .header("accept", "application/json")
+        .header(
+            "authorization",
+            basic_authorization(client_id, client_secret),
+        )
+        .form(vec![
+            ("grant_type".into(), "client_credentials".into()),
+            ("user_email".into(), user_email.into()),
+        ])
+        .idempotency(Idempotency::Idempotent))
+    }
+}

@@ -1,0 +1,114 @@
+//! [`ProfileUpdater`] for LumApps.
+
+use async_trait::async_trait;
+use profile_core::{Error, FieldChange, Profile, ProfilePatch, ProfileUpdater, UserRef};
+use serde_json::{Map, Value, json};
+
+use crate::{DirectoryModule, FieldRef, LumAppsClient, LumAppsInputError, UserLocator};
+
+/// Drives one LumApps user directory through the vendor-neutral [`ProfileUpdater`] trait.
+///
+/// - [`UserRef::Email`] is the user's e-mail; [`UserRef::Id`] their LumApps uid;
+///   [`UserRef::Key`] with attribute `email` is the e-mail too.
+/// - Field paths are one segment: a field's title in the updater's language, or its uuid.
+///   The profile it returns has one entry per directory field (by title, the value read
+///   where LumApps keeps it) plus `email`, so a sync can compare before it writes.
+/// - An update is one read and one save of the whole user (nothing else changes);
+///   removing a field writes `null`.
+#[derive(Clone, Debug)]
+pub struct LumAppsUpdater {
+    client: LumAppsClient,
+    directory: DirectoryModule,
+    lang: String,
+}
+
+impl LumAppsUpdater {
+    /// An updater of `directory`'s fields, named by their titles in `lang`.
+    pub fn new(client: LumAppsClient, directory: DirectoryModule, lang: impl Into<String>) -> Self {
+        Self {
+            client,
+            directory,
+            lang: lang.into(),
+        }
+    }
+
+    fn field_ref(&self, name: &str) -> FieldRef {
+        if self
+            .directory
+            .schema
+            .fields()
+            .iter()
+            .any(|f| f.uuid == name)
+        {
+            FieldRef::Uuid(name.to_owned())
+        } else {
+            FieldRef::title(name, self.lang.clone())
+        }
+    }
+
+    fn profile(&self, user: &Map<String, Value>) -> Profile {
+        let mut fields = Map::new();
+        if let Some(email) = user.get("email") {
+            fields.insert("email".into(), email.clone());
+        }
+        for field in self.directory.schema.fields() {
+            if let Some(title) = field.title(&self.lang) {
+                fields.insert(
+                    title.to_owned(),
+                    field.value_in(user).cloned().unwrap_or(Value::Null),
+                );
+            }
+        }
+        let id = user
+            .get("uid")
+            .or_else(|| user.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Profile::new(id, fields)
+    }
+}
+
+fn locator(user: &UserRef) -> Result<UserLocator, LumAppsInputError> {
+    match user {
+        UserRef::Email(email) => Ok(UserLocator::Email(email.clone())),
+        UserRef::Id(uid) => Ok(UserLocator::Uid(uid.clone())),
+        UserRef::Key { attribute, value } if attribute == "email" => {
+            Ok(UserLocator::Email(value.clone()))
+        }
+        other => Err(LumAppsInputError::UnsupportedField(other.to_string())),
+    }
+}
+
+#[async_trait]
+impl ProfileUpdater for LumAppsUpdater {
+    fn vendor(&self) -> &'static str {
+        "lumapps"
+    }
+
+    async fn get(&self, user: &UserRef) -> Result<Profile, Error> {
+        let user = self
+            .client
+            .get_user(&self.directory.id, &locator(user)?)
+            .await?;
+        Ok(self.profile(&user))
+    }
+
+    async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
+        let mut changes = Vec::with_capacity(patch.changes().len());
+        for change in patch.changes() {
+            let [name] = change.path().segments() else {
+                return Err(LumAppsInputError::UnsupportedField(change.path().to_string()).into());
+            };
+            let value = match change {
+                FieldChange::Set { value, .. } => value.clone(),
+                _ => json!(null),
+            };
+            changes.push((self.field_ref(name), value));
+        }
+        let update = self
+            .client
+            .update_fields(&self.directory, &locator(user)?, &changes)
+            .await?;
+        Ok(self.profile(&update.user))
+    }
+}

@@ -1,0 +1,240 @@
+//! Every behaviour the seed describes, over HTTP against the emulator.
+
+use futures_util::TryStreamExt;
+use profile_emulator::lumapps::{
+    DEMO_TOKEN, LumAppsConfig, LumAppsEmulator, PHONE_FIELD, SEED_CUSTOMER, SEED_DIRECTORY,
+    SEED_INSTANCE, TITLE_FIELD,
+};
+use profile_lumapps::{FieldRef, FieldType, LumAppsAuth, StoredAt, UserLocator};
+use serde_json::{Value, json};
+
+use crate::{builder, seed_directory, setup};
+
+fn me() -> UserLocator {
+    UserLocator::Email("me@customer.com".into())
+}
+
+#[tokio::test]
+async fn the_module_template_becomes_a_typed_schema() {
+    let (_emulator, client) = setup().await;
+    let directory = seed_directory(&client).await;
+    assert_eq!(directory.instance.as_deref(), Some(SEED_INSTANCE));
+    assert_eq!(directory.customer.as_deref(), Some(SEED_CUSTOMER));
+    let fields = directory.schema.fields();
+    assert_eq!(fields.len(), 2);
+    assert_eq!(
+        (fields[0].uuid.as_str(), fields[0].title("en")),
+        (TITLE_FIELD, Some("Title"))
+    );
+    assert_eq!(fields[0].bound_path.as_deref(), Some("organizations/title"));
+    assert_eq!(fields[0].field_type, FieldType::InputText);
+    // "Phone Number" has only a French title, no binding, and `availableValues: [{}]`.
+    assert_eq!(fields[1].title("en"), Some("Phone Number"));
+    assert_eq!(fields[1].bound_path, None);
+    assert!(fields[1].available_values.is_empty());
+    // content/get by id gives the same module.
+    assert_eq!(
+        client.get_directory(SEED_DIRECTORY, "en").await.unwrap(),
+        directory
+    );
+}
+
+#[tokio::test]
+async fn bound_title_lands_under_api_profile_and_phone_under_custom_profile() {
+    let (emulator, client) = setup().await;
+    let directory = seed_directory(&client).await;
+    let update = client
+        .update_fields(
+            &directory,
+            &me(),
+            &[
+                (FieldRef::title("Title", "en"), json!("Support Leader")),
+                (
+                    FieldRef::title("Phone Number", "en"),
+                    json!("00 11 22 33 44 55 66"),
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        update.stored,
+        [
+            (
+                TITLE_FIELD.to_owned(),
+                StoredAt::ApiProfile {
+                    path: "organizations/title".into()
+                }
+            ),
+            (
+                PHONE_FIELD.to_owned(),
+                StoredAt::CustomProfile {
+                    uuid: PHONE_FIELD.into()
+                }
+            ),
+        ]
+    );
+    let stored = emulator.user("me@customer.com").unwrap();
+    // The seed's warning: bound value under apiProfile (at boundMap.text, taken as written),
+    // unbound under customProfile.{uuid}.
+    assert_eq!(
+        stored["apiProfile"]["organizations"]["title"],
+        "Support Leader"
+    );
+    assert_eq!(
+        stored["customProfile"],
+        json!({PHONE_FIELD: "00 11 22 33 44 55 66"})
+    );
+    // Reading a field resolves through the schema.
+    assert_eq!(
+        directory.schema.fields()[0].value_in(&stored),
+        Some(&json!("Support Leader"))
+    );
+    assert_eq!(
+        directory.schema.fields()[1].value_in(&stored),
+        Some(&json!("00 11 22 33 44 55 66"))
+    );
+}
+
+#[tokio::test]
+async fn a_save_keeps_every_property_the_caller_did_not_change() {
+    let (emulator, client) = setup().await;
+    let directory = seed_directory(&client).await;
+    let before = emulator.user("me@customer.com").unwrap();
+    client
+        .update_fields(
+            &directory,
+            &me(),
+            &[(
+                FieldRef::Uuid(PHONE_FIELD.into()),
+                json!("+33 1 23 45 67 89"),
+            )],
+        )
+        .await
+        .unwrap();
+    let after = emulator.user("me@customer.com").unwrap();
+    for (key, value) in &before {
+        if key != "customProfile" {
+            assert_eq!(after.get(key), Some(value), "{key} changed");
+        }
+    }
+    // Including what this crate does not model, and the bound field's sibling.
+    assert_eq!(after["settings"], json!({"social": {"twitter": "@morgan"}}));
+    assert_eq!(
+        after["apiProfile"]["organizations"]["department"],
+        "Support"
+    );
+    assert!(
+        after.get("contentId").is_none(),
+        "contentId addresses the save; it is not stored"
+    );
+}
+
+#[tokio::test]
+async fn a_user_without_custom_profile_gets_one() {
+    let (emulator, client) = setup().await;
+    let directory = seed_directory(&client).await;
+    assert!(
+        emulator
+            .user("me@customer.com")
+            .unwrap()
+            .get("customProfile")
+            .is_none()
+    );
+    client
+        .update_fields(
+            &directory,
+            &me(),
+            &[(FieldRef::title("Phone Number", "fr"), json!("01"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        emulator.user("me@customer.com").unwrap()["customProfile"][PHONE_FIELD],
+        "01"
+    );
+}
+
+#[tokio::test]
+async fn users_are_read_by_email_or_uid() {
+    let (_emulator, client) = setup().await;
+    let by_email = client.get_user(SEED_DIRECTORY, &me()).await.unwrap();
+    let by_uid = client
+        .get_user(SEED_DIRECTORY, &UserLocator::Uid("5629499534213120".into()))
+        .await
+        .unwrap();
+    assert_eq!(by_email, by_uid);
+    let missing = client
+        .get_user(
+            SEED_DIRECTORY,
+            &UserLocator::Email("nobody@customer.com".into()),
+        )
+        .await
+        .unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+}
+
+#[tokio::test]
+async fn pagination_returns_every_user_exactly_once() {
+    let emulator = LumAppsEmulator::start_with(
+        LumAppsConfig::default().synthetic_users(2_345),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let client = builder(&emulator, LumAppsAuth::token(DEMO_TOKEN))
+        .page_size(100)
+        .build()
+        .unwrap();
+    let users: Vec<_> = client
+        .list_users(SEED_DIRECTORY)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        users.len(),
+        2_346,
+        "2,345 synthetic users and me@customer.com"
+    );
+    let mut emails: Vec<&str> = users.iter().map(|u| u["email"].as_str().unwrap()).collect();
+    emails.sort();
+    emails.dedup();
+    assert_eq!(emails.len(), 2_346, "no user twice");
+    // 24 pages of 100: one request each.
+    assert_eq!(emulator.faults().requests_seen(), 24);
+}
+
+#[tokio::test]
+async fn a_saved_synthetic_user_is_listed_once_with_its_changes() {
+    let emulator = LumAppsEmulator::start_with(
+        LumAppsConfig::default().synthetic_users(50),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let client = builder(&emulator, LumAppsAuth::token(DEMO_TOKEN))
+        .page_size(7)
+        .build()
+        .unwrap();
+    let directory = seed_directory(&client).await;
+    client
+        .update_fields(
+            &directory,
+            &UserLocator::Email("user0000042@customer.com".into()),
+            &[(FieldRef::title("Title", "en"), json!("Engineer"))],
+        )
+        .await
+        .unwrap();
+    let users: Vec<_> = client
+        .list_users(SEED_DIRECTORY)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 51);
+    let saved: Vec<&serde_json::Map<String, Value>> = users
+        .iter()
+        .filter(|u| u["email"] == "user0000042@customer.com")
+        .collect();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0]["apiProfile"]["organizations"]["title"], "Engineer");
+}

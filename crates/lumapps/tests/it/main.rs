@@ -1,0 +1,48 @@
+//! Integration tests of profile-lumapps: request snapshots, and every documented behaviour
+//! over real HTTP against the emulator on 127.0.0.1.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod auth;
+mod behaviour;
+mod errors;
+mod secrets;
+mod snapshots;
+mod updater;
+
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsEmulator, SEED_DIRECTORY, SEED_INSTANCE};
+use profile_lumapps::{BaseUrl, DirectoryModule, LumAppsAuth, LumAppsClient, LumAppsClientBuilder};
+
+pub fn builder(emulator: &LumAppsEmulator, auth: LumAppsAuth) -> LumAppsClientBuilder {
+    LumAppsClient::builder(BaseUrl::parse(&emulator.base_url()).unwrap(), auth).retry(
+        profile_core::RetryPolicy::default()
+            .with_backoff(Duration::from_millis(10), Duration::from_millis(50)),
+    )
+}
+
+pub async fn setup() -> (LumAppsEmulator, LumAppsClient) {
+    let emulator = LumAppsEmulator::start().await.unwrap();
+    let client = builder(&emulator, LumAppsAuth::token(DEMO_TOKEN))
+        .build()
+        .unwrap();
+    (emulator, client)
+}
+
+pub async fn seed_directory(client: &LumAppsClient) -> DirectoryModule {
+    let all: Vec<DirectoryModule> = client
+        .list_directories(SEED_INSTANCE, "en")
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].id, SEED_DIRECTORY);
+    all[0].clone()
+}
