@@ -142,3 +142,61 @@ async fn the_same_sync_code_drives_capture() {
         .collect();
     assert_eq!(families, ["Parker", "Lane", "Jackson-Smith"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_sync_code_drives_lumapps() {
+    use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator, SEED_DIRECTORY};
+    use profile_lumapps::{LumAppsAuth, LumAppsClient, LumAppsUpdater};
+
+    let emulator = LumAppsEmulator::start_with(
+        LumAppsConfig::default().synthetic_users(30),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let client = LumAppsClient::builder(
+        BaseUrl::parse(&emulator.base_url()).unwrap(),
+        LumAppsAuth::token(DEMO_TOKEN),
+    )
+    .build()
+    .unwrap();
+    let directory = client.get_directory(SEED_DIRECTORY, "en").await.unwrap();
+    let updater: Arc<dyn ProfileUpdater> = Arc::new(LumAppsUpdater::new(client, directory, "en"));
+    let rows: Vec<(UserRef, ProfilePatch)> = (0..30)
+        .map(|i| {
+            let user = UserRef::email(format!("user{i:07}@customer.com"));
+            (
+                user,
+                ProfilePatch::new()
+                    .set("Title", format!("Engineer {i}"))
+                    .unwrap(),
+            )
+        })
+        .collect();
+    for (user, patch) in &rows[..10] {
+        sync_row(updater.as_ref(), user, patch).await;
+    }
+    let before = emulator.faults().requests_seen();
+    let outcomes: Vec<Outcome> = stream::iter(rows.iter())
+        .map(|(user, patch)| {
+            let updater = updater.clone();
+            async move { sync_row(updater.as_ref(), user, patch).await }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Unchanged)
+            .count(),
+        10
+    );
+    // 30 reads, and for each of the 20 changed rows a read and a save.
+    assert_eq!(emulator.faults().requests_seen() - before, 30 + 20 * 2);
+    let stored = emulator.user("user0000029@customer.com").unwrap();
+    assert_eq!(
+        stored["apiProfile"]["organizations"]["title"],
+        "Engineer 29"
+    );
+}

@@ -16,6 +16,7 @@ const LIBRARIES: &[&str] = &[
     "profile-core",
     "profile-sunshine",
     "profile-capture",
+    "profile-lumapps",
     "profile-emulator",
 ];
 

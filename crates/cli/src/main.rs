@@ -31,6 +31,8 @@ pub(crate) enum Vendor {
     Sunshine,
     /// Akamai Identity Cloud (Janrain Capture) user records.
     Capture,
+    /// LumApps user directories.
+    Lumapps,
 }
 
 #[derive(Debug, Subcommand)]

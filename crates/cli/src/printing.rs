@@ -29,11 +29,38 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// Keys whose values are credentials, in the bodies of token exchanges and the like.
+const SECRET_KEYS: [&str; 5] = [
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "password",
+];
+
+/// Replaces the values of credential keys, at any depth, with the redaction marker.
+fn redact(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if SECRET_KEYS.contains(&key.as_str()) {
+                    *inner = serde_json::Value::String(profile_core::REDACTED.to_owned());
+                } else {
+                    redact(inner);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
 pub(crate) fn render_response(response: &ApiResponse) -> String {
     let mut out = format!("HTTP {} {}\n", response.status(), reason(response.status()));
     if !response.body().is_empty() {
         match response.json_body::<serde_json::Value>() {
-            Ok(json) => {
+            Ok(mut json) => {
+                redact(&mut json);
                 let pretty = serde_json::to_string_pretty(&json).unwrap_or_default();
                 for line in pretty.lines() {
                     out.push_str("  ");

@@ -1,6 +1,7 @@
 //! `profiles demo`: each vendor's documented story against its built-in emulator.
 
 mod capture;
+mod lumapps;
 mod sunshine;
 
 use crate::Vendor;
@@ -9,6 +10,7 @@ pub(crate) async fn run(vendor: Vendor) -> Result<(), String> {
     match vendor {
         Vendor::Sunshine => sunshine::run().await,
         Vendor::Capture => capture::run().await,
+        Vendor::Lumapps => lumapps::run().await,
     }
 }
 

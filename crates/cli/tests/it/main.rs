@@ -131,6 +131,74 @@ async fn the_capture_emulator_command_serves_the_seed_records() {
 }
 
 #[tokio::test]
+async fn demo_walks_through_the_lumapps_directory() {
+    let output = Command::new(PROFILES)
+        .args(["demo", "--vendor", "lumapps"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "/v2/organizations/4664706704080896/application-token",
+        "/_ah/api/lumsites/v1/content/list",
+        "/_ah/api/lumsites/v1/user/directory/get?contentId=6486401110769664&email=me%40customer.com",
+        "/_ah/api/lumsites/v1/user/directory/save",
+        "\"contentId\": \"6486401110769664\"",
+        "-> apiProfile.organizations.title = \"Support Leader\"",
+        "-> customProfile.b72127e4-867a-4aba-a843-70c11dc599ef = \"00 11 22 33 44 55 66\"",
+        "Done: every step behaved as the LumApps documentation says.",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    for secret in ["demo-secret", "lumapps-token-"] {
+        assert!(!stdout.contains(secret), "{secret}");
+    }
+}
+
+#[tokio::test]
+async fn the_lumapps_emulator_command_serves_a_synthetic_directory() {
+    let mut child = Command::new(PROFILES)
+        .args([
+            "emulator", "--vendor", "lumapps", "--users", "1000", "--token", "t-1",
+        ])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let base = line.strip_prefix("listening on ").unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{base}/_ah/api/lumsites/v1/user/directory/list"))
+        .bearer_auth("t-1")
+        .header("content-type", "application/json")
+        .body(r#"{"contentId":"6486401110769664","maxResults":"10","cursor":"pos-995"}"#)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        body["items"].as_array().unwrap().len(),
+        6,
+        "5 synthetic users and me@customer.com"
+    );
+    assert_eq!(body["more"], false);
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_flag_of_another_vendor_is_refused() {
     let output = Command::new(PROFILES)
         .args(["emulator", "--vendor", "capture", "--api-token", "a@b.c:t"])
