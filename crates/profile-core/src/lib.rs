@@ -43,6 +43,7 @@
 //!   output at TRACE level.
 
 mod base_url;
+pub mod bulk;
 pub mod credentials;
 mod error;
 mod paginate;

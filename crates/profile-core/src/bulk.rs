@@ -1,0 +1,556 @@
+//! The bulk engine: many rows, one vendor, through [`ProfileUpdater`], with bounded
+//! concurrency, and only what changed written.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{Stream, StreamExt};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{Error, FieldChange, ProfilePatch, ProfileUpdater, SendState, UserRef};
+
+/// One input row: which user, and what their profile should hold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncRow {
+    /// The row's line in the input (1-based), for reports and the journal.
+    pub line: u64,
+    /// The row's key as written in the input (an e-mail, an id): for reports and resume.
+    pub key: String,
+    /// The user.
+    pub user: UserRef,
+    /// What their profile should hold.
+    pub patch: ProfilePatch,
+}
+
+/// An input row that could not be read into a [`SyncRow`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct RowError {
+    /// The row's line in the input.
+    pub line: u64,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// A field a dry run would change.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldDiff {
+    /// The field.
+    pub field: String,
+    /// Its current value (`None` when missing).
+    pub from: Option<Value>,
+    /// Its new value (`None` when it would be removed).
+    pub to: Option<Value>,
+}
+
+/// What happened to one row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RowOutcome {
+    /// The profile was changed.
+    Updated {
+        /// The fields written.
+        fields: Vec<String>,
+    },
+    /// The profile already held every value: nothing was written.
+    Unchanged,
+    /// Dry run: what would be written.
+    WouldUpdate {
+        /// The changes.
+        changes: Vec<FieldDiff>,
+    },
+    /// The row failed; nothing was applied.
+    Failed {
+        /// Why.
+        reason: String,
+        /// The vendor's error code, if it answered with one.
+        code: Option<String>,
+        /// Whether trying again later may succeed.
+        retryable: bool,
+    },
+    /// The write may or may not have been applied (a timeout, a dropped connection): a
+    /// resume reads the profile before deciding.
+    Unknown {
+        /// Why.
+        reason: String,
+    },
+    /// The input row could not be read.
+    Malformed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl RowOutcome {
+    /// Whether the row needs no more work (a resume skips it).
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            RowOutcome::Updated { .. } | RowOutcome::Unchanged | RowOutcome::Malformed { .. }
+        ) || matches!(
+            self,
+            RowOutcome::Failed {
+                retryable: false,
+                ..
+            }
+        )
+    }
+
+    /// Whether the row counts as a success for the exit code.
+    pub fn is_success(&self) -> bool {
+        matches!(
+            self,
+            RowOutcome::Updated { .. } | RowOutcome::Unchanged | RowOutcome::WouldUpdate { .. }
+        )
+    }
+}
+
+/// How a sync runs.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SyncOptions {
+    /// Rows in flight at once.
+    pub concurrency: usize,
+    /// Read and compare only; write nothing.
+    pub dry_run: bool,
+    /// Read each profile first and write only what differs (on by default). Without it,
+    /// every row's whole patch is written without reading.
+    pub read_first: bool,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            dry_run: false,
+            read_first: true,
+        }
+    }
+}
+
+impl SyncOptions {
+    /// Sets the number of rows in flight (at least 1).
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Compares without writing.
+    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Reads before writing (or not).
+    pub fn with_read_first(mut self, read_first: bool) -> Self {
+        self.read_first = read_first;
+        self
+    }
+}
+
+/// The counts of a finished sync.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SyncSummary {
+    /// Rows seen.
+    pub rows: u64,
+    /// Rows whose profile was changed.
+    pub updated: u64,
+    /// Rows that already matched.
+    pub unchanged: u64,
+    /// Dry run: rows that would be changed.
+    pub would_update: u64,
+    /// Rows that failed.
+    pub failed: u64,
+    /// Rows whose write may or may not have been applied.
+    pub unknown: u64,
+    /// Rows that could not be read.
+    pub malformed: u64,
+    /// How long it took.
+    #[serde(serialize_with = "seconds")]
+    pub elapsed: Duration,
+}
+
+fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+impl SyncSummary {
+    fn count(&mut self, outcome: &RowOutcome) {
+        self.rows += 1;
+        match outcome {
+            RowOutcome::Updated { .. } => self.updated += 1,
+            RowOutcome::Unchanged => self.unchanged += 1,
+            RowOutcome::WouldUpdate { .. } => self.would_update += 1,
+            RowOutcome::Failed { .. } => self.failed += 1,
+            RowOutcome::Unknown { .. } => self.unknown += 1,
+            RowOutcome::Malformed { .. } => self.malformed += 1,
+        }
+    }
+
+    /// Whether every row succeeded or was unchanged.
+    pub fn all_succeeded(&self) -> bool {
+        self.failed == 0 && self.unknown == 0 && self.malformed == 0
+    }
+
+    /// Rows a second.
+    pub fn rows_per_second(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.rows as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+fn failed(error: &Error) -> RowOutcome {
+    if error.send_state() == SendState::MaybeSent {
+        return RowOutcome::Unknown {
+            reason: error.to_string(),
+        };
+    }
+    RowOutcome::Failed {
+        reason: error.to_string(),
+        code: error.vendor_code().map(str::to_owned),
+        retryable: error.is_retryable(),
+    }
+}
+
+fn changed_fields(patch: &ProfilePatch) -> Vec<String> {
+    patch
+        .changes()
+        .iter()
+        .map(|c| c.path().to_string())
+        .collect()
+}
+
+async fn process(updater: &dyn ProfileUpdater, row: &SyncRow, options: &SyncOptions) -> RowOutcome {
+    let patch = if options.read_first || options.dry_run {
+        let current = match updater.get(&row.user).await {
+            Ok(current) => current,
+            Err(error) => return failed(&error),
+        };
+        let pending = row.patch.pending_against(&current);
+        if pending.is_empty() {
+            return RowOutcome::Unchanged;
+        }
+        if options.dry_run {
+            let changes = pending
+                .changes()
+                .iter()
+                .map(|change| FieldDiff {
+                    field: change.path().to_string(),
+                    from: current.get(change.path()).cloned(),
+                    to: match change {
+                        FieldChange::Set { value, .. } => Some(value.clone()),
+                        _ => None,
+                    },
+                })
+                .collect();
+            return RowOutcome::WouldUpdate { changes };
+        }
+        pending
+    } else {
+        row.patch.clone()
+    };
+    match updater.update(&row.user, &patch).await {
+        Ok(_) => RowOutcome::Updated {
+            fields: changed_fields(&patch),
+        },
+        Err(error) => failed(&error),
+    }
+}
+
+/// Syncs every row of `rows` through `updater`, `options.concurrency` at a time, calling
+/// `on_outcome` with each row's line, key and outcome as it finishes (in completion order).
+///
+/// Rows are pulled from the stream only as slots free up, so memory stays flat however
+/// long the input is. A row that fails, or that could not be read, is reported and the
+/// others go on. Politeness (requests a minute, in flight) is the client's rate limit;
+/// retries are the client's retry policy.
+pub async fn sync_rows<S, F>(
+    updater: Arc<dyn ProfileUpdater>,
+    rows: S,
+    options: &SyncOptions,
+    mut on_outcome: F,
+) -> SyncSummary
+where
+    S: Stream<Item = Result<SyncRow, RowError>>,
+    F: FnMut(u64, &str, &RowOutcome),
+{
+    let started = Instant::now();
+    let mut summary = SyncSummary::default();
+    let work = rows
+        .map(|row| {
+            let updater = updater.clone();
+            async move {
+                match row {
+                    Ok(row) => {
+                        let outcome = process(updater.as_ref(), &row, options).await;
+                        (row.line, row.key, outcome)
+                    }
+                    Err(error) => (
+                        error.line,
+                        String::new(),
+                        RowOutcome::Malformed {
+                            reason: error.reason,
+                        },
+                    ),
+                }
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1));
+    futures_util::pin_mut!(work);
+    while let Some((line, key, outcome)) = work.next().await {
+        summary.count(&outcome);
+        on_outcome(line, &key, &outcome);
+    }
+    summary.elapsed = started.elapsed();
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use futures_util::stream;
+    use serde_json::{Map, json};
+
+    use super::*;
+    use crate::{ApiError, ApiErrorKind, Profile};
+
+    #[derive(Default)]
+    struct Memory {
+        profiles: Mutex<HashMap<String, Map<String, Value>>>,
+        writes: AtomicUsize,
+        in_flight: AtomicUsize,
+        most_in_flight: AtomicUsize,
+    }
+
+    fn key(user: &UserRef) -> String {
+        match user {
+            UserRef::Email(e) => e.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    #[async_trait]
+    impl ProfileUpdater for Memory {
+        fn vendor(&self) -> &'static str {
+            "memory"
+        }
+
+        async fn get(&self, user: &UserRef) -> Result<Profile, Error> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let profiles = self.profiles.lock().unwrap();
+            match profiles.get(&key(user)) {
+                Some(fields) => Ok(Profile::new(None, fields.clone())),
+                None => Err(ApiError::new("memory", "get", 404, ApiErrorKind::NotFound).into()),
+            }
+        }
+
+        async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            if key(user).starts_with("flaky") {
+                return Err(Error::Timeout {
+                    vendor: "memory",
+                    operation: "update",
+                    source: "slow".into(),
+                });
+            }
+            let mut profiles = self.profiles.lock().unwrap();
+            let fields = profiles.entry(key(user)).or_default();
+            patch.apply_to(fields);
+            Ok(Profile::new(None, fields.clone()))
+        }
+    }
+
+    fn memory(users: &[(&str, Value)]) -> Arc<Memory> {
+        let memory = Memory::default();
+        for (email, fields) in users {
+            memory
+                .profiles
+                .lock()
+                .unwrap()
+                .insert((*email).to_owned(), fields.as_object().unwrap().clone());
+        }
+        Arc::new(memory)
+    }
+
+    fn row(line: u64, email: &str, name: &str) -> Result<SyncRow, RowError> {
+        Ok(SyncRow {
+            line,
+            key: email.to_owned(),
+            user: UserRef::email(email),
+            patch: ProfilePatch::new().set("name", name).unwrap(),
+        })
+    }
+
+    async fn run(
+        memory: &Arc<Memory>,
+        rows: Vec<Result<SyncRow, RowError>>,
+        options: SyncOptions,
+    ) -> (SyncSummary, Vec<(u64, RowOutcome)>) {
+        let mut seen = Vec::new();
+        let updater: Arc<dyn ProfileUpdater> = memory.clone();
+        let summary = sync_rows(updater, stream::iter(rows), &options, |line, _, outcome| {
+            seen.push((line, outcome.clone()))
+        })
+        .await;
+        seen.sort_by_key(|(line, _)| *line);
+        (summary, seen)
+    }
+
+    #[tokio::test]
+    async fn only_what_differs_is_written_and_every_row_is_reported() {
+        let memory = memory(&[
+            ("a@x", json!({"name": "A"})),
+            ("b@x", json!({"name": "old"})),
+            ("flaky@x", json!({})),
+        ]);
+        let rows = vec![
+            row(2, "a@x", "A"),
+            row(3, "b@x", "B"),
+            Err(RowError {
+                line: 4,
+                reason: "missing column email".into(),
+            }),
+            row(5, "nobody@x", "N"),
+            row(6, "flaky@x", "F"),
+        ];
+        let (summary, seen) = run(&memory, rows, SyncOptions::default()).await;
+        assert_eq!(seen[0], (2, RowOutcome::Unchanged));
+        assert_eq!(
+            seen[1],
+            (
+                3,
+                RowOutcome::Updated {
+                    fields: vec!["name".into()]
+                }
+            )
+        );
+        assert_eq!(
+            seen[2],
+            (
+                4,
+                RowOutcome::Malformed {
+                    reason: "missing column email".into()
+                }
+            )
+        );
+        assert!(matches!(
+            &seen[3].1,
+            RowOutcome::Failed {
+                retryable: false,
+                ..
+            }
+        ));
+        assert!(matches!(&seen[4].1, RowOutcome::Unknown { .. }));
+        assert_eq!(
+            (
+                summary.rows,
+                summary.updated,
+                summary.unchanged,
+                summary.failed,
+                summary.unknown,
+                summary.malformed
+            ),
+            (5, 1, 1, 1, 1, 1)
+        );
+        assert!(!summary.all_succeeded());
+        assert_eq!(
+            memory.writes.load(Ordering::SeqCst),
+            2,
+            "b@x and the flaky write; a@x was skipped"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_shows_the_diff_and_writes_nothing() {
+        let memory = memory(&[("b@x", json!({"name": "old"}))]);
+        let (summary, seen) = run(
+            &memory,
+            vec![row(2, "b@x", "B")],
+            SyncOptions::default().with_dry_run(true),
+        )
+        .await;
+        assert_eq!(
+            seen[0].1,
+            RowOutcome::WouldUpdate {
+                changes: vec![FieldDiff {
+                    field: "name".into(),
+                    from: Some(json!("old")),
+                    to: Some(json!("B"))
+                }]
+            }
+        );
+        assert_eq!(summary.would_update, 1);
+        assert!(summary.all_succeeded());
+        assert_eq!(memory.writes.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn without_read_first_every_row_is_written() {
+        let memory = memory(&[("a@x", json!({"name": "A"}))]);
+        let (summary, _) = run(
+            &memory,
+            vec![row(2, "a@x", "A")],
+            SyncOptions::default().with_read_first(false),
+        )
+        .await;
+        assert_eq!(summary.updated, 1);
+        assert_eq!(memory.writes.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn no_more_rows_than_the_concurrency_are_in_flight() {
+        let users: Vec<(String, Value)> = (0..50)
+            .map(|i| (format!("u{i}@x"), json!({"name": "x"})))
+            .collect();
+        let refs: Vec<(&str, Value)> = users.iter().map(|(e, v)| (e.as_str(), v.clone())).collect();
+        let memory = memory(&refs);
+        let rows = (0..50)
+            .map(|i| row(i + 2, &format!("u{i}@x"), "y"))
+            .collect();
+        let (summary, _) = run(&memory, rows, SyncOptions::default().with_concurrency(4)).await;
+        assert_eq!(summary.updated, 50);
+        let most = memory.most_in_flight.load(Ordering::SeqCst);
+        assert!(most <= 4 && most >= 2, "{most}");
+    }
+
+    #[test]
+    fn finality_decides_what_a_resume_redoes() {
+        assert!(RowOutcome::Unchanged.is_final());
+        assert!(RowOutcome::Updated { fields: vec![] }.is_final());
+        assert!(
+            !RowOutcome::Unknown {
+                reason: String::new()
+            }
+            .is_final()
+        );
+        assert!(
+            !RowOutcome::Failed {
+                reason: String::new(),
+                code: None,
+                retryable: true
+            }
+            .is_final()
+        );
+        assert!(
+            RowOutcome::Failed {
+                reason: String::new(),
+                code: None,
+                retryable: false
+            }
+            .is_final()
+        );
+    }
+}
