@@ -8,9 +8,12 @@ macro_rules! say {
     ($($arg:tt)*) => { $crate::write_line(format_args!($($arg)*)) };
 }
 
+mod connect;
 mod demo;
 mod emulator;
 mod printing;
+mod single;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -46,6 +49,27 @@ enum Command {
     },
     /// Run a vendor's emulator in the foreground for your own tests, until Ctrl-C.
     Emulator(emulator::EmulatorArgs),
+    /// Push a CSV or JSON Lines export into one vendor: only what changed is written.
+    Sync(Box<sync::SyncArgs>),
+    /// One Zendesk Sunshine profile.
+    #[command(subcommand)]
+    Sunshine(single::SunshineCommand),
+    /// One Capture record.
+    #[command(subcommand)]
+    Capture(single::CaptureCommand),
+    /// One LumApps directory user.
+    #[command(subcommand)]
+    Lumapps(single::LumAppsCommand),
+}
+
+impl Vendor {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Vendor::Sunshine => "sunshine",
+            Vendor::Capture => "capture",
+            Vendor::Lumapps => "lumapps",
+        }
+    }
 }
 
 pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
@@ -62,6 +86,21 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo { vendor } => demo::run(vendor).await,
         Command::Emulator(args) => emulator::run(args).await,
+        Command::Sunshine(command) => single::sunshine(command).await,
+        Command::Capture(command) => single::capture(command).await,
+        Command::Lumapps(command) => single::lumapps(command).await,
+        // Exit 0 only when every row succeeded or was unchanged; 1 when some failed; 2 when
+        // the sync could not start.
+        Command::Sync(args) => {
+            return match sync::run(*args).await {
+                Ok(summary) if summary.all_succeeded() => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::from(1),
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::from(2)
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -69,5 +108,15 @@ async fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

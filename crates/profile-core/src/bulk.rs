@@ -523,7 +523,7 @@ mod tests {
         let (summary, _) = run(&memory, rows, SyncOptions::default().with_concurrency(4)).await;
         assert_eq!(summary.updated, 50);
         let most = memory.most_in_flight.load(Ordering::SeqCst);
-        assert!(most <= 4 && most >= 2, "{most}");
+        assert!((2..=4).contains(&most), "{most}");
     }
 
     #[test]

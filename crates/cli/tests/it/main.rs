@@ -7,13 +7,16 @@
     unreachable_pub
 )]
 
+mod single;
+mod sync;
+
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-const PROFILES: &str = env!("CARGO_BIN_EXE_profiles");
+pub const PROFILES: &str = env!("CARGO_BIN_EXE_profiles");
 const SEED_TOKEN: &str = "6wiIBWbGkBMo1mRDMuVwkw1EPsNkeUj95PIz2akv";
 
 #[tokio::test]

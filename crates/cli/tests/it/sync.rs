@@ -1,0 +1,457 @@
+//! `profiles sync` end to end: the real binary against the emulators.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use profile_emulator::capture::{CaptureEmulator, SEED_CLIENT_2};
+use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator};
+use profile_emulator::sunshine::{SEED_API_TOKEN, SEED_EMAIL, SunshineEmulator};
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::PROFILES;
+
+fn dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "profiles-sync-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+async fn sync(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let output = Command::new(PROFILES)
+        .arg("sync")
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn report(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A Sunshine emulator holding `n` riders, rider{i}@example.com, saddle 85cm.
+async fn sunshine_with_riders(n: usize) -> SunshineEmulator {
+    let emulator = SunshineEmulator::start().await.unwrap();
+    let client = reqwest::Client::new();
+    for i in 0..n {
+        let response = client
+            .put(format!("{}/api/v2/user_profiles?identifier=coolbikes%3Arider%3Aemail%3Arider{i}%40example.com", emulator.base_url()))
+            .basic_auth(format!("{SEED_EMAIL}/token"), Some(SEED_API_TOKEN))
+            .header("content-type", "application/json")
+            .body(r#"{"profile":{"name":"R","attributes":{"saddle_height":"85cm"}}}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    emulator
+}
+
+fn sunshine_env(base: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("ZENDESK_BASE_URL", base.to_owned()),
+        ("ZENDESK_EMAIL", SEED_EMAIL.to_owned()),
+        ("ZENDESK_API_TOKEN", SEED_API_TOKEN.to_owned()),
+    ]
+}
+
+fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn riders_csv(path: &Path, n: usize) {
+    let mut csv = String::from("email,saddle\n");
+    for i in 0..n {
+        // Every third rider already has the wanted height.
+        let height = if i % 3 == 0 { "85cm" } else { "87cm" };
+        csv.push_str(&format!("rider{i}@example.com,{height}\n"));
+    }
+    std::fs::write(path, csv).unwrap();
+}
+
+const SUNSHINE_MAP: [&str; 8] = [
+    "--vendor",
+    "sunshine",
+    "--source",
+    "coolbikes",
+    "--type",
+    "rider",
+    "--map",
+    "saddle=attributes.saddle_height",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sunshine_sync_of_two_thousand_rows_writes_only_what_changed() {
+    let emulator = sunshine_with_riders(2_000).await;
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    riders_csv(&input, 2_000);
+    let report_path = dir.join("report.json");
+    let env = sunshine_env(&emulator.base_url());
+    let before = emulator.faults().requests_seen();
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    let (input_s, report_s) = (input.to_str().unwrap(), report_path.to_str().unwrap());
+    args.extend([
+        "--input",
+        input_s,
+        "--concurrency",
+        "16",
+        "--rate",
+        "0",
+        "--report",
+        report_s,
+    ]);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    let summary = &report(&report_path)["summary"];
+    assert_eq!(
+        (
+            summary["rows"].as_u64(),
+            summary["updated"].as_u64(),
+            summary["unchanged"].as_u64()
+        ),
+        (Some(2_000), Some(1_333), Some(667))
+    );
+    // One read per row and one PATCH per changed row.
+    assert_eq!(emulator.faults().requests_seen() - before, 2_000 + 1_333);
+    assert!(emulator.profiles().iter().all(|p| {
+        let email = p["identifiers"][0]["value"].as_str().unwrap();
+        let i: usize = email
+            .trim_start_matches("rider")
+            .trim_end_matches("@example.com")
+            .parse()
+            .unwrap();
+        p["attributes"]["saddle_height"] == if i % 3 == 0 { "85cm" } else { "87cm" }
+    }));
+    assert!(stderr.contains("sync: 2000 rows"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_shows_each_diff_and_writes_nothing() {
+    let emulator = sunshine_with_riders(6).await;
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    riders_csv(&input, 6);
+    let env = sunshine_env(&emulator.base_url());
+    let before = emulator.profiles();
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--rate",
+        "0",
+        "--dry-run",
+    ]);
+    let (code, stdout, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(r#"line 3 rider1@example.com: attributes.saddle_height: "85cm" -> "87cm""#),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 4);
+    assert_eq!(emulator.profiles(), before);
+    assert!(stderr.contains("4 would update"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_row_is_reported_with_its_line_and_the_rest_continue() {
+    let emulator = sunshine_with_riders(3).await;
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    std::fs::write(&input, "email,saddle\nrider0@example.com,90cm\nrider1@example.com,90cm,extra\n,90cm\nrider2@example.com,90cm\n").unwrap();
+    let report_path = dir.join("report.json");
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--rate",
+        "0",
+        "--report",
+        report_path.to_str().unwrap(),
+    ]);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 1, "a failed row makes the exit code 1: {stderr}");
+    let report = report(&report_path);
+    assert_eq!(report["summary"]["updated"], 2);
+    assert_eq!(report["summary"]["malformed"], 2);
+    let mut lines: Vec<u64> = report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["line"].as_u64().unwrap())
+        .collect();
+    lines.sort();
+    assert_eq!(lines, [3, 4]);
+    assert!(stderr.contains("line 3"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_column_in_the_mapping_is_refused_before_anything_is_sent() {
+    let emulator = sunshine_with_riders(1).await;
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    riders_csv(&input, 1);
+    let before = emulator.faults().requests_seen();
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--map",
+        "shoe_size=attributes.shoe",
+    ]);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("the mapping names column(s) the input does not have: shoe_size"),
+        "{stderr}"
+    );
+    assert_eq!(emulator.faults().requests_seen(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_mid_run_resumes_from_its_journal_without_redoing_rows() {
+    let n = 300;
+    let emulator = sunshine_with_riders(n).await;
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    riders_csv(&input, n);
+    let journal = dir.join("journal.jsonl");
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<String> = SUNSHINE_MAP.iter().map(|s| (*s).to_owned()).collect();
+    // Slow enough (1,200 requests a minute) to be killed half way.
+    args.extend(
+        [
+            "--input",
+            input.to_str().unwrap(),
+            "--rate",
+            "1200",
+            "--journal",
+            journal.to_str().unwrap(),
+        ]
+        .map(str::to_owned),
+    );
+    let mut child = Command::new(PROFILES)
+        .arg("sync")
+        .args(&args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until some rows are journaled, then SIGKILL.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let lines = std::fs::read_to_string(&journal)
+            .map(|j| j.lines().count())
+            .unwrap_or(0);
+        if lines >= 20 || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().await.unwrap();
+    let journaled = std::fs::read_to_string(&journal).unwrap().lines().count();
+    assert!(
+        journaled >= 20 && journaled < n,
+        "killed after {journaled} rows"
+    );
+
+    let report_path = dir.join("report.json");
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--rate",
+        "0",
+        "--resume",
+        journal.to_str().unwrap(),
+        "--report",
+        report_path.to_str().unwrap(),
+    ]);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    let report = report(&report_path);
+    let skipped = report["skipped_by_journal"].as_u64().unwrap();
+    assert!(skipped >= 20, "{report}");
+    assert_eq!(
+        skipped + report["summary"]["rows"].as_u64().unwrap(),
+        n as u64,
+        "every row exactly once across both runs"
+    );
+    // The final state is the same as an uninterrupted run's.
+    for profile in emulator.profiles() {
+        let email = profile["identifiers"][0]["value"].as_str().unwrap();
+        let i: usize = email
+            .trim_start_matches("rider")
+            .trim_end_matches("@example.com")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            profile["attributes"]["saddle_height"],
+            if i % 3 == 0 { "85cm" } else { "87cm" }
+        );
+    }
+    // The journal now covers every row.
+    let done: std::collections::HashSet<u64> = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|e| e["line"].as_u64())
+        .collect();
+    assert_eq!(done.len(), n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_sync_from_json_lines_with_a_mapping_file() {
+    let emulator = CaptureEmulator::start().await.unwrap();
+    let client = reqwest::Client::new();
+    let n = 2_000;
+    for i in 0..n {
+        let body = format!(
+            "type_name=user&attributes=%7B%22email%22%3A%22m{i}%40example.com%22%2C%22givenName%22%3A%22M%22%7D"
+        );
+        let response = client
+            .post(format!("{}/entity.create", emulator.base_url()))
+            .basic_auth(SEED_CLIENT_2.0, Some(SEED_CLIENT_2.1))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&response.bytes().await.unwrap()).contains("\"ok\""));
+    }
+    let dir = dir();
+    let input = dir.join("members.jsonl");
+    let mut lines = String::new();
+    for i in 0..n {
+        lines.push_str(&format!(
+            "{{\"mail\":\"m{i}@example.com\",\"first\":\"Member {i}\"}}\n"
+        ));
+    }
+    std::fs::write(&input, lines).unwrap();
+    let mapping = dir.join("mapping.toml");
+    std::fs::write(
+        &mapping,
+        "[capture]\nkey = \"mail\"\nkey_kind = \"email\"\ntype_name = \"user\"\n[capture.fields]\nfirst = \"givenName\"\n\n[sunshine]\nkey = \"mail\"\nsource = \"crm\"\ntype = \"member\"\n[sunshine.fields]\nfirst = \"name\"\n",
+    )
+    .unwrap();
+    let report_path = dir.join("report.json");
+    let base = emulator.base_url();
+    let env = [
+        ("CAPTURE_BASE_URL", base.as_str()),
+        ("CAPTURE_CLIENT_ID", SEED_CLIENT_2.0),
+        ("CAPTURE_CLIENT_SECRET", SEED_CLIENT_2.1),
+    ];
+    let (code, _, stderr) = sync(
+        &[
+            "--vendor",
+            "capture",
+            "--input",
+            input.to_str().unwrap(),
+            "--mapping",
+            mapping.to_str().unwrap(),
+            "--concurrency",
+            "8",
+            "--report",
+            report_path.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report(&report_path)["summary"]["updated"], n);
+    let records = emulator.records("user");
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["email"]
+                .as_str()
+                .is_some_and(|e| e.starts_with('m') && e != "mpark@example.com"))
+            .all(|r| {
+                let i = r["email"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches('m')
+                    .trim_end_matches("@example.com");
+                r["givenName"] == format!("Member {i}")
+            })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lumapps_sync_of_two_thousand_directory_users() {
+    let emulator = LumAppsEmulator::start_with(
+        LumAppsConfig::default().synthetic_users(2_000),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let dir = dir();
+    let input = dir.join("hr.csv");
+    let mut csv = String::from("work_email,job_title,phone\n");
+    for i in 0..2_000 {
+        csv.push_str(&format!(
+            "user{i:07}@customer.com,Engineer {i},+33 1 00 00 {i:04}\n"
+        ));
+    }
+    std::fs::write(&input, csv).unwrap();
+    let report_path = dir.join("report.json");
+    let base = emulator.base_url();
+    let env = [
+        ("LUMAPPS_BASE_URL", base.as_str()),
+        ("LUMAPPS_TOKEN", DEMO_TOKEN),
+    ];
+    let (code, _, stderr) = sync(
+        &[
+            "--vendor",
+            "lumapps",
+            "--input",
+            input.to_str().unwrap(),
+            "--directory",
+            "6486401110769664",
+            "--key",
+            "work_email",
+            "--map",
+            "job_title=Title",
+            "--map",
+            "phone=Phone Number",
+            "--concurrency",
+            "16",
+            "--report",
+            report_path.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report(&report_path)["summary"]["updated"], 2_000);
+    let user = emulator.user("user0001999@customer.com").unwrap();
+    assert_eq!(
+        user["apiProfile"]["organizations"]["title"],
+        "Engineer 1999"
+    );
+    assert_eq!(
+        user["customProfile"]["b72127e4-867a-4aba-a843-70c11dc599ef"],
+        "+33 1 00 00 1999"
+    );
+}
