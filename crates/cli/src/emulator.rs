@@ -35,6 +35,51 @@ pub(crate) struct EmulatorArgs {
     /// LumApps: add this many synthetic users to the directory, generated on demand.
     #[arg(long = "users", value_name = "N", default_value_t = 0)]
     users: u64,
+    /// Load records at start from a JSON file holding an array: Sunshine profiles
+    /// (`{"source", "type", "identifiers", "attributes", "name"}`), Capture `user`
+    /// attribute objects, or LumApps users (objects with an `email`).
+    #[arg(long, value_name = "FILE")]
+    seed: Option<std::path::PathBuf>,
+    /// Fault: add this latency to every request, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    latency_ms: Option<u64>,
+    /// Fault: accept at most N requests in any 60 seconds; answer the rest 429 with Retry-After.
+    #[arg(long, value_name = "N/min", value_parser = parse_per_minute)]
+    rate_limit: Option<u32>,
+    /// Fault: fail the first N requests with --fail-status.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    fail_first: usize,
+    /// The status of --fail-first.
+    #[arg(long, value_name = "STATUS", default_value_t = 503)]
+    fail_status: u16,
+}
+
+fn parse_per_minute(text: &str) -> Result<u32, String> {
+    text.trim_end_matches("/min")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a rate; write it as N or N/min"))
+}
+
+fn read_seed(path: &Option<std::path::PathBuf>) -> Result<Vec<serde_json::Value>, String> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match serde_json::from_slice(&text) {
+        Ok(serde_json::Value::Array(items)) => Ok(items),
+        Ok(_) => Err(format!("{} must hold a JSON array", path.display())),
+        Err(e) => Err(format!("{} is not JSON: {e}", path.display())),
+    }
+}
+
+fn apply_faults(faults: &profile_emulator::FaultController, args: &EmulatorArgs) {
+    if let Some(ms) = args.latency_ms {
+        faults.set_latency(Some(std::time::Duration::from_millis(ms)));
+    }
+    faults.set_rate_limit_per_minute(args.rate_limit);
+    if args.fail_first > 0 {
+        faults.fail_next(args.fail_first, args.fail_status);
+    }
 }
 
 fn refuse_foreign(flag: &str, given: bool, vendor: &str) -> Result<(), String> {
@@ -65,6 +110,8 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), String> {
                 LumAppsEmulator::start_with(config, profile_emulator::loopback(args.port))
                     .await
                     .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+            emulator.seed(&read_seed(&args.seed)?)?;
+            apply_faults(emulator.faults(), &args);
             say!("listening on {}", emulator.base_url());
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => Ok(()),
@@ -90,6 +137,8 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), String> {
                 CaptureEmulator::start_with(config, profile_emulator::loopback(args.port))
                     .await
                     .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+            emulator.seed("user", &read_seed(&args.seed)?)?;
+            apply_faults(emulator.faults(), &args);
             say!("listening on {}", emulator.base_url());
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => Ok(()),
@@ -119,6 +168,8 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), String> {
                 SunshineEmulator::start_with(config, profile_emulator::loopback(args.port))
                     .await
                     .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+            emulator.seed(&read_seed(&args.seed)?)?;
+            apply_faults(emulator.faults(), &args);
             say!("listening on {}", emulator.base_url());
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => Ok(()),

@@ -30,7 +30,7 @@ pub(crate) struct SyncArgs {
     /// The input's format (default: from the extension; .jsonl/.ndjson/.json are JSON Lines).
     #[arg(long, value_enum)]
     format: Option<Format>,
-    /// A TOML mapping file with a [sunshine], [capture] and/or [lumapps] section.
+    /// A TOML mapping file with a `[sunshine]`, `[capture]` and/or `[lumapps]` section.
     #[arg(long, value_name = "FILE")]
     mapping: Option<PathBuf>,
     /// The column that addresses the user (default: email).

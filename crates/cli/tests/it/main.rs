@@ -320,3 +320,56 @@ async fn a_malformed_flag_is_refused_with_a_message() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--api-token takes EMAIL:TOKEN"));
 }
+
+#[tokio::test]
+async fn the_emulator_command_loads_a_seed_file_and_injects_faults() {
+    let seed = std::env::temp_dir().join(format!("profiles-seed-{}.json", std::process::id()));
+    std::fs::write(
+        &seed,
+        r#"[{"source":"coolbikes","type":"rider","name":"Jane Doe","identifiers":[{"type":"email","value":"jdoe@example.com"}],"attributes":{"saddle_height":"85cm"}}]"#,
+    )
+    .unwrap();
+    let mut child = Command::new(PROFILES)
+        .args([
+            "emulator",
+            "--vendor",
+            "sunshine",
+            "--fail-first",
+            "1",
+            "--fail-status",
+            "503",
+            "--seed",
+        ])
+        .arg(&seed)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let base = line.strip_prefix("listening on ").unwrap();
+    let url = format!(
+        "{base}/api/v2/user_profiles?identifier=coolbikes%3Arider%3Aemail%3Ajdoe%40example.com"
+    );
+    let client = reqwest::Client::new();
+    let get = || {
+        client
+            .get(&url)
+            .basic_auth("devs@coolbikes.com/token", Some(SEED_TOKEN))
+            .send()
+    };
+    assert_eq!(
+        get().await.unwrap().status().as_u16(),
+        503,
+        "the first request fails"
+    );
+    let body: serde_json::Value =
+        serde_json::from_slice(&get().await.unwrap().bytes().await.unwrap()).unwrap();
+    assert_eq!(body["profile"]["attributes"]["saddle_height"], "85cm");
+    child.kill().await.unwrap();
+    let _ = std::fs::remove_file(seed);
+}

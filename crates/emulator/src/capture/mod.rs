@@ -341,6 +341,22 @@ impl CaptureEmulator {
         self.state.records(type_name)
     }
 
+    /// Creates records of `type_name` from attribute objects, as `entity.create` would.
+    /// Returns how many.
+    pub fn seed(&self, type_name: &str, records: &[Value]) -> Result<usize, String> {
+        let mut store = self.state.store();
+        for (index, attributes) in records.iter().enumerate() {
+            let params = Params(vec![
+                ("type_name".to_owned(), type_name.to_owned()),
+                ("attributes".to_owned(), attributes.to_string()),
+            ]);
+            store
+                .create(&params)
+                .map_err(|f| format!("record {index}: {} {}", f.code, f.description))?;
+        }
+        Ok(records.len())
+    }
+
     /// Serves until the process is stopped.
     pub async fn wait(self) {
         self.server.wait().await;

@@ -690,6 +690,21 @@ impl LumAppsEmulator {
         self.state.user(email)
     }
 
+    /// Adds (or replaces) directory users, each a JSON object with an `email`. Returns how
+    /// many.
+    pub fn seed(&self, users: &[Value]) -> Result<usize, String> {
+        let mut store = self.state.users();
+        for (index, user) in users.iter().enumerate() {
+            match user {
+                Value::Object(map) if map.get("email").and_then(Value::as_str).is_some() => {
+                    store.insert(map.clone())
+                }
+                _ => return Err(format!("user {index} is not an object with an email")),
+            }
+        }
+        Ok(users.len())
+    }
+
     /// Makes every exchanged token invalid (as if they had expired), so that the next call
     /// with one answers 401.
     pub fn revoke_tokens(&self) {

@@ -242,6 +242,38 @@ impl SunshineEmulator {
         self.state.profiles()
     }
 
+    /// Adds profiles, each `{"source", "type", "name"?, "identifiers": [{"type", "value"}],
+    /// "attributes"?}`, as a PUT by their first identifier would. Returns how many.
+    pub fn seed(&self, profiles: &[Value]) -> Result<usize, String> {
+        let mut store = self.state.store();
+        for (index, profile) in profiles.iter().enumerate() {
+            let text = |key: &str| profile.get(key).and_then(Value::as_str).unwrap_or("");
+            let first = profile.pointer("/identifiers/0");
+            let (Some(id_type), Some(id_value)) = (
+                first.and_then(|i| i.get("type")).and_then(Value::as_str),
+                first.and_then(|i| i.get("value")).and_then(Value::as_str),
+            ) else {
+                return Err(format!("profile {index} has no identifier"));
+            };
+            let query = Query::parse(&format!(
+                "{}:{}:{id_type}:{id_value}",
+                text("source"),
+                text("type")
+            ))
+            .map_err(|f| format!("profile {index}: {}", f.title))?;
+            let mut body = profile.clone();
+            if body.get("attributes").is_none() {
+                body["attributes"] = json!({});
+            }
+            let content = Content::parse(json!({"profile": body}).to_string().as_bytes())
+                .map_err(|f| format!("profile {index}: {}", f.title))?;
+            store
+                .put_by_query(&query, content, None)
+                .map_err(|f| format!("profile {index}: {}", f.title))?;
+        }
+        Ok(profiles.len())
+    }
+
     /// Serves until the process is stopped.
     pub async fn wait(self) {
         self.server.wait().await;
