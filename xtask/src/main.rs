@@ -4,6 +4,8 @@
 //!   with snapshots checked, docs with warnings denied, packaging of the library crates).
 //! - `cargo xtask snapshots [--accept]`: run the snapshot tests; fail on any difference, or
 //!   with `--accept` rewrite the snapshots.
+//! - `cargo xtask bench [--smoke]`: the benchmarks (release build; `--smoke`: tiny sizes on
+//!   the debug build, as CI runs them), a table on stdout and `target/bench/results.json`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::env;
@@ -25,8 +27,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("snapshots") => snapshots(args.iter().any(|a| a == "--accept")),
+        Some("bench") => bench(args.iter().any(|a| a == "--smoke")),
         _ => {
-            eprintln!("usage: cargo xtask ci | snapshots [--accept]");
+            eprintln!("usage: cargo xtask ci | snapshots [--accept] | bench [--smoke]");
             return ExitCode::from(2);
         }
     };
@@ -119,6 +122,53 @@ fn snapshots(accept: bool) -> Result<(), String> {
     check_no_pending_snapshots()
 }
 
+fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Builds the `profiles` binary and the bench, then runs the bench.
+fn bench(smoke: bool) -> Result<(), String> {
+    let (profile_flag, profile_dir, out) = if smoke {
+        (None, "debug", "smoke.json")
+    } else {
+        (Some("--release"), "release", "results.json")
+    };
+    let mut build = vec![
+        "build",
+        "--locked",
+        "--package",
+        "profile-cli",
+        "--package",
+        "profile-bench",
+    ];
+    build.extend(profile_flag);
+    cargo(&build, &[])?;
+    let binary = target_dir()
+        .join(profile_dir)
+        .join(format!("profile-bench{}", env::consts::EXE_SUFFIX));
+    let out = target_dir().join("bench").join(out);
+    let mut command = Command::new(&binary);
+    command.arg("--out").arg(&out).current_dir(root());
+    if smoke {
+        command.arg("--smoke");
+    }
+    println!(
+        "\n$ {}{}",
+        binary.display(),
+        if smoke { " --smoke" } else { "" }
+    );
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("the benchmarks failed".to_owned())
+    }
+}
+
 fn ci() -> Result<(), String> {
     let started = Instant::now();
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
@@ -139,6 +189,8 @@ fn ci() -> Result<(), String> {
         &[("INSTA_UPDATE", "no")],
     )?;
     snapshots(false)?;
+    // The benchmarks in their smoke sizes, so that they keep compiling and running.
+    bench(true)?;
     cargo(
         &["doc", "--workspace", "--no-deps", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],

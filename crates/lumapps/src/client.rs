@@ -350,17 +350,11 @@ impl LumAppsClient {
         })
     }
 
-    /// Sets fields of one user, the way the seed does it and without its chores: reads
-    /// the user from the directory, checks every field and value against the directory's
-    /// schema before sending anything, writes each value under `customProfile.{uuid}`
-    /// (LumApps keeps a bound field's value under its `apiProfile` path), keeps every
-    /// other property of the user as it was read, and saves.
-    pub async fn update_fields(
+    fn check_fields<'a>(
         &self,
-        directory: &DirectoryModule,
-        user: &UserLocator,
-        changes: &[(FieldRef, Value)],
-    ) -> Result<FieldsUpdate, Error> {
+        directory: &'a DirectoryModule,
+        changes: &'a [(FieldRef, Value)],
+    ) -> Result<Vec<(&'a crate::FieldSchema, &'a Value)>, Error> {
         let mut resolved = Vec::with_capacity(changes.len());
         for (field, value) in changes {
             let schema = directory.schema.resolve(field)?;
@@ -379,8 +373,20 @@ impl LumAppsClient {
             }
             resolved.push((schema, value));
         }
-        let mut current = self.get_user(&directory.id, user).await?;
-        let custom = current
+        Ok(resolved)
+    }
+
+    /// Writes `changes` into a user object as read (each value under
+    /// `customProfile.{uuid}`), after checking them against the directory's schema, and
+    /// says where LumApps keeps each. Nothing is sent.
+    pub fn apply_fields(
+        &self,
+        directory: &DirectoryModule,
+        user: &mut Map<String, Value>,
+        changes: &[(FieldRef, Value)],
+    ) -> Result<Vec<(String, StoredAt)>, Error> {
+        let resolved = self.check_fields(directory, changes)?;
+        let custom = user
             .entry("customProfile")
             .or_insert_with(|| Value::Object(Map::new()));
         if !custom.is_object() {
@@ -388,8 +394,8 @@ impl LumAppsClient {
         }
         let mut stored = Vec::with_capacity(resolved.len());
         if let Value::Object(custom) = custom {
-            for (schema, value) in &resolved {
-                custom.insert(schema.uuid.clone(), (*value).clone());
+            for (schema, value) in resolved {
+                custom.insert(schema.uuid.clone(), value.clone());
                 let at = match &schema.bound_path {
                     Some(path) => StoredAt::ApiProfile { path: path.clone() },
                     None => StoredAt::CustomProfile {
@@ -399,6 +405,24 @@ impl LumAppsClient {
                 stored.push((schema.uuid.clone(), at));
             }
         }
+        Ok(stored)
+    }
+
+    /// Sets fields of one user, the way the seed does it and without its chores: reads
+    /// the user from the directory, checks every field and value against the directory's
+    /// schema before sending anything, writes each value under `customProfile.{uuid}`
+    /// (LumApps keeps a bound field's value under its `apiProfile` path), keeps every
+    /// other property of the user as it was read, and saves.
+    pub async fn update_fields(
+        &self,
+        directory: &DirectoryModule,
+        user: &UserLocator,
+        changes: &[(FieldRef, Value)],
+    ) -> Result<FieldsUpdate, Error> {
+        // Checked before the read, so that nothing at all is sent for bad input.
+        self.check_fields(directory, changes)?;
+        let mut current = self.get_user(&directory.id, user).await?;
+        let stored = self.apply_fields(directory, &mut current, changes)?;
         let user = self.save_user(&directory.id, &current).await?;
         Ok(FieldsUpdate { user, stored })
     }

@@ -1,7 +1,7 @@
 //! [`ProfileUpdater`] for LumApps.
 
 use async_trait::async_trait;
-use profile_core::{Error, FieldChange, Profile, ProfilePatch, ProfileUpdater, UserRef};
+use profile_core::{Applied, Error, FieldChange, Profile, ProfilePatch, ProfileUpdater, UserRef};
 use serde_json::{Map, Value, json};
 
 use crate::{DirectoryModule, FieldRef, LumAppsClient, LumAppsInputError, UserLocator};
@@ -94,6 +94,40 @@ impl ProfileUpdater for LumAppsUpdater {
     }
 
     async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
+        let changes = self.changes(patch)?;
+        let update = self
+            .client
+            .update_fields(&self.directory, &locator(user)?, &changes)
+            .await?;
+        Ok(self.profile(&update.user))
+    }
+
+    /// One read, then a save only if something differs: the user read is the one saved.
+    async fn apply_pending(
+        &self,
+        user: &UserRef,
+        patch: &ProfilePatch,
+        dry_run: bool,
+    ) -> Result<Applied, Error> {
+        let changes = self.changes(patch)?;
+        let mut current = self
+            .client
+            .get_user(&self.directory.id, &locator(user)?)
+            .await?;
+        let before = self.profile(&current);
+        let pending = patch.pending_against(&before);
+        if pending.is_empty() || dry_run {
+            return Ok(Applied::new(before, pending, false));
+        }
+        self.client
+            .apply_fields(&self.directory, &mut current, &changes)?;
+        self.client.save_user(&self.directory.id, &current).await?;
+        Ok(Applied::new(before, pending, true))
+    }
+}
+
+impl LumAppsUpdater {
+    fn changes(&self, patch: &ProfilePatch) -> Result<Vec<(FieldRef, Value)>, Error> {
         let mut changes = Vec::with_capacity(patch.changes().len());
         for change in patch.changes() {
             let [name] = change.path().segments() else {
@@ -105,10 +139,6 @@ impl ProfileUpdater for LumAppsUpdater {
             };
             changes.push((self.field_ref(name), value));
         }
-        let update = self
-            .client
-            .update_fields(&self.directory, &locator(user)?, &changes)
-            .await?;
-        Ok(self.profile(&update.user))
+        Ok(changes)
     }
 }

@@ -227,39 +227,42 @@ fn changed_fields(patch: &ProfilePatch) -> Vec<String> {
 }
 
 async fn process(updater: &dyn ProfileUpdater, row: &SyncRow, options: &SyncOptions) -> RowOutcome {
-    let patch = if options.read_first || options.dry_run {
-        let current = match updater.get(&row.user).await {
-            Ok(current) => current,
-            Err(error) => return failed(&error),
+    if !(options.read_first || options.dry_run) {
+        return match updater.update(&row.user, &row.patch).await {
+            Ok(_) => RowOutcome::Updated {
+                fields: changed_fields(&row.patch),
+            },
+            Err(error) => failed(&error),
         };
-        let pending = row.patch.pending_against(&current);
-        if pending.is_empty() {
-            return RowOutcome::Unchanged;
-        }
-        if options.dry_run {
-            let changes = pending
-                .changes()
-                .iter()
-                .map(|change| FieldDiff {
-                    field: change.path().to_string(),
-                    from: current.get(change.path()).cloned(),
-                    to: match change {
-                        FieldChange::Set { value, .. } => Some(value.clone()),
-                        _ => None,
-                    },
-                })
-                .collect();
-            return RowOutcome::WouldUpdate { changes };
-        }
-        pending
-    } else {
-        row.patch.clone()
+    }
+    let applied = match updater
+        .apply_pending(&row.user, &row.patch, options.dry_run)
+        .await
+    {
+        Ok(applied) => applied,
+        Err(error) => return failed(&error),
     };
-    match updater.update(&row.user, &patch).await {
-        Ok(_) => RowOutcome::Updated {
-            fields: changed_fields(&patch),
-        },
-        Err(error) => failed(&error),
+    if applied.pending.is_empty() {
+        return RowOutcome::Unchanged;
+    }
+    if !applied.written {
+        let changes = applied
+            .pending
+            .changes()
+            .iter()
+            .map(|change| FieldDiff {
+                field: change.path().to_string(),
+                from: applied.before.get(change.path()).cloned(),
+                to: match change {
+                    FieldChange::Set { value, .. } => Some(value.clone()),
+                    _ => None,
+                },
+            })
+            .collect();
+        return RowOutcome::WouldUpdate { changes };
+    }
+    RowOutcome::Updated {
+        fields: changed_fields(&applied.pending),
     }
 }
 

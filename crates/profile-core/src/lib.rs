@@ -60,7 +60,8 @@ pub use base_url::{BaseUrl, InvalidBaseUrl};
 pub use error::{ApiError, ApiErrorKind, BoxError, Error, SendState};
 pub use paginate::{Page, paginate};
 pub use profile::{
-    FieldChange, FieldPath, InvalidFieldPath, Profile, ProfilePatch, ProfileUpdater, UserRef,
+    Applied, FieldChange, FieldPath, InvalidFieldPath, Profile, ProfilePatch, ProfileUpdater,
+    UserRef,
 };
 pub use request::{
     ApiRequest, Body, HeaderValue, Idempotency, Method, REDACTED, encode_path_segment,

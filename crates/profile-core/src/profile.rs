@@ -338,6 +338,55 @@ pub trait ProfileUpdater: Send + Sync {
 
     /// Applies the patch to the user's profile and returns the profile as it now is.
     async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error>;
+
+    /// Reads the profile and writes only the changes of `patch` it does not hold yet
+    /// (nothing when it holds them all, or when `dry_run`). Vendors whose update is itself a
+    /// read-modify-write override it to read only once.
+    async fn apply_pending(
+        &self,
+        user: &UserRef,
+        patch: &ProfilePatch,
+        dry_run: bool,
+    ) -> Result<Applied, Error> {
+        let before = self.get(user).await?;
+        let pending = patch.pending_against(&before);
+        if pending.is_empty() || dry_run {
+            return Ok(Applied {
+                before,
+                pending,
+                written: false,
+            });
+        }
+        self.update(user, &pending).await?;
+        Ok(Applied {
+            before,
+            pending,
+            written: true,
+        })
+    }
+}
+
+/// What [`ProfileUpdater::apply_pending`] found and did.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Applied {
+    /// The profile as read.
+    pub before: Profile,
+    /// The changes it did not hold yet.
+    pub pending: ProfilePatch,
+    /// Whether they were written.
+    pub written: bool,
+}
+
+impl Applied {
+    /// What was found and done.
+    pub fn new(before: Profile, pending: ProfilePatch, written: bool) -> Self {
+        Self {
+            before,
+            pending,
+            written,
+        }
+    }
 }
 
 #[cfg(test)]

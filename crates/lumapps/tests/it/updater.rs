@@ -50,3 +50,31 @@ async fn an_unknown_field_is_refused() {
     assert!(err.is_invalid_input(), "{err}");
     assert_eq!(emulator.faults().requests_seen(), before);
 }
+
+#[tokio::test]
+async fn apply_pending_reads_once_and_saves_only_a_change() {
+    let (emulator, client) = setup().await;
+    let directory = seed_directory(&client).await;
+    let updater = LumAppsUpdater::new(client, directory, "en");
+    let me = UserRef::email("me@customer.com");
+    let patch = ProfilePatch::new().set("Title", "Support Leader").unwrap();
+    let before = emulator.faults().requests_seen();
+    let applied = updater.apply_pending(&me, &patch, false).await.unwrap();
+    assert!(applied.written);
+    assert_eq!(
+        emulator.faults().requests_seen() - before,
+        2,
+        "one read, one save"
+    );
+    let again = updater.apply_pending(&me, &patch, false).await.unwrap();
+    assert!(!again.written && again.pending.is_empty());
+    assert_eq!(
+        emulator.faults().requests_seen() - before,
+        3,
+        "then one read only"
+    );
+    assert_eq!(
+        emulator.user("me@customer.com").unwrap()["apiProfile"]["organizations"]["title"],
+        "Support Leader"
+    );
+}

@@ -1,0 +1,486 @@
+//! `profile-bench`: how fast profile-toolkit is, against the limit, in one run. Run it with
+//! `cargo xtask bench` (release build, full sizes) or `cargo xtask bench --smoke`.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+mod measure;
+mod vendors;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use measure::{Result, cpu_time, peak_rss_kib, print_table};
+use profile_core::RateLimit;
+use serde_json::json;
+use vendors::{VENDORS, email, emulator, row_requests, single_update, sync_setup};
+
+/// How big each benchmark is.
+struct Sizes {
+    sequential: usize,
+    bulk_rows: usize,
+    concurrency: usize,
+    polite_per_minute: u32,
+    polite_requests: usize,
+    stream_users: [u64; 2],
+    sync_rows: [usize; 2],
+    capacity: Duration,
+}
+
+const FULL: Sizes = Sizes {
+    sequential: 5_000,
+    bulk_rows: 20_000,
+    concurrency: 32,
+    polite_per_minute: 1_200,
+    polite_requests: 1_500,
+    stream_users: [100_000, 1_000_000],
+    sync_rows: [100_000, 1_000_000],
+    capacity: Duration::from_secs(5),
+};
+
+const SMOKE: Sizes = Sizes {
+    sequential: 200,
+    bulk_rows: 300,
+    concurrency: 8,
+    polite_per_minute: 6_000,
+    polite_requests: 100,
+    stream_users: [2_000, 20_000],
+    sync_rows: [500, 2_000],
+    capacity: Duration::from_millis(500),
+};
+
+fn profiles_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the bench's own path");
+    exe.with_file_name(format!("profiles{}", std::env::consts::EXE_SUFFIX))
+}
+
+fn temp_file(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("profile-bench-{}-{name}", std::process::id()))
+}
+
+/// 1. The SDK's cost over a bare reqwest loop sending the same bytes, sequentially.
+async fn overhead(vendor: &str, n: usize, results: &mut Vec<Result>) {
+    let emulator = emulator(vendor, 1).await;
+    let (call, raw) = single_update(vendor, &emulator).await;
+    let bare = reqwest::Client::new();
+    for _ in 0..50 {
+        assert!(
+            call().await && raw.send(&bare).await,
+            "{vendor}: warm-up failed"
+        );
+    }
+    let (cpu, started) = (cpu_time(), Instant::now());
+    for _ in 0..n {
+        assert!(call().await, "{vendor}: an SDK update failed");
+    }
+    let (sdk, sdk_cpu) = (started.elapsed(), cpu_time() - cpu);
+    let (cpu, started) = (cpu_time(), Instant::now());
+    for _ in 0..n {
+        assert!(raw.send(&bare).await, "{vendor}: a bare update failed");
+    }
+    let (bare_time, bare_cpu) = (started.elapsed(), cpu_time() - cpu);
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    results.push(
+        Result::new(
+            "overhead",
+            format!("{vendor}: SDK / bare, {n} sequential"),
+            sdk.as_secs_f64() / bare_time.as_secs_f64(),
+            "ratio",
+        )
+        .goal("<= 1.10"),
+    );
+    results.push(Result::new(
+        "overhead",
+        format!("{vendor}: SDK time per update"),
+        per(sdk),
+        "µs",
+    ));
+    results.push(Result::new(
+        "overhead",
+        format!("{vendor}: bare time per update"),
+        per(bare_time),
+        "µs",
+    ));
+    results.push(Result::new(
+        "overhead",
+        format!("{vendor}: SDK CPU per update (+emulator)"),
+        per(sdk_cpu),
+        "µs",
+    ));
+    results.push(Result::new(
+        "overhead",
+        format!("{vendor}: bare CPU per update (+emulator)"),
+        per(bare_cpu),
+        "µs",
+    ));
+}
+
+fn write_csv(vendor: &str, rows: usize, value: &str) -> PathBuf {
+    use std::io::Write;
+    let path = temp_file(&format!("{vendor}-{rows}.csv"));
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("a temporary file"));
+    writeln!(file, "email,value").expect("write");
+    for i in 0..rows {
+        writeln!(file, "{},{value}", email(vendor, i)).expect("write");
+    }
+    path
+}
+
+/// 2. `profiles sync` against a bare concurrent loop doing the same read and write per row.
+async fn bulk(vendor: &str, rows: usize, concurrency: usize, results: &mut Vec<Result>) {
+    let emulator = emulator(vendor, rows).await;
+    let (env, args, value, _) = sync_setup(vendor, &emulator);
+    let input = write_csv(vendor, rows, value);
+    let started = Instant::now();
+    let output = tokio::process::Command::new(profiles_binary())
+        .args(["sync", "--vendor", vendor, "--input"])
+        .arg(&input)
+        .args(["--concurrency", &concurrency.to_string(), "--rate", "0"])
+        .args(&args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .output()
+        .await
+        .expect("profiles sync runs");
+    let sync_time = started.elapsed();
+    assert!(
+        output.status.success(),
+        "{vendor}: sync failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _ = std::fs::remove_file(&input);
+    drop(emulator);
+
+    let emulator = emulator_for_ceiling(vendor, rows).await;
+    let mut requests = Vec::with_capacity(rows);
+    for i in 0..rows {
+        requests.push(row_requests(vendor, &emulator, i).await);
+    }
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let ok = stream::iter(requests.iter())
+        .map(|(read, write)| {
+            let client = client.clone();
+            async move { read.send(&client).await && write.send(&client).await }
+        })
+        .buffer_unordered(concurrency)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await;
+    let ceiling = started.elapsed();
+    assert_eq!(ok, rows, "{vendor}: the bare loop failed rows");
+    let sdk_rate = rows as f64 / sync_time.as_secs_f64();
+    let ceiling_rate = rows as f64 / ceiling.as_secs_f64();
+    results.push(Result::new(
+        "bulk",
+        format!("{vendor}: profiles sync, {rows} rows, c={concurrency}"),
+        sdk_rate,
+        "updates/s",
+    ));
+    results.push(Result::new(
+        "bulk",
+        format!("{vendor}: bare read+write loop, c={concurrency}"),
+        ceiling_rate,
+        "updates/s",
+    ));
+    results.push(
+        Result::new(
+            "bulk",
+            format!("{vendor}: sync / ceiling"),
+            sdk_rate / ceiling_rate,
+            "ratio",
+        )
+        .goal(">= 0.80"),
+    );
+}
+
+async fn emulator_for_ceiling(vendor: &str, rows: usize) -> vendors::Emulator {
+    emulator(vendor, rows).await
+}
+
+/// 3. The client at the vendor's limit: the share of the limit achieved, and the 429s seen.
+async fn politeness(per_minute: u32, requests: usize, results: &mut Vec<Result>) {
+    let emulator = emulator("sunshine", 1).await;
+    emulator
+        .faults()
+        .set_rate_limit_per_minute(Some(per_minute));
+    let updater = vendors::updater(
+        "sunshine",
+        &emulator,
+        RateLimit::per_minute(per_minute).with_max_in_flight(8),
+    )
+    .await;
+    let user = profile_core::UserRef::email(email("sunshine", 0));
+    let started = Instant::now();
+    let ok = stream::iter(0..requests)
+        .map(|_| {
+            let (updater, user) = (updater.clone(), user.clone());
+            async move { updater.get(&user).await.is_ok() }
+        })
+        .buffer_unordered(8)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    // n requests spaced evenly span n - 1 intervals.
+    let achieved = (requests as f64 - 1.0) / elapsed * 60.0;
+    results.push(
+        Result::new(
+            "politeness",
+            format!("sunshine: achieved / limit of {per_minute}/min"),
+            achieved / f64::from(per_minute),
+            "ratio",
+        )
+        .goal(">= 0.95"),
+    );
+    results.push(
+        Result::new(
+            "politeness",
+            format!("sunshine: 429s in {requests} requests"),
+            emulator.faults().rate_limited_count() as f64,
+            "count",
+        )
+        .goal("0"),
+    );
+    results.push(
+        Result::new(
+            "politeness",
+            "sunshine: requests lost",
+            (requests - ok) as f64,
+            "count",
+        )
+        .goal("0"),
+    );
+}
+
+/// The child process of the memory benchmark: streams every user of a directory.
+async fn child_stream_users(base_url: &str) {
+    let client = profile_lumapps::LumAppsClient::builder(
+        profile_core::BaseUrl::parse(base_url).expect("a base URL"),
+        profile_lumapps::LumAppsAuth::token(profile_emulator::lumapps::DEMO_TOKEN),
+    )
+    .page_size(1_000)
+    .build()
+    .expect("a client");
+    let users = client
+        .list_users(profile_emulator::lumapps::SEED_DIRECTORY)
+        .try_fold(0u64, |n, _| std::future::ready(Ok(n + 1)))
+        .await
+        .expect("the listing");
+    println!(
+        "{}",
+        json!({"users": users, "peak_rss_kib": peak_rss_kib("self")})
+    );
+}
+
+/// 4. Peak resident memory of streaming a directory, and of a dry-run sync, at two sizes.
+async fn memory(sizes: &Sizes, results: &mut Vec<Result>) {
+    let mut stream_peaks = Vec::new();
+    for users in sizes.stream_users {
+        let config = profile_emulator::lumapps::LumAppsConfig::default().synthetic_users(users);
+        let emulator = profile_emulator::lumapps::LumAppsEmulator::start_with(
+            config,
+            profile_emulator::loopback(0),
+        )
+        .await
+        .expect("an emulator");
+        let started = Instant::now();
+        let output = tokio::process::Command::new(std::env::current_exe().expect("self"))
+            .args(["--child-stream-users", &emulator.base_url()])
+            .output()
+            .await
+            .expect("the child runs");
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("the child's report");
+        assert_eq!(report["users"].as_u64(), Some(users + 1), "every user once");
+        let peak = report["peak_rss_kib"].as_u64().unwrap_or(0) as f64 / 1024.0;
+        stream_peaks.push(peak);
+        results.push(
+            Result::new(
+                "memory",
+                format!("stream {users} LumApps users: peak RSS"),
+                peak,
+                "MiB",
+            )
+            .goal("< 64"),
+        );
+        results.push(Result::new(
+            "memory",
+            format!("stream {users} LumApps users: rate"),
+            users as f64 / started.elapsed().as_secs_f64(),
+            "users/s",
+        ));
+    }
+    results.push(
+        Result::new(
+            "memory",
+            "stream: large / small peak",
+            stream_peaks[1] / stream_peaks[0],
+            "ratio",
+        )
+        .goal("<= 1.10"),
+    );
+
+    let mut sync_peaks = Vec::new();
+    for rows in sizes.sync_rows {
+        let config =
+            profile_emulator::lumapps::LumAppsConfig::default().synthetic_users(rows as u64);
+        let emulator = profile_emulator::lumapps::LumAppsEmulator::start_with(
+            config,
+            profile_emulator::loopback(0),
+        )
+        .await
+        .expect("an emulator");
+        let input = write_csv("lumapps", rows, "Engineer");
+        let wrapped = vendors::Emulator::LumApps(emulator);
+        let (env, args, _, _) = sync_setup("lumapps", &wrapped);
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new(profiles_binary())
+            .args([
+                "sync",
+                "--vendor",
+                "lumapps",
+                "--dry-run",
+                "--rate",
+                "0",
+                "--concurrency",
+                "32",
+                "--input",
+            ])
+            .arg(&input)
+            .args(&args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("profiles sync runs");
+        let pid = child.id().map(|p| p.to_string()).unwrap_or_default();
+        let mut peak = 0;
+        loop {
+            if let Some(now) = peak_rss_kib(&pid) {
+                peak = peak.max(now);
+            }
+            tokio::select! {
+                status = child.wait() => { assert!(status.is_ok()); break; }
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+        let _ = std::fs::remove_file(&input);
+        let peak = peak as f64 / 1024.0;
+        sync_peaks.push(peak);
+        results.push(
+            Result::new(
+                "memory",
+                format!("dry-run sync of {rows} rows: peak RSS"),
+                peak,
+                "MiB",
+            )
+            .goal("< 64"),
+        );
+        results.push(Result::new(
+            "memory",
+            format!("dry-run sync of {rows} rows: rate"),
+            rows as f64 / started.elapsed().as_secs_f64(),
+            "rows/s",
+        ));
+    }
+    results.push(
+        Result::new(
+            "memory",
+            "sync: large / small peak",
+            sync_peaks[1] / sync_peaks[0],
+            "ratio",
+        )
+        .goal("<= 1.10"),
+    );
+}
+
+/// 5. Requests a second each emulator serves to a bare client at concurrency 32.
+async fn capacity(vendor: &str, duration: Duration, results: &mut Vec<Result>) {
+    let emulator = emulator(vendor, 1).await;
+    let (read, _) = row_requests(vendor, &emulator, 0).await;
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let served: usize = stream::iter(0..32)
+        .map(|_| {
+            let (client, read) = (client.clone(), read.clone());
+            async move {
+                let mut n = 0;
+                while Instant::now() < deadline {
+                    if read.send(&client).await {
+                        n += 1;
+                    }
+                }
+                n
+            }
+        })
+        .buffer_unordered(32)
+        .fold(0, |sum, n| std::future::ready(sum + n))
+        .await;
+    results.push(Result::new(
+        "capacity",
+        format!("{vendor} emulator, reads, c=32"),
+        served as f64 / started.elapsed().as_secs_f64(),
+        "requests/s",
+    ));
+}
+
+fn write_results(path: &Path, smoke: bool, results: &[Result]) {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let document = json!({
+        "mode": if smoke { "smoke" } else { "full" },
+        "machine": measure::machine(),
+        "results": results.iter().map(Result::json).collect::<Vec<_>>(),
+    });
+    std::fs::write(
+        path,
+        serde_json::to_vec_pretty(&document).unwrap_or_default(),
+    )
+    .expect("the results file");
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(position) = args.iter().position(|a| a == "--child-stream-users") {
+        child_stream_users(&args[position + 1]).await;
+        return;
+    }
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let out = args
+        .iter()
+        .position(|a| a == "--out")
+        .map(|i| PathBuf::from(&args[i + 1]))
+        .unwrap_or_else(|| PathBuf::from("target/bench/results.json"));
+    let sizes = if smoke { SMOKE } else { FULL };
+    let mut results = Vec::new();
+    let total = Instant::now();
+    for vendor in VENDORS {
+        eprintln!("bench: {vendor}: overhead");
+        overhead(vendor, sizes.sequential, &mut results).await;
+        eprintln!("bench: {vendor}: bulk");
+        bulk(vendor, sizes.bulk_rows, sizes.concurrency, &mut results).await;
+        eprintln!("bench: {vendor}: capacity");
+        capacity(vendor, sizes.capacity, &mut results).await;
+    }
+    eprintln!("bench: politeness");
+    politeness(sizes.polite_per_minute, sizes.polite_requests, &mut results).await;
+    eprintln!("bench: memory");
+    memory(&sizes, &mut results).await;
+    print_table(&results);
+    write_results(&out, smoke, &results);
+    eprintln!(
+        "bench: done in {:.0}s; results in {}",
+        total.elapsed().as_secs_f64(),
+        out.display()
+    );
+}

@@ -1,0 +1,120 @@
+//! Measuring: CPU time, resident memory, the machine, the results table.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// This process's CPU time (user + system), from /proc (Linux; zero elsewhere).
+pub(crate) fn cpu_time() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; in
+    // clock ticks of 1/100 s on Linux.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// Peak resident memory (VmHWM) of a process, in KiB.
+pub(crate) fn peak_rss_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// What this machine is.
+pub(crate) fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, m)| m.trim().to_owned())
+        .unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kib: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    json!({
+        "cpu": model,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "memory_gib": (mem_kib as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+        "os": std::env::consts::OS,
+    })
+}
+
+/// One number.
+pub(crate) struct Result {
+    pub(crate) benchmark: &'static str,
+    pub(crate) subject: String,
+    pub(crate) value: f64,
+    pub(crate) unit: &'static str,
+    pub(crate) goal: Option<String>,
+}
+
+impl Result {
+    pub(crate) fn new(
+        benchmark: &'static str,
+        subject: impl Into<String>,
+        value: f64,
+        unit: &'static str,
+    ) -> Self {
+        Self {
+            benchmark,
+            subject: subject.into(),
+            value,
+            unit,
+            goal: None,
+        }
+    }
+
+    pub(crate) fn goal(mut self, goal: impl Into<String>) -> Self {
+        self.goal = Some(goal.into());
+        self
+    }
+
+    pub(crate) fn json(&self) -> Value {
+        json!({"benchmark": self.benchmark, "subject": self.subject, "value": self.value, "unit": self.unit, "goal": self.goal})
+    }
+}
+
+/// Prints the results as a table.
+pub(crate) fn print_table(results: &[Result]) {
+    println!(
+        "{:<12} {:<44} {:>14} {:<12} goal",
+        "benchmark", "subject", "value", "unit"
+    );
+    for r in results {
+        let value = if r.value.abs() >= 100.0 {
+            format!("{:.0}", r.value)
+        } else {
+            format!("{:.3}", r.value)
+        };
+        println!(
+            "{:<12} {:<44} {:>14} {:<12} {}",
+            r.benchmark,
+            r.subject,
+            value,
+            r.unit,
+            r.goal.as_deref().unwrap_or("")
+        );
+    }
+}
