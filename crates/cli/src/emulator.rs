@@ -72,6 +72,19 @@ fn read_seed(path: &Option<std::path::PathBuf>) -> Result<Vec<serde_json::Value>
     }
 }
 
+/// Applies the standing faults, says where it listens, and serves until Ctrl-C.
+async fn serve<S>(
+    emulator: profile_emulator::Emulator<S>,
+    args: &EmulatorArgs,
+) -> Result<(), String> {
+    apply_faults(emulator.faults(), args);
+    say!("listening on {}", emulator.base_url());
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        () = emulator.wait() => Err("the emulator stopped".to_owned()),
+    }
+}
+
 fn apply_faults(faults: &profile_emulator::FaultController, args: &EmulatorArgs) {
     if let Some(ms) = args.latency_ms {
         faults.set_latency(Some(std::time::Duration::from_millis(ms)));
@@ -111,12 +124,7 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), String> {
                     .await
                     .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
             emulator.seed(&read_seed(&args.seed)?)?;
-            apply_faults(emulator.faults(), &args);
-            say!("listening on {}", emulator.base_url());
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => Ok(()),
-                () = emulator.wait() => Err("the emulator stopped".to_owned()),
-            }
+            serve(emulator, &args).await
         }
         Vendor::Capture => {
             refuse_foreign("--token", !args.tokens.is_empty(), "capture")?;
@@ -138,12 +146,7 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), String> {
                     .await
                     .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
             emulator.seed("user", &read_seed(&args.seed)?)?;
-            apply_faults(emulator.faults(), &args);
-            say!("listening on {}", emulator.base_url());
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => Ok(()),
-                () = emulator.wait() => Err("the emulator stopped".to_owned()),
-            }
+            serve(emulator, &args).await
         }
         Vendor::Sunshine => {
             refuse_foreign("--token", !args.tokens.is_empty(), "sunshine")?;
@@ -169,12 +172,7 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), String> {
                     .await
                     .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
             emulator.seed(&read_seed(&args.seed)?)?;
-            apply_faults(emulator.faults(), &args);
-            say!("listening on {}", emulator.base_url());
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => Ok(()),
-                () = emulator.wait() => Err("the emulator stopped".to_owned()),
-            }
+            serve(emulator, &args).await
         }
     }
 }

@@ -28,4 +28,4 @@ mod server;
 pub mod sunshine;
 
 pub use faults::{Fault, FaultController};
-pub use server::{RunningServer, loopback};
+pub use server::{Emulator, RunningServer, loopback};

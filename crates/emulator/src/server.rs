@@ -2,10 +2,14 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::middleware;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+use crate::faults::{FaultController, apply_faults};
 
 /// A server running in the background of the current tokio runtime. Dropping it stops it.
 #[derive(Debug)]
@@ -51,4 +55,52 @@ impl Drop for RunningServer {
 /// `127.0.0.1:port`.
 pub fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// A running emulator of one vendor: its server, its state, and its fault injection.
+/// `SunshineEmulator`, `CaptureEmulator` and `LumAppsEmulator` are this type with each
+/// vendor's state; dropping one stops it.
+#[derive(Debug)]
+pub struct Emulator<S> {
+    server: RunningServer,
+    state: Arc<S>,
+    faults: FaultController,
+}
+
+impl<S> Emulator<S> {
+    /// Serves a vendor's routes on `addr`, faults applied before anything else.
+    pub(crate) async fn serve(router: Router, state: Arc<S>, addr: SocketAddr) -> io::Result<Self> {
+        let faults = FaultController::new();
+        let router = router.layer(middleware::from_fn_with_state(faults.clone(), apply_faults));
+        let server = RunningServer::start(router, addr).await?;
+        Ok(Self {
+            server,
+            state,
+            faults,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// Its fault injection.
+    pub fn faults(&self) -> &FaultController {
+        &self.faults
+    }
+
+    pub(crate) fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn wait(self) {
+        self.server.wait().await;
+    }
 }

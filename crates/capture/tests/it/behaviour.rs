@@ -242,3 +242,38 @@ async fn all_three_authentication_schemes_are_accepted() {
             .unwrap_or_else(|e| panic!("{auth:?}: {e}"));
     }
 }
+
+#[tokio::test]
+async fn a_changed_key_value_finds_the_record_and_the_old_one_does_not() {
+    let (_emulator, client) = setup().await;
+    let update = EntityUpdate::attributes(
+        "user",
+        EntityLocator::key("email", "gjack@example.com"),
+        json!({"email": "gary@example.com"}),
+    )
+    .unwrap();
+    client.update(&update).await.unwrap();
+    assert_eq!(
+        record(&client, EntityLocator::key("email", "gary@example.com")).await["id"],
+        5254
+    );
+    let old = client
+        .entity(&EntityRead::new(
+            "user",
+            EntityLocator::key("email", "gjack@example.com"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        CaptureErrorKind::of(&old),
+        Some(CaptureErrorKind::RecordNotFound)
+    );
+    // The freed value can be taken by another record.
+    let take = EntityUpdate::attributes(
+        "user",
+        EntityLocator::Id(5250),
+        json!({"email": "gjack@example.com"}),
+    )
+    .unwrap();
+    client.update(&take).await.unwrap();
+}

@@ -30,7 +30,6 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
@@ -41,7 +40,7 @@ use sha1::Sha1;
 pub use schema::{Attribute, AttributeType, EntitySchema};
 use store::{Failure, Params, Store, Write, fail};
 
-use crate::{FaultController, RunningServer, faults};
+use crate::Emulator;
 
 /// The client id and secret in the seed's first example's Basic header.
 pub const SEED_CLIENT_1: (&str, &str) = (
@@ -297,14 +296,9 @@ pub fn router(config: CaptureConfig) -> (Router, Arc<CaptureState>) {
 }
 
 /// A running Capture emulator.
-#[derive(Debug)]
-pub struct CaptureEmulator {
-    server: RunningServer,
-    state: Arc<CaptureState>,
-    faults: FaultController,
-}
+pub type CaptureEmulator = Emulator<CaptureState>;
 
-impl CaptureEmulator {
+impl Emulator<CaptureState> {
     /// Starts with the default configuration on a free port of 127.0.0.1.
     pub async fn start() -> io::Result<Self> {
         Self::start_with(CaptureConfig::default(), crate::loopback(0)).await
@@ -313,38 +307,18 @@ impl CaptureEmulator {
     /// Starts with `config` on `addr`.
     pub async fn start_with(config: CaptureConfig, addr: SocketAddr) -> io::Result<Self> {
         let (router, state) = router(config);
-        let faults = FaultController::new();
-        let router = router.layer(middleware::from_fn_with_state(
-            faults.clone(),
-            faults::apply_faults,
-        ));
-        let server = RunningServer::start(router, addr).await?;
-        Ok(Self {
-            server,
-            state,
-            faults,
-        })
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// Its fault injection.
-    pub fn faults(&self) -> &FaultController {
-        &self.faults
+        Emulator::serve(router, state, addr).await
     }
 
     /// Every record of an entity type.
     pub fn records(&self, type_name: &str) -> Vec<Value> {
-        self.state.records(type_name)
+        self.state().records(type_name)
     }
 
     /// Creates records of `type_name` from attribute objects, as `entity.create` would.
     /// Returns how many.
     pub fn seed(&self, type_name: &str, records: &[Value]) -> Result<usize, String> {
-        let mut store = self.state.store();
+        let mut store = self.state().store();
         for (index, attributes) in records.iter().enumerate() {
             let params = Params(vec![
                 ("type_name".to_owned(), type_name.to_owned()),
@@ -355,11 +329,6 @@ impl CaptureEmulator {
                 .map_err(|f| format!("record {index}: {} {}", f.code, f.description))?;
         }
         Ok(records.len())
-    }
-
-    /// Serves until the process is stopped.
-    pub async fn wait(self) {
-        self.server.wait().await;
     }
 }
 
@@ -415,20 +384,7 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(
-        &state,
-        &headers,
-        "/entity.update",
-        &body,
-        |store, params| {
-            let record = store.write(params, Write::Update)?;
-            Ok(if include_record(params) {
-                json!({"stat": "ok", "result": record})
-            } else {
-                json!({"stat": "ok"})
-            })
-        },
-    )
+    write(&state, &headers, "/entity.update", &body, Write::Update)
 }
 
 async fn replace(
@@ -436,20 +392,26 @@ async fn replace(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(
-        &state,
-        &headers,
-        "/entity.replace",
-        &body,
-        |store, params| {
-            let record = store.write(params, Write::Replace)?;
-            Ok(if include_record(params) {
-                json!({"stat": "ok", "result": record})
-            } else {
-                json!({"stat": "ok"})
-            })
-        },
-    )
+    write(&state, &headers, "/entity.replace", &body, Write::Replace)
+}
+
+/// `entity.update` and `entity.replace`: one call, differing only in what happens to what
+/// the values do not restate.
+fn write(
+    state: &CaptureState,
+    headers: &HeaderMap,
+    path: &str,
+    body: &[u8],
+    mode: Write,
+) -> Response {
+    handle(state, headers, path, body, |store, params| {
+        let record = store.write(params, mode)?;
+        Ok(if include_record(params) {
+            json!({"stat": "ok", "result": record})
+        } else {
+            json!({"stat": "ok"})
+        })
+    })
 }
 
 async fn entity(

@@ -372,7 +372,48 @@ struct EntityStore {
     schema: EntitySchema,
     records: BTreeMap<u64, Map<String, Value>>,
     by_uuid: HashMap<String, u64>,
+    /// Unique attribute → its value (as JSON text) → the record holding it: key lookups
+    /// and uniqueness checks in constant time.
+    unique: HashMap<String, HashMap<String, u64>>,
     ids: Ids,
+}
+
+impl EntityStore {
+    fn unique_values(&self, record: &Map<String, Value>) -> Vec<(String, String)> {
+        self.schema
+            .attributes()
+            .filter(|(_, attribute)| attribute.unique)
+            .filter_map(|(name, _)| {
+                let value = record.get(name).filter(|v| !v.is_null())?;
+                Some((name.clone(), value.to_string()))
+            })
+            .collect()
+    }
+
+    /// The record that holds `value` in unique attribute `name`.
+    fn holder(&self, name: &str, value: &Value) -> Option<u64> {
+        self.unique.get(name)?.get(&value.to_string()).copied()
+    }
+
+    /// Stores a record, keeping the indexes right.
+    fn put(&mut self, id: u64, record: Map<String, Value>) {
+        if let Some(old) = self.records.get(&id) {
+            for (name, value) in self.unique_values(old) {
+                if let Some(index) = self.unique.get_mut(&name) {
+                    if index.get(&value) == Some(&id) {
+                        index.remove(&value);
+                    }
+                }
+            }
+        }
+        for (name, value) in self.unique_values(&record) {
+            self.unique.entry(name).or_default().insert(value, id);
+        }
+        if let Some(uuid) = record.get("uuid").and_then(Value::as_str) {
+            self.by_uuid.insert(uuid.to_owned(), id);
+        }
+        self.records.insert(id, record);
+    }
 }
 
 /// All entity types and their records.
@@ -398,6 +439,7 @@ impl Store {
                         schema,
                         records: BTreeMap::new(),
                         by_uuid: HashMap::new(),
+                        unique: HashMap::new(),
                         ids: Ids { next: 1 },
                     };
                     (name, store)
@@ -412,9 +454,6 @@ impl Store {
             return;
         };
         let id = record.get("id").and_then(Value::as_u64).unwrap_or(0);
-        if let Some(uuid) = record.get("uuid").and_then(Value::as_str) {
-            entity.by_uuid.insert(uuid.to_owned(), id);
-        }
         let mut highest = id;
         for value in record.values() {
             if let Value::Array(items) = value {
@@ -424,7 +463,7 @@ impl Store {
             }
         }
         entity.ids.next = entity.ids.next.max(highest + 1);
-        entity.records.insert(id, record);
+        entity.put(id, record);
     }
 
     pub(crate) fn records(&self, type_name: &str) -> Vec<Value> {
@@ -486,11 +525,7 @@ impl Store {
                 let Some(value) = params.json("key_value")? else {
                     return fail(100, "`key_value` is required with `key_attribute`");
                 };
-                entity
-                    .records
-                    .iter()
-                    .find(|(_, r)| r.get(attribute) == Some(&value))
-                    .map(|(id, _)| *id)
+                entity.holder(attribute, &value)
             }
             (None, None, None) => {
                 return fail(
@@ -566,7 +601,7 @@ impl Store {
         Self::check_unique(entity, id, &record)?;
         record.insert("lastUpdated".into(), json!(now()));
         let result = read_at(&record, &path)?;
-        entity.records.insert(id, record);
+        entity.put(id, record);
         Ok(result)
     }
 
@@ -607,8 +642,7 @@ impl Store {
         record.insert("uuid".into(), json!(uuid));
         record.insert("created".into(), json!(stamp));
         record.insert("lastUpdated".into(), json!(stamp));
-        entity.by_uuid.insert(uuid.clone(), id);
-        entity.records.insert(id, record);
+        entity.put(id, record);
         Ok((id, uuid))
     }
 }

@@ -30,14 +30,13 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use crate::{FaultController, RunningServer, faults};
+use crate::Emulator;
 use directory::Users;
 
 /// The seed's instance.
@@ -646,14 +645,9 @@ async fn application_token(
 }
 
 /// A running LumApps emulator.
-#[derive(Debug)]
-pub struct LumAppsEmulator {
-    server: RunningServer,
-    state: Arc<LumAppsState>,
-    faults: FaultController,
-}
+pub type LumAppsEmulator = Emulator<LumAppsState>;
 
-impl LumAppsEmulator {
+impl Emulator<LumAppsState> {
     /// Starts with the default configuration on a free port of 127.0.0.1.
     pub async fn start() -> io::Result<Self> {
         Self::start_with(LumAppsConfig::default(), crate::loopback(0)).await
@@ -662,38 +656,18 @@ impl LumAppsEmulator {
     /// Starts with `config` on `addr`.
     pub async fn start_with(config: LumAppsConfig, addr: SocketAddr) -> io::Result<Self> {
         let (router, state) = router(config);
-        let faults = FaultController::new();
-        let router = router.layer(middleware::from_fn_with_state(
-            faults.clone(),
-            faults::apply_faults,
-        ));
-        let server = RunningServer::start(router, addr).await?;
-        Ok(Self {
-            server,
-            state,
-            faults,
-        })
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// Its fault injection.
-    pub fn faults(&self) -> &FaultController {
-        &self.faults
+        Emulator::serve(router, state, addr).await
     }
 
     /// A user by e-mail, as stored.
     pub fn user(&self, email: &str) -> Option<Map<String, Value>> {
-        self.state.user(email)
+        self.state().user(email)
     }
 
     /// Adds (or replaces) directory users, each a JSON object with an `email`. Returns how
     /// many.
     pub fn seed(&self, users: &[Value]) -> Result<usize, String> {
-        let mut store = self.state.users();
+        let mut store = self.state().users();
         for (index, user) in users.iter().enumerate() {
             match user {
                 Value::Object(map) if map.get("email").and_then(Value::as_str).is_some() => {
@@ -708,16 +682,11 @@ impl LumAppsEmulator {
     /// Makes every exchanged token invalid (as if they had expired), so that the next call
     /// with one answers 401.
     pub fn revoke_tokens(&self) {
-        self.state.issued().clear();
+        self.state().issued().clear();
     }
 
     /// Tokens exchanged so far.
     pub fn tokens_issued(&self) -> u64 {
-        self.state.counter.load(Ordering::Relaxed) - 1
-    }
-
-    /// Serves until the process is stopped.
-    pub async fn wait(self) {
-        self.server.wait().await;
+        self.state().counter.load(Ordering::Relaxed) - 1
     }
 }

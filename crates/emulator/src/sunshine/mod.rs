@@ -38,7 +38,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::{FaultController, RunningServer, faults};
+use crate::Emulator;
 use store::{Content, Failure, Put, Query, Store};
 
 /// The API token in the seed's examples, accepted by default.
@@ -193,14 +193,9 @@ pub fn router(config: SunshineConfig) -> (Router, Arc<SunshineState>) {
 }
 
 /// A running Sunshine emulator.
-#[derive(Debug)]
-pub struct SunshineEmulator {
-    server: RunningServer,
-    state: Arc<SunshineState>,
-    faults: FaultController,
-}
+pub type SunshineEmulator = Emulator<SunshineState>;
 
-impl SunshineEmulator {
+impl Emulator<SunshineState> {
     /// Starts with the default configuration on a free port of 127.0.0.1.
     pub async fn start() -> io::Result<Self> {
         Self::start_with(SunshineConfig::default(), crate::loopback(0)).await
@@ -209,43 +204,18 @@ impl SunshineEmulator {
     /// Starts with `config` on `addr`.
     pub async fn start_with(config: SunshineConfig, addr: SocketAddr) -> io::Result<Self> {
         let (router, state) = router(config);
-        let faults = FaultController::new();
-        let router = router.layer(middleware::from_fn_with_state(
-            faults.clone(),
-            faults::apply_faults,
-        ));
-        let server = RunningServer::start(router, addr).await?;
-        Ok(Self {
-            server,
-            state,
-            faults,
-        })
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// The address it listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
-
-    /// Its fault injection.
-    pub fn faults(&self) -> &FaultController {
-        &self.faults
+        Emulator::serve(router, state, addr).await
     }
 
     /// Every stored profile, as the API would render it.
     pub fn profiles(&self) -> Vec<Value> {
-        self.state.profiles()
+        self.state().profiles()
     }
 
     /// Adds profiles, each `{"source", "type", "name"?, "identifiers": [{"type", "value"}],
     /// "attributes"?}`, as a PUT by their first identifier would. Returns how many.
     pub fn seed(&self, profiles: &[Value]) -> Result<usize, String> {
-        let mut store = self.state.store();
+        let mut store = self.state().store();
         for (index, profile) in profiles.iter().enumerate() {
             let text = |key: &str| profile.get(key).and_then(Value::as_str).unwrap_or("");
             let first = profile.pointer("/identifiers/0");
@@ -272,11 +242,6 @@ impl SunshineEmulator {
                 .map_err(|f| format!("profile {index}: {}", f.title))?;
         }
         Ok(profiles.len())
-    }
-
-    /// Serves until the process is stopped.
-    pub async fn wait(self) {
-        self.server.wait().await;
     }
 }
 
