@@ -94,18 +94,23 @@ struct Progress {
     started: Instant,
     last: Instant,
     terminal: bool,
+    /// The rows to do, when known (counted up front for a terminal, to give an ETA).
+    total: Option<u64>,
+    skipped: u64,
     done: u64,
     failed: u64,
     unchanged: u64,
 }
 
 impl Progress {
-    fn new() -> Self {
+    fn new(terminal: bool, total: Option<u64>) -> Self {
         let now = Instant::now();
         Self {
             started: now,
             last: now,
-            terminal: std::io::stderr().is_terminal(),
+            terminal,
+            total,
+            skipped: 0,
             done: 0,
             failed: 0,
             unchanged: 0,
@@ -114,13 +119,18 @@ impl Progress {
 
     fn line(&self) -> String {
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        format!(
-            "{} rows ({} failed, {} unchanged), {:.0} rows/s",
-            self.done,
-            self.failed,
-            self.unchanged,
-            self.done as f64 / secs
-        )
+        let rate = self.done as f64 / secs;
+        let mut line = format!(
+            "{} rows done, {} failed, {} unchanged, {} skipped by the journal, {:.0} rows/s",
+            self.done, self.failed, self.unchanged, self.skipped, rate
+        );
+        if let Some(total) = self.total {
+            let left = total.saturating_sub(self.done + self.skipped);
+            if rate > 0.0 {
+                line.push_str(&format!(", {left} to go, ETA {:.0}s", left as f64 / rate));
+            }
+        }
+        line
     }
 
     fn tick(&mut self, outcome: &RowOutcome) {
@@ -204,7 +214,16 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, String> {
             }
             _ => true,
         });
-    let mut progress = Progress::new();
+    let terminal = std::io::stderr().is_terminal();
+    // On a terminal the rows are counted first (a quick pass over the file) for an ETA.
+    let total = if terminal {
+        input::open(&args.input, format)
+            .ok()
+            .map(|(_, rows)| rows.count() as u64)
+    } else {
+        None
+    };
+    let mut progress = Progress::new(terminal, total);
     let mut failures = Vec::new();
     let mut journal_error = None;
     let summary = sync_rows(
@@ -212,6 +231,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, String> {
         stream::iter(rows),
         &options,
         |line, key, outcome| {
+            progress.skipped = skipped.get();
             progress.tick(outcome);
             if let RowOutcome::WouldUpdate { changes } = outcome {
                 for change in changes {

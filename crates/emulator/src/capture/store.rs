@@ -558,9 +558,8 @@ impl Store {
             };
             if attribute.unique
                 && entity
-                    .records
-                    .iter()
-                    .any(|(other, r)| *other != id && r.get(name) == Some(value))
+                    .holder(name, value)
+                    .is_some_and(|holder| holder != id)
             {
                 return fail(361, format!("another record already has this `{name}`"));
             }
