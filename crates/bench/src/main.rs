@@ -451,6 +451,20 @@ fn write_results(path: &Path, smoke: bool, results: &[Result]) {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // For callgrind: only the SDK's update loop of one vendor, after a warm-up.
+    if let Some(position) = args.iter().position(|a| a == "--profile-sdk") {
+        let vendor = args[position + 1].as_str();
+        let n: usize = args
+            .get(position + 2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1_000);
+        let emulator = emulator(vendor, 1).await;
+        let (call, _) = single_update(vendor, &emulator).await;
+        for _ in 0..n {
+            assert!(call().await);
+        }
+        return;
+    }
     if let Some(position) = args.iter().position(|a| a == "--child-stream-users") {
         child_stream_users(&args[position + 1]).await;
         return;

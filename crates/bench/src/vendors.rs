@@ -316,10 +316,15 @@ pub(crate) async fn row_requests(
             let read = requests
                 .get_user(SEED_DIRECTORY, &UserLocator::Email(who.clone()), &auth)
                 .unwrap_or_else(|e| panic!("{e}"));
-            let user = json!({"email": who, "firstName": "User", "customProfile": {"be3363f3-4df8-4a93-b27c-9c8c69258801": "Engineer"}});
-            let Value::Object(user) = user else {
+            // The save sends the whole user as read, as any client must, with the field set.
+            let Emulator::LumApps(lumapps) = emulator else {
                 unreachable!()
             };
+            let mut user = lumapps.user(&who).unwrap_or_default();
+            user.insert(
+                "customProfile".into(),
+                json!({"be3363f3-4df8-4a93-b27c-9c8c69258801": "Engineer"}),
+            );
             let write = requests
                 .save_user(SEED_DIRECTORY, &user, &auth)
                 .unwrap_or_else(|e| panic!("{e}"));

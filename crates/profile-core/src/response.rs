@@ -40,6 +40,15 @@ impl ApiResponse {
         self
     }
 
+    pub(crate) fn reserve_headers(&mut self, count: usize) {
+        self.headers.reserve(count);
+    }
+
+    /// Adds a header whose name is already lower case (as `http` keeps them).
+    pub(crate) fn push_lowercase_header(&mut self, name: &str, value: &str) {
+        self.headers.push((name.to_owned(), value.to_owned()));
+    }
+
     /// Replaces the body.
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();

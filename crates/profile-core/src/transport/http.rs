@@ -148,9 +148,11 @@ impl Transport for HttpTransport {
         let mut response = builder.send().await.map_err(|e| classify(request, e))?;
         let status = response.status().as_u16();
         let mut out = ApiResponse::new(status, bytes::Bytes::new());
+        out.reserve_headers(response.headers().len());
         for (name, value) in response.headers() {
             if let Ok(value) = value.to_str() {
-                out = out.with_header(name.as_str(), value);
+                // `http` header names are lower case already.
+                out.push_lowercase_header(name.as_str(), value);
             }
         }
         if response
@@ -164,16 +166,29 @@ impl Transport for HttpTransport {
             });
         }
         // Read chunk by chunk so that a body without a length cannot exceed the limit either.
+        // A body that comes in one chunk (most do) is kept as it is, without a copy.
+        let mut first: Option<bytes::Bytes> = None;
         let mut body = BytesMut::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| classify(request, e))? {
-            if body.len() + chunk.len() > self.max_response_bytes {
+            let so_far = first.as_ref().map_or(0, bytes::Bytes::len) + body.len();
+            if so_far + chunk.len() > self.max_response_bytes {
                 return Err(Error::ResponseTooLarge {
                     vendor: request.vendor(),
                     operation: request.operation(),
                     limit: self.max_response_bytes,
                 });
             }
-            body.extend_from_slice(&chunk);
+            match first.take() {
+                None if body.is_empty() => first = Some(chunk),
+                None => body.extend_from_slice(&chunk),
+                Some(earlier) => {
+                    body.extend_from_slice(&earlier);
+                    body.extend_from_slice(&chunk);
+                }
+            }
+        }
+        if let Some(only) = first {
+            return Ok(out.with_body(only));
         }
         Ok(out.with_body(body.freeze()))
     }

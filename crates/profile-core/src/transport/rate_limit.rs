@@ -43,9 +43,9 @@ impl RateLimit {
 
 /// Holds each request until the limit lets it start.
 ///
-/// Starts are spaced evenly (one every `60 s / per_minute`) rather than let through in a
-/// burst at the start of each minute: a vendor counting over a sliding window then never
-/// sees more than the limit. When the vendor answers 429 with a `Retry-After`, every
+/// Starts are spaced evenly (one every `60 s / per_minute`, plus 1% for network jitter)
+/// rather than let through in a burst at the start of each minute: a vendor counting over a
+/// sliding window then never sees more than the limit. When the vendor answers 429 with a `Retry-After`, every
 /// request behind it waits that long too, rather than each running into the same wall.
 pub struct RateLimitTransport<T> {
     inner: T,
@@ -61,7 +61,11 @@ impl<T: Transport> RateLimitTransport<T> {
         Self {
             inner,
             limit,
-            interval: limit.per_minute.map(|n| Duration::from_secs(60) / n.get()),
+            // 1% under the limit: the vendor counts arrivals, which jitter (the first
+            // request also opens the connection); 0.6 s a minute of slack absorbs that.
+            interval: limit
+                .per_minute
+                .map(|n| Duration::from_secs(60) / n.get() * 101 / 100),
             next_start: Mutex::new(Instant::now()),
             in_flight: limit.max_in_flight.map(|n| Semaphore::new(n.get())),
         }
@@ -149,9 +153,10 @@ mod tests {
             }
         }))
         .await;
-        let mut secs: Vec<u64> = finished.iter().map(|d| d.as_secs()).collect();
-        secs.sort();
-        assert_eq!(secs, [0, 1, 2, 3, 4]);
+        let mut millis: Vec<u128> = finished.iter().map(|d| d.as_millis()).collect();
+        millis.sort();
+        // One a second, plus the 1% margin.
+        assert_eq!(millis, [0, 1_010, 2_020, 3_030, 4_040]);
     }
 
     #[derive(Debug, Default)]
