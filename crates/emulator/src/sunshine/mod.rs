@@ -89,7 +89,7 @@ impl SunshineConfig {
     }
 
     /// The limit announced in `X-Rate-Limit` (enforce one with
-    /// [`FaultController::set_rate_limit_per_minute`]).
+    /// [`FaultController::set_rate_limit_per_minute`](crate::FaultController::set_rate_limit_per_minute)).
     pub fn announced_rate_limit(mut self, per_minute: u32) -> Self {
         self.rate_limit = per_minute;
         self
@@ -163,7 +163,7 @@ impl SunshineState {
 }
 
 /// The routes, for embedding in a server of your own. Add
-/// [`faults::apply_faults`] around them if you want fault injection.
+/// [`faults::apply_faults`](crate::faults::apply_faults) around them if you want fault injection.
 pub fn router(config: SunshineConfig) -> (Router, Arc<SunshineState>) {
     let state = Arc::new(SunshineState {
         config,
