@@ -17,6 +17,25 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 pub const PROFILES: &str = env!("CARGO_BIN_EXE_profiles");
+
+/// Starts `profiles emulator …` and waits for its first line, `listening on URL`.
+async fn spawn_emulator(command: &mut Command) -> (tokio::process::Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let base = line
+        .strip_prefix("listening on ")
+        .expect("the first line names the address");
+    (child, base.to_owned())
+}
 const SEED_TOKEN: &str = "6wiIBWbGkBMo1mRDMuVwkw1EPsNkeUj95PIz2akv";
 
 #[tokio::test]
@@ -86,25 +105,14 @@ async fn demo_walks_through_the_capture_examples() {
 
 #[tokio::test]
 async fn the_capture_emulator_command_serves_the_seed_records() {
-    let mut child = Command::new(PROFILES)
-        .args([
-            "emulator",
-            "--vendor",
-            "capture",
-            "--client",
-            "my-client:my-secret",
-        ])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let base = line.strip_prefix("listening on ").unwrap();
+    let (mut child, base) = spawn_emulator(Command::new(PROFILES).args([
+        "emulator",
+        "--vendor",
+        "capture",
+        "--client",
+        "my-client:my-secret",
+    ]))
+    .await;
     let client = reqwest::Client::new();
     let read = |user: &'static str, secret: &'static str| {
         client
@@ -168,21 +176,10 @@ async fn demo_walks_through_the_lumapps_directory() {
 
 #[tokio::test]
 async fn the_lumapps_emulator_command_serves_a_synthetic_directory() {
-    let mut child = Command::new(PROFILES)
-        .args([
-            "emulator", "--vendor", "lumapps", "--users", "1000", "--token", "t-1",
-        ])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let base = line.strip_prefix("listening on ").unwrap();
+    let (mut child, base) = spawn_emulator(Command::new(PROFILES).args([
+        "emulator", "--vendor", "lumapps", "--users", "1000", "--token", "t-1",
+    ]))
+    .await;
     let response = reqwest::Client::new()
         .post(format!("{base}/_ah/api/lumsites/v1/user/directory/list"))
         .bearer_auth("t-1")
@@ -217,36 +214,8 @@ async fn a_flag_of_another_vendor_is_refused() {
 
 #[tokio::test]
 async fn demo_output_into_a_closed_pipe_ends_quietly() {
-    let mut child = Command::new(PROFILES)
-        .arg("demo")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().await.unwrap();
-    assert!(output.status.success());
-    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
-}
-
-#[tokio::test]
-async fn the_emulator_command_prints_its_address_and_serves_until_stopped() {
-    let mut child = Command::new(PROFILES)
-        .args(["emulator", "--vendor", "sunshine", "--port", "0"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let base = line
-        .strip_prefix("listening on ")
-        .expect("the first line names the address");
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    let (mut child, base) = spawn_emulator(Command::new(PROFILES).arg("demo")).await;
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
 
     let client = reqwest::Client::new();
     let url = format!(
@@ -266,25 +235,14 @@ async fn the_emulator_command_prints_its_address_and_serves_until_stopped() {
 
 #[tokio::test]
 async fn the_emulator_takes_other_credentials_from_flags() {
-    let mut child = Command::new(PROFILES)
-        .args([
-            "emulator",
-            "--vendor",
-            "sunshine",
-            "--api-token",
-            "ops@example.com:tok-1",
-        ])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let base = line.strip_prefix("listening on ").unwrap();
+    let (mut child, base) = spawn_emulator(Command::new(PROFILES).args([
+        "emulator",
+        "--vendor",
+        "sunshine",
+        "--api-token",
+        "ops@example.com:tok-1",
+    ]))
+    .await;
     let url = format!("{base}/api/v2/user_profiles/01E06HXMJ8RJ6C0MR142D6FBSA");
     let client = reqwest::Client::new();
     let ok = client
@@ -329,29 +287,21 @@ async fn the_emulator_command_loads_a_seed_file_and_injects_faults() {
         r#"[{"source":"coolbikes","type":"rider","name":"Jane Doe","identifiers":[{"type":"email","value":"jdoe@example.com"}],"attributes":{"saddle_height":"85cm"}}]"#,
     )
     .unwrap();
-    let mut child = Command::new(PROFILES)
-        .args([
-            "emulator",
-            "--vendor",
-            "sunshine",
-            "--fail-first",
-            "1",
-            "--fail-status",
-            "503",
-            "--seed",
-        ])
-        .arg(&seed)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let base = line.strip_prefix("listening on ").unwrap();
+    let (mut child, base) = spawn_emulator(
+        Command::new(PROFILES)
+            .args([
+                "emulator",
+                "--vendor",
+                "sunshine",
+                "--fail-first",
+                "1",
+                "--fail-status",
+                "503",
+                "--seed",
+            ])
+            .arg(&seed),
+    )
+    .await;
     let url = format!(
         "{base}/api/v2/user_profiles?identifier=coolbikes%3Arider%3Aemail%3Ajdoe%40example.com"
     );
