@@ -214,7 +214,24 @@ async fn a_flag_of_another_vendor_is_refused() {
 
 #[tokio::test]
 async fn demo_output_into_a_closed_pipe_ends_quietly() {
-    let (mut child, base) = spawn_emulator(Command::new(PROFILES).arg("demo")).await;
+    let mut child = Command::new(PROFILES)
+        .arg("demo")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await.unwrap();
+    assert!(output.status.success());
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+}
+
+#[tokio::test]
+async fn the_emulator_command_prints_its_address_and_serves_until_stopped() {
+    let (mut child, base) = spawn_emulator(
+        Command::new(PROFILES).args(["emulator", "--vendor", "sunshine", "--port", "0"]),
+    )
+    .await;
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
 
     let client = reqwest::Client::new();
