@@ -33,6 +33,12 @@ struct ProfileEnvelope {
     profile: UserProfile,
 }
 
+/// The profile as a JSON object, for the vendor-neutral layer: one parse, no typed detour.
+#[derive(Deserialize)]
+pub(crate) struct RawProfileEnvelope {
+    pub(crate) profile: serde_json::Map<String, serde_json::Value>,
+}
+
 #[derive(Deserialize)]
 struct ProfilesEnvelope {
     profiles: Vec<UserProfile>,
@@ -111,6 +117,14 @@ impl SunshineClient {
     /// Sends a request built by [`SunshineClient::requests`].
     pub async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
         self.transport.send(request).await
+    }
+
+    /// Sends a request whose answer is `{"profile": {...}}` and returns the profile object.
+    pub(crate) async fn call_raw(
+        &self,
+        request: ApiRequest,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+        Ok(self.call::<RawProfileEnvelope>(request).await?.0.profile)
     }
 
     async fn call<T: for<'de> Deserialize<'de>>(

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::model::json_type;
 use crate::{
     Identifier, IdentifierQuery, ProfileContent, ProfileId, ProfileLocator, ProfileUpdate,
-    SunshineClient, SunshineInputError, UserProfile,
+    SunshineClient, SunshineInputError,
 };
 
 /// Drives Sunshine through the vendor-neutral [`ProfileUpdater`] trait, for profiles of one
@@ -131,12 +131,10 @@ fn plan(patch: &ProfilePatch) -> Result<Plan, SunshineInputError> {
     })
 }
 
-fn to_profile(profile: UserProfile) -> Profile {
-    let id = Some(profile.id.clone());
-    match serde_json::to_value(profile) {
-        Ok(Value::Object(fields)) => Profile::new(id, fields),
-        _ => Profile::new(id, Default::default()),
-    }
+/// A profile object as Zendesk returned it, as a vendor-neutral `Profile`.
+fn to_profile(fields: serde_json::Map<String, Value>) -> Profile {
+    let id = fields.get("id").and_then(Value::as_str).map(str::to_owned);
+    Profile::new(id, fields)
 }
 
 fn content_from(
@@ -176,24 +174,26 @@ impl ProfileUpdater for SunshineUpdater {
 
     async fn get(&self, user: &UserRef) -> Result<Profile, Error> {
         let locator = self.locator(user)?;
-        Ok(to_profile(self.client.get_profile(&locator).await?))
+        let request = self.client.requests().get_profile(&locator);
+        Ok(to_profile(self.client.call_raw(request).await?))
     }
 
     async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
         let locator = self.locator(user)?;
+        let requests = self.client.requests();
         match plan(patch)? {
-            Plan::Merge(update) => Ok(to_profile(
-                self.client.patch_profile(&locator, &update).await?,
-            )),
+            Plan::Merge(update) => {
+                let request = requests.patch_profile(&locator, &update)?;
+                Ok(to_profile(self.client.call_raw(request).await?))
+            }
             Plan::ReadModifyReplace => {
-                let current = self.client.get_profile(&locator).await?;
-                let id = ProfileId::new(current.id.clone())?;
-                let mut fields = to_profile(current).into_fields();
+                let mut fields = self.client.call_raw(requests.get_profile(&locator)).await?;
+                let id =
+                    ProfileId::new(fields.get("id").and_then(Value::as_str).unwrap_or_default())?;
                 patch.apply_to(&mut fields);
                 let content = content_from(&fields)?;
-                Ok(to_profile(
-                    self.client.replace_profile(&id, &content).await?,
-                ))
+                let request = requests.replace_profile(&id, &content)?;
+                Ok(to_profile(self.client.call_raw(request).await?))
             }
         }
     }
