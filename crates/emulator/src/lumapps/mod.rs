@@ -28,8 +28,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
@@ -319,7 +320,7 @@ pub fn router(config: LumAppsConfig) -> (Router, Arc<LumAppsState>) {
         issued: Mutex::new(HashMap::new()),
         counter: AtomicU64::new(1),
     });
-    let router = Router::new()
+    let legacy = Router::new()
         .route("/_ah/api/lumsites/v1/content/list", post(content_list))
         .route("/_ah/api/lumsites/v1/content/get", get(content_get))
         .route(
@@ -334,6 +335,11 @@ pub fn router(config: LumAppsConfig) -> (Router, Arc<LumAppsState>) {
             "/_ah/api/lumsites/v1/user/directory/list",
             post(directory_list),
         )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_bearer,
+        ));
+    let router = legacy
         .route(
             "/v2/organizations/{customer}/application-token",
             post(application_token),
@@ -342,18 +348,25 @@ pub fn router(config: LumAppsConfig) -> (Router, Arc<LumAppsState>) {
     (router, state)
 }
 
+/// Refuses every legacy call without a valid bearer token (the token exchange itself uses
+/// HTTP Basic and is outside this layer).
+async fn require_bearer(
+    State(state): State<Arc<LumAppsState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.authorized(request.headers()) {
+        next.run(request).await
+    } else {
+        unauthorized()
+    }
+}
+
 async fn content_list(
     State(state): State<Arc<LumAppsState>>,
-    headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    if !state.authorized(&headers) {
-        return unauthorized();
-    }
-    let body = match body_object(&body) {
-        Ok(body) => body,
-        Err(refusal) => return refusal.into_response(),
-    };
+) -> Result<Response, Refusal> {
+    let body = body_object(&body)?;
     let strings = |key: &str| -> Vec<String> {
         match body.get(key) {
             Some(Value::Array(items)) => items
@@ -380,37 +393,28 @@ async fn content_list(
         })
         .cloned()
         .collect();
-    let (start, count) = match (position(body.get("cursor")), max_results(&body)) {
-        (Ok(start), Ok(count)) => (start, count),
-        (Err(refusal), _) | (_, Err(refusal)) => return refusal.into_response(),
-    };
+    let (start, count) = (position(body.get("cursor"))?, max_results(&body)?);
     let end = start.saturating_add(count).min(matching.len() as u64);
     let items = matching
         .get(start as usize..end as usize)
         .unwrap_or(&[])
         .to_vec();
-    ok(page_body(items, end < matching.len() as u64, end))
+    Ok(ok(page_body(items, end < matching.len() as u64, end)))
 }
 
 async fn content_get(
     State(state): State<Arc<LumAppsState>>,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    if !state.authorized(&headers) {
-        return unauthorized();
-    }
-    let Some(uid) = query.get("uid") else {
-        return error(StatusCode::BAD_REQUEST, "badRequest", "uid is required");
-    };
-    match state
+) -> Result<Response, Refusal> {
+    let uid = query
+        .get("uid")
+        .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "badRequest", "uid is required"))?;
+    state
         .contents
         .iter()
         .find(|c| c.get("uid").and_then(Value::as_str) == Some(uid))
-    {
-        Some(content) => ok(content.clone()),
-        None => error(StatusCode::NOT_FOUND, "notFound", "CONTENT_NOT_FOUND"),
-    }
+        .map(|content| ok(content.clone()))
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "notFound", "CONTENT_NOT_FOUND"))
 }
 
 fn known_directory(state: &LumAppsState, id: Option<&str>) -> Result<Value, Refusal> {
@@ -440,30 +444,22 @@ fn known_directory(state: &LumAppsState, id: Option<&str>) -> Result<Value, Refu
 
 async fn directory_get(
     State(state): State<Arc<LumAppsState>>,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    if !state.authorized(&headers) {
-        return unauthorized();
-    }
-    if let Err(refusal) = known_directory(&state, query.get("contentId").map(String::as_str)) {
-        return refusal.into_response();
-    }
+) -> Result<Response, Refusal> {
+    known_directory(&state, query.get("contentId").map(String::as_str))?;
     let user = match (query.get("email"), query.get("uid")) {
         (Some(email), _) => state.users().by_email(email),
         (None, Some(uid)) => state.users().by_uid(uid),
         (None, None) => {
-            return error(
+            return Err(refuse(
                 StatusCode::BAD_REQUEST,
                 "badRequest",
                 "email or uid is required",
-            );
+            ));
         }
     };
-    match user {
-        Some(user) => ok(Value::Object(user)),
-        None => error(StatusCode::NOT_FOUND, "notFound", "USER_NOT_FOUND"),
-    }
+    user.map(|user| ok(Value::Object(user)))
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "notFound", "USER_NOT_FOUND"))
 }
 
 /// Moves the values of bound fields from `customProfile.{uuid}` to their `apiProfile` path.
@@ -517,31 +513,25 @@ fn store_bound_fields(user: &mut Map<String, Value>, directory: &Value) {
 
 async fn directory_save(
     State(state): State<Arc<LumAppsState>>,
-    headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    if !state.authorized(&headers) {
-        return unauthorized();
-    }
-    let mut user = match body_object(&body) {
-        Ok(user) => user,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let directory = match known_directory(&state, user.get("contentId").and_then(Value::as_str)) {
-        Ok(directory) => directory,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let Some(email) = user.get("email").and_then(Value::as_str).map(str::to_owned) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "badRequest",
-            "the user has no email",
-        );
-    };
+) -> Result<Response, Refusal> {
+    let mut user = body_object(&body)?;
+    let directory = known_directory(&state, user.get("contentId").and_then(Value::as_str))?;
+    let email = user
+        .get("email")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::BAD_REQUEST,
+                "badRequest",
+                "the user has no email",
+            )
+        })?;
     let mut users = state.users();
-    let Some(existing) = users.by_email(&email) else {
-        return error(StatusCode::NOT_FOUND, "notFound", "USER_NOT_FOUND");
-    };
+    let existing = users
+        .by_email(&email)
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "notFound", "USER_NOT_FOUND"))?;
     user.remove("contentId");
     // Identity is the server's: id and uid stay what they were.
     for key in ["id", "uid"] {
@@ -551,35 +541,23 @@ async fn directory_save(
     }
     store_bound_fields(&mut user, &directory);
     users.insert(user.clone());
-    ok(Value::Object(user))
+    Ok(ok(Value::Object(user)))
 }
 
 async fn directory_list(
     State(state): State<Arc<LumAppsState>>,
-    headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    if !state.authorized(&headers) {
-        return unauthorized();
-    }
-    let body = match body_object(&body) {
-        Ok(body) => body,
-        Err(refusal) => return refusal.into_response(),
-    };
-    if let Err(refusal) = known_directory(&state, body.get("contentId").and_then(Value::as_str)) {
-        return refusal.into_response();
-    }
-    let (start, count) = match (position(body.get("cursor")), max_results(&body)) {
-        (Ok(start), Ok(count)) => (start, count),
-        (Err(refusal), _) | (_, Err(refusal)) => return refusal.into_response(),
-    };
+) -> Result<Response, Refusal> {
+    let body = body_object(&body)?;
+    known_directory(&state, body.get("contentId").and_then(Value::as_str))?;
+    let (start, count) = (position(body.get("cursor"))?, max_results(&body)?);
     let (users, more) = state.users().page(start, count);
     let next = start + users.len() as u64;
-    ok(page_body(
+    Ok(ok(page_body(
         users.into_iter().map(Value::Object).collect(),
         more,
         next,
-    ))
+    )))
 }
 
 async fn application_token(
