@@ -18,6 +18,18 @@ use tokio::process::Command;
 
 pub const PROFILES: &str = env!("CARGO_BIN_EXE_profiles");
 
+/// Runs a demo, asserts that it succeeded, and returns what it printed.
+async fn run_demo(args: &[&str]) -> String {
+    let output = Command::new(PROFILES).args(args).output().await.unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// Starts `profiles emulator …` and waits for its first line, `listening on URL`.
 async fn spawn_emulator(command: &mut Command) -> (tokio::process::Child, String) {
     let mut child = command
@@ -40,13 +52,7 @@ const SEED_TOKEN: &str = "6wiIBWbGkBMo1mRDMuVwkw1EPsNkeUj95PIz2akv";
 
 #[tokio::test]
 async fn demo_walks_through_the_sunshine_story() {
-    let output = Command::new(PROFILES).arg("demo").output().await.unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_demo(&["demo"]).await;
     for expected in [
         "PUT http://127.0.0.1:",
         "<-- HTTP 201 Created",
@@ -67,17 +73,7 @@ async fn demo_walks_through_the_sunshine_story() {
 
 #[tokio::test]
 async fn demo_walks_through_the_capture_examples() {
-    let output = Command::new(PROFILES)
-        .args(["demo", "--vendor", "capture"])
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_demo(&["demo", "--vendor", "capture"]).await;
     for expected in [
         "POST http://127.0.0.1:",
         "uuid = 6bbe7e58-bede-41b8-940b-5614c7607a4e",
@@ -143,17 +139,7 @@ async fn the_capture_emulator_command_serves_the_seed_records() {
 
 #[tokio::test]
 async fn demo_walks_through_the_lumapps_directory() {
-    let output = Command::new(PROFILES)
-        .args(["demo", "--vendor", "lumapps"])
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_demo(&["demo", "--vendor", "lumapps"]).await;
     for expected in [
         "/v2/organizations/4664706704080896/application-token",
         "/_ah/api/lumsites/v1/content/list",
