@@ -4,6 +4,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    clippy::print_stderr,
     missing_docs,
     unreachable_pub
 )]
@@ -200,3 +201,5 @@ async fn the_same_sync_code_drives_lumapps() {
         "Engineer 29"
     );
 }
+
+mod faults;

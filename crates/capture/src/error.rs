@@ -132,6 +132,10 @@ fn unexpected(
 
 /// The body of a `stat: ok` answer, or the error Capture (or the HTTP layer) answered with.
 pub(crate) fn read(request: &ApiRequest, response: &ApiResponse) -> Result<Value, Error> {
+    read_answer(request, response).map_err(|e| e.noting_attempts_of(response))
+}
+
+fn read_answer(request: &ApiRequest, response: &ApiResponse) -> Result<Value, Error> {
     let status = response.status();
     if (300..400).contains(&status) {
         return Err(unexpected(

@@ -17,6 +17,8 @@ use crate::{CaptureClient, CaptureInputError, EntityLocator, EntityRead, EntityU
 ///   nested objects, which Capture merges); a removed field is set to `null`; the updated
 ///   record comes back with `include_record`.
 /// - `id`, `uuid`, `created` and `lastUpdated` are refused before anything is sent.
+/// - An array is written to a plural, which appends its elements; the sync writes only the
+///   elements the record does not hold yet (see [`ProfileUpdater::pending`]).
 #[derive(Clone, Debug)]
 pub struct CaptureUpdater {
     client: CaptureClient,
@@ -72,6 +74,16 @@ fn attributes(patch: &ProfilePatch) -> Result<Value, CaptureInputError> {
     Ok(Value::Object(object))
 }
 
+/// Whether the stored plural element `held` holds everything `wanted` names.
+fn holds(held: &Value, wanted: &Value) -> bool {
+    match (held, wanted) {
+        (Value::Object(held), Value::Object(wanted)) => {
+            wanted.iter().all(|(k, v)| held.get(k) == Some(v))
+        }
+        _ => held == wanted,
+    }
+}
+
 fn to_profile(record: Value) -> Profile {
     match record {
         Value::Object(fields) => {
@@ -89,6 +101,41 @@ fn to_profile(record: Value) -> Profile {
 impl ProfileUpdater for CaptureUpdater {
     fn vendor(&self) -> &'static str {
         "capture"
+    }
+
+    /// Plurals grow: an array written to a plural appends its elements. So an array in the
+    /// patch is pending only for the elements the record does not hold yet (an element is
+    /// held when a stored element has every key and value it names, `id` included when it
+    /// names one), and only those are written. A sync run twice, or resumed after a crash,
+    /// never appends the same element again.
+    fn pending(&self, patch: &ProfilePatch, current: &Profile) -> ProfilePatch {
+        let mut pending = ProfilePatch::new();
+        for change in patch.changes() {
+            if let FieldChange::Set {
+                path,
+                value: Value::Array(wanted),
+            } = change
+            {
+                let held = match current.get(path) {
+                    Some(Value::Array(held)) => held.as_slice(),
+                    _ => &[],
+                };
+                let missing: Vec<Value> = wanted
+                    .iter()
+                    .filter(|w| !held.iter().any(|h| holds(h, w)))
+                    .cloned()
+                    .collect();
+                if !missing.is_empty() {
+                    pending.push(FieldChange::Set {
+                        path: path.clone(),
+                        value: Value::Array(missing),
+                    });
+                }
+            } else if !change.is_satisfied_by(current) {
+                pending.push(change.clone());
+            }
+        }
+        pending
     }
 
     async fn get(&self, user: &UserRef) -> Result<Profile, Error> {

@@ -27,5 +27,5 @@ pub mod lumapps;
 mod server;
 pub mod sunshine;
 
-pub use faults::{Fault, FaultController};
+pub use faults::{Fault, FaultController, InjectedCounts, RandomFaults};
 pub use server::{Emulator, RunningServer, loopback};

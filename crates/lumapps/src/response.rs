@@ -28,6 +28,10 @@ pub fn classify(response: &ApiResponse) -> AttemptOutcome {
 /// The JSON body of a success, or the error LumApps answered with:
 /// `{"error": {"code", "errors": [{"domain", "message", "reason"}], "message"}}`.
 pub(crate) fn read(request: &ApiRequest, response: &ApiResponse) -> Result<Value, Error> {
+    read_answer(request, response).map_err(|e| e.noting_attempts_of(response))
+}
+
+fn read_answer(request: &ApiRequest, response: &ApiResponse) -> Result<Value, Error> {
     let status = response.status();
     if response.is_success() {
         return response.json_body().map_err(|e| Error::UnexpectedResponse {

@@ -61,7 +61,7 @@ pub enum RowOutcome {
         /// The changes.
         changes: Vec<FieldDiff>,
     },
-    /// The row failed; nothing was applied.
+    /// The row failed, and nothing was applied (the vendor refused it, or it never left).
     Failed {
         /// Why.
         reason: String,
@@ -70,8 +70,9 @@ pub enum RowOutcome {
         /// Whether trying again later may succeed.
         retryable: bool,
     },
-    /// The write may or may not have been applied (a timeout, a dropped connection): a
-    /// resume reads the profile before deciding.
+    /// The write may or may not have been applied (a timeout, a dropped connection, a 5xx,
+    /// an answer cut short): a resume reads the profile before deciding, so it is neither
+    /// lost nor applied twice.
     Unknown {
         /// Why.
         reason: String,
@@ -206,7 +207,7 @@ impl SyncSummary {
 }
 
 fn failed(error: &Error) -> RowOutcome {
-    if error.send_state() == SendState::MaybeSent {
+    if error.send_state() == SendState::MaybeSent || error.may_have_applied() {
         return RowOutcome::Unknown {
             reason: error.to_string(),
         };

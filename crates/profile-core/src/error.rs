@@ -83,6 +83,9 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// How long the vendor asked us to wait before trying again.
     pub retry_after: Option<Duration>,
+    /// Whether an earlier attempt of the same request may have been applied (see
+    /// [`ApiResponse::earlier_attempt_may_have_applied`](crate::ApiResponse::earlier_attempt_may_have_applied)).
+    pub earlier_attempt_may_have_applied: bool,
 }
 
 impl ApiError {
@@ -103,6 +106,7 @@ impl ApiError {
             message: None,
             request_id: None,
             retry_after: None,
+            earlier_attempt_may_have_applied: false,
         }
     }
 
@@ -157,6 +161,9 @@ impl fmt::Display for ApiError {
         }
         if let Some(request_id) = &self.request_id {
             write!(f, " [request id {request_id}]")?;
+        }
+        if self.earlier_attempt_may_have_applied {
+            write!(f, "; an earlier attempt may have been applied")?;
         }
         Ok(())
     }
@@ -290,6 +297,38 @@ impl Error {
         }
     }
 
+    /// Whether the request may have changed something at the vendor although it ended in
+    /// this error: it may have arrived and its answer was lost ([`SendState::MaybeSent`]),
+    /// the vendor failed on its side (a 5xx, or Capture's 500 and 504), or it answered with
+    /// a success that could not be read. A caller must read before writing again; the bulk
+    /// engine reports such rows as unknown, not failed.
+    pub fn may_have_applied(&self) -> bool {
+        match self {
+            Error::Timeout { .. } | Error::Connection { .. } => true,
+            Error::ResponseTooLarge { .. } => true,
+            Error::UnexpectedResponse { status, .. } => {
+                (200..300).contains(status) || *status >= 500
+            }
+            Error::Api(e) => {
+                e.kind == ApiErrorKind::ServerError || e.earlier_attempt_may_have_applied
+            }
+            Error::InvalidInput(_) | Error::Connect { .. } | Error::RepeatedCursor { .. } => false,
+        }
+    }
+
+    /// Carries over what `response` says of the attempts before it: a vendor error read
+    /// from the last answer does not prove nothing was applied if an earlier attempt may
+    /// have been. Vendor crates call it on every error they read from an answer.
+    pub fn noting_attempts_of(self, response: &crate::ApiResponse) -> Self {
+        match self {
+            Error::Api(mut e) if response.earlier_attempt_may_have_applied() => {
+                e.earlier_attempt_may_have_applied = true;
+                Error::Api(e)
+            }
+            other => other,
+        }
+    }
+
     /// The vendor's answer, if it answered with an error.
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
@@ -387,6 +426,36 @@ mod tests {
             err.to_string(),
             "v op failed with HTTP 429 (TooManyRequests); retry after 7s"
         );
+    }
+
+    #[test]
+    fn what_may_have_been_applied() {
+        let api = |status| -> Error {
+            ApiError::new("v", "op", status, ApiErrorKind::from_status(status)).into()
+        };
+        assert!(api(503).may_have_applied() && api(500).may_have_applied());
+        assert!(!api(429).may_have_applied() && !api(404).may_have_applied());
+        let refused_after_a_drop = api(429).noting_attempts_of(&{
+            let mut r = crate::ApiResponse::new(429, "");
+            r.mark_earlier_attempt_may_have_applied();
+            r
+        });
+        assert!(refused_after_a_drop.may_have_applied());
+        assert!(
+            refused_after_a_drop
+                .to_string()
+                .ends_with("; an earlier attempt may have been applied")
+        );
+        let unreadable = |status| Error::UnexpectedResponse {
+            vendor: "v",
+            operation: "op",
+            status,
+            reason: "cut short".into(),
+            source: None,
+        };
+        assert!(unreadable(200).may_have_applied());
+        assert!(!unreadable(400).may_have_applied());
+        assert!(!Error::invalid_input("bad").may_have_applied());
     }
 
     #[test]

@@ -339,6 +339,15 @@ pub trait ProfileUpdater: Send + Sync {
     /// Applies the patch to the user's profile and returns the profile as it now is.
     async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error>;
 
+    /// What of `patch` the profile `current` does not hold yet: the changes
+    /// [`apply_pending`](Self::apply_pending) writes. The default compares values
+    /// ([`ProfilePatch::pending_against`]); a vendor whose lists grow rather than being
+    /// replaced (Capture's plurals) compares its own way, so that a sync run twice writes
+    /// nothing the second time.
+    fn pending(&self, patch: &ProfilePatch, current: &Profile) -> ProfilePatch {
+        patch.pending_against(current)
+    }
+
     /// Reads the profile and writes only the changes of `patch` it does not hold yet
     /// (nothing when it holds them all, or when `dry_run`). Vendors whose update is itself a
     /// read-modify-write override it to read only once.
@@ -349,7 +358,7 @@ pub trait ProfileUpdater: Send + Sync {
         dry_run: bool,
     ) -> Result<Applied, Error> {
         let before = self.get(user).await?;
-        let pending = patch.pending_against(&before);
+        let pending = self.pending(patch, &before);
         if pending.is_empty() || dry_run {
             return Ok(Applied {
                 before,

@@ -16,6 +16,7 @@ pub struct ApiResponse {
     // Lower-case names; a handful of entries, so a vector beats a map.
     headers: Vec<(String, String)>,
     body: Bytes,
+    earlier_attempt_may_have_applied: bool,
 }
 
 impl ApiResponse {
@@ -25,6 +26,7 @@ impl ApiResponse {
             status,
             headers: Vec::new(),
             body: body.into(),
+            earlier_attempt_may_have_applied: false,
         }
     }
 
@@ -53,6 +55,18 @@ impl ApiResponse {
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
         self
+    }
+
+    /// Whether an attempt before the one that gave this answer may have been applied (the
+    /// retry layer sent the request again after a timeout, a dropped connection or a 5xx).
+    /// An error read from this answer then does not prove that nothing was applied.
+    pub fn earlier_attempt_may_have_applied(&self) -> bool {
+        self.earlier_attempt_may_have_applied
+    }
+
+    /// Records that an earlier attempt may have been applied (the retry layer's job).
+    pub fn mark_earlier_attempt_may_have_applied(&mut self) {
+        self.earlier_attempt_may_have_applied = true;
     }
 
     /// The HTTP status code.

@@ -200,14 +200,27 @@ pub fn decide(
 /// reads the HTTP status; vendors whose errors hide in 200 bodies supply their own.
 pub type ResponseClassifier = fn(&ApiResponse) -> AttemptOutcome;
 
-/// 429 is throttled; 502, 503 and 504 are transient; both honour `Retry-After`. Anything
-/// else is done.
+/// 429 is throttled; 502, 503 and 504 are transient; both honour `Retry-After`. A success
+/// whose body says it is JSON but does not parse (an answer cut short on the way) is
+/// transient too: the request may have been applied, so only an idempotent one is sent
+/// again. Anything else is done.
 pub fn classify_by_status(response: &ApiResponse) -> AttemptOutcome {
     match response.status() {
         429 => AttemptOutcome::Throttled(RetryAfter::from_response(response)),
         502..=504 => AttemptOutcome::Transient(RetryAfter::from_response(response)),
+        200..=299 if is_broken_json(response) => AttemptOutcome::Transient(None),
         _ => AttemptOutcome::Done,
     }
+}
+
+/// Whether `response` declares a JSON body that does not parse.
+pub fn is_broken_json(response: &ApiResponse) -> bool {
+    let declared = response
+        .header("content-type")
+        .is_some_and(|t| t.contains("json"));
+    declared
+        && !response.body().is_empty()
+        && serde_json::from_slice::<serde::de::IgnoredAny>(response.body()).is_err()
 }
 
 #[cfg(test)]
@@ -225,6 +238,20 @@ mod tests {
             .with_max_attempts(4)
             .with_backoff(ms(100), ms(1_000))
             .with_max_retry_after(Duration::from_secs(60))
+    }
+
+    #[test]
+    fn a_success_cut_short_is_transient() {
+        let json = |body: &'static str| {
+            ApiResponse::new(200, body).with_header("content-type", "application/json")
+        };
+        assert_eq!(classify_by_status(&json(r#"{"a":1}"#)), Done);
+        assert_eq!(classify_by_status(&json(r#"{"a":"#)), Transient(None));
+        assert_eq!(classify_by_status(&json("")), Done);
+        assert_eq!(classify_by_status(&ApiResponse::new(200, "{")), Done);
+        let broken_error =
+            ApiResponse::new(400, "{").with_header("content-type", "application/json");
+        assert_eq!(classify_by_status(&broken_error), Done);
     }
 
     #[test]

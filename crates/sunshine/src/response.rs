@@ -26,6 +26,10 @@ pub(crate) fn decode<T: DeserializeOwned>(
 /// Maps a non-success answer: `{"errors":[{"code","title","detail"}]}` (the profiles API),
 /// `{"error": "..."}` (authentication), or any text (a 429 may come as text/plain).
 pub(crate) fn error_from(request: &ApiRequest, response: &ApiResponse) -> Error {
+    error_from_answer(request, response).noting_attempts_of(response)
+}
+
+fn error_from_answer(request: &ApiRequest, response: &ApiResponse) -> Error {
     let status = response.status();
     if (300..400).contains(&status) {
         return Error::UnexpectedResponse {

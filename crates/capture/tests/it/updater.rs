@@ -69,3 +69,49 @@ async fn system_attributes_are_refused_before_sending() {
     }
     assert_eq!(emulator.faults().requests_seen(), 0);
 }
+
+#[tokio::test]
+async fn a_plural_synced_twice_gets_its_element_once() {
+    // alane (id 5252) holds one status, element 5253 "inactive".
+    let (emulator, client) = setup().await;
+    let updater: Arc<dyn ProfileUpdater> = Arc::new(CaptureUpdater::new(client, "user"));
+    let user = UserRef::email("alane@example.com");
+    let patch = ProfilePatch::new()
+        .set("statuses", json!([{"status": "onboarded"}]))
+        .unwrap();
+    let first = updater.apply_pending(&user, &patch, false).await.unwrap();
+    assert!(first.written);
+    let second = updater.apply_pending(&user, &patch, false).await.unwrap();
+    assert!(!second.written && second.pending.is_empty());
+    // Two reads and one write.
+    assert_eq!(emulator.faults().requests_seen(), 3);
+    let statuses = updater.get(&user).await.unwrap().fields()["statuses"].clone();
+    let onboarded: Vec<&Value> = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "onboarded")
+        .collect();
+    assert_eq!(onboarded.len(), 1, "{statuses}");
+    assert_eq!(
+        statuses.as_array().unwrap().len(),
+        2,
+        "the old element stays"
+    );
+
+    // Only the elements not held yet are written.
+    let more = ProfilePatch::new()
+        .set(
+            "statuses",
+            json!([{"status": "onboarded"}, {"status": "trained"}]),
+        )
+        .unwrap();
+    let third = updater.apply_pending(&user, &more, false).await.unwrap();
+    assert_eq!(
+        third.pending.changes()[0],
+        profile_core::FieldChange::Set {
+            path: profile_core::FieldPath::parse("statuses").unwrap(),
+            value: json!([{"status": "trained"}])
+        }
+    );
+}

@@ -9,7 +9,7 @@ use crate::retry::{
     AttemptOutcome, ResponseClassifier, RetryDecision, RetryPolicy, classify_by_status, decide,
 };
 use crate::time::{Clock, Jitter, Sleep, SystemClock, TokioSleep};
-use crate::{ApiRequest, ApiResponse, Error, SendState};
+use crate::{ApiRequest, ApiResponse, Error, Method, SendState};
 
 /// Sends a request again when [`decide`] says so, sleeping in between.
 ///
@@ -75,6 +75,8 @@ impl<T: fmt::Debug> fmt::Debug for RetryTransport<T> {
 impl<T: Transport> Transport for RetryTransport<T> {
     async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
         let mut attempt = 1;
+        // Whether an attempt that was sent again may have been applied.
+        let mut uncertain = false;
         loop {
             let result = self
                 .inner
@@ -107,6 +109,10 @@ impl<T: Transport> Transport for RetryTransport<T> {
                         ?outcome,
                         "retrying"
                     );
+                    uncertain |= matches!(
+                        outcome,
+                        AttemptOutcome::MaybeSent | AttemptOutcome::Transient(_)
+                    );
                     self.sleep.sleep(delay).await;
                     attempt += 1;
                 }
@@ -120,10 +126,36 @@ impl<T: Transport> Transport for RetryTransport<T> {
                             "not retrying"
                         );
                     }
+                    if uncertain && request.method() != Method::Get {
+                        return after_uncertain_attempts(request, result);
+                    }
                     return result;
                 }
             }
         }
+    }
+}
+
+/// The last attempt's result, saying that an earlier one may have been applied: a caller
+/// must not take "refused" or "could not connect" for "nothing happened".
+fn after_uncertain_attempts(
+    request: &ApiRequest,
+    result: Result<ApiResponse, Error>,
+) -> Result<ApiResponse, Error> {
+    match result {
+        Ok(mut response) => {
+            response.mark_earlier_attempt_may_have_applied();
+            Ok(response)
+        }
+        Err(error) if !error.may_have_applied() && !error.is_invalid_input() => {
+            Err(Error::Connection {
+                vendor: request.vendor(),
+                operation: request.operation(),
+                source: format!("an earlier attempt may have been applied; the last: {error}")
+                    .into(),
+            })
+        }
+        Err(error) => Err(error),
     }
 }
 
@@ -133,7 +165,7 @@ mod tests {
 
     use super::*;
     use crate::RecordingTransport;
-    use crate::{BaseUrl, Idempotency, Method};
+    use crate::{BaseUrl, Idempotency};
 
     fn request(idempotency: Idempotency) -> ApiRequest {
         let base = BaseUrl::parse("https://example.com").unwrap();
@@ -179,6 +211,54 @@ mod tests {
         assert_eq!(recorder.requests().len(), 3);
         // Full jitter: the two waits lie under the ceilings of 100 ms and 200 ms.
         assert!(started.elapsed() <= Duration::from_millis(300));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_after_an_attempt_that_may_have_arrived_says_so() {
+        // Dropped after the write, then refused until the attempts run out: the last answer
+        // is a 429, but the first attempt may have been applied.
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder.push_error(maybe_sent());
+        for _ in 0..3 {
+            recorder.push_response(ApiResponse::new(429, ""));
+        }
+        let response = retrying(&recorder)
+            .send(&request(Idempotency::Idempotent))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 429);
+        assert!(response.earlier_attempt_may_have_applied());
+
+        // Could not connect at the end: not "nothing was sent" either.
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder.push_response(ApiResponse::new(503, ""));
+        for _ in 0..3 {
+            recorder.push_error(not_sent());
+        }
+        let error = retrying(&recorder)
+            .send(&request(Idempotency::Idempotent))
+            .await
+            .unwrap_err();
+        assert_eq!(error.send_state(), SendState::MaybeSent);
+        assert!(error.may_have_applied());
+
+        // Refusals alone prove nothing was applied; and a read never applies anything.
+        let recorder = Arc::new(RecordingTransport::new());
+        for _ in 0..4 {
+            recorder.push_response(ApiResponse::new(429, ""));
+        }
+        let response = retrying(&recorder)
+            .send(&request(Idempotency::Idempotent))
+            .await
+            .unwrap();
+        assert!(!response.earlier_attempt_may_have_applied());
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder.push_error(maybe_sent());
+        recorder.push_response(ApiResponse::new(429, ""));
+        let base = BaseUrl::parse("https://example.com").unwrap();
+        let read = ApiRequest::new("test", "op", Method::Get, &base, "/x");
+        let response = retrying(&recorder).send(&read).await;
+        assert!(!response.unwrap().earlier_attempt_may_have_applied());
     }
 
     #[tokio::test(start_paused = true)]
