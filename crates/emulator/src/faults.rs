@@ -168,6 +168,7 @@ impl SplitMix64 {
 struct FaultState {
     scripted: VecDeque<Fault>,
     latency: Option<Duration>,
+    answer_delay: Option<Duration>,
     per_minute: Option<u32>,
     window: VecDeque<Instant>,
     random: Option<(RandomFaults, SplitMix64)>,
@@ -264,6 +265,13 @@ impl FaultController {
         self.lock().latency = latency;
     }
 
+    /// Processes every request at once but holds its answer back for `delay` (`None` for
+    /// none): the write has landed while the client still waits, as when a client dies
+    /// mid-request.
+    pub fn set_answer_delay(&self, delay: Option<Duration>) {
+        self.lock().answer_delay = delay;
+    }
+
     /// Accepts at most `per_minute` requests in any 60-second window and answers the rest
     /// 429 with a `Retry-After` saying when a slot frees up (`None` for no limit).
     pub fn set_rate_limit_per_minute(&self, per_minute: Option<u32>) {
@@ -331,6 +339,10 @@ impl FaultController {
             truncated: c.truncated.load(Ordering::Relaxed),
             responded: c.responded.load(Ordering::Relaxed),
         }
+    }
+
+    fn answer_delay(&self) -> Option<Duration> {
+        self.lock().answer_delay
     }
 
     /// What to do with the request arriving now.
@@ -407,7 +419,13 @@ pub async fn apply_faults(
         tokio::time::sleep(latency).await;
     }
     match fault {
-        None => next.run(request).await,
+        None => {
+            let response = next.run(request).await;
+            if let Some(delay) = faults.answer_delay() {
+                tokio::time::sleep(delay).await;
+            }
+            response
+        }
         Some(Fault::Status(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             error_response(status, "fault injected by the emulator")

@@ -455,3 +455,175 @@ async fn a_lumapps_sync_of_two_thousand_directory_users() {
         "+33 1 00 00 1999"
     );
 }
+
+/// Capture records rider{i}@example.com, family "Old", no statuses: the same on every
+/// emulator this is called for.
+async fn capture_with_riders(n: usize) -> CaptureEmulator {
+    let emulator = CaptureEmulator::start().await.unwrap();
+    let records: Vec<Value> = (0..n)
+        .map(|i| serde_json::json!({"email": format!("rider{i}@example.com"), "givenName": "G", "familyName": "Old"}))
+        .collect();
+    emulator.seed("user", &records).unwrap();
+    emulator
+}
+
+/// Each rider's family name and the statuses they hold (element ids left out: Capture
+/// gives new ones on every append).
+fn capture_state(emulator: &CaptureEmulator) -> Vec<(String, Value, Vec<Value>)> {
+    let mut state: Vec<(String, Value, Vec<Value>)> = emulator
+        .records("user")
+        .into_iter()
+        .filter(|r| r["email"].as_str().is_some_and(|e| e.starts_with("rider")))
+        .map(|r| {
+            let statuses = r["statuses"]
+                .as_array()
+                .map(|s| s.iter().map(|e| e["status"].clone()).collect())
+                .unwrap_or_default();
+            (
+                r["email"].as_str().unwrap().to_owned(),
+                r["familyName"].clone(),
+                statuses,
+            )
+        })
+        .collect();
+    state.sort_by(|a, b| a.0.cmp(&b.0));
+    state
+}
+
+fn journal_lines(journal: &Path) -> usize {
+    std::fs::read_to_string(journal)
+        .map(|j| j.lines().count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_sync_killed_at_several_points_ends_as_an_uninterrupted_run() {
+    let n = 400;
+    let dir = dir();
+    // Every row appends a plural element: sent twice, it would show twice.
+    let input = dir.join("riders.jsonl");
+    let mut lines = String::new();
+    for i in 0..n {
+        lines.push_str(&format!(
+            "{{\"mail\":\"rider{i}@example.com\",\"family\":\"Family{i}\",\"statuses\":[{{\"status\":\"onboarded\"}}]}}\n"
+        ));
+    }
+    std::fs::write(&input, lines).unwrap();
+    let mapping = dir.join("mapping.toml");
+    std::fs::write(
+        &mapping,
+        "[capture]\nkey = \"mail\"\nkey_kind = \"email\"\ntype_name = \"user\"\n[capture.fields]\nfamily = \"familyName\"\nstatuses = \"statuses\"\n",
+    )
+    .unwrap();
+    let env = |emulator: &CaptureEmulator| {
+        vec![
+            ("CAPTURE_BASE_URL", emulator.base_url()),
+            ("CAPTURE_CLIENT_ID", SEED_CLIENT_2.0.to_owned()),
+            ("CAPTURE_CLIENT_SECRET", SEED_CLIENT_2.1.to_owned()),
+        ]
+    };
+    let journal = dir.join("journal.jsonl");
+    // At most 6,000 requests a minute: slow enough to be killed on cue.
+    let args = |resume: bool| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "sync",
+            "--vendor",
+            "capture",
+            "--input",
+            input.to_str().unwrap(),
+            "--mapping",
+            mapping.to_str().unwrap(),
+            "--rate",
+            "6000",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.push(if resume { "--resume" } else { "--journal" }.to_owned());
+        args.push(journal.to_str().unwrap().to_owned());
+        args
+    };
+
+    // The uninterrupted run, on its own emulator.
+    let calm = capture_with_riders(n).await;
+    let calm_env = env(&calm);
+    let (code, _, stderr) = sync(
+        &args(false)[1..]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &env_refs(&calm_env),
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let expected = capture_state(&calm);
+    assert!(expected.iter().all(|(_, _, statuses)| statuses.len() == 1));
+    std::fs::remove_file(&journal).unwrap();
+
+    // The same sync, SIGKILLed as soon as its first requests are out, then after 60, 150
+    // and 300 journaled rows; each time resumed from the journal.
+    let crashy = capture_with_riders(n).await;
+    // Every write lands at once but is answered 100 ms later: a kill always finds writes
+    // that were applied and never journaled.
+    crashy
+        .faults()
+        .set_answer_delay(Some(Duration::from_millis(100)));
+    let crashy_env = env(&crashy);
+    let mut kills = Vec::new();
+    for (run, cue) in [0usize, 60, 150, 300].into_iter().enumerate() {
+        let mut child = Command::new(PROFILES)
+            .args(args(run > 0))
+            .envs(crashy_env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let seen_before = crashy.faults().requests_seen();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let reached = if cue == 0 {
+                crashy.faults().requests_seen() > seen_before
+            } else {
+                journal_lines(&journal) >= cue
+            };
+            if reached || std::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        child.kill().await.unwrap();
+        kills.push((cue, journal_lines(&journal), crashy.faults().in_flight()));
+    }
+    assert!(
+        journal_lines(&journal) < n + 20,
+        "killed before the end: {kills:?}"
+    );
+    crashy.faults().wait_idle(Duration::from_secs(5)).await;
+    crashy.faults().set_answer_delay(None);
+
+    let report_path = dir.join("report.json");
+    let mut last: Vec<String> = args(true)[1..].to_vec();
+    last.extend([
+        "--report".to_owned(),
+        report_path.to_str().unwrap().to_owned(),
+    ]);
+    let (code, _, stderr) = sync(
+        &last.iter().map(String::as_str).collect::<Vec<_>>(),
+        &env_refs(&crashy_env),
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let report = report(&report_path);
+    assert!(
+        report["skipped_by_journal"].as_u64().unwrap() >= 300,
+        "{report}"
+    );
+    let got = capture_state(&crashy);
+    assert_eq!(got.len(), expected.len());
+    let differences: Vec<_> = got.iter().zip(&expected).filter(|(g, e)| g != e).collect();
+    assert!(
+        differences.is_empty(),
+        "{} riders differ from an uninterrupted run (kills: {kills:?}), first: {:?}",
+        differences.len(),
+        differences.first()
+    );
+}
