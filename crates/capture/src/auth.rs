@@ -4,7 +4,9 @@ use std::fmt;
 
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
-use profile_core::credentials::{basic_authorization, token_authorization};
+use profile_core::credentials::{
+    CredentialError, basic_authorization, check_credential, token_authorization,
+};
 use profile_core::secrecy::{ExposeSecret, SecretString};
 use profile_core::{HeaderValue, REDACTED};
 use sha1::Sha1;
@@ -37,6 +39,26 @@ pub enum CaptureAuth {
 }
 
 impl CaptureAuth {
+    /// Refuses credentials that cannot be sent (empty, or holding a line break).
+    pub(crate) fn check(&self) -> Result<(), CredentialError> {
+        match self {
+            CaptureAuth::Basic {
+                client_id,
+                client_secret,
+            }
+            | CaptureAuth::Signed {
+                client_id,
+                client_secret,
+            } => {
+                check_credential("the client id", client_id)?;
+                check_credential("the client secret", client_secret.expose_secret())
+            }
+            CaptureAuth::OAuth { access_token } => {
+                check_credential("the OAuth access token", access_token.expose_secret())
+            }
+        }
+    }
+
     /// Basic authentication.
     pub fn basic(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
         CaptureAuth::Basic {

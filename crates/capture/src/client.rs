@@ -59,6 +59,7 @@ impl CaptureClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<CaptureClient, Error> {
+        self.auth.check().map_err(Error::invalid_input)?;
         Ok(CaptureClient {
             requests: CaptureRequests::new(self.base_url, self.auth, self.clock),
             transport: self.stack.classifier(classify).build()?,

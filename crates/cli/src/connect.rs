@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use profile_capture::{CaptureAuth, CaptureClient, CaptureUpdater};
-use profile_core::{BaseUrl, ProfileUpdater, RateLimit, RetryPolicy};
+use profile_core::{BaseUrl, InvalidBaseUrl, ProfileUpdater, RateLimit, RetryPolicy};
 use profile_lumapps::{LumAppsAuth, LumAppsClient, LumAppsUpdater};
 use profile_sunshine::{SunshineAuth, SunshineClient, SunshineUpdater};
 
@@ -86,7 +86,16 @@ impl Connection {
         } else {
             BaseUrl::parse(&text)
         };
-        parsed.map_err(|e| e.to_string())
+        parsed.map_err(|e| match e {
+            InvalidBaseUrl::PlainHttpToRemoteHost { .. } => format!(
+                "{}; pass --allow-plain-http to send credentials unencrypted anyway",
+                e.to_string()
+                    .split(", or opt in")
+                    .next()
+                    .unwrap_or_default()
+            ),
+            e => e.to_string(),
+        })
     }
 
     pub(crate) fn sunshine(&self, politeness: Politeness) -> Result<SunshineClient, String> {

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use profile_core::REDACTED;
-use profile_core::secrecy::SecretString;
+use profile_core::credentials::{CredentialError, check_credential};
+use profile_core::secrecy::{ExposeSecret, SecretString};
 
 /// How to authenticate to LumApps.
 #[derive(Clone)]
@@ -27,6 +28,24 @@ pub enum LumAppsAuth {
 }
 
 impl LumAppsAuth {
+    /// Refuses credentials that cannot be sent (empty, or holding a line break).
+    pub(crate) fn check(&self) -> Result<(), CredentialError> {
+        match self {
+            LumAppsAuth::Token(token) => check_credential("the token", token.expose_secret()),
+            LumAppsAuth::Application {
+                customer_id,
+                client_id,
+                client_secret,
+                user_email,
+            } => {
+                check_credential("the customer id", customer_id)?;
+                check_credential("the client id", client_id)?;
+                check_credential("the client secret", client_secret.expose_secret())?;
+                check_credential("the user e-mail", user_email)
+            }
+        }
+    }
+
     /// A bearer token.
     pub fn token(token: impl Into<String>) -> Self {
         LumAppsAuth::Token(SecretString::from(token.into()))

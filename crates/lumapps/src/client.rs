@@ -107,6 +107,7 @@ impl LumAppsClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<LumAppsClient, Error> {
+        self.auth.check().map_err(Error::invalid_input)?;
         Ok(LumAppsClient {
             inner: Arc::new(Inner {
                 requests: LumAppsRequests::new(self.base_url),

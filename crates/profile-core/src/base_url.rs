@@ -66,7 +66,12 @@ impl BaseUrl {
 
     fn parse_inner(input: &str, allow_plain_http: bool) -> Result<Self, InvalidBaseUrl> {
         let url = Url::parse(input.trim()).map_err(|e| InvalidBaseUrl::NotAUrl {
-            reason: e.to_string(),
+            reason: match e {
+                url::ParseError::RelativeUrlWithoutBase => {
+                    "it has no scheme; write it as https://host".to_owned()
+                }
+                e => e.to_string(),
+            },
         })?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(InvalidBaseUrl::CarriesCredentials);

@@ -24,6 +24,44 @@ pub fn token_authorization(scheme: &str, token: &SecretString) -> HeaderValue {
     HeaderValue::secret(format!("{scheme} {}", token.expose_secret()))
 }
 
+/// A credential that cannot be used; the message names the credential, never its value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// The credential is empty.
+    #[error("{0} is empty")]
+    Empty(&'static str),
+    /// The credential holds a line break or another control character, which cannot go
+    /// into an HTTP header (often a trailing newline read from a file).
+    #[error(
+        "{0} contains a line break or another control character (was it read from a file with its trailing newline?)"
+    )]
+    ControlCharacter(&'static str),
+}
+
+/// Checks that the credential `what` can be sent: not empty (or only spaces), and free of
+/// control characters.
+///
+/// ```
+/// use profile_core::credentials::{CredentialError, check_credential};
+///
+/// assert_eq!(check_credential("the API token", "abc"), Ok(()));
+/// assert_eq!(
+///     check_credential("the API token", "abc\n"),
+///     Err(CredentialError::ControlCharacter("the API token"))
+/// );
+/// assert_eq!(check_credential("the API token", " "), Err(CredentialError::Empty("the API token")));
+/// ```
+pub fn check_credential(what: &'static str, value: &str) -> Result<(), CredentialError> {
+    if value.trim().is_empty() {
+        return Err(CredentialError::Empty(what));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(CredentialError::ControlCharacter(what));
+    }
+    Ok(())
+}
+
 fn zero(text: String) {
     let mut bytes = text.into_bytes();
     bytes.iter_mut().for_each(|b| *b = 0);

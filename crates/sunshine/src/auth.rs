@@ -2,8 +2,10 @@
 
 use std::fmt;
 
-use profile_core::credentials::{basic_authorization, token_authorization};
-use profile_core::secrecy::SecretString;
+use profile_core::credentials::{
+    CredentialError, basic_authorization, check_credential, token_authorization,
+};
+use profile_core::secrecy::{ExposeSecret, SecretString};
 use profile_core::{HeaderValue, REDACTED};
 
 /// How to authenticate to Zendesk.
@@ -25,6 +27,19 @@ pub enum SunshineAuth {
 }
 
 impl SunshineAuth {
+    /// Refuses credentials that cannot be sent (empty, or holding a line break).
+    pub(crate) fn check(&self) -> Result<(), CredentialError> {
+        match self {
+            SunshineAuth::ApiToken { email, token } => {
+                check_credential("the agent e-mail of the API token", email)?;
+                check_credential("the API token", token.expose_secret())
+            }
+            SunshineAuth::OAuth { token } => {
+                check_credential("the OAuth access token", token.expose_secret())
+            }
+        }
+    }
+
     /// An API token for an agent's e-mail address.
     pub fn api_token(email: impl Into<String>, token: impl Into<String>) -> Self {
         SunshineAuth::ApiToken {

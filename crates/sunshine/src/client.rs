@@ -81,6 +81,7 @@ impl SunshineClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<SunshineClient, Error> {
+        self.auth.check().map_err(Error::invalid_input)?;
         Ok(SunshineClient {
             requests: SunshineRequests::new(self.base_url, &self.auth),
             transport: self.stack.build()?,

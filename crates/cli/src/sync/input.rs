@@ -85,9 +85,23 @@ pub(crate) fn open(path: &Path, format: Format) -> Result<(Vec<String>, Rows), S
             let mut first = Vec::new();
             let mut columns = Vec::new();
             // Peek at the first object for its columns; it is read again below.
-            if reader.read_until(b'\n', &mut first).is_ok() {
-                if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(&first) {
-                    columns = object.keys().cloned().collect();
+            if reader.read_until(b'\n', &mut first).is_ok() && !first.trim_ascii().is_empty() {
+                match serde_json::from_slice::<Value>(&first) {
+                    Ok(Value::Object(object)) => columns = object.keys().cloned().collect(),
+                    // The columns come from the first row: without them nothing can be
+                    // mapped, so the run stops here rather than failing every row.
+                    Ok(_) => {
+                        return Err(format!(
+                            "{}: line 1 is not a JSON object; each line must be one object of column: value",
+                            path.display()
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "{}: line 1 is not JSON ({e}); each line must be one object of column: value",
+                            path.display()
+                        ));
+                    }
                 }
             }
             let reader = BufReader::new(

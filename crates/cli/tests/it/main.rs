@@ -7,6 +7,7 @@
     unreachable_pub
 )]
 
+mod errors;
 mod single;
 mod sync;
 

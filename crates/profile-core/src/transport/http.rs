@@ -19,6 +19,9 @@ pub struct HttpConfig {
     /// The largest response body accepted; a larger one is an
     /// [`Error::ResponseTooLarge`], read no further.
     pub max_response_bytes: usize,
+    /// The largest request body sent; a larger one is refused with
+    /// [`Error::InvalidInput`] before anything is sent.
+    pub max_request_bytes: usize,
     /// The `User-Agent` sent with every request.
     pub user_agent: String,
 }
@@ -30,6 +33,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(30),
             pool_idle_timeout: Duration::from_secs(90),
             max_response_bytes: 8 * 1024 * 1024,
+            max_request_bytes: 4 * 1024 * 1024,
             user_agent: concat!("profile-toolkit/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }
@@ -53,6 +57,12 @@ impl HttpConfig {
         self.max_response_bytes = limit;
         self
     }
+
+    /// Sets the request body limit.
+    pub fn with_max_request_bytes(mut self, limit: usize) -> Self {
+        self.max_request_bytes = limit;
+        self
+    }
 }
 
 /// The real transport: reqwest over rustls, gzip, pooled keep-alive connections, connect
@@ -63,6 +73,7 @@ impl HttpConfig {
 pub struct HttpTransport {
     client: reqwest::Client,
     max_response_bytes: usize,
+    max_request_bytes: usize,
 }
 
 impl HttpTransport {
@@ -80,6 +91,7 @@ impl HttpTransport {
         Ok(Self {
             client,
             max_response_bytes: config.max_response_bytes,
+            max_request_bytes: config.max_request_bytes,
         })
     }
 
@@ -143,7 +155,17 @@ impl Transport for HttpTransport {
         }
         match request.body() {
             Body::Empty => {}
-            body => builder = builder.body(body.encode()),
+            body => {
+                let bytes = body.encode();
+                if bytes.len() > self.max_request_bytes {
+                    return Err(Error::invalid_input(format!(
+                        "the request body is {} bytes, more than the limit of {} bytes (a value too large for the vendor?)",
+                        bytes.len(),
+                        self.max_request_bytes
+                    )));
+                }
+                builder = builder.body(bytes);
+            }
         }
         let mut response = builder.send().await.map_err(|e| classify(request, e))?;
         let status = response.status().as_u16();
