@@ -203,3 +203,4 @@ async fn the_same_sync_code_drives_lumapps() {
 }
 
 mod faults;
+mod hostile;
