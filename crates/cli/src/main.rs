@@ -80,9 +80,28 @@ pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Logs to standard error at the level named by `PROFILES_LOG` (`error` … `trace`), if set.
+/// Credentials never show: requests carry them as redacted values.
+fn init_logging() {
+    let Ok(level) = std::env::var("PROFILES_LOG") else {
+        return;
+    };
+    match level.parse::<tracing_subscriber::filter::LevelFilter>() {
+        Ok(level) => tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(level)
+            .with_ansi(false)
+            .init(),
+        Err(_) => eprintln!(
+            "warning: PROFILES_LOG={level} is not a level (error, warn, info, debug, trace); not logging"
+        ),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
         Command::Demo { vendor } => demo::run(vendor).await,
         Command::Emulator(args) => emulator::run(args).await,

@@ -446,3 +446,43 @@ mod tests {
         assert_eq!(encode_path_segment("é"), "%C3%A9");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn a_form_body_decodes_to_the_same_fields(
+            fields in proptest::collection::vec(("\\PC{0,20}", "\\PC{0,40}"), 0..8)
+        ) {
+            let encoded = Body::Form(fields.clone()).encode();
+            let decoded: Vec<(String, String)> = url::form_urlencoded::parse(&encoded)
+                .into_owned()
+                .collect();
+            prop_assert_eq!(decoded, fields);
+        }
+
+        #[test]
+        fn a_path_segment_stays_one_segment(segment in "\\PC{0,40}") {
+            let encoded = encode_path_segment(&segment);
+            prop_assert!(!encoded.contains(['/', '?', '#', ' ']));
+            let decoded: String = url::form_urlencoded::parse(format!("x={}", encoded.replace('+', "%2B")).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            prop_assert_eq!(decoded, segment);
+        }
+
+        #[test]
+        fn the_retry_classifier_takes_any_answer(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let response = crate::ApiResponse::new(status, body).with_header("content-type", "application/json");
+            let _ = crate::retry::classify_by_status(&response);
+            let _ = crate::retry::RetryAfter::from_response(&response);
+        }
+    }
+}

@@ -10,6 +10,7 @@
 
 mod behaviour;
 mod errors;
+mod props;
 mod retries;
 mod secrets;
 mod snapshots;

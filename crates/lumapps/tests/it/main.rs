@@ -11,6 +11,7 @@
 mod auth;
 mod behaviour;
 mod errors;
+mod props;
 mod secrets;
 mod snapshots;
 mod updater;

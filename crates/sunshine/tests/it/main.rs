@@ -11,6 +11,7 @@
 mod bad_input;
 mod behaviour;
 mod faults;
+mod props;
 mod responses;
 mod secrets;
 mod snapshots;

@@ -1,0 +1,68 @@
+//! Properties, with a bounded number of cases: the identifier query parser and the
+//! response decoder never panic, and what is valid survives a round trip.
+
+use std::sync::Arc;
+
+use profile_core::{ApiResponse, RecordingTransport, RetryPolicy};
+use profile_sunshine::{BaseUrl, IdentifierQuery, ProfileLocator, SunshineAuth, SunshineClient};
+use proptest::prelude::*;
+
+fn config() -> ProptestConfig {
+    ProptestConfig::with_cases(256)
+}
+
+fn client(transport: Arc<RecordingTransport>) -> SunshineClient {
+    SunshineClient::builder(
+        BaseUrl::parse("https://coolbikes.zendesk.com").unwrap(),
+        SunshineAuth::api_token("devs@coolbikes.com", "token"),
+    )
+    .transport(transport)
+    .retry(RetryPolicy::never())
+    .build()
+    .unwrap()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn any_text_parses_or_is_refused_without_panic(text in "\\PC{0,80}") {
+        let _ = text.parse::<IdentifierQuery>();
+    }
+
+    #[test]
+    fn a_valid_query_survives_display_and_parse(
+        source in "[a-z][a-z0-9_]{0,39}",
+        kind in "[a-z][a-z0-9_]{0,39}",
+        id_type in "[a-z][a-z0-9_]{0,20}",
+        value in "[^\\x00-\\x1f]{1,60}",
+    ) {
+        prop_assume!(source != "zendesk");
+        let query = IdentifierQuery::new(&source, &kind, &id_type, &value).unwrap();
+        let again: IdentifierQuery = query.to_string().parse().unwrap();
+        prop_assert_eq!(again.identifier_value(), value.as_str());
+        prop_assert_eq!(again, query);
+    }
+
+    #[test]
+    fn any_answer_decodes_or_is_a_typed_error(
+        status in 100u16..600,
+        body in proptest::collection::vec(any::<u8>(), 0..300),
+        json in any::<bool>(),
+    ) {
+        let transport = Arc::new(RecordingTransport::new());
+        let mut response = ApiResponse::new(status, body);
+        if json {
+            response = response.with_header("content-type", "application/json");
+        }
+        transport.push_response(response);
+        let client = client(transport);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let query: IdentifierQuery = "coolbikes:rider:email:jdoe@example.com".parse().unwrap();
+        let result = runtime.block_on(client.get_profile(&ProfileLocator::Identifier(query)));
+        if let Err(error) = result {
+            prop_assert!(!error.to_string().is_empty());
+            prop_assert!(!error.to_string().contains("token"), "{}", error);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Shared helpers of the fuzz targets.
+
+use std::sync::Arc;
+
+use profile_core::{ApiResponse, RecordingTransport};
+
+/// Splits fuzz input into a status (first two bytes, folded into 100..600) and a body.
+pub fn answer(data: &[u8]) -> ApiResponse {
+    let (head, body) = data.split_at(data.len().min(2));
+    let raw = head.iter().fold(0u16, |acc, b| acc.wrapping_mul(256).wrapping_add(u16::from(*b)));
+    ApiResponse::new(100 + raw % 500, body.to_vec())
+        .with_header("content-type", "application/json")
+}
+
+/// A transport that answers once with `response`.
+pub fn transport(response: ApiResponse) -> Arc<RecordingTransport> {
+    let transport = Arc::new(RecordingTransport::new());
+    transport.push_response(response);
+    transport
+}
+
+/// Runs a future to completion on a fresh single-threaded runtime.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|runtime| runtime.block_on(future))
+        .unwrap_or_else(|e| panic!("runtime: {e}"))
+}
+
+/// Splits text into key/value pairs at `\n` and `=`.
+pub fn pairs(text: &str) -> Vec<(String, String)> {
+    text.split('\n')
+        .map(|line| match line.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (line.to_owned(), String::new()),
+        })
+        .collect()
+}
