@@ -52,6 +52,11 @@ pub(crate) struct EmulatorArgs {
     /// The status of --fail-first.
     #[arg(long, value_name = "STATUS", default_value_t = 503)]
     fail_status: u16,
+    /// Fault: draw a fault at random for every request, from this seed: 10% 503, 5% 429
+    /// with Retry-After 1, 2% dropped after the write, 2% answered after 2 s, 2% answered
+    /// with half a body.
+    #[arg(long, value_name = "SEED")]
+    chaos: Option<u64>,
 }
 
 fn parse_per_minute(text: &str) -> Result<u32, String> {
@@ -93,6 +98,14 @@ fn apply_faults(faults: &profile_emulator::FaultController, args: &EmulatorArgs)
     if args.fail_first > 0 {
         faults.fail_next(args.fail_first, args.fail_status);
     }
+    faults.set_random(args.chaos.map(|seed| {
+        profile_emulator::RandomFaults::new(seed)
+            .unavailable(0.10)
+            .rate_limited(0.05, std::time::Duration::from_secs(1))
+            .drop_after_write(0.02)
+            .slow(0.02, std::time::Duration::from_secs(2))
+            .truncated(0.02)
+    }));
 }
 
 fn refuse_foreign(flag: &str, given: bool, vendor: &str) -> Result<(), String> {

@@ -187,6 +187,39 @@ async fn the_lumapps_emulator_command_serves_a_synthetic_directory() {
 }
 
 #[tokio::test]
+async fn the_emulator_server_injects_random_faults_with_chaos() {
+    let (mut child, base) = spawn_emulator(Command::new(PROFILES).args([
+        "emulator", "--vendor", "lumapps", "--chaos", "11", "--token", "t-1",
+    ]))
+    .await;
+    let client = reqwest::Client::new();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for _ in 0..200 {
+        let response = client
+            .post(format!("{base}/_ah/api/lumsites/v1/user/directory/list"))
+            .bearer_auth("t-1")
+            .header("content-type", "application/json")
+            .timeout(Duration::from_millis(500))
+            .body(r#"{"contentId":"6486401110769664"}"#)
+            .send()
+            .await;
+        let status = match response {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                if r.bytes().await.is_ok() { status } else { 0 }
+            }
+            Err(_) => 0, // dropped or too slow
+        };
+        *statuses.entry(status).or_default() += 1;
+    }
+    child.kill().await.unwrap();
+    for status in [200, 503, 429, 0] {
+        assert!(statuses.contains_key(&status), "{statuses:?}");
+    }
+    assert!(statuses[&200] > 140, "most requests pass: {statuses:?}");
+}
+
+#[tokio::test]
 async fn a_flag_of_another_vendor_is_refused() {
     let output = Command::new(PROFILES)
         .args(["emulator", "--vendor", "capture", "--api-token", "a@b.c:t"])
