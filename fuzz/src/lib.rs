@@ -19,13 +19,15 @@ pub fn transport(response: ApiResponse) -> Arc<RecordingTransport> {
     transport
 }
 
-/// Runs a future to completion on a fresh single-threaded runtime.
+/// Runs a future to completion on this thread's single-threaded runtime (made once).
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map(|runtime| runtime.block_on(future))
-        .unwrap_or_else(|e| panic!("runtime: {e}"))
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+    }
+    RUNTIME.with(|runtime| runtime.block_on(future))
 }
 
 /// Splits text into key/value pairs at `\n` and `=`.

@@ -1,5 +1,9 @@
 //! `profile-bench`: how fast profile-toolkit is, against the limit, in one run. Run it with
 //! `cargo xtask bench` (release build, full sizes) or `cargo xtask bench --smoke`.
+//!
+//! Two modes help find where the time goes: `--profile-sdk VENDOR N` runs only the SDK's
+//! update loop (for callgrind), and `--decompose N` times one Sunshine PATCH sent by paths
+//! that add one layer at a time.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -486,6 +490,14 @@ async fn main() {
         }
         return;
     }
+    if let Some(position) = args.iter().position(|a| a == "--decompose") {
+        let n = args
+            .get(position + 1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(5_000);
+        decompose(n).await;
+        return;
+    }
     if let Some(position) = args.iter().position(|a| a == "--child-stream-users") {
         child_stream_users(&args[position + 1]).await;
         return;
@@ -517,5 +529,132 @@ async fn main() {
         "bench: done in {:.0}s; results in {}",
         total.elapsed().as_secs_f64(),
         out.display()
+    );
+}
+
+/// Where the SDK's time per update goes, for Sunshine: the same PATCH sent sequentially
+/// by paths that add one layer at a time, alternating in rounds. For finding what to fix;
+/// `profile-bench --decompose N` prints µs per update of each path.
+async fn decompose(n: usize) {
+    use profile_core::{BaseUrl, HttpConfig};
+    use profile_core::{HttpTransport, Transport, TransportStack};
+    use profile_emulator::sunshine::{SEED_API_TOKEN, SEED_EMAIL};
+    use profile_sunshine::{
+        IdentifierQuery, ProfileLocator, ProfileUpdate, SunshineAuth, SunshineClient,
+    };
+
+    let emulator = emulator("sunshine", 1).await;
+    let (call, raw) = single_update("sunshine", &emulator).await;
+    let base = BaseUrl::parse(&emulator.base_url()).unwrap_or_else(|e| panic!("{e}"));
+    let client = SunshineClient::builder(base, SunshineAuth::api_token(SEED_EMAIL, SEED_API_TOKEN))
+        .rate_limit(RateLimit::unlimited())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let query: IdentifierQuery = format!("coolbikes:rider:email:{}", email("sunshine", 0))
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let locator = ProfileLocator::Identifier(query);
+    let update = ProfileUpdate::new().attribute("saddle_height", "87cm");
+    let request = client
+        .requests()
+        .patch_profile(&locator, &update)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let config = HttpConfig::default();
+    let configured = reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.request_timeout)
+        .pool_idle_timeout(config.pool_idle_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(config.user_agent.clone())
+        .gzip(true)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bare = reqwest::Client::new();
+    let http = HttpTransport::new(&config).unwrap_or_else(|e| panic!("{e}"));
+    let stack = TransportStack::new()
+        .rate_limit(RateLimit::unlimited())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names = [
+        "bare reqwest, prebuilt bytes",
+        "reqwest configured as the SDK's, prebuilt bytes",
+        "HttpTransport, prebuilt ApiRequest",
+        "full transport stack, prebuilt ApiRequest",
+        "full transport stack, ApiRequest rebuilt, answer parsed into a Value",
+        "SDK patch_profile",
+        "full transport stack, prebuilt ApiRequest, answer only validated",
+        "full transport stack, ApiRequest rebuilt each time, answer not parsed",
+    ];
+    let mut totals = [Duration::ZERO; 8];
+    for _ in 0..10 {
+        for (path, total) in totals.iter_mut().enumerate() {
+            let started = Instant::now();
+            for _ in 0..n / 10 {
+                let ok = match path {
+                    0 => raw.send(&bare).await,
+                    1 => raw.send(&configured).await,
+                    2 => http.send(&request).await.is_ok(),
+                    3 => stack.send(&request).await.is_ok(),
+                    4 => {
+                        let request = client
+                            .requests()
+                            .patch_profile(&locator, &update)
+                            .unwrap_or_else(|e| panic!("{e}"));
+                        match stack.send(&request).await {
+                            Ok(response) => response.json_body::<serde_json::Value>().is_ok(),
+                            Err(_) => false,
+                        }
+                    }
+                    5 => call().await,
+                    6 => match stack.send(&request).await {
+                        Ok(response) => !profile_core::retry::is_broken_json(&response),
+                        Err(_) => false,
+                    },
+                    _ => {
+                        let request = client
+                            .requests()
+                            .patch_profile(&locator, &update)
+                            .unwrap_or_else(|e| panic!("{e}"));
+                        stack.send(&request).await.is_ok()
+                    }
+                };
+                assert!(ok, "path {path} failed");
+            }
+            *total += started.elapsed();
+        }
+    }
+    for (name, total) in names.iter().zip(totals) {
+        println!("{:>8.1} µs  {name}", total.as_secs_f64() * 1e6 / n as f64);
+    }
+    // The pure CPU parts, without any I/O.
+    let started = Instant::now();
+    for _ in 0..n {
+        let request = client
+            .requests()
+            .patch_profile(&locator, &update)
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::hint::black_box(request);
+    }
+    println!(
+        "{:>8.1} µs  building the request (CPU only)",
+        started.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+    let answer = stack.send(&request).await.unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(answer.json_body::<serde_json::Value>().is_ok());
+    }
+    println!(
+        "{:>8.1} µs  parsing the answer of {} bytes (CPU only)",
+        started.elapsed().as_secs_f64() * 1e6 / n as f64,
+        answer.body().len()
+    );
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(request.body().encode());
+    }
+    println!(
+        "{:>8.1} µs  encoding the body (CPU only)",
+        started.elapsed().as_secs_f64() * 1e6 / n as f64
     );
 }
