@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::response::{classify, read};
+use crate::response::{check, classify, read};
 use crate::{
     DirectoryModule, FieldRef, LumAppsAuth, LumAppsInputError, LumAppsRequests, UserLocator,
 };
@@ -325,6 +325,29 @@ impl LumAppsClient {
             Value::Object(saved) => Ok(saved),
             _ => Ok(user.clone()),
         }
+    }
+
+    /// Saves the whole user object, taken by value (no copy is made), and only checks the
+    /// answer instead of decoding the saved user: for callers that do not need it back (a
+    /// sync that has already compared).
+    pub async fn save_user_unread(
+        &self,
+        directory_id: &str,
+        user: Map<String, Value>,
+    ) -> Result<(), Error> {
+        let request = self.inner.requests.save_user_owned(
+            directory_id,
+            user,
+            &self.authorization(false).await?,
+        )?;
+        let mut response = self.inner.transport.send(&request).await?;
+        let mut request = request;
+        if response.status() == 401 && matches!(self.inner.auth, LumAppsAuth::Application { .. }) {
+            // Only the token changes: the same request with a fresh Authorization.
+            request = request.header("authorization", self.authorization(true).await?);
+            response = self.inner.transport.send(&request).await?;
+        }
+        check(&request, &response)
     }
 
     /// Every user of a directory, page after page; one page in memory at a time.

@@ -149,6 +149,17 @@ impl LumAppsRequests {
         user: &Map<String, Value>,
         auth: &HeaderValue,
     ) -> Result<ApiRequest, Error> {
+        self.save_user_owned(directory_id, user.clone(), auth)
+    }
+
+    /// [`save_user`](Self::save_user), taking the user object by value (no copy of it is
+    /// made).
+    pub fn save_user_owned(
+        &self,
+        directory_id: &str,
+        mut user: Map<String, Value>,
+        auth: &HeaderValue,
+    ) -> Result<ApiRequest, Error> {
         not_empty(directory_id, "the directory id")?;
         let has_identity = ["email", "id", "uid"].iter().any(|k| {
             user.get(*k)
@@ -158,11 +169,10 @@ impl LumAppsRequests {
         if !has_identity {
             return Err(LumAppsInputError::UserWithoutIdentity.into());
         }
-        let mut body = user.clone();
-        body.insert("contentId".into(), json!(directory_id));
+        user.insert("contentId".into(), json!(directory_id));
         Ok(self
             .legacy("save_user", Method::Post, "user/directory/save", auth)
-            .json(Value::Object(body))
+            .json(Value::Object(user))
             .idempotency(Idempotency::Idempotent))
     }
 

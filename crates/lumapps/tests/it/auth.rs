@@ -43,6 +43,19 @@ async fn a_401_fetches_a_new_token_and_retries_once() {
 }
 
 #[tokio::test]
+async fn a_save_that_meets_a_revoked_token_is_sent_again_with_a_new_one() {
+    let (emulator, _) = setup().await;
+    let client = builder(&emulator, application()).build().unwrap();
+    let mut user = client.get_user(SEED_DIRECTORY, &me()).await.unwrap();
+    user.insert("firstName".into(), "Renamed".into());
+    emulator.revoke_tokens();
+    client.save_user_unread(SEED_DIRECTORY, user).await.unwrap();
+    assert_eq!(emulator.tokens_issued(), 2);
+    let saved = client.get_user(SEED_DIRECTORY, &me()).await.unwrap();
+    assert_eq!(saved["firstName"], "Renamed");
+}
+
+#[tokio::test]
 async fn a_token_is_refreshed_before_it_expires() {
     let emulator = LumAppsEmulator::start_with(
         LumAppsConfig::default().token_lifetime(Duration::from_secs(1)),
