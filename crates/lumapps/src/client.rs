@@ -220,16 +220,15 @@ impl LumAppsClient {
         Ok(header)
     }
 
-    /// Builds a request with the current token and sends it; on a 401 with an application
-    /// token, fetches a new token and sends once more.
-    async fn send_authorized<F>(&self, build: F) -> Result<(ApiRequest, ApiResponse), Error>
-    where
-        F: Fn(&HeaderValue) -> Result<ApiRequest, Error>,
-    {
-        let request = build(&self.authorization(false).await?)?;
+    /// Sends a request built with the current token; on a 401 with an application token,
+    /// fetches a new token and sends the same request once more with it.
+    async fn send_authorized(
+        &self,
+        request: ApiRequest,
+    ) -> Result<(ApiRequest, ApiResponse), Error> {
         let response = self.inner.transport.send(&request).await?;
         if response.status() == 401 && matches!(self.inner.auth, LumAppsAuth::Application { .. }) {
-            let request = build(&self.authorization(true).await?)?;
+            let request = request.header("authorization", self.authorization(true).await?);
             let response = self.inner.transport.send(&request).await?;
             return Ok((request, response));
         }
@@ -238,9 +237,10 @@ impl LumAppsClient {
 
     async fn call<F>(&self, build: F) -> Result<Value, Error>
     where
-        F: Fn(&HeaderValue) -> Result<ApiRequest, Error>,
+        F: FnOnce(&HeaderValue) -> Result<ApiRequest, Error>,
     {
-        let (request, response) = self.send_authorized(build).await?;
+        let request = build(&self.authorization(false).await?)?;
+        let (request, response) = self.send_authorized(request).await?;
         read(&request, &response)
     }
 
@@ -340,13 +340,7 @@ impl LumAppsClient {
             user,
             &self.authorization(false).await?,
         )?;
-        let mut response = self.inner.transport.send(&request).await?;
-        let mut request = request;
-        if response.status() == 401 && matches!(self.inner.auth, LumAppsAuth::Application { .. }) {
-            // Only the token changes: the same request with a fresh Authorization.
-            request = request.header("authorization", self.authorization(true).await?);
-            response = self.inner.transport.send(&request).await?;
-        }
+        let (request, response) = self.send_authorized(request).await?;
         check(&request, &response)
     }
 
