@@ -16,6 +16,9 @@ use url::{Host, Url};
 pub struct BaseUrl {
     // Kept without a trailing slash so that paths (which start with `/`) append cleanly.
     root: String,
+    // The same, parsed once: requests are built from a copy of it rather than by parsing
+    // their whole URL again (host parsing is most of the cost of a parse).
+    parsed: Url,
 }
 
 /// Why a base URL was refused.
@@ -95,7 +98,12 @@ impl BaseUrl {
             }
         }
         let root = url.as_str().trim_end_matches('/').to_owned();
-        Ok(Self { root })
+        Ok(Self { root, parsed: url })
+    }
+
+    /// The base URL, parsed.
+    pub(crate) fn parsed(&self) -> &Url {
+        &self.parsed
     }
 
     /// The base URL as text, without a trailing slash.

@@ -142,7 +142,9 @@ fn classify(request: &ApiRequest, error: reqwest::Error) -> Error {
 #[async_trait]
 impl Transport for HttpTransport {
     async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
-        let mut builder = self.client.request(method(request.method()), request.url());
+        let mut builder = self
+            .client
+            .request(method(request.method()), request.parsed_url());
         for (name, value) in request.headers() {
             let mut header =
                 reqwest::header::HeaderValue::from_str(value.expose()).map_err(|_| {
