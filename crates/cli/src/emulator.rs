@@ -98,14 +98,7 @@ fn apply_faults(faults: &profile_emulator::FaultController, args: &EmulatorArgs)
     if args.fail_first > 0 {
         faults.fail_next(args.fail_first, args.fail_status);
     }
-    faults.set_random(args.chaos.map(|seed| {
-        profile_emulator::RandomFaults::new(seed)
-            .unavailable(0.10)
-            .rate_limited(0.05, std::time::Duration::from_secs(1))
-            .drop_after_write(0.02)
-            .slow(0.02, std::time::Duration::from_secs(2))
-            .truncated(0.02)
-    }));
+    faults.set_random(args.chaos.map(profile_emulator::RandomFaults::typical));
 }
 
 fn refuse_foreign(flag: &str, given: bool, vendor: &str) -> Result<(), String> {

@@ -92,6 +92,18 @@ impl RandomFaults {
         }
     }
 
+    /// The mix the project's own fault tests and `profiles emulator --chaos` use: 10% 503,
+    /// 5% 429 with `Retry-After: 1`, 2% dropped after the write, 2% answered after 2 s, 2%
+    /// answered with half a body. Change any share with the methods below.
+    pub fn typical(seed: u64) -> Self {
+        Self::new(seed)
+            .unavailable(0.10)
+            .rate_limited(0.05, Duration::from_secs(1))
+            .drop_after_write(0.02)
+            .slow(0.02, Duration::from_secs(2))
+            .truncated(0.02)
+    }
+
     /// Answers a share of requests 503.
     pub fn unavailable(mut self, share: f64) -> Self {
         self.unavailable = share;
@@ -498,12 +510,7 @@ mod tests {
 
     #[test]
     fn random_faults_come_in_the_asked_shares_and_repeat_with_the_seed() {
-        let chaos = RandomFaults::new(7)
-            .unavailable(0.10)
-            .rate_limited(0.05, Duration::from_secs(1))
-            .drop_after_write(0.02)
-            .slow(0.02, Duration::from_millis(500))
-            .truncated(0.02);
+        let chaos = RandomFaults::typical(7);
         let draw = |seed| {
             let mut rng = SplitMix64(seed);
             (0..100_000)

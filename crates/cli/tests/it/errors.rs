@@ -124,15 +124,7 @@ async fn cli_sync(
     env: &[(&str, &str)],
 ) -> (String, String) {
     let emulator = SunshineEmulator::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!(
-        "profiles-errors-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::scratch_dir("errors");
     for (name, content) in files {
         std::fs::write(dir.join(name), content).unwrap();
     }

@@ -20,6 +20,17 @@ use tokio::process::Command;
 
 pub const PROFILES: &str = env!("CARGO_BIN_EXE_profiles");
 
+/// A new empty directory under the system's temporary one, for one test's files.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("profiles-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Runs a demo, asserts that it succeeded, and returns what it printed.
 async fn run_demo(args: &[&str]) -> String {
     let output = Command::new(PROFILES).args(args).output().await.unwrap();

@@ -51,16 +51,7 @@ fn chaos() -> RandomFaults {
 }
 
 fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "profiles-secrets-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::scratch_dir(&format!("secrets-{name}"))
 }
 
 /// Runs `profiles` with logging at TRACE; checks and returns what it printed.

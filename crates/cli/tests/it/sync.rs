@@ -13,20 +13,7 @@ use tokio::process::Command;
 use crate::PROFILES;
 
 fn dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "profiles-sync-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
+    crate::scratch_dir("sync")
 }
 
 async fn sync(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
