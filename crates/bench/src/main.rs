@@ -476,7 +476,8 @@ fn write_results(path: &Path, smoke: bool, results: &[Result]) {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // For callgrind: only the SDK's update loop of one vendor, after a warm-up.
+    // For callgrind: only the SDK's update loop of one vendor (or with `--bare`, the bare
+    // loop sending the same bytes).
     if let Some(position) = args.iter().position(|a| a == "--profile-sdk") {
         let vendor = args[position + 1].as_str();
         let n: usize = args
@@ -484,9 +485,18 @@ async fn main() {
             .and_then(|n| n.parse().ok())
             .unwrap_or(1_000);
         let emulator = emulator(vendor, 1).await;
-        let (call, _) = single_update(vendor, &emulator).await;
-        for _ in 0..n {
-            assert!(call().await);
+        let (call, raw) = single_update(vendor, &emulator).await;
+        if args.iter().any(|a| a == "--bare") {
+            // The same loop through a bare reqwest client: the difference of the two
+            // instruction counts is the SDK's own cost.
+            let bare = reqwest::Client::new();
+            for _ in 0..n {
+                assert!(raw.send(&bare).await);
+            }
+        } else {
+            for _ in 0..n {
+                assert!(call().await);
+            }
         }
         return;
     }

@@ -32,7 +32,7 @@ impl RawRequest {
             headers: request
                 .headers()
                 .iter()
-                .map(|(k, v)| (k.clone(), v.expose().to_owned()))
+                .map(|(k, v)| (k.to_string(), v.expose().to_owned()))
                 .collect(),
             body: request.body().encode(),
         }
@@ -198,10 +198,14 @@ pub(crate) async fn single_update(
                     .patch_profile(&locator, &update)
                     .unwrap_or_else(|e| panic!("{e}")),
             );
+            // The inputs are shared, not cloned per call: the loop measures the call only.
+            let inputs = Arc::new((client, locator, update));
             let call = move || {
-                let (client, locator, update) = (client.clone(), locator.clone(), update.clone());
-                Box::pin(async move { client.patch_profile(&locator, &update).await.is_ok() })
-                    as futures_util::future::BoxFuture<'static, bool>
+                let inputs = Arc::clone(&inputs);
+                Box::pin(async move {
+                    let (client, locator, update) = &*inputs;
+                    client.patch_profile(locator, update).await.is_ok()
+                }) as futures_util::future::BoxFuture<'static, bool>
             };
             (Box::new(call), raw)
         }
@@ -225,10 +229,13 @@ pub(crate) async fn single_update(
                     .update(&update)
                     .unwrap_or_else(|e| panic!("{e}")),
             );
+            let inputs = Arc::new((client, update));
             let call = move || {
-                let (client, update) = (client.clone(), update.clone());
-                Box::pin(async move { client.update(&update).await.is_ok() })
-                    as futures_util::future::BoxFuture<'static, bool>
+                let inputs = Arc::clone(&inputs);
+                Box::pin(async move {
+                    let (client, update) = &*inputs;
+                    client.update(update).await.is_ok()
+                }) as futures_util::future::BoxFuture<'static, bool>
             };
             (Box::new(call), raw)
         }
@@ -255,10 +262,13 @@ pub(crate) async fn single_update(
                     .save_user(SEED_DIRECTORY, &user, &auth)
                     .unwrap_or_else(|e| panic!("{e}")),
             );
+            let inputs = Arc::new((client, user));
             let call = move || {
-                let (client, user) = (client.clone(), user.clone());
-                Box::pin(async move { client.save_user(SEED_DIRECTORY, &user).await.is_ok() })
-                    as futures_util::future::BoxFuture<'static, bool>
+                let inputs = Arc::clone(&inputs);
+                Box::pin(async move {
+                    let (client, user) = &*inputs;
+                    client.save_user(SEED_DIRECTORY, user).await.is_ok()
+                }) as futures_util::future::BoxFuture<'static, bool>
             };
             (Box::new(call), raw)
         }

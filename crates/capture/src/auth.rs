@@ -109,7 +109,7 @@ impl CaptureAuth {
             } => {
                 let signature = sign(path, date, params, client_secret);
                 vec![
-                    ("date", HeaderValue::Plain(date.to_owned())),
+                    ("date", HeaderValue::from(date.to_owned())),
                     (
                         "authorization",
                         HeaderValue::secret(format!("Signature {client_id}:{signature}")),

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use url::{Host, Url};
 
@@ -13,7 +14,13 @@ use url::{Host, Url};
 /// `http` would send credentials in clear text, so it needs the explicit opt-in
 /// [`BaseUrl::parse_allowing_plain_http`].
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct BaseUrl {
+pub struct BaseUrl(
+    // Shared: every request holds a copy, which is then a reference count, not two strings.
+    Arc<Inner>,
+);
+
+#[derive(PartialEq, Eq, Hash)]
+struct Inner {
     // Kept without a trailing slash so that paths (which start with `/`) append cleanly.
     root: String,
     // The same, parsed once: requests are built from a copy of it rather than by parsing
@@ -98,17 +105,17 @@ impl BaseUrl {
             }
         }
         let root = url.as_str().trim_end_matches('/').to_owned();
-        Ok(Self { root, parsed: url })
+        Ok(Self(Arc::new(Inner { root, parsed: url })))
     }
 
     /// The base URL, parsed.
     pub(crate) fn parsed(&self) -> &Url {
-        &self.parsed
+        &self.0.parsed
     }
 
     /// The base URL as text, without a trailing slash.
     pub fn as_str(&self) -> &str {
-        &self.root
+        &self.0.root
     }
 }
 
@@ -123,13 +130,13 @@ fn is_loopback(host: Option<Host<&str>>) -> bool {
 
 impl fmt::Display for BaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.root)
+        f.write_str(&self.0.root)
     }
 }
 
 impl fmt::Debug for BaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BaseUrl({})", self.root)
+        write!(f, "BaseUrl({})", self.0.root)
     }
 }
 

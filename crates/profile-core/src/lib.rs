@@ -46,6 +46,7 @@ mod base_url;
 pub mod bulk;
 pub mod credentials;
 mod error;
+mod json_check;
 mod paginate;
 mod profile;
 mod request;

@@ -1,5 +1,6 @@
 //! The plain-value request every vendor crate builds before anything is sent.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
@@ -55,7 +56,7 @@ impl fmt::Display for Method {
 #[derive(Clone)]
 pub enum HeaderValue {
     /// Shown as is in snapshots, `--dry-run` output and `Debug`.
-    Plain(String),
+    Plain(Cow<'static, str>),
     /// Sent as is, shown as [`REDACTED`] everywhere else.
     Secret(Arc<SecretString>),
 }
@@ -94,15 +95,15 @@ impl fmt::Debug for HeaderValue {
     }
 }
 
-impl From<&str> for HeaderValue {
-    fn from(value: &str) -> Self {
-        HeaderValue::Plain(value.to_owned())
+impl From<&'static str> for HeaderValue {
+    fn from(value: &'static str) -> Self {
+        HeaderValue::Plain(Cow::Borrowed(value))
     }
 }
 
 impl From<String> for HeaderValue {
     fn from(value: String) -> Self {
-        HeaderValue::Plain(value)
+        HeaderValue::Plain(Cow::Owned(value))
     }
 }
 
@@ -157,9 +158,10 @@ pub struct ApiRequest {
     operation: &'static str,
     method: Method,
     base_url: BaseUrl,
-    path: String,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, HeaderValue)>,
+    // Names and fixed paths are mostly literals: borrowed, they cost no allocation.
+    path: Cow<'static, str>,
+    query: Vec<(Cow<'static, str>, String)>,
+    headers: Vec<(Cow<'static, str>, HeaderValue)>,
     body: Body,
     idempotency: Idempotency,
 }
@@ -176,7 +178,7 @@ impl ApiRequest {
         operation: &'static str,
         method: Method,
         base_url: &BaseUrl,
-        path: impl Into<String>,
+        path: impl Into<Cow<'static, str>>,
     ) -> Self {
         let idempotency = if method.is_idempotent_by_definition() {
             Idempotency::Idempotent
@@ -197,14 +199,21 @@ impl ApiRequest {
     }
 
     /// Appends a query parameter (order is kept).
-    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn query(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));
         self
     }
 
     /// Sets a header, replacing any earlier value of the same name. Names are lower-cased.
-    pub fn header(mut self, name: &str, value: impl Into<HeaderValue>) -> Self {
-        let name = name.to_ascii_lowercase();
+    pub fn header(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<HeaderValue>,
+    ) -> Self {
+        let mut name = name.into();
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            name = Cow::Owned(name.to_ascii_lowercase());
+        }
         self.headers.retain(|(n, _)| *n != name);
         self.headers.push((name, value.into()));
         self
@@ -256,12 +265,12 @@ impl ApiRequest {
     }
 
     /// The query parameters in the order they are sent (not encoded).
-    pub fn query_pairs(&self) -> &[(String, String)] {
+    pub fn query_pairs(&self) -> &[(Cow<'static, str>, String)] {
         &self.query
     }
 
     /// The headers (lower-case names) in the order they were set.
-    pub fn headers(&self) -> &[(String, HeaderValue)] {
+    pub fn headers(&self) -> &[(Cow<'static, str>, HeaderValue)] {
         &self.headers
     }
 

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 
 /// A response as received: status, headers and the whole body.
@@ -13,8 +14,8 @@ use serde::de::DeserializeOwned;
 #[derive(Clone)]
 pub struct ApiResponse {
     status: u16,
-    // Lower-case names; a handful of entries, so a vector beats a map.
-    headers: Vec<(String, String)>,
+    // As the HTTP client received them: kept rather than copied out, header by header.
+    headers: HeaderMap,
     body: Bytes,
     earlier_attempt_may_have_applied: bool,
 }
@@ -24,7 +25,7 @@ impl ApiResponse {
     pub fn new(status: u16, body: impl Into<Bytes>) -> Self {
         Self {
             status,
-            headers: Vec::new(),
+            headers: HeaderMap::new(),
             body: body.into(),
             earlier_attempt_may_have_applied: false,
         }
@@ -36,19 +37,23 @@ impl ApiResponse {
             .with_header("content-type", "application/json")
     }
 
-    /// Adds a header (name lower-cased).
+    /// Adds a header (names are case-insensitive). A name or value that HTTP cannot carry
+    /// (a space in the name, a line break in the value) is left out: no server could have
+    /// sent it.
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::try_from(value.into()),
+        ) {
+            self.headers.append(name, value);
+        }
         self
     }
 
-    pub(crate) fn reserve_headers(&mut self, count: usize) {
-        self.headers.reserve(count);
-    }
-
-    /// Adds a header whose name is already lower case (as `http` keeps them).
-    pub(crate) fn push_lowercase_header(&mut self, name: &str, value: &str) {
-        self.headers.push((name.to_owned(), value.to_owned()));
+    /// Sets the headers as the HTTP client received them.
+    pub(crate) fn with_header_map(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
+        self
     }
 
     /// Replaces the body.
@@ -79,17 +84,18 @@ impl ApiResponse {
         (200..300).contains(&self.status)
     }
 
-    /// The first value of a header, by case-insensitive name.
+    /// The first value of a header, by case-insensitive name; `None` also when the value
+    /// is not visible ASCII text.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// All headers, lower-case names, in the order received.
-    pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
+    /// All headers with text values: lower-case names, values of one name in the order
+    /// received.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
     }
 
     /// The raw body.
@@ -119,7 +125,7 @@ impl fmt::Debug for ApiResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiResponse")
             .field("status", &self.status)
-            .field("headers", &self.headers)
+            .field("headers", &self.headers().collect::<Vec<_>>())
             .field("body_len", &self.body.len())
             .finish()
     }

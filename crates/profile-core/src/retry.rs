@@ -220,7 +220,7 @@ pub fn is_broken_json(response: &ApiResponse) -> bool {
         .is_some_and(|t| t.contains("json"));
     declared
         && !response.body().is_empty()
-        && serde_json::from_slice::<serde::de::IgnoredAny>(response.body()).is_err()
+        && !crate::json_check::is_well_formed(response.body())
 }
 
 #[cfg(test)]

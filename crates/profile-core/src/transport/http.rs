@@ -153,7 +153,7 @@ impl Transport for HttpTransport {
                     ))
                 })?;
             header.set_sensitive(value.is_secret());
-            builder = builder.header(name.as_str(), header);
+            builder = builder.header(name.as_ref(), header);
         }
         match request.body() {
             Body::Empty => {}
@@ -171,14 +171,8 @@ impl Transport for HttpTransport {
         }
         let mut response = builder.send().await.map_err(|e| classify(request, e))?;
         let status = response.status().as_u16();
-        let mut out = ApiResponse::new(status, bytes::Bytes::new());
-        out.reserve_headers(response.headers().len());
-        for (name, value) in response.headers() {
-            if let Ok(value) = value.to_str() {
-                // `http` header names are lower case already.
-                out.push_lowercase_header(name.as_str(), value);
-            }
-        }
+        let out = ApiResponse::new(status, bytes::Bytes::new())
+            .with_header_map(std::mem::take(response.headers_mut()));
         if response
             .content_length()
             .is_some_and(|len| len > self.max_response_bytes as u64)
