@@ -5,12 +5,38 @@ use profile_core::secrecy::SecretString;
 use profile_core::{
     ApiRequest, BaseUrl, Error, HeaderValue, Idempotency, Method, encode_path_segment,
 };
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::LumAppsInputError;
 
 pub(crate) const VENDOR: &str = "lumapps";
 const LEGACY: &str = "/_ah/api/lumsites/v1/";
+
+/// A save's body: the user's properties in their order, `contentId` set to the directory
+/// (where the user had one, or last).
+struct SaveBody<'a> {
+    user: &'a Map<String, Value>,
+    directory_id: &'a str,
+}
+
+impl Serialize for SaveBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let had_one = self.user.contains_key("contentId");
+        let mut map = serializer.serialize_map(Some(self.user.len() + usize::from(!had_one)))?;
+        for (key, value) in self.user {
+            if key == "contentId" {
+                map.serialize_entry(key, self.directory_id)?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        if !had_one {
+            map.serialize_entry("contentId", self.directory_id)?;
+        }
+        map.end()
+    }
+}
 
 /// The content types the seed's directory listing leaves out.
 const EXCLUDED_TYPES: [&str; 9] = [
@@ -149,17 +175,6 @@ impl LumAppsRequests {
         user: &Map<String, Value>,
         auth: &HeaderValue,
     ) -> Result<ApiRequest, Error> {
-        self.save_user_owned(directory_id, user.clone(), auth)
-    }
-
-    /// [`save_user`](Self::save_user), taking the user object by value (no copy of it is
-    /// made).
-    pub fn save_user_owned(
-        &self,
-        directory_id: &str,
-        mut user: Map<String, Value>,
-        auth: &HeaderValue,
-    ) -> Result<ApiRequest, Error> {
         not_empty(directory_id, "the directory id")?;
         let has_identity = ["email", "id", "uid"].iter().any(|k| {
             user.get(*k)
@@ -169,11 +184,22 @@ impl LumAppsRequests {
         if !has_identity {
             return Err(LumAppsInputError::UserWithoutIdentity.into());
         }
-        user.insert("contentId".into(), json!(directory_id));
-        Ok(self
-            .legacy("save_user", Method::Post, "user/directory/save", auth)
-            .json(Value::Object(user))
-            .idempotency(Idempotency::Idempotent))
+        // Serialized from the user as it is, rather than from a copy with `contentId` set.
+        self.legacy("save_user", Method::Post, "user/directory/save", auth)
+            .json_of(&SaveBody { user, directory_id })
+            .map_err(Error::invalid_input)
+            .map(|request| request.idempotency(Idempotency::Idempotent))
+    }
+
+    /// [`save_user`](Self::save_user), taking the user object by value. (The body is
+    /// serialized from it either way; kept for callers that hold the user by value.)
+    pub fn save_user_owned(
+        &self,
+        directory_id: &str,
+        user: Map<String, Value>,
+        auth: &HeaderValue,
+    ) -> Result<ApiRequest, Error> {
+        self.save_user(directory_id, &user, auth)
     }
 
     /// `POST user/directory/list`: one page of a directory's users. `maxResults` is a
@@ -228,5 +254,33 @@ impl LumAppsRequests {
             ("user_email".into(), user_email.into()),
         ])
         .idempotency(Idempotency::Idempotent))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The body is what setting `contentId` on a copy of the user and serializing it gave:
+    /// replaced in place where the user has one, added last where not.
+    #[test]
+    fn a_save_body_is_the_user_with_content_id_set() {
+        for user in [
+            json!({"email": "a@example.com", "customProfile": {"f": "v"}, "id": "1"}),
+            json!({"contentId": "old", "email": "a@example.com", "uid": "u"}),
+            json!({"email": "a@example.com", "contentId": "old", "firstName": "Á\"\n"}),
+        ] {
+            let Value::Object(user) = user else {
+                unreachable!()
+            };
+            let mut expected = user.clone();
+            expected.insert("contentId".into(), json!("dir-1"));
+            let body = serde_json::to_vec(&SaveBody {
+                user: &user,
+                directory_id: "dir-1",
+            })
+            .unwrap();
+            assert_eq!(body, serde_json::to_vec(&expected).unwrap());
+        }
     }
 }

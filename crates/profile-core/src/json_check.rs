@@ -175,18 +175,45 @@ impl Checker<'_> {
         true
     }
 
+    /// Moves to the next byte that ends or escapes a string, or that a string may not hold
+    /// (a control character); `false` if there is none.
+    fn skip_plain_string_bytes(&mut self) -> bool {
+        // Eight bytes at a time while none of them is special (the usual case), then one
+        // at a time. `has_less_than(w, n)` is exact as a yes/no for the whole word.
+        const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+        const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+        let has_less_than = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGHS != 0;
+        while let Some(chunk) = self.input.get(self.at..self.at + 8) {
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(chunk);
+            let word = u64::from_ne_bytes(bytes);
+            if has_less_than(word ^ (ONES * u64::from(b'"')), 1)
+                || has_less_than(word ^ (ONES * u64::from(b'\\')), 1)
+                || has_less_than(word, 0x20)
+            {
+                break;
+            }
+            self.at += 8;
+        }
+        match self.input[self.at..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        {
+            Some(found) => {
+                self.at += found;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A string, from its opening quote past its closing one.
     fn string(&mut self) -> bool {
         self.at += 1;
         loop {
-            let rest = &self.input[self.at..];
-            let Some(found) = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            else {
+            if !self.skip_plain_string_bytes() {
                 return false;
-            };
-            self.at += found;
+            }
             match self.input[self.at] {
                 b'"' => {
                     self.at += 1;
@@ -337,6 +364,24 @@ mod tests {
         ] {
             assert!(!is_well_formed(bad.as_bytes()), "{bad:?}");
             assert_eq!(serde_accepts(bad.as_bytes()), Ok(false), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_special_byte_is_found_at_any_offset_of_a_long_string() {
+        for offset in 0..24 {
+            for special in ["\\n", "\\u00e9", "\u{1}", "\u{1f}", "\"", "é", "\u{7f}"] {
+                let text = format!(
+                    "[\"{}{special}{}\"]",
+                    "a".repeat(offset),
+                    "b".repeat(offset % 9)
+                );
+                assert_eq!(
+                    serde_accepts(text.as_bytes()),
+                    Ok(is_well_formed(text.as_bytes())),
+                    "{text:?}"
+                );
+            }
         }
     }
 

@@ -4,7 +4,9 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::BaseUrl;
@@ -115,6 +117,9 @@ pub enum Body {
     Empty,
     /// A JSON document (`application/json`).
     Json(Value),
+    /// A JSON document already serialized from a typed value (`application/json`): sent
+    /// as it is, without building a [`Value`] first, and shown like [`Body::Json`].
+    SerializedJson(Bytes),
     /// Form fields in the order they are sent (`application/x-www-form-urlencoded`).
     Form(Vec<(String, String)>),
 }
@@ -126,10 +131,20 @@ impl Body {
             Body::Empty => Vec::new(),
             // Serializing a `Value` cannot fail: its map keys are always strings.
             Body::Json(value) => serde_json::to_vec(value).unwrap_or_default(),
+            Body::SerializedJson(bytes) => bytes.to_vec(),
             Body::Form(fields) => url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(fields)
                 .finish()
                 .into_bytes(),
+        }
+    }
+
+    /// The bytes put on the wire, shared rather than copied where they are already
+    /// serialized (a request resent by the retry layer is encoded again otherwise).
+    pub fn encoded(&self) -> Bytes {
+        match self {
+            Body::SerializedJson(bytes) => bytes.clone(),
+            body => Bytes::from(body.encode()),
         }
     }
 }
@@ -224,6 +239,16 @@ impl ApiRequest {
         let mut this = self.header("content-type", "application/json");
         this.body = Body::Json(body);
         this
+    }
+
+    /// Sets a JSON body serialized from `body` now, and its `content-type`: for a typed
+    /// body, which then needs no [`Value`] built from it. Fails only where `serde_json`
+    /// does (a map whose keys are not strings, a `Serialize` impl that errs).
+    pub fn json_of<T: Serialize + ?Sized>(self, body: &T) -> Result<Self, serde_json::Error> {
+        let bytes = serde_json::to_vec(body)?;
+        let mut this = self.header("content-type", "application/json");
+        this.body = Body::SerializedJson(Bytes::from(bytes));
+        Ok(this)
     }
 
     /// Sets a form body and its `content-type`.
@@ -350,13 +375,14 @@ impl ApiRequest {
         }
         match &self.body {
             Body::Empty => {}
-            Body::Json(value) => {
-                out.push_str("body (json):\n");
-                let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
-                for line in pretty.lines() {
-                    let _ = writeln!(out, "  {line}");
+            Body::Json(value) => render_json(&mut out, value),
+            Body::SerializedJson(bytes) => match serde_json::from_slice::<Value>(bytes) {
+                Ok(value) => render_json(&mut out, &value),
+                Err(_) => {
+                    out.push_str("body (not json):\n");
+                    let _ = writeln!(out, "  {}", String::from_utf8_lossy(bytes));
                 }
-            }
+            },
             Body::Form(fields) => {
                 out.push_str("body (form):\n");
                 for (name, value) in fields {
@@ -370,6 +396,14 @@ impl ApiRequest {
             if self.is_idempotent() { "yes" } else { "no" }
         );
         out
+    }
+}
+
+fn render_json(out: &mut String, value: &Value) {
+    out.push_str("body (json):\n");
+    let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
+    for line in pretty.lines() {
+        let _ = writeln!(out, "  {line}");
     }
 }
 
@@ -397,6 +431,24 @@ mod tests {
 
     fn base() -> BaseUrl {
         BaseUrl::parse("https://example.com").unwrap()
+    }
+
+    #[test]
+    fn a_typed_json_body_is_sent_and_shown_as_the_same_value_would_be() {
+        let value = json!({"profile": {"name": "Jane", "attributes": {"b": 1, "a": [true]}}});
+        let from_value =
+            ApiRequest::new("v", "op", Method::Post, &base(), "/x").json(value.clone());
+        let typed = ApiRequest::new("v", "op", Method::Post, &base(), "/x")
+            .json_of(&value)
+            .unwrap();
+        assert!(matches!(typed.body(), Body::SerializedJson(_)));
+        assert_eq!(typed.render(), from_value.render());
+        assert_eq!(typed.body().encode(), from_value.body().encode());
+        assert_eq!(&typed.body().encoded()[..], &from_value.body().encode()[..]);
+        assert_eq!(
+            typed.header_value("content-type").unwrap().expose(),
+            "application/json"
+        );
     }
 
     #[test]

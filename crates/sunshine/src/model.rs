@@ -5,7 +5,7 @@ use std::fmt;
 use profile_core::InvalidFieldPath;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::IdentifierQueryError;
 
@@ -424,20 +424,53 @@ impl ProfileUpdate {
 
     /// The request body, validated.
     pub fn to_body(&self) -> Result<Value, SunshineInputError> {
+        Ok(to_value(&self.body()?))
+    }
+
+    /// The request body, validated, borrowing from the update: what is sent.
+    pub(crate) fn body(&self) -> Result<Envelope<UpdateBody<'_>>, SunshineInputError> {
         validate_attributes(&self.attributes)?;
         validate_identifiers(&self.identifiers)?;
-        let mut profile = Map::new();
-        if let Some(name) = &self.name {
-            profile.insert("name".into(), json!(name));
-        }
-        if !self.attributes.is_empty() {
-            profile.insert("attributes".into(), Value::Object(self.attributes.clone()));
-        }
-        if !self.identifiers.is_empty() {
-            profile.insert("identifiers".into(), json!(self.identifiers));
-        }
-        Ok(json!({ "profile": profile }))
+        Ok(Envelope {
+            profile: UpdateBody {
+                name: self.name.as_deref(),
+                attributes: Some(&self.attributes).filter(|a| !a.is_empty()),
+                identifiers: Some(self.identifiers.as_slice()).filter(|i| !i.is_empty()),
+            },
+        })
     }
+}
+
+/// `{"profile": …}`, the shape of every body Zendesk takes.
+#[derive(Serialize)]
+pub(crate) struct Envelope<T> {
+    profile: T,
+}
+
+/// A PATCH body: only what the update sets, in this order.
+#[derive(Serialize)]
+pub(crate) struct UpdateBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identifiers: Option<&'a [Identifier]>,
+}
+
+/// A PUT body: `identifiers` and `attributes` always, `name` when set.
+#[derive(Serialize)]
+pub(crate) struct ContentBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    identifiers: &'a [Identifier],
+    attributes: &'a Map<String, Value>,
+}
+
+/// These bodies hold only strings, maps with string keys and JSON values, which
+/// `serde_json` always serializes.
+fn to_value<T: Serialize>(body: &T) -> Value {
+    serde_json::to_value(body).unwrap_or_default()
 }
 
 /// The content of a PUT: everything a replace keeps. Whatever is not in it is gone after
@@ -486,15 +519,20 @@ impl ProfileContent {
 
     /// The request body, validated. `attributes` is always sent (Zendesk requires it).
     pub fn to_body(&self) -> Result<Value, SunshineInputError> {
+        Ok(to_value(&self.body()?))
+    }
+
+    /// The request body, validated, borrowing from the content: what is sent.
+    pub(crate) fn body(&self) -> Result<Envelope<ContentBody<'_>>, SunshineInputError> {
         validate_attributes(&self.attributes)?;
         validate_identifiers(&self.identifiers)?;
-        let mut profile = Map::new();
-        if let Some(name) = &self.name {
-            profile.insert("name".into(), json!(name));
-        }
-        profile.insert("identifiers".into(), json!(self.identifiers));
-        profile.insert("attributes".into(), Value::Object(self.attributes.clone()));
-        Ok(json!({ "profile": profile }))
+        Ok(Envelope {
+            profile: ContentBody {
+                name: self.name.as_deref(),
+                identifiers: &self.identifiers,
+                attributes: &self.attributes,
+            },
+        })
     }
 }
 
@@ -511,6 +549,7 @@ impl From<&UserProfile> for ProfileContent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn an_update_body_holds_only_what_was_set() {
@@ -591,7 +630,10 @@ mod tests {
             r#"{"id":"x","source":"s","type":"t","user_id":null,"name":null,"created_at":null}"#,
         )
         .unwrap();
-        assert_eq!((nulls.user_id, nulls.name, nulls.created_at), (None, None, None));
+        assert_eq!(
+            (nulls.user_id, nulls.name, nulls.created_at),
+            (None, None, None)
+        );
         for bad in [
             r#"{"source":"s","type":"t"}"#,
             r#"{"id":"x","type":"t"}"#,

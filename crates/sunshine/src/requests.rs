@@ -3,6 +3,7 @@
 use profile_core::{
     ApiRequest, BaseUrl, Error, HeaderValue, Idempotency, Method, encode_path_segment,
 };
+use std::borrow::Cow;
 
 use crate::{
     IdentifierQuery, ProfileContent, ProfileId, ProfileLocator, ProfileUpdate, SunshineAuth, UserId,
@@ -29,7 +30,12 @@ impl SunshineRequests {
         }
     }
 
-    fn request(&self, operation: &'static str, method: Method, path: String) -> ApiRequest {
+    fn request(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: impl Into<Cow<'static, str>>,
+    ) -> ApiRequest {
         ApiRequest::new(VENDOR, operation, method, &self.base_url, path)
             .header("accept", "application/json")
             .header("authorization", self.authorization.clone())
@@ -43,7 +49,7 @@ impl SunshineRequests {
                 format!("{PROFILES}/{}", encode_path_segment(id.as_str())),
             ),
             ProfileLocator::Identifier(query) => self
-                .request(operation, method, PROFILES.to_owned())
+                .request(operation, method, PROFILES)
                 .query("identifier", query.to_string()),
         }
     }
@@ -75,7 +81,8 @@ impl SunshineRequests {
     ) -> Result<ApiRequest, Error> {
         Ok(self
             .at("patch_profile", Method::Patch, locator)
-            .json(update.to_body()?)
+            .json_of(&update.body()?)
+            .map_err(Error::invalid_input)?
             .idempotency(Idempotency::Idempotent))
     }
 
@@ -87,9 +94,10 @@ impl SunshineRequests {
         content: &ProfileContent,
     ) -> Result<ApiRequest, Error> {
         Ok(self
-            .request("create_or_replace", Method::Put, PROFILES.to_owned())
+            .request("create_or_replace", Method::Put, PROFILES)
             .query("identifier", query.to_string())
-            .json(content.to_body()?))
+            .json_of(&content.body()?)
+            .map_err(Error::invalid_input)?)
     }
 
     /// `PUT /api/v2/users/{user_id}/profiles?identifier=…`: the same, for a given Zendesk
@@ -107,7 +115,8 @@ impl SunshineRequests {
                 format!("/api/v2/users/{user}/profiles"),
             )
             .query("identifier", query.to_string())
-            .json(content.to_body()?))
+            .json_of(&content.body()?)
+            .map_err(Error::invalid_input)?)
     }
 
     /// `PUT /api/v2/user_profiles/{id}`: replaces the content of an existing profile.
@@ -122,7 +131,8 @@ impl SunshineRequests {
                 Method::Put,
                 &ProfileLocator::Id(id.clone()),
             )
-            .json(content.to_body()?))
+            .json_of(&content.body()?)
+            .map_err(Error::invalid_input)?)
     }
 
     /// `DELETE /api/v2/user_profiles/{id}`.

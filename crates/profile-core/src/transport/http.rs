@@ -158,7 +158,7 @@ impl Transport for HttpTransport {
         match request.body() {
             Body::Empty => {}
             body => {
-                let bytes = body.encode();
+                let bytes = body.encoded();
                 if bytes.len() > self.max_request_bytes {
                     return Err(Error::invalid_input(format!(
                         "the request body is {} bytes, more than the limit of {} bytes (a value too large for the vendor?)",
