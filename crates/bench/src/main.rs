@@ -519,20 +519,37 @@ async fn main() {
         .map(|i| PathBuf::from(&args[i + 1]))
         .unwrap_or_else(|| PathBuf::from("target/bench/results.json"));
     let sizes = if smoke { SMOKE } else { FULL };
+    // `--only overhead,bulk` runs some of the benchmarks, for iterating on one of them.
+    let only: Option<Vec<&str>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').collect());
+    let wanted = |name: &str| only.as_ref().is_none_or(|o| o.contains(&name));
     let mut results = Vec::new();
     let total = Instant::now();
     for vendor in VENDORS {
-        eprintln!("bench: {vendor}: overhead");
-        overhead(vendor, sizes.sequential, &mut results).await;
-        eprintln!("bench: {vendor}: bulk");
-        bulk(vendor, sizes.bulk_rows, sizes.concurrency, &mut results).await;
-        eprintln!("bench: {vendor}: capacity");
-        capacity(vendor, sizes.capacity, &mut results).await;
+        if wanted("overhead") {
+            eprintln!("bench: {vendor}: overhead");
+            overhead(vendor, sizes.sequential, &mut results).await;
+        }
+        if wanted("bulk") {
+            eprintln!("bench: {vendor}: bulk");
+            bulk(vendor, sizes.bulk_rows, sizes.concurrency, &mut results).await;
+        }
+        if wanted("capacity") {
+            eprintln!("bench: {vendor}: capacity");
+            capacity(vendor, sizes.capacity, &mut results).await;
+        }
     }
-    eprintln!("bench: politeness");
-    politeness(sizes.polite_per_minute, sizes.polite_requests, &mut results).await;
-    eprintln!("bench: memory");
-    memory(&sizes, &mut results).await;
+    if wanted("politeness") {
+        eprintln!("bench: politeness");
+        politeness(sizes.polite_per_minute, sizes.polite_requests, &mut results).await;
+    }
+    if wanted("memory") {
+        eprintln!("bench: memory");
+        memory(&sizes, &mut results).await;
+    }
     print_table(&results);
     write_results(&out, smoke, &results);
     eprintln!(

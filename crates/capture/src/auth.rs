@@ -1,5 +1,6 @@
 //! Capture's three ways of authenticating.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -82,27 +83,32 @@ impl CaptureAuth {
         }
     }
 
+    /// The `Authorization` value of every request, for the schemes where it does not depend
+    /// on the request (Basic, OAuth); `None` for signed requests.
+    pub(crate) fn fixed_authorization(&self) -> Option<HeaderValue> {
+        match self {
+            CaptureAuth::Basic {
+                client_id,
+                client_secret,
+            } => Some(basic_authorization(client_id, client_secret)),
+            CaptureAuth::OAuth { access_token } => Some(token_authorization("OAuth", access_token)),
+            CaptureAuth::Signed { .. } => None,
+        }
+    }
+
     /// The headers to add to a request to `path` with these form `params`, at `date`
     /// (`%Y-%m-%d %H:%M:%S`, UTC).
     pub(crate) fn headers(
         &self,
         path: &str,
         date: &str,
-        params: &[(String, String)],
+        params: &[(Cow<'static, str>, String)],
     ) -> Vec<(&'static str, HeaderValue)> {
         match self {
-            CaptureAuth::Basic {
-                client_id,
-                client_secret,
-            } => {
-                vec![(
-                    "authorization",
-                    basic_authorization(client_id, client_secret),
-                )]
-            }
-            CaptureAuth::OAuth { access_token } => {
-                vec![("authorization", token_authorization("OAuth", access_token))]
-            }
+            CaptureAuth::Basic { .. } | CaptureAuth::OAuth { .. } => self
+                .fixed_authorization()
+                .map(|value| vec![("authorization", value)])
+                .unwrap_or_default(),
             CaptureAuth::Signed {
                 client_id,
                 client_secret,
@@ -138,15 +144,16 @@ impl CaptureAuth {
 /// let signature = sign("/entity", "2000-01-01 01:01:01", &params, &SecretString::from("bar"));
 /// assert_eq!(signature, "G3N5RxCVc0d6rDLmBRGvcg2hCVY=");
 /// ```
-pub fn sign(
+pub fn sign<K: AsRef<str>, V: AsRef<str>>(
     path: &str,
     date: &str,
-    params: &[(String, String)],
+    params: &[(K, V)],
     client_secret: &SecretString,
 ) -> String {
     let mut pairs: Vec<String> = params
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "client_id" | "client_secret" | "access_token"))
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .filter(|(k, _)| !matches!(*k, "client_id" | "client_secret" | "access_token"))
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     pairs.sort();

@@ -1,6 +1,7 @@
 //! What `entity.update`, `entity` and `entity.replace` take.
 
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use crate::AttributePath;
 use crate::path::is_attribute_name;
@@ -98,7 +99,7 @@ impl EntityLocator {
 
     pub(crate) fn form_fields(
         &self,
-        fields: &mut Vec<(String, String)>,
+        fields: &mut Vec<(Cow<'static, str>, String)>,
     ) -> Result<(), CaptureInputError> {
         match self {
             EntityLocator::Uuid(uuid) => {
@@ -144,7 +145,10 @@ pub enum EntityValues {
 const SYSTEM_ATTRIBUTES: [&str; 4] = ["id", "uuid", "created", "lastUpdated"];
 
 impl EntityValues {
-    fn form_fields(&self, fields: &mut Vec<(String, String)>) -> Result<(), CaptureInputError> {
+    fn form_fields(
+        &self,
+        fields: &mut Vec<(Cow<'static, str>, String)>,
+    ) -> Result<(), CaptureInputError> {
         match self {
             EntityValues::Attributes(attributes) => {
                 if let Some(system) = attributes
@@ -156,9 +160,10 @@ impl EntityValues {
                 if let Some(bad) = attributes.keys().find(|k| !is_attribute_name(k)) {
                     return Err(CaptureInputError::InvalidName(bad.clone()));
                 }
+                // Serialized from the map as it is; a map of JSON values always serializes.
                 fields.push((
                     "attributes".into(),
-                    Value::Object(attributes.clone()).to_string(),
+                    serde_json::to_string(attributes).unwrap_or_default(),
                 ));
             }
             EntityValues::At { path, value } => {
@@ -313,9 +318,10 @@ impl EntityUpdate {
     }
 
     /// The form fields, in the order the seed's examples send them.
-    pub(crate) fn form(&self) -> Result<Vec<(String, String)>, CaptureInputError> {
+    pub(crate) fn form(&self) -> Result<Vec<(Cow<'static, str>, String)>, CaptureInputError> {
         check_type_name(&self.type_name)?;
-        let mut fields = vec![("type_name".to_owned(), self.type_name.clone())];
+        let mut fields = Vec::with_capacity(6);
+        fields.push(("type_name".into(), self.type_name.clone()));
         self.locator.form_fields(&mut fields)?;
         self.values.form_fields(&mut fields)?;
         for (name, timestamp) in [
@@ -324,7 +330,7 @@ impl EntityUpdate {
         ] {
             if let Some(timestamp) = timestamp {
                 check_timestamp(timestamp)?;
-                fields.push((name.to_owned(), timestamp.clone()));
+                fields.push((name.into(), timestamp.clone()));
             }
         }
         if self.include_record {
@@ -358,9 +364,10 @@ impl EntityRead {
         self
     }
 
-    pub(crate) fn form(&self) -> Result<Vec<(String, String)>, CaptureInputError> {
+    pub(crate) fn form(&self) -> Result<Vec<(Cow<'static, str>, String)>, CaptureInputError> {
         check_type_name(&self.type_name)?;
-        let mut fields = vec![("type_name".to_owned(), self.type_name.clone())];
+        let mut fields = Vec::with_capacity(6);
+        fields.push(("type_name".into(), self.type_name.clone()));
         self.locator.form_fields(&mut fields)?;
         if let Some(path) = &self.path {
             fields.push(("attribute_name".into(), path.to_string()));
@@ -406,7 +413,7 @@ impl EntityReplace {
         self
     }
 
-    pub(crate) fn form(&self) -> Result<Vec<(String, String)>, CaptureInputError> {
+    pub(crate) fn form(&self) -> Result<Vec<(Cow<'static, str>, String)>, CaptureInputError> {
         self.inner.form()
     }
 }
@@ -424,7 +431,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             fields[1],
-            ("key_value".to_owned(), "\"gjack@example.com\"".to_owned())
+            ("key_value".into(), "\"gjack@example.com\"".to_owned())
         );
         let mut fields = Vec::new();
         EntityLocator::key("employeeNumber", 1042)

@@ -1,9 +1,10 @@
 //! Every Capture call as a pure function from input to [`ApiRequest`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use profile_core::time::{Clock, UtcDateTime};
-use profile_core::{ApiRequest, BaseUrl, Error, Idempotency, Method};
+use profile_core::{ApiRequest, BaseUrl, Error, HeaderValue, Idempotency, Method};
 
 use crate::{CaptureAuth, EntityRead, EntityReplace, EntityUpdate};
 
@@ -16,15 +17,20 @@ pub struct CaptureRequests {
     base_url: BaseUrl,
     auth: CaptureAuth,
     clock: Arc<dyn Clock>,
+    // Basic and OAuth send the same `Authorization` on every request: built once, shared.
+    // Signed requests sign each request afresh.
+    fixed_authorization: Option<HeaderValue>,
 }
 
 impl CaptureRequests {
     /// Requests for the application at `base_url` (`https://{app}.janraincapture.com`).
     pub fn new(base_url: BaseUrl, auth: CaptureAuth, clock: Arc<dyn Clock>) -> Self {
+        let fixed_authorization = auth.fixed_authorization();
         Self {
             base_url,
             auth,
             clock,
+            fixed_authorization,
         }
     }
 
@@ -32,11 +38,16 @@ impl CaptureRequests {
         &self,
         operation: &'static str,
         path: &'static str,
-        fields: Vec<(String, String)>,
+        fields: Vec<(Cow<'static, str>, String)>,
         idempotency: Idempotency,
     ) -> ApiRequest {
-        let date = UtcDateTime::from_system_time(self.clock.now()).date_time();
-        let headers = self.auth.headers(path, &date, &fields);
+        let headers = match &self.fixed_authorization {
+            Some(authorization) => vec![("authorization", authorization.clone())],
+            None => {
+                let date = UtcDateTime::from_system_time(self.clock.now()).date_time();
+                self.auth.headers(path, &date, &fields)
+            }
+        };
         let mut request = ApiRequest::new(VENDOR, operation, Method::Post, &self.base_url, path)
             .header("accept", "application/json")
             .form(fields)

@@ -121,7 +121,7 @@ pub enum Body {
     /// as it is, without building a [`Value`] first, and shown like [`Body::Json`].
     SerializedJson(Bytes),
     /// Form fields in the order they are sent (`application/x-www-form-urlencoded`).
-    Form(Vec<(String, String)>),
+    Form(Vec<(Cow<'static, str>, String)>),
 }
 
 impl Body {
@@ -252,7 +252,7 @@ impl ApiRequest {
     }
 
     /// Sets a form body and its `content-type`.
-    pub fn form(self, fields: Vec<(String, String)>) -> Self {
+    pub fn form(self, fields: Vec<(Cow<'static, str>, String)>) -> Self {
         let mut this = self.header("content-type", "application/x-www-form-urlencoded");
         this.body = Body::Form(fields);
         this
@@ -533,7 +533,10 @@ mod properties {
         fn a_form_body_decodes_to_the_same_fields(
             fields in proptest::collection::vec(("\\PC{0,20}", "\\PC{0,40}"), 0..8)
         ) {
-            let encoded = Body::Form(fields.clone()).encode();
+            let encoded = Body::Form(
+                fields.iter().map(|(k, v)| (Cow::Owned(k.clone()), v.clone())).collect(),
+            )
+            .encode();
             let decoded: Vec<(String, String)> = url::form_urlencoded::parse(&encoded)
                 .into_owned()
                 .collect();

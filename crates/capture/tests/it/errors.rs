@@ -157,7 +157,7 @@ async fn raw(fields: &[(&str, &str)], authorized: bool) -> Value {
     .form(
         fields
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(k, v)| ((*k).to_owned().into(), (*v).to_owned()))
             .collect(),
     );
     if authorized {

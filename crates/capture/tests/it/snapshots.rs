@@ -166,11 +166,11 @@ fn the_signed_request_carries_date_and_signature() {
         "/entity.update",
         "2016-03-13 19:39:17",
         &[
-            ("type_name".into(), "user".into()),
-            ("uuid".into(), MATT_UUID.into()),
+            ("type_name", "user"),
+            ("uuid", MATT_UUID),
             (
-                "attributes".into(),
-                r#"{"givenName":"Matt","familyName":"Parker"}"#.into(),
+                "attributes",
+                r#"{"givenName":"Matt","familyName":"Parker"}"#,
             ),
         ],
         &profile_core::secrecy::SecretString::from(SEED_CLIENT_1.1),
