@@ -68,10 +68,85 @@ fn temp_file(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("profile-bench-{}-{name}", std::process::id()))
 }
 
+/// An emulator served by a runtime of its own, on a thread of its own, until dropped.
+struct EmulatorThread {
+    emulator: Option<vendors::Emulator>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EmulatorThread {
+    fn start(vendor: &'static str, rows: usize) -> Self {
+        let (ready, started) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let _ = ready.send(emulator(vendor, rows).await);
+                let _ = stopped.await;
+            });
+        });
+        Self {
+            emulator: Some(started.recv().expect("the emulator starts")),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn emulator(&self) -> &vendors::Emulator {
+        self.emulator.as_ref().expect("running")
+    }
+}
+
+impl Drop for EmulatorThread {
+    fn drop(&mut self) {
+        drop(self.emulator.take());
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// 1. The SDK's cost over a bare reqwest loop sending the same bytes, sequentially.
-async fn overhead(vendor: &str, n: usize, results: &mut Vec<Result>) {
-    let emulator = emulator(vendor, 1).await;
-    let (call, raw) = single_update(vendor, &emulator).await;
+///
+/// The emulator runs on one thread and the client loops on another, each on a runtime of
+/// its own, so that every request of either loop crosses between the same two threads.
+/// (On one shared runtime, where the emulator's connection task of each loop happened to
+/// land decided more of the ratio, from run to run, than the SDK did.)
+fn overhead(vendor: &'static str, n: usize, results: &mut Vec<Result>) {
+    let server = EmulatorThread::start(vendor, 1);
+    let measured = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a runtime");
+                    let mut results = Vec::new();
+                    runtime.block_on(overhead_loops(vendor, n, server.emulator(), &mut results));
+                    results
+                })
+                .join()
+                .expect("the overhead loops finish")
+        })
+    });
+    results.extend(measured);
+}
+
+async fn overhead_loops(
+    vendor: &str,
+    n: usize,
+    emulator: &vendors::Emulator,
+    results: &mut Vec<Result>,
+) {
+    let (call, raw) = single_update(vendor, emulator).await;
     let bare = reqwest::Client::new();
     for _ in 0..50 {
         assert!(
@@ -182,24 +257,37 @@ async fn bulk(vendor: &str, rows: usize, concurrency: usize, results: &mut Vec<R
     let _ = std::fs::remove_file(&input);
     drop(emulator);
 
+    // The ceiling runs in a child process as well, like `profiles sync`: the same two
+    // processes (client, emulator) sharing the same two cores.
     let emulator = emulator_for_ceiling(vendor, rows).await;
-    let mut requests = Vec::with_capacity(rows);
-    for i in 0..rows {
-        requests.push(row_requests(vendor, &emulator, i).await);
+    let requests_file = temp_file(&format!("{vendor}-ceiling.jsonl"));
+    {
+        use std::io::Write;
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(&requests_file).expect("a temporary file"),
+        );
+        for i in 0..rows {
+            let (read, write) = row_requests(vendor, &emulator, i).await;
+            writeln!(file, "{}", json!([read.to_json(), write.to_json()])).expect("write");
+        }
     }
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    let ok = stream::iter(requests.iter())
-        .map(|(read, write)| {
-            let client = client.clone();
-            async move { read.send(&client).await && write.send(&client).await }
-        })
-        .buffer_unordered(concurrency)
-        .filter(|ok| std::future::ready(*ok))
-        .count()
-        .await;
-    let ceiling = started.elapsed();
-    assert_eq!(ok, rows, "{vendor}: the bare loop failed rows");
+    let output = tokio::process::Command::new(std::env::current_exe().expect("own path"))
+        .arg("--child-ceiling")
+        .arg(&requests_file)
+        .arg(concurrency.to_string())
+        .stderr(Stdio::inherit())
+        .output()
+        .await
+        .expect("the ceiling child runs");
+    let _ = std::fs::remove_file(&requests_file);
+    let answer: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the child's answer");
+    assert_eq!(
+        answer["ok"].as_u64(),
+        Some(rows as u64),
+        "{vendor}: the bare loop failed rows"
+    );
+    let ceiling = Duration::from_secs_f64(answer["seconds"].as_f64().unwrap_or(f64::NAN));
     let sdk_rate = rows as f64 / sync_time.as_secs_f64();
     let ceiling_rate = rows as f64 / ceiling.as_secs_f64();
     results.push(Result::new(
@@ -285,6 +373,37 @@ async fn politeness(per_minute: u32, requests: usize, results: &mut Vec<Result>)
 }
 
 /// The child process of the memory benchmark: streams every user of a directory.
+/// The bulk ceiling, in a child process: each row's prebuilt read and write, sent by a bare
+/// reqwest client at `concurrency`; prints how many rows succeeded and how long it took.
+async fn child_ceiling(requests_file: &str, concurrency: usize) {
+    let text = std::fs::read_to_string(requests_file).expect("the requests");
+    let requests: Vec<(vendors::RawRequest, vendors::RawRequest)> = text
+        .lines()
+        .map(|line| {
+            let pair: serde_json::Value = serde_json::from_str(line).expect("a request pair");
+            (
+                vendors::RawRequest::from_json(&pair[0]),
+                vendors::RawRequest::from_json(&pair[1]),
+            )
+        })
+        .collect();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let ok = stream::iter(requests.iter())
+        .map(|(read, write)| {
+            let client = client.clone();
+            async move { read.send(&client).await && write.send(&client).await }
+        })
+        .buffer_unordered(concurrency)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await;
+    println!(
+        "{}",
+        json!({"ok": ok, "seconds": started.elapsed().as_secs_f64()})
+    );
+}
+
 async fn child_stream_users(base_url: &str) {
     let client = profile_lumapps::LumAppsClient::builder(
         profile_core::BaseUrl::parse(base_url).expect("a base URL"),
@@ -508,6 +627,14 @@ async fn main() {
         decompose(n).await;
         return;
     }
+    if let Some(position) = args.iter().position(|a| a == "--child-ceiling") {
+        child_ceiling(
+            &args[position + 1],
+            args[position + 2].parse().expect("a concurrency"),
+        )
+        .await;
+        return;
+    }
     if let Some(position) = args.iter().position(|a| a == "--child-stream-users") {
         child_stream_users(&args[position + 1]).await;
         return;
@@ -531,7 +658,7 @@ async fn main() {
     for vendor in VENDORS {
         if wanted("overhead") {
             eprintln!("bench: {vendor}: overhead");
-            overhead(vendor, sizes.sequential, &mut results).await;
+            overhead(vendor, sizes.sequential, &mut results);
         }
         if wanted("bulk") {
             eprintln!("bench: {vendor}: bulk");

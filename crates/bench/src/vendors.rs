@@ -38,6 +38,36 @@ impl RawRequest {
         }
     }
 
+    /// As JSON, to hand to a child process (the bodies are text: JSON or a form).
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "method": self.method.as_str(),
+            "url": self.url,
+            "headers": self.headers,
+            "body": String::from_utf8_lossy(&self.body),
+        })
+    }
+
+    /// Back from [`RawRequest::to_json`].
+    pub(crate) fn from_json(value: &Value) -> Self {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        Self {
+            method: reqwest::Method::from_bytes(text(&value["method"]).as_bytes())
+                .unwrap_or(reqwest::Method::GET),
+            url: text(&value["url"]),
+            headers: value["headers"]
+                .as_array()
+                .map(|headers| {
+                    headers
+                        .iter()
+                        .map(|pair| (text(&pair[0]), text(&pair[1])))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            body: text(&value["body"]).into_bytes(),
+        }
+    }
+
     pub(crate) async fn send(&self, client: &reqwest::Client) -> bool {
         let mut builder = client.request(self.method.clone(), &self.url);
         for (k, v) in &self.headers {

@@ -124,12 +124,13 @@ impl CaptureClient {
     /// Reads a record (or the part under a path).
     pub async fn entity(&self, read: &EntityRead) -> Result<Value, Error> {
         let request = self.requests.entity(read)?;
-        let mut body = self.call(request.clone()).await?;
+        let (vendor, operation) = (request.vendor(), request.operation());
+        let mut body = self.call(request).await?;
         body.get_mut("result")
             .map(Value::take)
             .ok_or_else(|| Error::UnexpectedResponse {
-                vendor: request.vendor(),
-                operation: request.operation(),
+                vendor,
+                operation,
                 status: 200,
                 reason: "the answer has no `result`".to_owned(),
                 source: None,

@@ -90,11 +90,26 @@ impl CaptureErrorKind {
 
 fn error_body(response: &ApiResponse) -> Option<Value> {
     // Cheap test first: most successful bodies never mention "error".
-    if !response.body().windows(7).any(|w| w == b"\"error\"") {
+    if !mentions_error(response.body()) {
         return None;
     }
     let body: Value = response.json_body().ok()?;
     (body.get("stat").and_then(Value::as_str) == Some("error")).then_some(body)
+}
+
+/// Whether `"error"` (with its quotes) occurs in `body`: a jump from quote to quote rather
+/// than a comparison at every byte, as this runs on every answer.
+fn mentions_error(body: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"\"error\"";
+    let mut rest = body;
+    while let Some(quote) = rest.iter().position(|&b| b == b'"') {
+        rest = &rest[quote..];
+        if rest.starts_with(NEEDLE) {
+            return true;
+        }
+        rest = &rest[1..];
+    }
+    false
 }
 
 /// How the retry layer reads Capture's answers: HTTP statuses first, then `stat: error`
@@ -222,6 +237,30 @@ fn read_answer(request: &ApiRequest, response: &ApiResponse) -> Result<Value, Er
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_is_found_wherever_it_is_mentioned() {
+        for (body, expected) in [
+            (&b"{\"stat\":\"error\",\"code\":510}"[..], true),
+            (b"{\"error\":\"x\"}", true),
+            (b"\"error\"", true),
+            (b"{\"stat\":\"ok\",\"result\":{\"errors\":[]}}", false),
+            (b"{\"stat\":\"ok\",\"note\":\"no error here\"}", false),
+            (b"\"\"\"error", false),
+            (b"", false),
+        ] {
+            assert_eq!(
+                mentions_error(body),
+                expected,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert_eq!(
+                mentions_error(body),
+                body.windows(7).any(|w| w == b"\"error\"")
+            );
+        }
+    }
     use serde_json::json;
 
     #[test]
