@@ -93,11 +93,10 @@ impl SunshineRequests {
         query: &IdentifierQuery,
         content: &ProfileContent,
     ) -> Result<ApiRequest, Error> {
-        Ok(self
-            .request("create_or_replace", Method::Put, PROFILES)
+        self.request("create_or_replace", Method::Put, PROFILES)
             .query("identifier", query.to_string())
             .json_of(&content.body()?)
-            .map_err(Error::invalid_input)?)
+            .map_err(Error::invalid_input)
     }
 
     /// `PUT /api/v2/users/{user_id}/profiles?identifier=…`: the same, for a given Zendesk
@@ -108,15 +107,14 @@ impl SunshineRequests {
         query: &IdentifierQuery,
         content: &ProfileContent,
     ) -> Result<ApiRequest, Error> {
-        Ok(self
-            .request(
-                "create_or_replace_for_user",
-                Method::Put,
-                format!("/api/v2/users/{user}/profiles"),
-            )
-            .query("identifier", query.to_string())
-            .json_of(&content.body()?)
-            .map_err(Error::invalid_input)?)
+        self.request(
+            "create_or_replace_for_user",
+            Method::Put,
+            format!("/api/v2/users/{user}/profiles"),
+        )
+        .query("identifier", query.to_string())
+        .json_of(&content.body()?)
+        .map_err(Error::invalid_input)
     }
 
     /// `PUT /api/v2/user_profiles/{id}`: replaces the content of an existing profile.
@@ -125,14 +123,13 @@ impl SunshineRequests {
         id: &ProfileId,
         content: &ProfileContent,
     ) -> Result<ApiRequest, Error> {
-        Ok(self
-            .at(
-                "replace_profile",
-                Method::Put,
-                &ProfileLocator::Id(id.clone()),
-            )
-            .json_of(&content.body()?)
-            .map_err(Error::invalid_input)?)
+        self.at(
+            "replace_profile",
+            Method::Put,
+            &ProfileLocator::Id(id.clone()),
+        )
+        .json_of(&content.body()?)
+        .map_err(Error::invalid_input)
     }
 
     /// `DELETE /api/v2/user_profiles/{id}`.
