@@ -20,7 +20,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use measure::{Result, cpu_time, peak_rss_kib, print_table};
+use measure::{Result, children_cpu_time, cpu_time, peak_rss_kib, print_table};
 use profile_core::RateLimit;
 use serde_json::json;
 use vendors::{VENDORS, email, emulator, row_requests, single_update, sync_setup};
@@ -237,7 +237,7 @@ async fn bulk(vendor: &str, rows: usize, concurrency: usize, results: &mut Vec<R
     let emulator = emulator(vendor, rows).await;
     let (env, args, value, _) = sync_setup(vendor, &emulator);
     let input = write_csv(vendor, rows, value);
-    let started = Instant::now();
+    let (started, children_cpu) = (Instant::now(), children_cpu_time());
     let output = tokio::process::Command::new(profiles_binary())
         .args(["sync", "--vendor", vendor, "--input"])
         .arg(&input)
@@ -248,7 +248,7 @@ async fn bulk(vendor: &str, rows: usize, concurrency: usize, results: &mut Vec<R
         .output()
         .await
         .expect("profiles sync runs");
-    let sync_time = started.elapsed();
+    let (sync_time, sync_cpu) = (started.elapsed(), children_cpu_time() - children_cpu);
     assert!(
         output.status.success(),
         "{vendor}: sync failed: {}",
@@ -271,6 +271,7 @@ async fn bulk(vendor: &str, rows: usize, concurrency: usize, results: &mut Vec<R
             writeln!(file, "{}", json!([read.to_json(), write.to_json()])).expect("write");
         }
     }
+    let children_cpu = children_cpu_time();
     let output = tokio::process::Command::new(std::env::current_exe().expect("own path"))
         .arg("--child-ceiling")
         .arg(&requests_file)
@@ -279,6 +280,7 @@ async fn bulk(vendor: &str, rows: usize, concurrency: usize, results: &mut Vec<R
         .output()
         .await
         .expect("the ceiling child runs");
+    let ceiling_cpu = children_cpu_time() - children_cpu;
     let _ = std::fs::remove_file(&requests_file);
     let answer: serde_json::Value =
         serde_json::from_slice(&output.stdout).expect("the child's answer");
@@ -301,6 +303,21 @@ async fn bulk(vendor: &str, rows: usize, concurrency: usize, results: &mut Vec<R
         format!("{vendor}: bare read+write loop, c={concurrency}"),
         ceiling_rate,
         "updates/s",
+    ));
+    // The ceiling child's CPU also covers reading its prebuilt requests (about as long as
+    // the sync's reading and parsing of its CSV); both are small beside the requests.
+    let per_row = |cpu: Duration| cpu.as_secs_f64() * 1e6 / rows as f64;
+    results.push(Result::new(
+        "bulk",
+        format!("{vendor}: profiles sync CPU per row"),
+        per_row(sync_cpu),
+        "µs",
+    ));
+    results.push(Result::new(
+        "bulk",
+        format!("{vendor}: bare loop CPU per row"),
+        per_row(ceiling_cpu),
+        "µs",
     ));
     results.push(
         Result::new(

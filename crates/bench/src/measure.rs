@@ -6,6 +6,16 @@ use serde_json::{Value, json};
 
 /// This process's CPU time (user + system), from /proc (Linux; zero elsewhere).
 pub(crate) fn cpu_time() -> Duration {
+    stat_ticks(11) + stat_ticks(12)
+}
+
+/// The CPU time (user + system) of this process's children that have been waited for.
+pub(crate) fn children_cpu_time() -> Duration {
+    stat_ticks(13) + stat_ticks(14)
+}
+
+/// One clock-tick field of /proc/self/stat, counted after the command name.
+fn stat_ticks(index: usize) -> Duration {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return Duration::ZERO;
     };
@@ -13,16 +23,14 @@ pub(crate) fn cpu_time() -> Duration {
     let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
         return Duration::ZERO;
     };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; in
-    // clock ticks of 1/100 s on Linux.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    // utime, stime, cutime, cstime are fields 14 to 17 of the line, 11 to 14 after the
+    // name (counting from 0); in clock ticks of 1/100 s on Linux.
+    let ticks = rest
+        .split_whitespace()
+        .nth(index)
+        .and_then(|f| f.parse::<u64>().ok())
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }
 
 /// Peak resident memory (VmHWM) of a process, in KiB.
