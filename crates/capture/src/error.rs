@@ -97,19 +97,10 @@ fn error_body(response: &ApiResponse) -> Option<Value> {
     (body.get("stat").and_then(Value::as_str) == Some("error")).then_some(body)
 }
 
-/// Whether `"error"` (with its quotes) occurs in `body`: a jump from quote to quote rather
-/// than a comparison at every byte, as this runs on every answer.
+/// Whether `"error"` (with its quotes) occurs in `body`; a vectorized search, as this runs
+/// on every answer.
 fn mentions_error(body: &[u8]) -> bool {
-    const NEEDLE: &[u8] = b"\"error\"";
-    let mut rest = body;
-    while let Some(quote) = rest.iter().position(|&b| b == b'"') {
-        rest = &rest[quote..];
-        if rest.starts_with(NEEDLE) {
-            return true;
-        }
-        rest = &rest[1..];
-    }
-    false
+    memchr::memmem::find(body, b"\"error\"").is_some()
 }
 
 /// How the retry layer reads Capture's answers: HTTP statuses first, then `stat: error`

@@ -1,8 +1,9 @@
 //! A validated vendor base URL.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use url::{Host, Url};
 
@@ -19,13 +20,33 @@ pub struct BaseUrl(
     Arc<Inner>,
 );
 
-#[derive(PartialEq, Eq, Hash)]
 struct Inner {
     // Kept without a trailing slash so that paths (which start with `/`) append cleanly.
     root: String,
     // The same, parsed once: requests are built from a copy of it rather than by parsing
     // their whole URL again (host parsing is most of the cost of a parse).
     parsed: Url,
+    // The same with each fixed request path (a `&'static str`) set, for the few paths a
+    // client calls again and again: setting a path re-reads it character by character.
+    with_fixed_path: Mutex<Vec<(&'static str, Url)>>,
+}
+
+/// At most this many fixed paths are remembered per base URL (a vendor crate has a handful).
+const FIXED_PATHS: usize = 32;
+
+// Two base URLs are the same when their text is: the rest is derived from it.
+impl PartialEq for Inner {
+    fn eq(&self, other: &Self) -> bool {
+        self.root == other.root
+    }
+}
+
+impl Eq for Inner {}
+
+impl std::hash::Hash for Inner {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.root.hash(state);
+    }
 }
 
 /// Why a base URL was refused.
@@ -105,12 +126,36 @@ impl BaseUrl {
             }
         }
         let root = url.as_str().trim_end_matches('/').to_owned();
-        Ok(Self(Arc::new(Inner { root, parsed: url })))
+        Ok(Self(Arc::new(Inner {
+            root,
+            parsed: url,
+            with_fixed_path: Mutex::new(Vec::new()),
+        })))
     }
 
-    /// The base URL, parsed.
-    pub(crate) fn parsed(&self) -> &Url {
-        &self.0.parsed
+    /// The base URL with `path` (percent-encoded, starting with `/`) appended to its own.
+    pub(crate) fn with_path(&self, path: &Cow<'static, str>) -> Url {
+        let build = || {
+            let mut url = self.0.parsed.clone();
+            let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
+            url.set_path(&joined);
+            url
+        };
+        let Cow::Borrowed(fixed) = path else {
+            return build();
+        };
+        // A poisoned lock only loses the shortcut.
+        let Ok(mut known) = self.0.with_fixed_path.lock() else {
+            return build();
+        };
+        if let Some((_, url)) = known.iter().find(|(known, _)| known == fixed) {
+            return url.clone();
+        }
+        let url = build();
+        if known.len() < FIXED_PATHS {
+            known.push((fixed, url.clone()));
+        }
+        url
     }
 
     /// The base URL as text, without a trailing slash.

@@ -339,9 +339,7 @@ impl ApiRequest {
     /// The full URL, parsed: the same as [`ApiRequest::url`], built from the base URL parsed
     /// once rather than by parsing the whole text again.
     pub(crate) fn parsed_url(&self) -> url::Url {
-        let mut url = self.base_url.parsed().clone();
-        let path = format!("{}{}", url.path().trim_end_matches('/'), self.path);
-        url.set_path(&path);
+        let mut url = self.base_url.with_path(&self.path);
         if !self.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&self.query);
         }
@@ -486,6 +484,27 @@ mod tests {
             typed.header_value("content-type").unwrap().expose(),
             "application/json"
         );
+    }
+
+    #[test]
+    fn fixed_paths_give_the_same_url_from_the_remembered_copy() {
+        for root in ["https://example.com", "https://example.com/base/"] {
+            let base = BaseUrl::parse(root).unwrap();
+            for _ in 0..2 {
+                for path in ["/entity", "/entity.update", "/api/v2/user_profiles", "/"] {
+                    let request = ApiRequest::new("v", "op", Method::Get, &base, path)
+                        .query("identifier", "a:b c");
+                    assert_eq!(
+                        request.parsed_url().as_str(),
+                        url::Url::parse(&request.url()).unwrap().as_str()
+                    );
+                    // An owned path of the same text goes the long way, to the same URL.
+                    let owned = ApiRequest::new("v", "op", Method::Get, &base, path.to_owned())
+                        .query("identifier", "a:b c");
+                    assert_eq!(owned.parsed_url(), request.parsed_url());
+                }
+            }
+        }
     }
 
     #[test]
