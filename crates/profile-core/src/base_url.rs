@@ -134,26 +134,25 @@ impl BaseUrl {
     }
 
     /// The base URL with `path` (percent-encoded, starting with `/`) appended to its own.
-    pub(crate) fn with_path(&self, path: &Cow<'static, str>) -> Url {
-        let build = || {
-            let mut url = self.0.parsed.clone();
-            let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
-            url.set_path(&joined);
-            url
-        };
-        let Cow::Borrowed(fixed) = path else {
-            return build();
-        };
+    pub(crate) fn with_path(&self, path: &str) -> Url {
+        let mut url = self.0.parsed.clone();
+        let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+        url
+    }
+
+    /// The same as [`BaseUrl::with_path`], remembered for a path fixed in the code.
+    pub(crate) fn with_fixed_path(&self, path: &'static str) -> Url {
         // A poisoned lock only loses the shortcut.
         let Ok(mut known) = self.0.with_fixed_path.lock() else {
-            return build();
+            return self.with_path(path);
         };
-        if let Some((_, url)) = known.iter().find(|(known, _)| known == fixed) {
+        if let Some((_, url)) = known.iter().find(|(known, _)| *known == path) {
             return url.clone();
         }
-        let url = build();
+        let url = self.with_path(path);
         if known.len() < FIXED_PATHS {
-            known.push((fixed, url.clone()));
+            known.push((path, url.clone()));
         }
         url
     }

@@ -339,7 +339,10 @@ impl ApiRequest {
     /// The full URL, parsed: the same as [`ApiRequest::url`], built from the base URL parsed
     /// once rather than by parsing the whole text again.
     pub(crate) fn parsed_url(&self) -> url::Url {
-        let mut url = self.base_url.with_path(&self.path);
+        let mut url = match &self.path {
+            Cow::Borrowed(fixed) => self.base_url.with_fixed_path(fixed),
+            Cow::Owned(path) => self.base_url.with_path(path),
+        };
         if !self.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&self.query);
         }
