@@ -1,6 +1,5 @@
 //! A validated vendor base URL.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
