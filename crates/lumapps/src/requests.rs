@@ -11,7 +11,13 @@ use serde_json::{Map, Value, json};
 use crate::LumAppsInputError;
 
 pub(crate) const VENDOR: &str = "lumapps";
-const LEGACY: &str = "/_ah/api/lumsites/v1/";
+/// A path of the legacy API (`/_ah/api/lumsites/v1/…`), as a constant: requests to a
+/// fixed path reuse its parsed URL.
+macro_rules! legacy_path {
+    ($path:literal) => {
+        concat!("/_ah/api/lumsites/v1/", $path)
+    };
+}
 
 /// A save's body: the user's properties in their order, `contentId` set to the directory
 /// (where the user had one, or last).
@@ -85,18 +91,12 @@ impl LumAppsRequests {
         &self,
         operation: &'static str,
         method: Method,
-        path: &str,
+        path: &'static str,
         auth: &HeaderValue,
     ) -> ApiRequest {
-        ApiRequest::new(
-            VENDOR,
-            operation,
-            method,
-            &self.base_url,
-            format!("{LEGACY}{path}"),
-        )
-        .header("accept", "application/json")
-        .header("authorization", auth.clone())
+        ApiRequest::new(VENDOR, operation, method, &self.base_url, path)
+            .header("accept", "application/json")
+            .header("authorization", auth.clone())
     }
 
     /// `POST content/list` for the user directory modules of an instance, with the body of
@@ -121,7 +121,12 @@ impl LumAppsRequests {
             map.insert("cursor".into(), json!(cursor));
         }
         Ok(self
-            .legacy("list_directories", Method::Post, "content/list", auth)
+            .legacy(
+                "list_directories",
+                Method::Post,
+                legacy_path!("content/list"),
+                auth,
+            )
             .json(body)
             .idempotency(Idempotency::Idempotent))
     }
@@ -135,7 +140,12 @@ impl LumAppsRequests {
     ) -> Result<ApiRequest, Error> {
         not_empty(id, "the content id")?;
         Ok(self
-            .legacy("get_content", Method::Get, "content/get", auth)
+            .legacy(
+                "get_content",
+                Method::Get,
+                legacy_path!("content/get"),
+                auth,
+            )
             .query("uid", id)
             .query("lang", lang))
     }
@@ -150,7 +160,12 @@ impl LumAppsRequests {
     ) -> Result<ApiRequest, Error> {
         not_empty(directory_id, "the directory id")?;
         let request = self
-            .legacy("get_user", Method::Get, "user/directory/get", auth)
+            .legacy(
+                "get_user",
+                Method::Get,
+                legacy_path!("user/directory/get"),
+                auth,
+            )
             .query("contentId", directory_id);
         Ok(match user {
             UserLocator::Email(email) => {
@@ -185,10 +200,15 @@ impl LumAppsRequests {
             return Err(LumAppsInputError::UserWithoutIdentity.into());
         }
         // Serialized from the user as it is, rather than from a copy with `contentId` set.
-        self.legacy("save_user", Method::Post, "user/directory/save", auth)
-            .json_of(&SaveBody { user, directory_id })
-            .map_err(Error::invalid_input)
-            .map(|request| request.idempotency(Idempotency::Idempotent))
+        self.legacy(
+            "save_user",
+            Method::Post,
+            legacy_path!("user/directory/save"),
+            auth,
+        )
+        .json_of(&SaveBody { user, directory_id })
+        .map_err(Error::invalid_input)
+        .map(|request| request.idempotency(Idempotency::Idempotent))
     }
 
     /// [`save_user`](Self::save_user), taking the user object by value. (The body is
@@ -218,7 +238,12 @@ impl LumAppsRequests {
             map.insert("cursor".into(), json!(cursor));
         }
         Ok(self
-            .legacy("list_users", Method::Post, "user/directory/list", auth)
+            .legacy(
+                "list_users",
+                Method::Post,
+                legacy_path!("user/directory/list"),
+                auth,
+            )
             .json(body)
             .idempotency(Idempotency::Idempotent))
     }

@@ -178,20 +178,23 @@ impl Checker<'_> {
     /// Moves to the next byte that ends or escapes a string, or that a string may not hold
     /// (a control character); `false` if there is none.
     fn skip_plain_string_bytes(&mut self) -> bool {
-        // Eight bytes at a time while none of them is special (the usual case), then one
-        // at a time. `has_less_than(w, n)` is exact as a yes/no for the whole word.
-        const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-        const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-        let has_less_than = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGHS != 0;
+        // Eight bytes at a time (little-endian, so the lowest flagged byte comes first).
+        // `flags(word, n)` sets the high bit of the bytes below `n`; the lowest set bit is
+        // always a true match (higher ones may be false, after a borrow), which is all
+        // that is read of it.
+        const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+        const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+        let flags = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGHS;
         while let Some(chunk) = self.input.get(self.at..self.at + 8) {
             let mut bytes = [0; 8];
             bytes.copy_from_slice(chunk);
-            let word = u64::from_ne_bytes(bytes);
-            if has_less_than(word ^ (ONES * u64::from(b'"')), 1)
-                || has_less_than(word ^ (ONES * u64::from(b'\\')), 1)
-                || has_less_than(word, 0x20)
-            {
-                break;
+            let word = u64::from_le_bytes(bytes);
+            let special = flags(word ^ (ONES * u64::from(b'"')), 1)
+                | flags(word ^ (ONES * u64::from(b'\\')), 1)
+                | flags(word, 0x20);
+            if special != 0 {
+                self.at += special.trailing_zeros() as usize / 8;
+                return true;
             }
             self.at += 8;
         }
