@@ -121,23 +121,28 @@ impl Drop for EmulatorThread {
 /// land decided more of the ratio, from run to run, than the SDK did.)
 fn overhead(vendor: &'static str, n: usize, results: &mut Vec<Result>) {
     let server = EmulatorThread::start(vendor, 1);
-    let measured = tokio::task::block_in_place(|| {
+    let mut measured = Vec::new();
+    on_client_thread(overhead_loops(vendor, n, server.emulator(), &mut measured));
+    results.extend(measured);
+}
+
+/// Runs `work` to completion on a thread of its own, with a single-threaded runtime of its
+/// own (the client side of the sequential loops).
+fn on_client_thread<T: Send>(work: impl std::future::Future<Output = T> + Send) -> T {
+    tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
+                    tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
-                        .expect("a runtime");
-                    let mut results = Vec::new();
-                    runtime.block_on(overhead_loops(vendor, n, server.emulator(), &mut results));
-                    results
+                        .expect("a runtime")
+                        .block_on(work)
                 })
                 .join()
-                .expect("the overhead loops finish")
+                .expect("the client thread finishes")
         })
-    });
-    results.extend(measured);
+    })
 }
 
 async fn overhead_loops(
@@ -620,20 +625,28 @@ async fn main() {
             .get(position + 2)
             .and_then(|n| n.parse().ok())
             .unwrap_or(1_000);
-        let emulator = emulator(vendor, 1).await;
-        let (call, raw) = single_update(vendor, &emulator).await;
-        if args.iter().any(|a| a == "--bare") {
-            // The same loop through a bare reqwest client: the difference of the two
-            // instruction counts is the SDK's own cost.
-            let bare = reqwest::Client::new();
-            for _ in 0..n {
-                assert!(raw.send(&bare).await);
+        let vendor = VENDORS
+            .into_iter()
+            .find(|v| *v == vendor)
+            .expect("a vendor");
+        // Set up as the overhead benchmark is: emulator and client on a thread each.
+        let server = EmulatorThread::start(vendor, 1);
+        let bare_loop = args.iter().any(|a| a == "--bare");
+        on_client_thread(async {
+            let (call, raw) = single_update(vendor, server.emulator()).await;
+            if bare_loop {
+                // The same loop through a bare reqwest client: the difference of the two
+                // instruction counts is the SDK's own cost.
+                let bare = reqwest::Client::new();
+                for _ in 0..n {
+                    assert!(raw.send(&bare).await);
+                }
+            } else {
+                for _ in 0..n {
+                    assert!(call().await);
+                }
             }
-        } else {
-            for _ in 0..n {
-                assert!(call().await);
-            }
-        }
+        });
         return;
     }
     if let Some(position) = args.iter().position(|a| a == "--decompose") {
@@ -641,7 +654,9 @@ async fn main() {
             .get(position + 1)
             .and_then(|n| n.parse().ok())
             .unwrap_or(5_000);
-        decompose(n).await;
+        // Set up as the overhead benchmark is: emulator and client on a thread each.
+        let server = EmulatorThread::start("sunshine", 1);
+        on_client_thread(decompose(n, server.emulator()));
         return;
     }
     if let Some(position) = args.iter().position(|a| a == "--child-ceiling") {
@@ -706,7 +721,7 @@ async fn main() {
 /// Where the SDK's time per update goes, for Sunshine: the same PATCH sent sequentially
 /// by paths that add one layer at a time, alternating in rounds. For finding what to fix;
 /// `profile-bench --decompose N` prints µs per update of each path.
-async fn decompose(n: usize) {
+async fn decompose(n: usize, emulator: &vendors::Emulator) {
     use profile_core::{BaseUrl, HttpConfig};
     use profile_core::{HttpTransport, Transport, TransportStack};
     use profile_emulator::sunshine::{SEED_API_TOKEN, SEED_EMAIL};
@@ -714,8 +729,7 @@ async fn decompose(n: usize) {
         IdentifierQuery, ProfileLocator, ProfileUpdate, SunshineAuth, SunshineClient,
     };
 
-    let emulator = emulator("sunshine", 1).await;
-    let (call, raw) = single_update("sunshine", &emulator).await;
+    let (call, raw) = single_update("sunshine", emulator).await;
     let base = BaseUrl::parse(&emulator.base_url()).unwrap_or_else(|e| panic!("{e}"));
     let client = SunshineClient::builder(base, SunshineAuth::api_token(SEED_EMAIL, SEED_API_TOKEN))
         .rate_limit(RateLimit::unlimited())

@@ -1,6 +1,8 @@
 //! Sending requests: one small trait and decorators that wrap it.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -30,16 +32,35 @@ pub trait Transport: Send + Sync + fmt::Debug {
     async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error>;
 }
 
-#[async_trait]
+/// What `send` returns once `async_trait` has written it out.
+type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<ApiResponse, Error>> + Send + 'a>>;
+
+// A pointer hands on the future of what it points to, rather than boxing it once more:
+// every request goes through two of these.
 impl<T: Transport + ?Sized> Transport for Arc<T> {
-    async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
-        (**self).send(request).await
+    fn send<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        request: &'life1 ApiRequest,
+    ) -> SendFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).send(request)
     }
 }
 
-#[async_trait]
 impl<T: Transport + ?Sized> Transport for Box<T> {
-    async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
-        (**self).send(request).await
+    fn send<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        request: &'life1 ApiRequest,
+    ) -> SendFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).send(request)
     }
 }

@@ -77,6 +77,12 @@ impl TransportStack {
             None => Arc::new(HttpTransport::new(&self.http)?),
         };
         let traced = TracingTransport::new(base);
+        // Without a limit the rate-limit layer would only pass requests through: it is left
+        // out rather than crossed by every request.
+        if self.rate_limit == RateLimit::unlimited() {
+            let retrying = RetryTransport::new(traced, self.retry).with_classifier(self.classifier);
+            return Ok(Arc::new(retrying));
+        }
         let limited = RateLimitTransport::new(traced, self.rate_limit);
         let retrying = RetryTransport::new(limited, self.retry).with_classifier(self.classifier);
         Ok(Arc::new(retrying))
