@@ -345,9 +345,8 @@ pub(crate) async fn row_requests(
                 .unwrap_or_else(|e| panic!("{e}"));
             let update = EntityUpdate::attributes("user", locator, json!({"givenName": "Member"}))
                 .unwrap_or_else(|e| panic!("{e}"));
-            let write = requests
-                .update(&update.include_record(true))
-                .unwrap_or_else(|e| panic!("{e}"));
+            // As the sync sends it: without `include_record`, the record is not wanted back.
+            let write = requests.update(&update).unwrap_or_else(|e| panic!("{e}"));
             (RawRequest::from(&read), RawRequest::from(&write))
         }
         _ => {

@@ -143,6 +143,13 @@ impl ProfileUpdater for CaptureUpdater {
         Ok(to_profile(self.client.entity(&read).await?))
     }
 
+    /// The same update without `include_record`: the record is not sent back.
+    async fn write(&self, user: &UserRef, patch: &ProfilePatch) -> Result<(), Error> {
+        let update =
+            EntityUpdate::attributes(self.type_name.clone(), locator(user)?, attributes(patch)?)?;
+        self.client.update(&update).await.map(drop)
+    }
+
     async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
         let update =
             EntityUpdate::attributes(self.type_name.clone(), locator(user)?, attributes(patch)?)?

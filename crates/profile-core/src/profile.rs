@@ -339,6 +339,15 @@ pub trait ProfileUpdater: Send + Sync {
     /// Applies the patch to the user's profile and returns the profile as it now is.
     async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error>;
 
+    /// Applies the patch without returning the profile: what
+    /// [`apply_pending`](Self::apply_pending) calls, as a sync has no use for the profile
+    /// after the write. The default is [`update`](Self::update) with its answer dropped; a
+    /// vendor that can leave the profile out of its answer, or the answer undecoded,
+    /// overrides it.
+    async fn write(&self, user: &UserRef, patch: &ProfilePatch) -> Result<(), Error> {
+        self.update(user, patch).await.map(drop)
+    }
+
     /// What of `patch` the profile `current` does not hold yet: the changes
     /// [`apply_pending`](Self::apply_pending) writes. The default compares values
     /// ([`ProfilePatch::pending_against`]); a vendor whose lists grow rather than being
@@ -366,7 +375,7 @@ pub trait ProfileUpdater: Send + Sync {
                 written: false,
             });
         }
-        self.update(user, &pending).await?;
+        self.write(user, &pending).await?;
         Ok(Applied {
             before,
             pending,

@@ -128,6 +128,16 @@ impl SunshineClient {
         Ok(self.call::<RawProfileEnvelope>(request).await?.0.profile)
     }
 
+    /// Sends a request and checks that it succeeded, leaving the answer undecoded (the
+    /// retry layer has already checked that a JSON answer arrived whole).
+    pub(crate) async fn call_unread(&self, request: ApiRequest) -> Result<(), Error> {
+        let response = self.transport.send(&request).await?;
+        if response.is_success() {
+            return Ok(());
+        }
+        Err(crate::response::error_from(&request, &response))
+    }
+
     async fn call<T: for<'de> Deserialize<'de>>(
         &self,
         request: ApiRequest,

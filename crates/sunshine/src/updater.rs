@@ -178,6 +178,20 @@ impl ProfileUpdater for SunshineUpdater {
         Ok(to_profile(self.client.call_raw(request).await?))
     }
 
+    /// A merge is sent as [`update`](Self::update) sends it, and its answer only checked.
+    async fn write(&self, user: &UserRef, patch: &ProfilePatch) -> Result<(), Error> {
+        match plan(patch)? {
+            Plan::Merge(update) => {
+                let request = self
+                    .client
+                    .requests()
+                    .patch_profile(&self.locator(user)?, &update)?;
+                self.client.call_unread(request).await
+            }
+            Plan::ReadModifyReplace => self.update(user, patch).await.map(drop),
+        }
+    }
+
     async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
         let locator = self.locator(user)?;
         let requests = self.client.requests();

@@ -115,3 +115,42 @@ async fn a_plural_synced_twice_gets_its_element_once() {
         }
     );
 }
+
+#[tokio::test]
+async fn a_sync_write_asks_for_no_record_back() {
+    use profile_capture::{CaptureAuth, CaptureClient};
+    use profile_core::{ApiResponse, BaseUrl, Body, RecordingTransport};
+
+    let recorder = Arc::new(RecordingTransport::new());
+    recorder.push_response(ApiResponse::json(
+        200,
+        &json!({"stat": "ok", "result": {"email": "gjack@example.com", "givenName": "G"}}),
+    ));
+    recorder.push_response(ApiResponse::json(200, &json!({"stat": "ok"})));
+    let client = CaptureClient::builder(
+        BaseUrl::parse("https://my-app.janraincapture.com").unwrap(),
+        CaptureAuth::basic("client", "secret"),
+    )
+    .transport(recorder.clone())
+    .build()
+    .unwrap();
+    let updater = CaptureUpdater::new(client, "user");
+    let patch = ProfilePatch::new().set("givenName", "Gary").unwrap();
+    let applied = updater
+        .apply_pending(&UserRef::email("gjack@example.com"), &patch, false)
+        .await
+        .unwrap();
+    assert!(applied.written);
+    let requests = recorder.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].path(), "/entity.update");
+    let Body::Form(fields) = requests[1].body() else {
+        panic!("a form body")
+    };
+    assert!(
+        fields
+            .iter()
+            .any(|(k, v)| k == "attributes" && v.contains("Gary"))
+    );
+    assert!(!fields.iter().any(|(k, _)| k == "include_record"));
+}
