@@ -1,8 +1,10 @@
 //! `profile-bench`: how fast profile-toolkit is, against the limit, in one run. Run it with
 //! `cargo xtask bench` (release build, full sizes) or `cargo xtask bench --smoke`.
 //!
-//! Two modes help find where the time goes: `--profile-sdk VENDOR N` runs only the SDK's
-//! update loop (for callgrind), and `--decompose N` times one Sunshine PATCH sent by paths
+//! `--only overhead,bulk` runs some of the benchmarks. Two modes help find where the time
+//! goes: `--profile-sdk VENDOR N [--bare]` runs only the SDK's (or the bare client's) update
+//! loop, set up as the overhead benchmark is (for callgrind: the difference of the two
+//! counts is what the SDK adds), and `--decompose N` times one Sunshine PATCH sent by paths
 //! that add one layer at a time.
 #![allow(
     clippy::print_stdout,
