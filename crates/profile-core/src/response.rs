@@ -130,3 +130,23 @@ impl fmt::Debug for ApiResponse {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_found_by_any_case_and_unsendable_ones_are_left_out() {
+        let response = ApiResponse::new(200, "")
+            .with_header("Retry-After", "3")
+            .with_header("x-request-id", "abc")
+            .with_header("bad name", "x")
+            .with_header("x-broken", "line\nbreak");
+        assert_eq!(response.header("retry-after"), Some("3"));
+        assert_eq!(response.header("X-REQUEST-ID"), Some("abc"));
+        assert_eq!(response.header("x-broken"), None);
+        let mut all: Vec<_> = response.headers().collect();
+        all.sort();
+        assert_eq!(all, [("retry-after", "3"), ("x-request-id", "abc")]);
+    }
+}

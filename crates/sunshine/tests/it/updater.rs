@@ -145,3 +145,45 @@ async fn an_unknown_user_is_not_found() {
         .unwrap_err();
     assert!(err.is_not_found());
 }
+
+#[tokio::test]
+async fn a_sync_write_is_one_patch_and_is_applied() {
+    let (emulator, updater) = updater_with_rider().await;
+    let user = UserRef::email("jdoe@example.com");
+    let patch = ProfilePatch::new()
+        .set("attributes.saddle_height", "87cm")
+        .unwrap();
+    let before = emulator.faults().requests_seen();
+    let applied = updater.apply_pending(&user, &patch, false).await.unwrap();
+    assert!(applied.written);
+    // The read, then the PATCH, whose answer is only checked.
+    assert_eq!(emulator.faults().requests_seen() - before, 2);
+    let profile = updater.get(&user).await.unwrap();
+    assert_eq!(profile.fields()["attributes"]["saddle_height"], "87cm");
+    assert_eq!(profile.fields()["attributes"]["favorite_color"], "red");
+}
+
+#[tokio::test]
+async fn a_sync_write_that_zendesk_refuses_is_a_typed_error() {
+    let (emulator, seeded) = updater_with_rider().await;
+    let client = crate::builder(&emulator)
+        .retry(profile_sunshine::RetryPolicy::default().with_max_attempts(1))
+        .build()
+        .unwrap();
+    let updater = SunshineUpdater::new(client, "coolbikes", "rider");
+    let user = UserRef::email("jdoe@example.com");
+    let patch = ProfilePatch::new()
+        .set("attributes.saddle_height", "90cm")
+        .unwrap();
+    // One request a minute: the read passes, the PATCH is answered 429.
+    emulator.faults().set_rate_limit_per_minute(Some(1));
+    let error = updater
+        .apply_pending(&user, &patch, false)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(429), "{error:?}");
+    assert!(!error.may_have_applied(), "{error:?}");
+    emulator.faults().set_rate_limit_per_minute(None);
+    let profile = seeded.get(&user).await.unwrap();
+    assert_eq!(profile.fields()["attributes"]["saddle_height"], "85cm");
+}
