@@ -96,33 +96,30 @@ impl CaptureAuth {
         }
     }
 
-    /// The headers to add to a request to `path` with these form `params`, at `date`
-    /// (`%Y-%m-%d %H:%M:%S`, UTC).
-    pub(crate) fn headers(
+    /// The `Date` and `Authorization` headers of a signed request to `path` with these form
+    /// `params`, at `date` (`%Y-%m-%d %H:%M:%S`, UTC); `None` for the other schemes, whose
+    /// [`fixed_authorization`](Self::fixed_authorization) is sent instead.
+    pub(crate) fn signed_headers(
         &self,
         path: &str,
         date: &str,
         params: &[(Cow<'static, str>, String)],
-    ) -> Vec<(&'static str, HeaderValue)> {
-        match self {
-            CaptureAuth::Basic { .. } | CaptureAuth::OAuth { .. } => self
-                .fixed_authorization()
-                .map(|value| vec![("authorization", value)])
-                .unwrap_or_default(),
-            CaptureAuth::Signed {
-                client_id,
-                client_secret,
-            } => {
-                let signature = sign(path, date, params, client_secret);
-                vec![
-                    ("date", HeaderValue::from(date.to_owned())),
-                    (
-                        "authorization",
-                        HeaderValue::secret(format!("Signature {client_id}:{signature}")),
-                    ),
-                ]
-            }
-        }
+    ) -> Option<[(&'static str, HeaderValue); 2]> {
+        let CaptureAuth::Signed {
+            client_id,
+            client_secret,
+        } = self
+        else {
+            return None;
+        };
+        let signature = sign(path, date, params, client_secret);
+        Some([
+            ("date", HeaderValue::from(date.to_owned())),
+            (
+                "authorization",
+                HeaderValue::secret(format!("Signature {client_id}:{signature}")),
+            ),
+        ])
     }
 }
 

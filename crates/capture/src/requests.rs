@@ -41,18 +41,21 @@ impl CaptureRequests {
         fields: Vec<(Cow<'static, str>, String)>,
         idempotency: Idempotency,
     ) -> ApiRequest {
-        let headers = match &self.fixed_authorization {
-            Some(authorization) => vec![("authorization", authorization.clone())],
-            None => {
-                let date = UtcDateTime::from_system_time(self.clock.now()).date_time();
-                self.auth.headers(path, &date, &fields)
-            }
+        // Signed over the fields, so before they move into the body.
+        let signed = if self.fixed_authorization.is_none() {
+            let date = UtcDateTime::from_system_time(self.clock.now()).date_time();
+            self.auth.signed_headers(path, &date, &fields)
+        } else {
+            None
         };
         let mut request = ApiRequest::new(VENDOR, operation, Method::Post, &self.base_url, path)
             .header("accept", "application/json")
             .form(fields)
             .idempotency(idempotency);
-        for (name, value) in headers {
+        if let Some(authorization) = &self.fixed_authorization {
+            request = request.header("authorization", authorization.clone());
+        }
+        for (name, value) in signed.into_iter().flatten() {
             request = request.header(name, value);
         }
         request

@@ -33,6 +33,15 @@ impl CaptureUpdater {
             type_name: type_name.into(),
         }
     }
+
+    /// The `entity.update` that applies `patch` to the user's record.
+    fn entity_update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<EntityUpdate, Error> {
+        Ok(EntityUpdate::attributes(
+            self.type_name.clone(),
+            locator(user)?,
+            attributes(patch)?,
+        )?)
+    }
 }
 
 fn locator(user: &UserRef) -> Result<EntityLocator, CaptureInputError> {
@@ -145,15 +154,12 @@ impl ProfileUpdater for CaptureUpdater {
 
     /// The same update without `include_record`: the record is not sent back.
     async fn write(&self, user: &UserRef, patch: &ProfilePatch) -> Result<(), Error> {
-        let update =
-            EntityUpdate::attributes(self.type_name.clone(), locator(user)?, attributes(patch)?)?;
+        let update = self.entity_update(user, patch)?;
         self.client.update(&update).await.map(drop)
     }
 
     async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
-        let update =
-            EntityUpdate::attributes(self.type_name.clone(), locator(user)?, attributes(patch)?)?
-                .include_record(true);
+        let update = self.entity_update(user, patch)?.include_record(true);
         let outcome = self.client.update(&update).await?;
         match outcome.record {
             Some(record) => Ok(to_profile(record)),
