@@ -5,7 +5,9 @@
 //! goes: `--profile-sdk VENDOR N [--bare]` runs only the SDK's (or the bare client's) update
 //! loop, set up as the overhead benchmark is (for callgrind: the difference of the two
 //! counts is what the SDK adds), and `--decompose N` times one Sunshine PATCH sent by paths
-//! that add one layer at a time.
+//! that add one layer at a time. `--bulk-rows N` shrinks the bulk benchmark to one round of
+//! N rows, and `PROFILE_BENCH_WRAP="valgrind --tool=callgrind"` runs its two children (the
+//! `profiles sync` and the bare loop) under that command.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -67,6 +69,22 @@ const SMOKE: Sizes = Sizes {
 fn profiles_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("the bench's own path");
     exe.with_file_name(format!("profiles{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A bulk benchmark's child process; with `PROFILE_BENCH_WRAP` set (say to
+/// `valgrind --tool=callgrind`), run under that command, to count where each child's
+/// instructions go.
+fn child_command(program: PathBuf) -> tokio::process::Command {
+    let wrapper = std::env::var("PROFILE_BENCH_WRAP").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    match words.next() {
+        Some(first) => {
+            let mut command = tokio::process::Command::new(first);
+            command.args(words).arg(program);
+            command
+        }
+        None => tokio::process::Command::new(program),
+    }
 }
 
 fn temp_file(name: &str) -> PathBuf {
@@ -244,8 +262,10 @@ fn write_csv(vendor: &str, rows: usize, value: &str) -> PathBuf {
 /// 2. `profiles sync` against a bare concurrent loop doing the same read and write per row.
 ///
 /// Both run in a child process (the same two processes, client and emulator, sharing the
-/// same two cores), alternately, `rounds` times each, each against a fresh emulator; the
-/// ratio is the median of the rounds' ratios, the other numbers the rounds' medians.
+/// same two cores), alternately, `rounds` times each, each against a fresh emulator. The
+/// bare loop runs twice a round: on one thread, as `profiles sync` does, and on tokio's
+/// multi-thread runtime; the ceiling is the faster of the two. The ratio is the median of
+/// the rounds' ratios, the other numbers the rounds' medians.
 async fn bulk(
     vendor: &str,
     rows: usize,
@@ -255,12 +275,17 @@ async fn bulk(
 ) {
     let (mut sync_rates, mut ceiling_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let (mut sync_cpus, mut ceiling_cpus) = (Vec::new(), Vec::new());
+    let mut threaded_rates = Vec::new();
     for _ in 0..rounds.max(1) {
         let (sync_rate, sync_cpu) = bulk_sync(vendor, rows, concurrency).await;
-        let (ceiling_rate, ceiling_cpu) = bulk_ceiling(vendor, rows, concurrency).await;
-        ratios.push(sync_rate / ceiling_rate);
+        let (ceiling_rate, ceiling_cpu) =
+            bulk_ceiling(vendor, rows, concurrency, "one-thread").await;
+        let (threaded_rate, _) = bulk_ceiling(vendor, rows, concurrency, "multi-thread").await;
+        // The ceiling is the faster of the two runtimes.
+        ratios.push(sync_rate / ceiling_rate.max(threaded_rate));
         sync_rates.push(sync_rate);
         ceiling_rates.push(ceiling_rate);
+        threaded_rates.push(threaded_rate);
         sync_cpus.push(sync_cpu);
         ceiling_cpus.push(ceiling_cpu);
     }
@@ -277,8 +302,14 @@ async fn bulk(
     ));
     results.push(Result::new(
         "bulk",
-        format!("{vendor}: bare read+write loop, c={concurrency}"),
+        format!("{vendor}: bare read+write loop, c={concurrency}, one thread"),
         median(ceiling_rates),
+        "updates/s",
+    ));
+    results.push(Result::new(
+        "bulk",
+        format!("{vendor}: the same, tokio multi-thread runtime"),
+        median(threaded_rates),
         "updates/s",
     ));
     results.push(Result::new(
@@ -289,7 +320,7 @@ async fn bulk(
     ));
     results.push(Result::new(
         "bulk",
-        format!("{vendor}: bare loop CPU per row"),
+        format!("{vendor}: bare loop CPU per row, one thread"),
         median(ceiling_cpus),
         "µs",
     ));
@@ -320,7 +351,7 @@ async fn bulk_sync(vendor: &str, rows: usize, concurrency: usize) -> (f64, f64) 
     let (env, args, value, _) = sync_setup(vendor, &emulator);
     let input = write_csv(vendor, rows, value);
     let (started, children_cpu) = (Instant::now(), children_cpu_time());
-    let output = tokio::process::Command::new(profiles_binary())
+    let output = child_command(profiles_binary())
         .args(["sync", "--vendor", vendor, "--input"])
         .arg(&input)
         .args(["--concurrency", &concurrency.to_string(), "--rate", "0"])
@@ -344,9 +375,10 @@ async fn bulk_sync(vendor: &str, rows: usize, concurrency: usize) -> (f64, f64) 
 }
 
 /// The same rows' reads and writes, prebuilt, sent by a bare reqwest loop in a child
-/// process: updates a second, and the child's CPU time per row in µs (which also covers
-/// reading its prebuilt requests, about what the sync spends reading its CSV).
-async fn bulk_ceiling(vendor: &str, rows: usize, concurrency: usize) -> (f64, f64) {
+/// process on `runtime` (`one-thread` or `multi-thread`): updates a second, and the child's
+/// CPU time per row in µs (which also covers reading its prebuilt requests, about what the
+/// sync spends reading its CSV).
+async fn bulk_ceiling(vendor: &str, rows: usize, concurrency: usize, runtime: &str) -> (f64, f64) {
     let emulator = emulator_for_ceiling(vendor, rows).await;
     let requests_file = temp_file(&format!("{vendor}-ceiling.jsonl"));
     {
@@ -360,10 +392,11 @@ async fn bulk_ceiling(vendor: &str, rows: usize, concurrency: usize) -> (f64, f6
         }
     }
     let children_cpu = children_cpu_time();
-    let output = tokio::process::Command::new(std::env::current_exe().expect("own path"))
+    let output = child_command(std::env::current_exe().expect("own path"))
         .arg("--child-ceiling")
         .arg(&requests_file)
         .arg(concurrency.to_string())
+        .arg(runtime)
         .stderr(Stdio::inherit())
         .output()
         .await
@@ -663,9 +696,33 @@ fn write_results(path: &Path, smoke: bool, results: &[Result]) {
     .expect("the results file");
 }
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
+fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(position) = args.iter().position(|a| a == "--child-ceiling") {
+        // On one thread as `profiles sync` runs, or on tokio's multi-thread runtime.
+        let runtime = match args.get(position + 3).map(String::as_str) {
+            Some("multi-thread") => tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build(),
+            _ => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+        }
+        .expect("a runtime");
+        runtime.block_on(child_ceiling(
+            &args[position + 1],
+            args[position + 2].parse().expect("a concurrency"),
+        ));
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(run(args));
+}
+
+async fn run(args: Vec<String>) {
     // For callgrind: only the SDK's update loop of one vendor (or with `--bare`, the bare
     // loop sending the same bytes).
     if let Some(position) = args.iter().position(|a| a == "--profile-sdk") {
@@ -708,14 +765,6 @@ async fn main() {
         on_client_thread(decompose(n, server.emulator()));
         return;
     }
-    if let Some(position) = args.iter().position(|a| a == "--child-ceiling") {
-        child_ceiling(
-            &args[position + 1],
-            args[position + 2].parse().expect("a concurrency"),
-        )
-        .await;
-        return;
-    }
     if let Some(position) = args.iter().position(|a| a == "--child-stream-users") {
         child_stream_users(&args[position + 1]).await;
         return;
@@ -726,7 +775,16 @@ async fn main() {
         .position(|a| a == "--out")
         .map(|i| PathBuf::from(&args[i + 1]))
         .unwrap_or_else(|| PathBuf::from("target/bench/results.json"));
-    let sizes = if smoke { SMOKE } else { FULL };
+    let mut sizes = if smoke { SMOKE } else { FULL };
+    // `--bulk-rows N`: a smaller bulk benchmark (one round), for profiling its children.
+    if let Some(rows) = args
+        .iter()
+        .position(|a| a == "--bulk-rows")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+    {
+        sizes.bulk_rows = rows;
+        sizes.bulk_rounds = 1;
+    }
     // `--only overhead,bulk` runs some of the benchmarks, for iterating on one of them.
     let only: Option<Vec<&str>> = args
         .iter()

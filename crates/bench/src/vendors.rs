@@ -24,16 +24,23 @@ pub(crate) struct RawRequest {
 }
 
 impl RawRequest {
+    /// The bytes the SDK sends for `request`: its headers, and the `user-agent` the SDK's
+    /// HTTP transport adds (both clients add `accept-encoding` and `host`).
     pub(crate) fn from(request: &ApiRequest) -> Self {
+        let mut headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.expose().to_owned()))
+            .collect();
+        headers.push((
+            "user-agent".to_owned(),
+            profile_core::HttpConfig::default().user_agent,
+        ));
         Self {
             method: reqwest::Method::from_bytes(request.method().as_str().as_bytes())
                 .unwrap_or(reqwest::Method::GET),
             url: request.url(),
-            headers: request
-                .headers()
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.expose().to_owned()))
-                .collect(),
+            headers,
             body: request.body().encode(),
         }
     }
