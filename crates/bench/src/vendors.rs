@@ -347,8 +347,11 @@ pub(crate) async fn row_requests(
                 clock,
             );
             let locator = EntityLocator::key("email", who);
+            // As the sync reads: only the attribute it compares.
             let read = requests
-                .entity(&profile_capture::EntityRead::new("user", locator.clone()))
+                .entity(
+                    &profile_capture::EntityRead::new("user", locator.clone()).only(["givenName"]),
+                )
                 .unwrap_or_else(|e| panic!("{e}"));
             let update = EntityUpdate::attributes("user", locator, json!({"givenName": "Member"}))
                 .unwrap_or_else(|e| panic!("{e}"));

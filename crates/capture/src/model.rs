@@ -340,12 +340,13 @@ impl EntityUpdate {
     }
 }
 
-/// An `entity` read: one record, or the part of it under a path.
+/// An `entity` read: one record, the part of it under a path, or some of its attributes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EntityRead {
     type_name: String,
     locator: EntityLocator,
     path: Option<AttributePath>,
+    only: Vec<String>,
 }
 
 impl EntityRead {
@@ -355,12 +356,37 @@ impl EntityRead {
             type_name: type_name.into(),
             locator,
             path: None,
+            only: Vec::new(),
         }
     }
 
-    /// Only the part under `path`.
+    /// Only the part under `path` (`attribute_name`). Replaces a choice made with
+    /// [`only`](Self::only).
     pub fn at(mut self, path: AttributePath) -> Self {
         self.path = Some(path).filter(|p| !p.is_root());
+        self.only.clear();
+        self
+    }
+
+    /// Only these top-level attributes (`attributes`, a JSON array of names such as
+    /// `givenName` or `primaryAddress`), each whole: the answer is an object holding just
+    /// them. No names means the whole record. Replaces a path given with [`at`](Self::at).
+    ///
+    /// ```
+    /// use profile_capture::{EntityLocator, EntityRead};
+    /// let read = EntityRead::new("user", EntityLocator::key("email", "jdoe@example.com"))
+    ///     .only(["givenName", "primaryAddress"]);
+    /// # let _ = read;
+    /// ```
+    pub fn only<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.only = names.into_iter().map(Into::into).collect();
+        if !self.only.is_empty() {
+            self.path = None;
+        }
         self
     }
 
@@ -371,6 +397,15 @@ impl EntityRead {
         self.locator.form_fields(&mut fields)?;
         if let Some(path) = &self.path {
             fields.push(("attribute_name".into(), path.to_string()));
+        }
+        if !self.only.is_empty() {
+            if let Some(bad) = self.only.iter().find(|name| !is_attribute_name(name)) {
+                return Err(CaptureInputError::InvalidName(bad.clone()));
+            }
+            fields.push((
+                "attributes".into(),
+                Value::from(self.only.clone()).to_string(),
+            ));
         }
         Ok(fields)
     }

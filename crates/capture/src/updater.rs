@@ -16,6 +16,8 @@ use crate::{CaptureClient, CaptureInputError, EntityLocator, EntityRead, EntityU
 /// - A patch becomes one `entity.update` with an `attributes` object (nested paths become
 ///   nested objects, which Capture merges); a removed field is set to `null`; the updated
 ///   record comes back with `include_record`.
+/// - A sync ([`ProfileUpdater::apply_pending`]) reads only the top-level attributes its
+///   patch names (`entity` with `attributes`), not the whole record.
 /// - `id`, `uuid`, `created` and `lastUpdated` are refused before anything is sent.
 /// - An array is written to a plural, which appends its elements; the sync writes only the
 ///   elements the record does not hold yet (see [`ProfileUpdater::pending`]).
@@ -149,6 +151,25 @@ impl ProfileUpdater for CaptureUpdater {
 
     async fn get(&self, user: &UserRef) -> Result<Profile, Error> {
         let read = EntityRead::new(self.type_name.clone(), locator(user)?);
+        Ok(to_profile(self.client.entity(&read).await?))
+    }
+
+    /// Only the top-level attributes the patch names (`attributes`), each whole: a record's
+    /// other attributes (plurals of hundreds of elements, say) are neither sent nor decoded.
+    /// The profile read this way has no id unless the patch names `uuid`.
+    async fn get_for(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
+        let mut names: Vec<&str> = Vec::new();
+        for change in patch.changes() {
+            if let Some(first) = change.path().segments().first() {
+                if !names.contains(&first.as_str()) {
+                    names.push(first.as_str());
+                }
+            }
+        }
+        if names.is_empty() {
+            return self.get(user).await;
+        }
+        let read = EntityRead::new(self.type_name.clone(), locator(user)?).only(names);
         Ok(to_profile(self.client.entity(&read).await?))
     }
 

@@ -336,6 +336,16 @@ pub trait ProfileUpdater: Send + Sync {
     /// Reads the user's profile.
     async fn get(&self, user: &UserRef) -> Result<Profile, Error>;
 
+    /// Reads what [`apply_pending`](Self::apply_pending) compares `patch` against: at least
+    /// every field the patch sets or removes. The default reads the whole profile
+    /// ([`get`](Self::get)); a vendor that can be asked for some fields only (Capture's
+    /// `attributes`) reads just those, which spares the vendor and the network the rest of
+    /// each record.
+    async fn get_for(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
+        let _ = patch;
+        self.get(user).await
+    }
+
     /// Applies the patch to the user's profile and returns the profile as it now is.
     async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error>;
 
@@ -366,7 +376,7 @@ pub trait ProfileUpdater: Send + Sync {
         patch: &ProfilePatch,
         dry_run: bool,
     ) -> Result<Applied, Error> {
-        let before = self.get(user).await?;
+        let before = self.get_for(user, patch).await?;
         let pending = self.pending(patch, &before);
         if pending.is_empty() || dry_run {
             return Ok(Applied {
@@ -388,7 +398,8 @@ pub trait ProfileUpdater: Send + Sync {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Applied {
-    /// The profile as read.
+    /// The profile as read by [`ProfileUpdater::get_for`]: whole, or only the fields the
+    /// patch touches, as the vendor reads it.
     pub before: Profile,
     /// The changes it did not hold yet.
     pub pending: ProfilePatch,

@@ -144,6 +144,46 @@ async fn entity_reads_a_record_or_a_sub_path() {
 }
 
 #[tokio::test]
+async fn entity_reads_only_the_attributes_asked_for() {
+    let (_emulator, client) = setup().await;
+    let gary = EntityLocator::key("email", "gjack@example.com");
+    let whole = record(&client, gary.clone()).await;
+    let some = client
+        .entity(&EntityRead::new("user", gary.clone()).only(["statuses", "givenName"]))
+        .await
+        .unwrap();
+    // Each whole, and nothing else; in the record's order.
+    assert_eq!(
+        some,
+        json!({"givenName": whole["givenName"], "statuses": whole["statuses"]})
+    );
+    assert_eq!(
+        some.as_object().unwrap().keys().collect::<Vec<_>>(),
+        whole
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k == "givenName" || *k == "statuses")
+            .collect::<Vec<_>>()
+    );
+    // A name the schema does not have is Capture's 223, as in an update.
+    let err = client
+        .entity(&EntityRead::new("user", gary.clone()).only(["favouriteColour"]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        CaptureErrorKind::of(&err),
+        Some(CaptureErrorKind::UnknownAttribute)
+    );
+    // A name Capture cannot have is refused before anything is sent.
+    let err = client
+        .entity(&EntityRead::new("user", gary).only(["given name"]))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+}
+
+#[tokio::test]
 async fn the_last_updated_precondition_is_an_optimistic_lock() {
     let (_emulator, client) = setup().await;
     let matt = EntityLocator::uuid(MATT_UUID);

@@ -136,6 +136,16 @@ fn entity_read_of_a_sub_path() {
 }
 
 #[test]
+fn entity_read_of_some_attributes() {
+    let read = EntityRead::new("user", EntityLocator::key("email", "gjack@example.com"))
+        .only(["givenName", "primaryAddress"]);
+    let request = requests(CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1))
+        .entity(&read)
+        .unwrap();
+    insta::assert_snapshot!(request.render());
+}
+
+#[test]
 fn entity_replace() {
     let replace = EntityReplace::attributes(
         "user",

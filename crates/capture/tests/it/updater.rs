@@ -154,3 +154,37 @@ async fn a_sync_write_asks_for_no_record_back() {
     );
     assert!(!fields.iter().any(|(k, _)| k == "include_record"));
 }
+
+#[tokio::test]
+async fn a_sync_reads_only_the_attributes_its_patch_names() {
+    // alane (id 5252) holds one status, element 5253 "inactive".
+    let (emulator, client) = setup().await;
+    let updater: Arc<dyn ProfileUpdater> = Arc::new(CaptureUpdater::new(client, "user"));
+    let user = UserRef::email("alane@example.com");
+    let whole = updater.get(&user).await.unwrap();
+    let patch = ProfilePatch::new()
+        .set("displayName", "Alice Lane")
+        .unwrap()
+        .set("givenName", whole.fields()["givenName"].clone())
+        .unwrap()
+        .set("statuses", json!([{"status": "inactive"}]))
+        .unwrap();
+    let applied = updater.apply_pending(&user, &patch, true).await.unwrap();
+    let mut read: Vec<&String> = applied.before.fields().keys().collect();
+    read.sort();
+    assert_eq!(read, ["displayName", "givenName", "statuses"]);
+    assert_eq!(
+        applied.before.fields()["statuses"],
+        whole.fields()["statuses"]
+    );
+    // Compared as against the whole record: only displayName differs.
+    assert_eq!(
+        applied.pending,
+        ProfilePatch::new()
+            .set("displayName", "Alice Lane")
+            .unwrap()
+    );
+    assert_eq!(applied.pending, updater.pending(&patch, &whole));
+    // One read for `get`, one for the dry run; nothing written.
+    assert_eq!(emulator.faults().requests_seen(), 2);
+}

@@ -10,7 +10,8 @@
 //! (`/statuses#5253`), which replaces that element; unknown attributes are 223, a missing
 //! record 310, both `id` and `uuid` 201, a failed `created` / `lastUpdated` precondition
 //! 330; `key_attribute` must name a unique attribute; `include_record` returns the record,
-//! or the part under `attribute_name`; `lastUpdated` and `created` use Capture's timestamp
+//! or the part under `attribute_name`; `/entity` with `attributes` (a JSON array of
+//! top-level names) returns only those; `lastUpdated` and `created` use Capture's timestamp
 //! format (`2016-03-13 19:39:17.856608 +0000`).
 //!
 //! Authentication: HTTP Basic with a known client id and secret (else 402), `OAuth

@@ -604,14 +604,45 @@ impl Store {
         Ok(result)
     }
 
-    /// `entity`: the record, or the part under the path.
+    /// `entity`: the record, the part under the path, or only the attributes named by
+    /// `attributes` (a JSON array of top-level attribute names).
     pub(crate) fn read(&mut self, params: &Params) -> Result<Value, Failure> {
         let entity = self.entity(params)?;
         let id = Self::locate(entity, params)?;
         let path = parse_path(params.get("attribute_name").unwrap_or(""))?;
-        match entity.records.get(&id) {
-            Some(record) => read_at(record, &path),
-            None => fail(310, "no record matches"),
+        let only = match params.json("attributes")? {
+            None => None,
+            Some(_) if !path.is_empty() => {
+                return fail(200, "give `attribute_name` or `attributes`, not both");
+            }
+            Some(Value::Array(names)) => {
+                let mut wanted = Vec::with_capacity(names.len());
+                for name in names {
+                    let Value::String(name) = name else {
+                        return fail(341, "`attributes` must be an array of attribute names");
+                    };
+                    if entity.schema.get(&name).is_none() && !SYSTEM.contains(&name.as_str()) {
+                        return fail(223, format!("the schema has no attribute `{name}`"));
+                    }
+                    wanted.push(name);
+                }
+                Some(wanted)
+            }
+            Some(_) => return fail(341, "`attributes` must be an array of attribute names"),
+        };
+        let Some(record) = entity.records.get(&id) else {
+            return fail(310, "no record matches");
+        };
+        match only {
+            // In the record's order, as Capture answers.
+            Some(wanted) => Ok(Value::Object(
+                record
+                    .iter()
+                    .filter(|(name, _)| wanted.contains(name))
+                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .collect(),
+            )),
+            None => read_at(record, &path),
         }
     }
 
