@@ -98,13 +98,31 @@ fn init_logging() {
     }
 }
 
-// One thread: a sync is all waiting on the network (its rows share one task, and the
-// connections' tasks are woken by the same thread), so a second thread only adds hand-offs
-// between the two: measured, 20–25% more CPU a row (docs/performance.md).
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    // The emulators serve other processes' tests: every core. The clients run on one
+    // thread: a sync is all waiting on the network (its rows share one task, and the
+    // connections' tasks are woken by the same thread), so a second thread only adds
+    // hand-offs between the two: measured, 20–25% more CPU a row (docs/performance.md).
+    let runtime = match cli.command {
+        Command::Emulator(_) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Demo { vendor } => demo::run(vendor).await,
         Command::Emulator(args) => emulator::run(args).await,
