@@ -146,13 +146,17 @@ async fn authentication_failures_have_their_codes() {
 
 /// Requests the typed client cannot build, sent raw to show the emulator refuses them too.
 async fn raw(fields: &[(&str, &str)], authorized: bool) -> Value {
+    raw_to("/entity.update", fields, authorized).await
+}
+
+async fn raw_to(path: &'static str, fields: &[(&str, &str)], authorized: bool) -> Value {
     let (emulator, client) = setup().await;
     let mut request = ApiRequest::new(
         "capture",
         "raw",
         Method::Post,
         &BaseUrl::parse(&emulator.base_url()).unwrap(),
-        "/entity.update",
+        path,
     )
     .form(
         fields
@@ -169,6 +173,31 @@ async fn raw(fields: &[(&str, &str)], authorized: bool) -> Value {
     let response = client.send(&request).await.unwrap();
     assert_eq!(response.status(), 200);
     response.json_body().unwrap()
+}
+
+#[tokio::test]
+async fn a_read_takes_a_path_or_attribute_names_not_both() {
+    let read = |extra: &'static [(&'static str, &'static str)]| async move {
+        let mut fields = vec![("type_name", "user"), ("id", "5252")];
+        fields.extend_from_slice(extra);
+        raw_to("/entity", &fields, true).await
+    };
+    let both = read(&[
+        ("attribute_name", "/statuses"),
+        ("attributes", r#"["givenName"]"#),
+    ])
+    .await;
+    assert_eq!(
+        (both["code"].as_u64(), both["error"].as_str()),
+        (Some(200), Some("invalid_argument"))
+    );
+    let not_names = read(&[("attributes", r#"{"givenName": true}"#)]).await;
+    assert_eq!(not_names["code"].as_u64(), Some(341), "{not_names}");
+    let names = read(&[("attributes", r#"["statuses"]"#)]).await;
+    assert_eq!(
+        names["result"],
+        json!({"statuses": [{"id": 5253, "status": "inactive"}]})
+    );
 }
 
 #[tokio::test]
