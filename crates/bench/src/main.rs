@@ -859,6 +859,7 @@ async fn decompose(n: usize, emulator: &vendors::Emulator) {
         .patch_profile(&locator, &update)
         .unwrap_or_else(|e| panic!("{e}"));
     let config = HttpConfig::default();
+    // The client `HttpTransport::new` builds (keep the two alike), without the transport.
     let configured = reqwest::Client::builder()
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)

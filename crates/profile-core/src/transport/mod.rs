@@ -37,30 +37,22 @@ type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<ApiResponse, Error>> + 
 
 // A pointer hands on the future of what it points to, rather than boxing it once more:
 // every request goes through two of these.
-impl<T: Transport + ?Sized> Transport for Arc<T> {
-    fn send<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        request: &'life1 ApiRequest,
-    ) -> SendFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        (**self).send(request)
-    }
+macro_rules! send_through_pointer {
+    ($($pointer:ident),+) => {$(
+        impl<T: Transport + ?Sized> Transport for $pointer<T> {
+            fn send<'life0, 'life1, 'async_trait>(
+                &'life0 self,
+                request: &'life1 ApiRequest,
+            ) -> SendFuture<'async_trait>
+            where
+                'life0: 'async_trait,
+                'life1: 'async_trait,
+                Self: 'async_trait,
+            {
+                (**self).send(request)
+            }
+        }
+    )+};
 }
 
-impl<T: Transport + ?Sized> Transport for Box<T> {
-    fn send<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        request: &'life1 ApiRequest,
-    ) -> SendFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        (**self).send(request)
-    }
-}
+send_through_pointer!(Arc, Box);
