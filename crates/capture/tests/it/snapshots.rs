@@ -146,6 +146,32 @@ fn entity_read_of_some_attributes() {
 }
 
 #[test]
+fn a_read_takes_a_path_or_names_whichever_was_given_last() {
+    let render = |read: &EntityRead| {
+        requests(CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1))
+            .entity(read)
+            .unwrap()
+            .render()
+    };
+    let locator = EntityLocator::Id(5252);
+    let whole = EntityRead::new("user", locator.clone());
+    let path = AttributePath::parse("/statuses").unwrap();
+    // No names: the whole record.
+    assert_eq!(
+        render(&whole.clone().only(Vec::<String>::new())),
+        render(&whole)
+    );
+    assert_eq!(
+        render(&whole.clone().only(["givenName"]).at(path.clone())),
+        render(&whole.clone().at(path.clone()))
+    );
+    assert_eq!(
+        render(&whole.clone().at(path).only(["givenName"])),
+        render(&whole.only(["givenName"]))
+    );
+}
+
+#[test]
 fn entity_replace() {
     let replace = EntityReplace::attributes(
         "user",
