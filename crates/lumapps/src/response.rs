@@ -34,9 +34,7 @@ pub(crate) fn read(request: &ApiRequest, response: &ApiResponse) -> Result<Value
 /// Like [`read`], for a caller that does not need the body: a success whose body is JSON is
 /// `Ok` without building it.
 pub(crate) fn check(request: &ApiRequest, response: &ApiResponse) -> Result<(), Error> {
-    if response.is_success()
-        && serde_json::from_slice::<serde::de::IgnoredAny>(response.body()).is_ok()
-    {
+    if response.is_success() && response.body_is_json() {
         return Ok(());
     }
     read(request, response).map(drop)
@@ -109,6 +107,29 @@ fn read_answer(request: &ApiRequest, response: &ApiResponse) -> Result<Value, Er
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_success_is_checked_as_json_without_being_read() {
+        let base = profile_core::BaseUrl::parse("https://sites.lumapps.com").unwrap();
+        let request = ApiRequest::new(
+            "lumapps",
+            "save_user",
+            profile_core::Method::Post,
+            &base,
+            "/x",
+        );
+        assert!(check(&request, &ApiResponse::new(200, r#"{"id":"1","n":1e999}"#)).is_ok());
+        for cut_short in ["", r#"{"id":"1""#, "not json"] {
+            let error = check(&request, &ApiResponse::new(200, cut_short)).unwrap_err();
+            assert!(
+                error.to_string().contains("the body is not JSON"),
+                "{cut_short:?}: {error}"
+            );
+        }
+        let refused = json!({"error": {"code": 404, "message": "USER_NOT_FOUND", "errors": [{"reason": "notFound"}]}});
+        let error = check(&request, &ApiResponse::json(404, &refused)).unwrap_err();
+        assert_eq!(error.status(), Some(404));
+    }
 
     #[test]
     fn a_400_saying_rate_limit_exceeded_is_throttled() {
