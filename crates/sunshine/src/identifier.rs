@@ -146,6 +146,28 @@ impl IdentifierQuery {
     }
 }
 
+impl IdentifierQuery {
+    /// The four parts joined, `source:type:identifier_type:identifier_value`, as `to_string`
+    /// gives it without going through the formatting machinery (every request by
+    /// identifier builds it).
+    pub(crate) fn joined(&self) -> String {
+        let parts = [
+            &self.source,
+            &self.kind,
+            &self.identifier_type,
+            &self.identifier_value,
+        ];
+        let mut text = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+        for (i, part) in parts.into_iter().enumerate() {
+            if i > 0 {
+                text.push(':');
+            }
+            text.push_str(part);
+        }
+        text
+    }
+}
+
 impl fmt::Display for IdentifierQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -166,6 +188,19 @@ impl FromStr for IdentifierQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joined_is_the_display_text() {
+        for text in [
+            "coolbikes:rider:email:jdoe@example.com",
+            "a:b:c:d:e",
+            "s:t:external_id:x y",
+        ] {
+            let query = IdentifierQuery::parse(text).unwrap();
+            assert_eq!(query.joined(), query.to_string());
+            assert_eq!(query.joined(), text);
+        }
+    }
 
     #[test]
     fn the_seed_query_parses_into_its_four_parts() {

@@ -50,7 +50,7 @@ impl SunshineRequests {
             ),
             ProfileLocator::Identifier(query) => self
                 .request(operation, method, PROFILES)
-                .query("identifier", query.to_string()),
+                .query("identifier", query.joined()),
         }
     }
 
@@ -94,7 +94,7 @@ impl SunshineRequests {
         content: &ProfileContent,
     ) -> Result<ApiRequest, Error> {
         self.request("create_or_replace", Method::Put, PROFILES)
-            .query("identifier", query.to_string())
+            .query("identifier", query.joined())
             .json_of(&content.body()?)
             .map_err(Error::invalid_input)
     }
@@ -112,7 +112,7 @@ impl SunshineRequests {
             Method::Put,
             format!("/api/v2/users/{user}/profiles"),
         )
-        .query("identifier", query.to_string())
+        .query("identifier", query.joined())
         .json_of(&content.body()?)
         .map_err(Error::invalid_input)
     }
