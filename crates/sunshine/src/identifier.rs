@@ -147,9 +147,9 @@ impl IdentifierQuery {
 }
 
 impl IdentifierQuery {
-    /// The four parts joined, `source:type:identifier_type:identifier_value`, as `to_string`
-    /// gives it without going through the formatting machinery (every request by
-    /// identifier builds it).
+    /// The four parts joined, `source:type:identifier_type:identifier_value` (what
+    /// `to_string` gives), without going through the formatting machinery: every request
+    /// by identifier builds it.
     pub(crate) fn joined(&self) -> String {
         let parts = [
             &self.source,
@@ -170,11 +170,7 @@ impl IdentifierQuery {
 
 impl fmt::Display for IdentifierQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}:{}",
-            self.source, self.kind, self.identifier_type, self.identifier_value
-        )
+        f.write_str(&self.joined())
     }
 }
 
