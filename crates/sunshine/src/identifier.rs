@@ -186,15 +186,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn joined_is_the_display_text() {
+    fn a_query_is_written_as_it_was_parsed() {
         for text in [
             "coolbikes:rider:email:jdoe@example.com",
             "a:b:c:d:e",
             "s:t:external_id:x y",
         ] {
             let query = IdentifierQuery::parse(text).unwrap();
-            assert_eq!(query.joined(), query.to_string());
             assert_eq!(query.joined(), text);
+            assert_eq!(query.to_string(), text);
         }
     }
 
