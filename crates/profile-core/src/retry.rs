@@ -218,7 +218,7 @@ pub fn is_broken_json(response: &ApiResponse) -> bool {
     let declared = response
         .header("content-type")
         .is_some_and(|t| t.contains("json"));
-    declared && !response.body().is_empty() && !crate::json_check::is_well_formed(response.body())
+    declared && !response.body().is_empty() && !response.body_is_json()
 }
 
 #[cfg(test)]

@@ -144,9 +144,7 @@ impl IdentifierQuery {
     pub fn identifier_value(&self) -> &str {
         &self.identifier_value
     }
-}
 
-impl IdentifierQuery {
     /// The four parts joined, `source:type:identifier_type:identifier_value` (what
     /// `to_string` gives), without going through the formatting machinery: every request
     /// by identifier builds it.
