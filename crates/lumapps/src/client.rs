@@ -62,6 +62,8 @@ struct Inner {
     auth: LumAppsAuth,
     transport: Arc<dyn Transport>,
     token: Mutex<Option<CachedToken>>,
+    /// The `Authorization` value of a bearer token given at build time, made once.
+    fixed_authorization: Option<HeaderValue>,
     page_size: u32,
 }
 
@@ -108,12 +110,17 @@ impl LumAppsClientBuilder {
     /// Builds the client.
     pub fn build(self) -> Result<LumAppsClient, Error> {
         self.auth.check().map_err(Error::invalid_input)?;
+        let fixed_authorization = match &self.auth {
+            LumAppsAuth::Token(token) => Some(token_authorization("Bearer", token)),
+            _ => None,
+        };
         Ok(LumAppsClient {
             inner: Arc::new(Inner {
                 requests: LumAppsRequests::new(self.base_url),
                 auth: self.auth,
                 transport: self.stack.classifier(classify).build()?,
                 token: Mutex::new(None),
+                fixed_authorization,
                 page_size: self.page_size,
             }),
         })
@@ -176,10 +183,11 @@ impl LumAppsClient {
             user_email,
         } = &self.inner.auth
         else {
-            let LumAppsAuth::Token(token) = &self.inner.auth else {
-                return Err(Error::invalid_input("unsupported LumApps authentication"));
-            };
-            return Ok(token_authorization("Bearer", token));
+            return self
+                .inner
+                .fixed_authorization
+                .clone()
+                .ok_or_else(|| Error::invalid_input("unsupported LumApps authentication"));
         };
         let mut cached = self.inner.token.lock().await;
         if let Some(token) = cached
