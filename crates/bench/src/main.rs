@@ -1,11 +1,12 @@
 //! `profile-bench`: how fast profile-toolkit is, against the limit, in one run. Run it with
 //! `cargo xtask bench` (release build, full sizes) or `cargo xtask bench --smoke`.
 //!
-//! `--only overhead,bulk` runs some of the benchmarks. Two modes help find where the time
-//! goes: `--profile-sdk VENDOR N [--bare]` runs only the SDK's (or the bare client's) update
-//! loop, set up as the overhead benchmark is (for callgrind: the difference of the two
-//! counts is what the SDK adds), and `--decompose N` times one Sunshine PATCH sent by paths
-//! that add one layer at a time. `--bulk-rows N` shrinks the bulk benchmark to one round of
+//! `--only overhead,bulk` runs some of the benchmarks; `--check-method` adds to the overhead
+//! benchmark an A/A check of its method (each loop against a second of its kind). Two modes
+//! help find where the time goes: `--profile-sdk VENDOR N [--bare]` runs only the SDK's (or
+//! the bare client's) update loop, set up as the overhead benchmark is (for callgrind: the
+//! difference of the two counts is what the SDK adds), and `--decompose N` times one
+//! Sunshine PATCH sent by paths that add one layer at a time. `--bulk-rows N` shrinks the bulk benchmark to one round of
 //! N rows, and `PROFILE_BENCH_WRAP="valgrind --tool=callgrind"` runs its two children (the
 //! `profiles sync` and the bare loop) under that command.
 #![allow(
@@ -21,6 +22,7 @@ mod vendors;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -142,10 +144,16 @@ impl Drop for EmulatorThread {
 /// its own, so that every request of either loop crosses between the same two threads.
 /// (On one shared runtime, where the emulator's connection task of each loop happened to
 /// land decided more of the ratio, from run to run, than the SDK did.)
-fn overhead(vendor: &'static str, n: usize, results: &mut Vec<Result>) {
+fn overhead(vendor: &'static str, n: usize, check_method: bool, results: &mut Vec<Result>) {
     let server = EmulatorThread::start(vendor, 1);
     let mut measured = Vec::new();
-    on_client_thread(overhead_loops(vendor, n, server.emulator(), &mut measured));
+    on_client_thread(overhead_loops(
+        vendor,
+        n,
+        server.emulator(),
+        check_method,
+        &mut measured,
+    ));
     results.extend(measured);
 }
 
@@ -168,84 +176,126 @@ fn on_client_thread<T: Send>(work: impl std::future::Future<Output = T> + Send) 
     })
 }
 
+/// The bare loop's update, called the way the SDK's is ([`single_update`]): through a
+/// boxed closure that clones a shared handle and returns a boxed future. The harness then
+/// costs both sides the same, and the ratio measures the SDK alone.
+fn bare_call(raw: vendors::RawRequest) -> vendors::UpdateCall {
+    let inputs = Arc::new((reqwest::Client::new(), raw));
+    Box::new(move || {
+        let inputs = Arc::clone(&inputs);
+        Box::pin(async move {
+            let (client, raw) = &*inputs;
+            raw.send(client).await
+        })
+    })
+}
+
+/// Rounds of the overhead benchmark (each loop runs `n / ROUNDS` updates a round).
+const ROUNDS: usize = 10;
+
+/// Time and CPU time (the process's: client and emulator) of `n` calls of `call`.
+async fn timed(call: &vendors::UpdateCall, n: usize, what: &str) -> (Duration, Duration) {
+    let (cpu, started) = (cpu_time(), Instant::now());
+    for _ in 0..n {
+        assert!(call().await, "{what}: an update failed");
+    }
+    (started.elapsed(), cpu_time() - cpu)
+}
+
+/// The two loops' times, totals and the median of the rounds' ratios `a / b`.
+struct Paired {
+    ratio: f64,
+    per_round: usize,
+    a: (Duration, Duration),
+    b: (Duration, Duration),
+}
+
+/// Runs `a` and `b` in alternating rounds, so that drift of the machine hits both alike,
+/// and in turns (`a` first in even rounds, `b` first in odd ones), so that neither gains
+/// from always coming first or second; the ratio is the median of the rounds'.
+async fn paired(a: &vendors::UpdateCall, b: &vendors::UpdateCall, n: usize, what: &str) -> Paired {
+    let per_round = (n / ROUNDS).max(1);
+    let (mut total_a, mut total_b) = (
+        (Duration::ZERO, Duration::ZERO),
+        (Duration::ZERO, Duration::ZERO),
+    );
+    let mut ratios = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        let (ta, tb) = if round % 2 == 0 {
+            let ta = timed(a, per_round, what).await;
+            (ta, timed(b, per_round, what).await)
+        } else {
+            let tb = timed(b, per_round, what).await;
+            (timed(a, per_round, what).await, tb)
+        };
+        ratios.push(ta.0.as_secs_f64() / tb.0.as_secs_f64());
+        total_a = (total_a.0 + ta.0, total_a.1 + ta.1);
+        total_b = (total_b.0 + tb.0, total_b.1 + tb.1);
+    }
+    Paired {
+        ratio: median(ratios),
+        per_round,
+        a: total_a,
+        b: total_b,
+    }
+}
+
 async fn overhead_loops(
     vendor: &str,
     n: usize,
     emulator: &vendors::Emulator,
+    check_method: bool,
     results: &mut Vec<Result>,
 ) {
     let (call, raw) = single_update(vendor, emulator).await;
-    let bare = reqwest::Client::new();
+    let bare = bare_call(raw.clone());
     for _ in 0..50 {
-        assert!(
-            call().await && raw.send(&bare).await,
-            "{vendor}: warm-up failed"
-        );
+        assert!(call().await && bare().await, "{vendor}: warm-up failed");
     }
-    // Alternate the two in rounds, so that drift of the machine hits both alike; the ratio
-    // is the median of the rounds'.
-    const ROUNDS: usize = 10;
-    let per_round = (n / ROUNDS).max(1);
-    let (mut sdk, mut sdk_cpu, mut bare_time, mut bare_cpu) = (
-        Duration::ZERO,
-        Duration::ZERO,
-        Duration::ZERO,
-        Duration::ZERO,
-    );
-    let mut ratios = Vec::with_capacity(ROUNDS);
-    for _ in 0..ROUNDS {
-        let (cpu, started) = (cpu_time(), Instant::now());
-        for _ in 0..per_round {
-            assert!(call().await, "{vendor}: an SDK update failed");
-        }
-        let (round_sdk, round_sdk_cpu) = (started.elapsed(), cpu_time() - cpu);
-        let (cpu, started) = (cpu_time(), Instant::now());
-        for _ in 0..per_round {
-            assert!(raw.send(&bare).await, "{vendor}: a bare update failed");
-        }
-        let (round_bare, round_bare_cpu) = (started.elapsed(), cpu_time() - cpu);
-        ratios.push(round_sdk.as_secs_f64() / round_bare.as_secs_f64());
-        sdk += round_sdk;
-        sdk_cpu += round_sdk_cpu;
-        bare_time += round_bare;
-        bare_cpu += round_bare_cpu;
-    }
-    let ratio = median(ratios);
-    let n = per_round * ROUNDS;
+    let measured = paired(&call, &bare, n, vendor).await;
+    let n = measured.per_round * ROUNDS;
     let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     results.push(
         Result::new(
             "overhead",
             format!("{vendor}: SDK / bare, {n} sequential (median of {ROUNDS})"),
-            ratio,
+            measured.ratio,
             "ratio",
         )
         .goal("<= 1.10"),
     );
-    results.push(Result::new(
-        "overhead",
-        format!("{vendor}: SDK time per update"),
-        per(sdk),
-        "µs",
-    ));
-    results.push(Result::new(
-        "overhead",
-        format!("{vendor}: bare time per update"),
-        per(bare_time),
-        "µs",
-    ));
-    results.push(Result::new(
-        "overhead",
-        format!("{vendor}: SDK CPU per update (+emulator)"),
-        per(sdk_cpu),
-        "µs",
-    ));
-    results.push(Result::new(
-        "overhead",
-        format!("{vendor}: bare CPU per update (+emulator)"),
-        per(bare_cpu),
-        "µs",
-    ));
+    let rows = [
+        ("SDK time per update", measured.a.0),
+        ("bare time per update", measured.b.0),
+        ("SDK CPU per update (+emulator)", measured.a.1),
+        ("bare CPU per update (+emulator)", measured.b.1),
+    ];
+    for (name, value) in rows {
+        results.push(Result::new(
+            "overhead",
+            format!("{vendor}: {name}"),
+            per(value),
+            "µs",
+        ));
+    }
+    if check_method {
+        // A/A: each loop against a second one of its own kind. An unbiased method gives
+        // ratios near 1.
+        let (second_sdk, _) = single_update(vendor, emulator).await;
+        let second_bare = bare_call(raw);
+        for (name, a, b) in [
+            ("bare / bare", &bare, &second_bare),
+            ("SDK / SDK", &call, &second_sdk),
+        ] {
+            let checked = paired(a, b, n, vendor).await;
+            results.push(Result::new(
+                "overhead",
+                format!("{vendor}: method check, {name} (median of {ROUNDS})"),
+                checked.ratio,
+                "ratio",
+            ));
+        }
+    }
 }
 
 fn write_csv(vendor: &str, rows: usize, value: &str) -> PathBuf {
@@ -743,9 +793,9 @@ async fn run(args: Vec<String>) {
             if bare_loop {
                 // The same loop through a bare reqwest client: the difference of the two
                 // instruction counts is the SDK's own cost.
-                let bare = reqwest::Client::new();
+                let bare = bare_call(raw);
                 for _ in 0..n {
-                    assert!(raw.send(&bare).await);
+                    assert!(bare().await);
                 }
             } else {
                 for _ in 0..n {
@@ -770,6 +820,9 @@ async fn run(args: Vec<String>) {
         return;
     }
     let smoke = args.iter().any(|a| a == "--smoke");
+    // `--check-method`: the overhead benchmark also runs each loop against itself (A/A);
+    // always in the smoke run, so that it keeps working.
+    let check_method = smoke || args.iter().any(|a| a == "--check-method");
     let out = args
         .iter()
         .position(|a| a == "--out")
@@ -797,7 +850,7 @@ async fn run(args: Vec<String>) {
     for vendor in VENDORS {
         if wanted("overhead") {
             eprintln!("bench: {vendor}: overhead");
-            overhead(vendor, sizes.sequential, &mut results);
+            overhead(vendor, sizes.sequential, check_method, &mut results);
         }
         if wanted("bulk") {
             eprintln!("bench: {vendor}: bulk");

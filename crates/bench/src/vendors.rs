@@ -205,15 +205,13 @@ pub(crate) async fn updater(
     }
 }
 
+/// One update, called again and again by a sequential loop: `true` when it succeeded.
+pub(crate) type UpdateCall =
+    Box<dyn Fn() -> futures_util::future::BoxFuture<'static, bool> + Send + Sync>;
+
 /// One update call through the SDK (the vendor's natural single write) and the same
 /// request as bytes for the bare loop.
-pub(crate) async fn single_update(
-    vendor: &str,
-    emulator: &Emulator,
-) -> (
-    Box<dyn Fn() -> futures_util::future::BoxFuture<'static, bool> + Send + Sync>,
-    RawRequest,
-) {
+pub(crate) async fn single_update(vendor: &str, emulator: &Emulator) -> (UpdateCall, RawRequest) {
     let limit = RateLimit::unlimited();
     match vendor {
         "sunshine" => {
