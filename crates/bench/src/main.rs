@@ -1,12 +1,11 @@
 //! `profile-bench`: how fast profile-toolkit is, against the limit, in one run. Run it with
 //! `cargo xtask bench` (release build, full sizes) or `cargo xtask bench --smoke`.
 //!
-//! `--only overhead,bulk` runs some of the benchmarks; `--check-method` adds to the overhead
-//! benchmark an A/A check of its method (each loop against a second of its kind). Two modes
-//! help find where the time goes: `--profile-sdk VENDOR N [--bare]` runs only the SDK's (or
-//! the bare client's) update loop, set up as the overhead benchmark is (for callgrind: the
-//! difference of the two counts is what the SDK adds), and `--decompose N` times one
-//! Sunshine PATCH sent by paths that add one layer at a time. `--bulk-rows N` shrinks the bulk benchmark to one round of
+//! `--only overhead,bulk` runs some of the benchmarks. Two modes help find where the time
+//! goes: `--profile-sdk VENDOR N [--bare]` runs only the SDK's (or the bare client's) update
+//! loop, set up as the overhead benchmark is (for callgrind: the difference of the two
+//! counts is what the SDK adds), and `--decompose N` times one Sunshine PATCH sent by paths
+//! that add one layer at a time. `--bulk-rows N` shrinks the bulk benchmark to one round of
 //! N rows, and `PROFILE_BENCH_WRAP="valgrind --tool=callgrind"` runs its two children (the
 //! `profiles sync` and the bare loop) under that command.
 #![allow(
@@ -144,16 +143,10 @@ impl Drop for EmulatorThread {
 /// its own, so that every request of either loop crosses between the same two threads.
 /// (On one shared runtime, where the emulator's connection task of each loop happened to
 /// land decided more of the ratio, from run to run, than the SDK did.)
-fn overhead(vendor: &'static str, n: usize, check_method: bool, results: &mut Vec<Result>) {
+fn overhead(vendor: &'static str, n: usize, results: &mut Vec<Result>) {
     let server = EmulatorThread::start(vendor, 1);
     let mut measured = Vec::new();
-    on_client_thread(overhead_loops(
-        vendor,
-        n,
-        server.emulator(),
-        check_method,
-        &mut measured,
-    ));
+    on_client_thread(overhead_loops(vendor, n, server.emulator(), &mut measured));
     results.extend(measured);
 }
 
@@ -244,7 +237,6 @@ async fn overhead_loops(
     vendor: &str,
     n: usize,
     emulator: &vendors::Emulator,
-    check_method: bool,
     results: &mut Vec<Result>,
 ) {
     let (call, raw) = single_update(vendor, emulator).await;
@@ -278,23 +270,22 @@ async fn overhead_loops(
             "µs",
         ));
     }
-    if check_method {
-        // A/A: each loop against a second one of its own kind. An unbiased method gives
-        // ratios near 1.
-        let (second_sdk, _) = single_update(vendor, emulator).await;
-        let second_bare = bare_call(raw);
-        for (name, a, b) in [
-            ("bare / bare", &bare, &second_bare),
-            ("SDK / SDK", &call, &second_sdk),
-        ] {
-            let checked = paired(a, b, n, vendor).await;
-            results.push(Result::new(
-                "overhead",
-                format!("{vendor}: method check, {name} (median of {ROUNDS})"),
-                checked.ratio,
-                "ratio",
-            ));
-        }
+    // The method checked (A/A): each loop against a second one of its own kind, measured
+    // the same way. An unbiased method gives ratios near 1; how far they stray is the noise
+    // of one run.
+    let (second_sdk, _) = single_update(vendor, emulator).await;
+    let second_bare = bare_call(raw);
+    for (name, a, b) in [
+        ("bare / bare", &bare, &second_bare),
+        ("SDK / SDK", &call, &second_sdk),
+    ] {
+        let checked = paired(a, b, n, vendor).await;
+        results.push(Result::new(
+            "overhead",
+            format!("{vendor}: method check, {name} (median of {ROUNDS})"),
+            checked.ratio,
+            "ratio",
+        ));
     }
 }
 
@@ -820,9 +811,6 @@ async fn run(args: Vec<String>) {
         return;
     }
     let smoke = args.iter().any(|a| a == "--smoke");
-    // `--check-method`: the overhead benchmark also runs each loop against itself (A/A);
-    // always in the smoke run, so that it keeps working.
-    let check_method = smoke || args.iter().any(|a| a == "--check-method");
     let out = args
         .iter()
         .position(|a| a == "--out")
@@ -850,7 +838,7 @@ async fn run(args: Vec<String>) {
     for vendor in VENDORS {
         if wanted("overhead") {
             eprintln!("bench: {vendor}: overhead");
-            overhead(vendor, sizes.sequential, check_method, &mut results);
+            overhead(vendor, sizes.sequential, &mut results);
         }
         if wanted("bulk") {
             eprintln!("bench: {vendor}: bulk");
