@@ -14,6 +14,11 @@ use serde_json::json;
 
 use crate::MATT_UUID;
 
+/// The request builders with the seed's second Basic client (its header can be decoded).
+fn basic_requests() -> CaptureRequests {
+    requests(CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1))
+}
+
 fn requests(auth: CaptureAuth) -> CaptureRequests {
     // 2016-03-13 19:39:17 UTC: a fixed clock, so signed requests are repeatable.
     let clock = Arc::new(FixedClock(UNIX_EPOCH + Duration::from_secs(1_457_897_957)));
@@ -68,17 +73,13 @@ fn seed_example_1_update_by_uuid_with_attributes() {
 /// The seed's second Basic header is cut short (`aW1fYV...NfbXk=`); any client will do.
 #[test]
 fn seed_example_2_update_of_plural_element_5253() {
-    let request = requests(CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1))
-        .update(&example_2())
-        .unwrap();
+    let request = basic_requests().update(&example_2()).unwrap();
     insta::assert_snapshot!(request.render());
 }
 
 #[test]
 fn seed_example_3_update_by_key_attribute() {
-    let request = requests(CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1))
-        .update(&example_3())
-        .unwrap();
+    let request = basic_requests().update(&example_3()).unwrap();
     insta::assert_snapshot!(request.render());
 }
 
@@ -104,9 +105,7 @@ fn update_with_preconditions_and_include_record() {
         .if_created("2016-03-13 19:39:17.856608 +0000")
         .if_last_updated("2016-03-13 19:39:17.856608 +0000")
         .include_record(true);
-    let request = requests(CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1))
-        .update(&update)
-        .unwrap();
+    let request = basic_requests().update(&update).unwrap();
     insta::assert_snapshot!(request.render());
 }
 
@@ -118,9 +117,7 @@ fn append_to_a_plural_is_not_idempotent() {
         AttributePath::parse("/statuses").unwrap(),
         json!({"status": "suspended"}),
     );
-    let request = requests(CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1))
-        .update(&append)
-        .unwrap();
+    let request = basic_requests().update(&append).unwrap();
     assert!(!request.is_idempotent());
     insta::assert_snapshot!(request.render());
 }
@@ -129,9 +126,7 @@ fn append_to_a_plural_is_not_idempotent() {
 fn entity_read_of_a_sub_path() {
     let read = EntityRead::new("user", EntityLocator::Id(5252))
         .at(AttributePath::parse("/statuses").unwrap());
-    let request = requests(CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1))
-        .entity(&read)
-        .unwrap();
+    let request = basic_requests().entity(&read).unwrap();
     insta::assert_snapshot!(request.render());
 }
 
@@ -139,20 +134,13 @@ fn entity_read_of_a_sub_path() {
 fn entity_read_of_some_attributes() {
     let read = EntityRead::new("user", EntityLocator::key("email", "gjack@example.com"))
         .only(["givenName", "primaryAddress"]);
-    let request = requests(CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1))
-        .entity(&read)
-        .unwrap();
+    let request = basic_requests().entity(&read).unwrap();
     insta::assert_snapshot!(request.render());
 }
 
 #[test]
 fn a_read_takes_a_path_or_names_whichever_was_given_last() {
-    let render = |read: &EntityRead| {
-        requests(CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1))
-            .entity(read)
-            .unwrap()
-            .render()
-    };
+    let render = |read: &EntityRead| basic_requests().entity(read).unwrap().render();
     let locator = EntityLocator::Id(5252);
     let whole = EntityRead::new("user", locator.clone());
     let path = AttributePath::parse("/statuses").unwrap();
@@ -179,9 +167,7 @@ fn entity_replace() {
         json!({"givenName": "Matt"}),
     )
     .unwrap();
-    let request = requests(CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1))
-        .replace(&replace)
-        .unwrap();
+    let request = basic_requests().replace(&replace).unwrap();
     insta::assert_snapshot!(request.render());
 }
 
