@@ -291,3 +291,32 @@ async fn a_cursor_that_comes_back_ends_the_listing_with_an_error() {
     );
     assert_eq!(requests.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_http_cannot_carry_is_refused_before_anything_is_sent() {
+    use profile_core::{ApiRequest, HeaderValue, HttpTransport, Method, Transport};
+
+    let (base, connections) = server(|_| http("200 OK", "application/json", "{}")).await;
+    let base = BaseUrl::parse(&base).unwrap();
+    let transport = HttpTransport::new(&config()).unwrap();
+    let request = || ApiRequest::new("test", "op", Method::Get, &base, "/x");
+    let refused = [
+        // A line break in a value fixed in the program, in one built at run time, in a
+        // credential; a space in a name.
+        request().header("x-fixed", "a\r\nb"),
+        request().header("x-built", format!("a\n{}", "b")),
+        request().header("authorization", HeaderValue::secret("Bearer a\nb")),
+        request().header("bad name", "a"),
+    ];
+    for request in refused {
+        let error = transport.send(&request).await.unwrap_err();
+        assert!(error.is_invalid_input(), "{error:?}");
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 0);
+    // The same shapes with values HTTP carries go out.
+    let sent = request()
+        .header("x-fixed", "a")
+        .header("x-built", format!("a{}", "b"))
+        .header("authorization", HeaderValue::secret("Bearer ab"));
+    assert_eq!(transport.send(&sent).await.unwrap().status(), 200);
+}

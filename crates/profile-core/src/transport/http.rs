@@ -1,7 +1,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::BytesMut;
+use std::borrow::Cow;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{self, HeaderName};
 
 use super::Transport;
 use crate::{ApiRequest, ApiResponse, Body, Error, Method};
@@ -139,21 +142,48 @@ fn classify(request: &ApiRequest, error: reqwest::Error) -> Error {
     }
 }
 
+/// The name as `http` holds it: the names our requests carry as constants, without
+/// parsing them again for every request.
+fn header_name(name: &str) -> Result<HeaderName, Error> {
+    Ok(match name {
+        "accept" => header::ACCEPT,
+        "authorization" => header::AUTHORIZATION,
+        "content-type" => header::CONTENT_TYPE,
+        _ => HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::invalid_input(format!("`{name}` cannot be sent as a header name"))
+        })?,
+    })
+}
+
+/// The value as `http` holds it. A value fixed in the program (`application/json`) is
+/// checked and used where it lies; any other is copied.
+fn header_value(name: &str, value: &crate::HeaderValue) -> Result<header::HeaderValue, Error> {
+    let converted = match value {
+        crate::HeaderValue::Plain(Cow::Borrowed(text)) => {
+            header::HeaderValue::from_maybe_shared(Bytes::from_static(text.as_bytes()))
+        }
+        other => header::HeaderValue::from_str(other.expose()),
+    };
+    let mut converted = converted.map_err(|_| {
+        Error::invalid_input(format!(
+            "header `{name}` holds characters that cannot be sent"
+        ))
+    })?;
+    converted.set_sensitive(value.is_secret());
+    Ok(converted)
+}
+
 #[async_trait]
 impl Transport for HttpTransport {
     async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
-        let mut builder = self
-            .client
-            .request(method(request.method()), request.parsed_url());
+        // Built directly rather than through `RequestBuilder`, which moves itself once per
+        // header and parses every name again.
+        let mut outgoing = reqwest::Request::new(method(request.method()), request.parsed_url());
+        let headers = outgoing.headers_mut();
+        // Room for the client's own (`user-agent`, `accept-encoding`) too.
+        headers.reserve(request.headers().len() + 2);
         for (name, value) in request.headers() {
-            let mut header =
-                reqwest::header::HeaderValue::from_str(value.expose()).map_err(|_| {
-                    Error::invalid_input(format!(
-                        "header `{name}` holds characters that cannot be sent"
-                    ))
-                })?;
-            header.set_sensitive(value.is_secret());
-            builder = builder.header(name.as_ref(), header);
+            headers.append(header_name(name)?, header_value(name, value)?);
         }
         match request.body() {
             Body::Empty => {}
@@ -166,10 +196,14 @@ impl Transport for HttpTransport {
                         self.max_request_bytes
                     )));
                 }
-                builder = builder.body(bytes);
+                *outgoing.body_mut() = Some(bytes.into());
             }
         }
-        let mut response = builder.send().await.map_err(|e| classify(request, e))?;
+        let mut response = self
+            .client
+            .execute(outgoing)
+            .await
+            .map_err(|e| classify(request, e))?;
         let status = response.status().as_u16();
         let out = ApiResponse::new(status, bytes::Bytes::new())
             .with_header_map(std::mem::take(response.headers_mut()));

@@ -91,6 +91,11 @@ impl<T: Transport> Transport for RetryTransport<T> {
                     _ => AttemptOutcome::Done,
                 },
             };
+            // The common case, a final answer the first time, needs no decision (and no
+            // clock or jitter read for one).
+            if attempt == 1 && matches!(outcome, AttemptOutcome::Done) {
+                return result;
+            }
             let decision = decide(
                 &self.policy,
                 attempt,
