@@ -5,7 +5,7 @@ use std::sync::Arc;
 use profile_core::time::{Clock, SystemClock};
 use profile_core::{
     ApiRequest, ApiResponse, BaseUrl, Error, HttpConfig, RateLimit, RetryPolicy, Transport,
-    TransportStack,
+    TransportStack, send_decoding,
 };
 use serde_json::Value;
 
@@ -109,8 +109,8 @@ impl CaptureClient {
     }
 
     async fn call(&self, request: ApiRequest) -> Result<Value, Error> {
-        let response = self.transport.send(&request).await?;
-        read(&request, &response)
+        let (response, decoded) = send_decoding::<Value>(&*self.transport, &request).await?;
+        read(&request, &response, decoded)
     }
 
     /// Updates the attributes named in `update`, leaving the others alone.

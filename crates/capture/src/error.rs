@@ -137,11 +137,21 @@ fn unexpected(
 }
 
 /// The body of a `stat: ok` answer, or the error Capture (or the HTTP layer) answered with.
-pub(crate) fn read(request: &ApiRequest, response: &ApiResponse) -> Result<Value, Error> {
-    read_answer(request, response).map_err(|e| e.noting_attempts_of(response))
+/// `decoded` is the body of a success as [`profile_core::send_decoding`] decoded it; any
+/// other answer's body is decoded here.
+pub(crate) fn read(
+    request: &ApiRequest,
+    response: &ApiResponse,
+    decoded: Option<Result<Value, serde_json::Error>>,
+) -> Result<Value, Error> {
+    read_answer(request, response, decoded).map_err(|e| e.noting_attempts_of(response))
 }
 
-fn read_answer(request: &ApiRequest, response: &ApiResponse) -> Result<Value, Error> {
+fn read_answer(
+    request: &ApiRequest,
+    response: &ApiResponse,
+    decoded: Option<Result<Value, serde_json::Error>>,
+) -> Result<Value, Error> {
     let status = response.status();
     if (300..400).contains(&status) {
         return Err(unexpected(
@@ -151,7 +161,7 @@ fn read_answer(request: &ApiRequest, response: &ApiResponse) -> Result<Value, Er
             None,
         ));
     }
-    let body: Value = match response.json_body() {
+    let body: Value = match decoded.unwrap_or_else(|| response.json_body()) {
         Ok(body) => body,
         Err(e) if response.is_success() => {
             return Err(unexpected(

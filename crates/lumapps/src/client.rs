@@ -8,13 +8,13 @@ use profile_core::credentials::token_authorization;
 use profile_core::secrecy::SecretString;
 use profile_core::{
     ApiRequest, ApiResponse, BaseUrl, Error, HeaderValue, HttpConfig, Page, RateLimit, RetryPolicy,
-    Transport, TransportStack, paginate,
+    Transport, TransportStack, paginate, send_decoding,
 };
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::response::{check, classify, read};
+use crate::response::{Decoded, check, classify, read};
 use crate::{
     DirectoryModule, FieldRef, LumAppsAuth, LumAppsInputError, LumAppsRequests, UserLocator,
 };
@@ -202,8 +202,8 @@ impl LumAppsClient {
             client_secret,
             user_email,
         )?;
-        let response = self.inner.transport.send(&request).await?;
-        let body = read(&request, &response)?;
+        let (response, decoded) = send_decoding::<Value>(&*self.inner.transport, &request).await?;
+        let body = read(&request, &response, decoded)?;
         let (Some(token), expires_in) = (
             body.get("access_token").and_then(Value::as_str),
             body.get("expires_in")
@@ -233,14 +233,28 @@ impl LumAppsClient {
     async fn send_authorized(
         &self,
         request: ApiRequest,
-    ) -> Result<(ApiRequest, ApiResponse), Error> {
-        let response = self.inner.transport.send(&request).await?;
+        decode: bool,
+    ) -> Result<(ApiRequest, ApiResponse, Option<Decoded>), Error> {
+        let (response, decoded) = self.send_once(&request, decode).await?;
         if response.status() == 401 && matches!(self.inner.auth, LumAppsAuth::Application { .. }) {
             let request = request.header("authorization", self.authorization(true).await?);
-            let response = self.inner.transport.send(&request).await?;
-            return Ok((request, response));
+            let (response, decoded) = self.send_once(&request, decode).await?;
+            return Ok((request, response, decoded));
         }
-        Ok((request, response))
+        Ok((request, response, decoded))
+    }
+
+    /// Sends once (through the retry layer); with `decode`, a success's body is decoded in
+    /// the pass that also checks it came whole.
+    async fn send_once(
+        &self,
+        request: &ApiRequest,
+        decode: bool,
+    ) -> Result<(ApiResponse, Option<Decoded>), Error> {
+        if decode {
+            return send_decoding::<Value>(&*self.inner.transport, request).await;
+        }
+        Ok((self.inner.transport.send(request).await?, None))
     }
 
     async fn call<F>(&self, build: F) -> Result<Value, Error>
@@ -248,8 +262,8 @@ impl LumAppsClient {
         F: FnOnce(&HeaderValue) -> Result<ApiRequest, Error>,
     {
         let request = build(&self.authorization(false).await?)?;
-        let (request, response) = self.send_authorized(request).await?;
-        read(&request, &response)
+        let (request, response, decoded) = self.send_authorized(request, true).await?;
+        read(&request, &response, decoded)
     }
 
     /// Every user directory module of an instance, page after page.
@@ -348,7 +362,7 @@ impl LumAppsClient {
             user,
             &self.authorization(false).await?,
         )?;
-        let (request, response) = self.send_authorized(request).await?;
+        let (request, response, _) = self.send_authorized(request, false).await?;
         check(&request, &response)
     }
 

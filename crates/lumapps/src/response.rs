@@ -27,9 +27,16 @@ pub fn classify(response: &ApiResponse) -> AttemptOutcome {
 
 /// The JSON body of a success, or the error LumApps answered with:
 /// `{"error": {"code", "errors": [{"domain", "message", "reason"}], "message"}}`.
-pub(crate) fn read(request: &ApiRequest, response: &ApiResponse) -> Result<Value, Error> {
-    read_answer(request, response).map_err(|e| e.noting_attempts_of(response))
+pub(crate) fn read(
+    request: &ApiRequest,
+    response: &ApiResponse,
+    decoded: Option<Decoded>,
+) -> Result<Value, Error> {
+    read_answer(request, response, decoded).map_err(|e| e.noting_attempts_of(response))
 }
+
+/// A success's body as [`profile_core::send_decoding`] decoded it.
+pub(crate) type Decoded = Result<Value, serde_json::Error>;
 
 /// Like [`read`], for a caller that does not need the body: a success whose body is JSON is
 /// `Ok` without building it.
@@ -37,13 +44,18 @@ pub(crate) fn check(request: &ApiRequest, response: &ApiResponse) -> Result<(), 
     if response.is_success() && response.body_is_json() {
         return Ok(());
     }
-    read(request, response).map(drop)
+    read(request, response, None).map(drop)
 }
 
-fn read_answer(request: &ApiRequest, response: &ApiResponse) -> Result<Value, Error> {
+fn read_answer(
+    request: &ApiRequest,
+    response: &ApiResponse,
+    decoded: Option<Decoded>,
+) -> Result<Value, Error> {
     let status = response.status();
     if response.is_success() {
-        return response.json_body().map_err(|e| Error::UnexpectedResponse {
+        let decoded = decoded.unwrap_or_else(|| response.json_body());
+        return decoded.map_err(|e| Error::UnexpectedResponse {
             vendor: request.vendor(),
             operation: request.operation(),
             status,

@@ -67,13 +67,13 @@ pub use profile::{
 pub use request::{
     ApiRequest, Body, HeaderValue, Idempotency, Method, REDACTED, encode_path_segment,
 };
-pub use response::ApiResponse;
+pub use response::{ApiResponse, BodyRead};
 pub use retry::{RetryAfter, RetryPolicy};
 #[cfg(any(test, feature = "test-util"))]
 pub use test_util::RecordingTransport;
 pub use transport::{
-    HttpConfig, HttpTransport, RateLimit, RateLimitTransport, RetryTransport, TracingTransport,
-    Transport, TransportStack,
+    HttpConfig, HttpTransport, RateLimit, RateLimitTransport, ReadBody, RetryTransport,
+    TracingTransport, Transport, TransportStack, send_decoding,
 };
 
 /// Re-exported so that callers build credentials without adding `secrecy` themselves.

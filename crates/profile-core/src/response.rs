@@ -6,6 +6,20 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 
+/// What reading an answer's body showed of it: see [`Transport::send_reading`].
+///
+/// [`Transport::send_reading`]: crate::Transport::send_reading
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyRead {
+    /// The body is one well-formed JSON document.
+    Json,
+    /// The body ends before the JSON document does: the answer was cut short.
+    CutShort,
+    /// The reader cannot tell (it stopped early, at a value of a shape it did not expect).
+    Unknown,
+}
+
 /// A response as received: status, headers and the whole body.
 ///
 /// Transports return an `ApiResponse` for every HTTP status; turning a non-success status
@@ -18,6 +32,9 @@ pub struct ApiResponse {
     headers: HeaderMap,
     body: Bytes,
     earlier_attempt_may_have_applied: bool,
+    // Whether the body is well-formed JSON, when a reader has already found out
+    // ([`ApiResponse::note_body_read`]): the retry layer then does not check it again.
+    body_is_json: Option<bool>,
 }
 
 impl ApiResponse {
@@ -28,6 +45,7 @@ impl ApiResponse {
             headers: HeaderMap::new(),
             body: body.into(),
             earlier_attempt_may_have_applied: false,
+            body_is_json: None,
         }
     }
 
@@ -59,7 +77,20 @@ impl ApiResponse {
     /// Replaces the body.
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
+        self.body_is_json = None;
         self
+    }
+
+    /// Records what a reader of the body found (see [`Transport::send_reading`]), so that
+    /// [`ApiResponse::body_is_json`] need not check the body again.
+    ///
+    /// [`Transport::send_reading`]: crate::Transport::send_reading
+    pub fn note_body_read(&mut self, read: BodyRead) {
+        self.body_is_json = match read {
+            BodyRead::Json => Some(true),
+            BodyRead::CutShort => Some(false),
+            BodyRead::Unknown => None,
+        };
     }
 
     /// Whether an attempt before the one that gave this answer may have been applied (the
@@ -107,7 +138,25 @@ impl ApiResponse {
     /// without building anything (about a quarter of the cost of parsing it into
     /// `serde::de::IgnoredAny`). Bytes inside strings are not checked as UTF-8.
     pub fn body_is_json(&self) -> bool {
-        crate::json_check::is_well_formed(&self.body)
+        self.body_is_json
+            .unwrap_or_else(|| crate::json_check::is_well_formed(&self.body))
+    }
+
+    /// Decodes the body as JSON, and says what that showed of the body: for a reader handed
+    /// to [`Transport::send_reading`].
+    ///
+    /// [`Transport::send_reading`]: crate::Transport::send_reading
+    pub fn read_json<T: DeserializeOwned>(&self) -> (Result<T, serde_json::Error>, BodyRead) {
+        let decoded = self.json_body();
+        let read = match &decoded {
+            Ok(_) => BodyRead::Json,
+            // The document stopped before its end: cut short, whatever its shape.
+            Err(error) if error.is_eof() => BodyRead::CutShort,
+            // Stopped at a value of another shape, or at bytes that are not JSON (the
+            // retry layer's own check decides which).
+            Err(_) => BodyRead::Unknown,
+        };
+        (decoded, read)
     }
 
     /// Decodes the body as JSON.

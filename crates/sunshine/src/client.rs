@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use profile_core::{
     ApiRequest, ApiResponse, BaseUrl, Error, HttpConfig, RateLimit, RetryPolicy, Transport,
-    TransportStack,
+    TransportStack, send_decoding,
 };
 use serde::Deserialize;
 
@@ -138,12 +138,12 @@ impl SunshineClient {
         Err(crate::response::error_from(&request, &response))
     }
 
-    async fn call<T: for<'de> Deserialize<'de>>(
+    async fn call<T: for<'de> Deserialize<'de> + Send>(
         &self,
         request: ApiRequest,
     ) -> Result<(T, u16), Error> {
-        let response = self.transport.send(&request).await?;
-        let value = decode(&request, &response)?;
+        let (response, body) = send_decoding::<T>(&*self.transport, &request).await?;
+        let value = decode(&request, &response, body)?;
         Ok((value, response.status()))
     }
 

@@ -3,24 +3,26 @@
 use std::time::SystemTime;
 
 use profile_core::{ApiError, ApiErrorKind, ApiRequest, ApiResponse, Error, RetryAfter};
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// Decodes a success body, or maps an error answer.
-pub(crate) fn decode<T: DeserializeOwned>(
+/// The decoded body of a success (decoded by [`profile_core::send_decoding`]), or the error
+/// an answer maps to.
+pub(crate) fn decode<T>(
     request: &ApiRequest,
     response: &ApiResponse,
+    body: Option<Result<T, serde_json::Error>>,
 ) -> Result<T, Error> {
-    if !response.is_success() {
-        return Err(error_from(request, response));
+    match body {
+        Some(Ok(value)) => Ok(value),
+        Some(Err(e)) => Err(Error::UnexpectedResponse {
+            vendor: request.vendor(),
+            operation: request.operation(),
+            status: response.status(),
+            reason: "the body is not the JSON this call returns".to_owned(),
+            source: Some(Box::new(e)),
+        }),
+        None => Err(error_from(request, response)),
     }
-    response.json_body().map_err(|e| Error::UnexpectedResponse {
-        vendor: request.vendor(),
-        operation: request.operation(),
-        status: response.status(),
-        reason: "the body is not the JSON this call returns".to_owned(),
-        source: Some(Box::new(e)),
-    })
 }
 
 /// Maps a non-success answer: `{"errors":[{"code","title","detail"}]}` (the profiles API),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tracing::Instrument;
 
-use super::Transport;
+use super::{ReadBody, Transport};
 use crate::retry::{
     AttemptOutcome, ResponseClassifier, RetryDecision, RetryPolicy, classify_by_status, decide,
 };
@@ -74,15 +74,41 @@ impl<T: fmt::Debug> fmt::Debug for RetryTransport<T> {
 #[async_trait]
 impl<T: Transport> Transport for RetryTransport<T> {
     async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
+        self.attempts(request, None).await
+    }
+
+    async fn send_reading(
+        &self,
+        request: &ApiRequest,
+        read: &mut ReadBody<'_>,
+    ) -> Result<ApiResponse, Error> {
+        self.attempts(request, Some(read)).await
+    }
+}
+
+impl<T: Transport> RetryTransport<T> {
+    /// Sends until an answer is final, handing each successful one to `read` (if any)
+    /// before judging it.
+    async fn attempts(
+        &self,
+        request: &ApiRequest,
+        mut read: Option<&mut ReadBody<'_>>,
+    ) -> Result<ApiResponse, Error> {
         let mut attempt = 1;
         // Whether an attempt that was sent again may have been applied.
         let mut uncertain = false;
         loop {
-            let result = self
+            let mut result = self
                 .inner
                 .send(request)
                 .instrument(tracing::debug_span!("attempt", attempt))
                 .await;
+            if let (Ok(response), Some(read)) = (&mut result, read.as_mut()) {
+                if response.is_success() {
+                    let body = read(response);
+                    response.note_body_read(body);
+                }
+            }
             let outcome = match &result {
                 Ok(response) => (self.classifier)(response),
                 Err(error) => match error.send_state() {
@@ -340,6 +366,103 @@ mod tests {
             .unwrap();
         assert_eq!(response.status(), 404);
         assert_eq!(recorder.requests().len(), 2);
+    }
+
+    fn json(status: u16, body: &'static str) -> ApiResponse {
+        ApiResponse::new(status, body).with_header("content-type", "application/json")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_decodes_each_success_once_and_an_answer_cut_short_is_sent_again() {
+        use crate::BodyRead;
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder
+            .push_response(json(200, r#"{"id":"1","name":"Jo"#))
+            .push_response(json(200, r#"{"id":"1","name":"Jo"}"#));
+        // Through an `Arc`, as clients hold their stack: the pointer passes the reader on.
+        let transport: Arc<dyn Transport> = Arc::new(retrying(&recorder));
+        let mut reads = Vec::new();
+        let response = transport
+            .send_reading(
+                &request(Idempotency::Idempotent),
+                &mut |response: &ApiResponse| {
+                    let (body, read) = response.read_json::<serde_json::Value>();
+                    reads.push((body.is_ok(), read));
+                    read
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorder.requests().len(), 2);
+        assert_eq!(reads, [(false, BodyRead::CutShort), (true, BodyRead::Json)]);
+        assert!(response.body_is_json());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_retry_layer_takes_the_readers_word_for_the_body() {
+        use crate::BodyRead;
+        // (what the reader says, the body, whether the request goes again)
+        let cases = [
+            // Taken as it is, without a second check of its own...
+            (BodyRead::Json, "{not json", false),
+            (BodyRead::CutShort, "{}", true),
+            // ...unless the reader cannot tell: then the layer checks.
+            (BodyRead::Unknown, "{\"a\":", true),
+            (BodyRead::Unknown, "{}", false),
+        ];
+        for (said, body, resent) in cases {
+            let recorder = Arc::new(RecordingTransport::new());
+            recorder
+                .push_response(json(200, body))
+                .push_response(json(200, "{}"));
+            let mut calls = 0;
+            retrying(&recorder)
+                .send_reading(&request(Idempotency::Idempotent), &mut |_: &ApiResponse| {
+                    calls += 1;
+                    // The second answer is whole.
+                    if calls == 1 { said } else { BodyRead::Json }
+                })
+                .await
+                .unwrap();
+            let sent = if resent { 2 } else { 1 };
+            assert_eq!(recorder.requests().len(), sent, "{said:?} {body}");
+            assert_eq!(calls, sent, "{said:?} {body}");
+        }
+        // Answers that are not successes are not handed to the reader.
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder.push_response(json(404, "{}"));
+        let mut calls = 0;
+        retrying(&recorder)
+            .send_reading(&request(Idempotency::Idempotent), &mut |_: &ApiResponse| {
+                calls += 1;
+                BodyRead::Json
+            })
+            .await
+            .unwrap();
+        assert_eq!(calls, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn send_decoding_decodes_a_success_and_leaves_an_error_answer_alone() {
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder
+            .push_response(json(200, r#"{"id":"1"}"#))
+            .push_response(json(200, r#"["not", "an", "object"]"#))
+            .push_response(json(404, r#"{"error":"nope"}"#));
+        let (transport, request) = (retrying(&recorder), request(Idempotency::Idempotent));
+        let decode = || {
+            crate::send_decoding::<std::collections::BTreeMap<String, String>>(&transport, &request)
+        };
+        let (_, body) = decode().await.unwrap();
+        assert_eq!(body.unwrap().unwrap()["id"], "1");
+        // Well-formed JSON of another shape: an error to report, not an answer to resend.
+        let (response, body) = decode().await.unwrap();
+        assert!(body.unwrap().is_err());
+        assert_eq!(response.status(), 200);
+        let (response, body) = decode().await.unwrap();
+        assert!(body.is_none());
+        assert_eq!(response.status(), 404);
+        assert_eq!(recorder.requests().len(), 3);
     }
 
     #[tokio::test(start_paused = true)]
