@@ -4,8 +4,9 @@
 //! `--only overhead,bulk` runs some of the benchmarks. Two modes help find where the time
 //! goes: `--profile-sdk VENDOR N [--bare]` runs only the SDK's (or the bare client's) update
 //! loop, set up as the overhead benchmark is (for callgrind: the difference of the two
-//! counts is what the SDK adds), and `--decompose N` times one Sunshine PATCH sent by paths
-//! that add one layer at a time. `--bulk-rows N` shrinks the bulk benchmark to one round of
+//! counts is what the SDK adds), `--decompose N` times one Sunshine PATCH sent by paths
+//! that add one layer at a time, and `--interleaved N` runs the overhead loops call by call
+//! (steadier, for comparing two builds; not the benchmark's method). `--bulk-rows N` shrinks the bulk benchmark to one round of
 //! N rows, and `PROFILE_BENCH_WRAP="valgrind --tool=callgrind"` runs its two children (the
 //! `profiles sync` and the bare loop) under that command.
 #![allow(
@@ -796,6 +797,17 @@ async fn run(args: Vec<String>) {
         });
         return;
     }
+    if let Some(position) = args.iter().position(|a| a == "--interleaved") {
+        let n = args
+            .get(position + 1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(5_000);
+        for vendor in VENDORS {
+            let server = EmulatorThread::start(vendor, 1);
+            on_client_thread(interleaved(vendor, n, server.emulator()));
+        }
+        return;
+    }
     if let Some(position) = args.iter().position(|a| a == "--decompose") {
         let n = args
             .get(position + 1)
@@ -870,6 +882,37 @@ async fn run(args: Vec<String>) {
         "bench: done in {:.0}s; results in {}",
         total.elapsed().as_secs_f64(),
         out.display()
+    );
+}
+
+/// The overhead benchmark's two loops interleaved call by call (SDK, bare, bare, SDK, …),
+/// each call timed: the medians are far steadier than rounds' times, but each call runs on
+/// caches the other loop's call has just disturbed, which costs the smaller bare loop more
+/// (docs/performance.md). For comparing two builds, not for the goal.
+async fn interleaved(vendor: &str, n: usize, emulator: &vendors::Emulator) {
+    let (call, raw) = single_update(vendor, emulator).await;
+    let bare = bare_call(raw);
+    for _ in 0..200 {
+        assert!(call().await && bare().await, "{vendor}: warm-up failed");
+    }
+    let (mut sdk, mut bare_times) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        // Each goes first in every other pair.
+        for turn in [i % 2, 1 - i % 2] {
+            let started = Instant::now();
+            if turn == 0 {
+                assert!(call().await, "{vendor}: an update failed");
+                sdk.push(started.elapsed().as_secs_f64() * 1e6);
+            } else {
+                assert!(bare().await, "{vendor}: an update failed");
+                bare_times.push(started.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    let (sdk, bare) = (median(sdk), median(bare_times));
+    println!(
+        "{vendor:>9}: SDK {sdk:7.1} µs, bare {bare:7.1} µs (medians of {n}), ratio {:.3}",
+        sdk / bare
     );
 }
 

@@ -11,6 +11,8 @@
 //!    [`TransportStack`]);
 //! 3. the vendor crate turns the [`ApiResponse`] into typed values, or into an [`Error`]
 //!    that says how far the request got ([`Error::send_state`]) and what the vendor said.
+//!    A success's JSON body is decoded once, inside the retry loop ([`send_decoding`]):
+//!    the same pass tells the retry layer whether the answer came whole.
 //!
 //! On top sits a vendor-neutral layer, [`ProfileUpdater`], so that one program can drive any
 //! vendor through `dyn ProfileUpdater` with a [`UserRef`] and a [`ProfilePatch`].
