@@ -144,3 +144,27 @@ async fn a_capture_500_is_retried_for_an_element_update_but_not_for_an_append() 
         1
     );
 }
+
+#[tokio::test]
+async fn an_answer_cut_short_is_resent_only_when_the_request_may_go_twice() {
+    let (emulator, client) = setup().await;
+    // Setting a value twice sets it once: sent again, and read whole.
+    emulator.faults().truncate_next(1);
+    let update =
+        EntityUpdate::attributes("user", EntityLocator::Id(5252), json!({"givenName": "Ana"}))
+            .unwrap();
+    client.update(&update).await.unwrap();
+    assert_eq!(emulator.faults().requests_seen(), 2);
+    // An append is not: the half answer is an error, and the element is there once.
+    emulator.faults().truncate_next(1);
+    let err = client.update(&append()).await.unwrap_err();
+    assert!(err.may_have_applied(), "{err:?}");
+    assert_eq!(emulator.faults().requests_seen(), 3);
+    assert_eq!(
+        record(&client, EntityLocator::Id(5252)).await["statuses"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}

@@ -198,3 +198,20 @@ async fn the_emulator_refuses_a_save_without_content_id() {
     assert_eq!(answer.status(), 400);
     assert!(String::from_utf8_lossy(answer.body()).contains("contentId is required"));
 }
+
+#[tokio::test]
+async fn an_answer_cut_short_is_sent_again_and_decoded_whole() {
+    let (emulator, client) = setup().await;
+    let me = UserLocator::Email("me@customer.com".into());
+    emulator.faults().truncate_next(1);
+    let mut user = client.get_user(SEED_DIRECTORY, &me).await.unwrap();
+    assert_eq!(user["email"], "me@customer.com");
+    assert_eq!(emulator.faults().requests_seen(), 2);
+    // A save sets the whole user: sent again, the saved user read whole.
+    user.insert("firstName".into(), json!("Ana"));
+    emulator.faults().truncate_next(1);
+    let saved = client.save_user(SEED_DIRECTORY, &user).await.unwrap();
+    assert_eq!(saved["firstName"], "Ana");
+    assert_eq!(emulator.faults().requests_seen(), 4);
+    assert_eq!(emulator.faults().injected().truncated, 2);
+}

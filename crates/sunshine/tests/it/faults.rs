@@ -165,3 +165,43 @@ async fn the_client_side_rate_limit_spaces_requests() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_answer_cut_short_is_sent_again_and_decoded_whole() {
+    use profile_sunshine::ProfileLocator;
+
+    let (emulator, client) = setup().await;
+    let locator = ProfileLocator::Identifier(rider());
+    client
+        .create_or_replace(&rider(), &ProfileContent::new().attribute("a", 1))
+        .await
+        .unwrap();
+    // A PATCH is idempotent: its answer cut in half after the write, it goes again.
+    emulator.faults().truncate_next(1);
+    let seen = emulator.faults().requests_seen();
+    let profile = client
+        .patch_profile(&locator, &ProfileUpdate::new().attribute("a", 2))
+        .await
+        .unwrap();
+    assert_eq!(profile.attributes["a"], 2);
+    assert_eq!(emulator.faults().requests_seen() - seen, 2);
+    assert_eq!(emulator.faults().injected().truncated, 1);
+    // Without retries the half answer is an error that says it may have been applied.
+    let once = builder(&emulator)
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    emulator.faults().truncate_next(1);
+    let error = once
+        .patch_profile(&locator, &ProfileUpdate::new().attribute("a", 3))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            profile_core::Error::UnexpectedResponse { status: 200, .. }
+        ),
+        "{error:?}"
+    );
+    assert!(error.may_have_applied());
+}
