@@ -16,7 +16,8 @@ pub enum BodyRead {
     Json,
     /// The body ends before the JSON document does: the answer was cut short.
     CutShort,
-    /// The reader cannot tell (it stopped early, at a value of a shape it did not expect).
+    /// The reader cannot tell: it stopped early, at a value of a shape it did not expect or
+    /// at bytes that are not JSON (the retry layer then checks the body itself).
     Unknown,
 }
 

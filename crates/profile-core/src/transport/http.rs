@@ -1,8 +1,7 @@
+use std::borrow::Cow;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use std::borrow::Cow;
-
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{self, HeaderName};
 
