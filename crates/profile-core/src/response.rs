@@ -143,6 +143,21 @@ impl ApiResponse {
             .unwrap_or_else(|| crate::json_check::is_well_formed(&self.body))
     }
 
+    /// Whether the `content-type` says the body is JSON.
+    pub(crate) fn declares_json(&self) -> bool {
+        self.header("content-type")
+            .is_some_and(|t| t.contains("json"))
+    }
+
+    /// Checks whether the body is JSON, unless a reader already found out, and remembers
+    /// the answer: the retry layer checks each JSON success once, and a caller asking again
+    /// afterwards ([`ApiResponse::body_is_json`]) gets the same answer for nothing.
+    pub(crate) fn remember_body_is_json(&mut self) {
+        if self.body_is_json.is_none() {
+            self.body_is_json = Some(crate::json_check::is_well_formed(&self.body));
+        }
+    }
+
     /// Decodes the body as JSON, and says what that showed of the body: for a reader handed
     /// to [`Transport::send_reading`].
     ///

@@ -215,10 +215,7 @@ pub fn classify_by_status(response: &ApiResponse) -> AttemptOutcome {
 
 /// Whether `response` declares a JSON body that does not parse.
 pub fn is_broken_json(response: &ApiResponse) -> bool {
-    let declared = response
-        .header("content-type")
-        .is_some_and(|t| t.contains("json"));
-    declared && !response.body().is_empty() && !response.body_is_json()
+    response.declares_json() && !response.body().is_empty() && !response.body_is_json()
 }
 
 #[cfg(test)]
