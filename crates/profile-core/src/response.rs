@@ -1,6 +1,7 @@
 //! What came back from a vendor.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -33,9 +34,10 @@ pub struct ApiResponse {
     headers: HeaderMap,
     body: Bytes,
     earlier_attempt_may_have_applied: bool,
-    // Whether the body is well-formed JSON, when a reader has already found out
-    // ([`ApiResponse::note_body_read`]): the retry layer then does not check it again.
-    body_is_json: Option<bool>,
+    // Whether the body is well-formed JSON, once a reader has found out
+    // ([`ApiResponse::note_body_read`]) or the body has been checked: it is checked once,
+    // however many ask (the retry layer, then a caller that only checks the answer).
+    body_is_json: OnceLock<bool>,
 }
 
 impl ApiResponse {
@@ -46,7 +48,7 @@ impl ApiResponse {
             headers: HeaderMap::new(),
             body: body.into(),
             earlier_attempt_may_have_applied: false,
-            body_is_json: None,
+            body_is_json: OnceLock::new(),
         }
     }
 
@@ -78,7 +80,7 @@ impl ApiResponse {
     /// Replaces the body.
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
-        self.body_is_json = None;
+        self.body_is_json = OnceLock::new();
         self
     }
 
@@ -88,9 +90,9 @@ impl ApiResponse {
     /// [`Transport::send_reading`]: crate::Transport::send_reading
     pub fn note_body_read(&mut self, read: BodyRead) {
         self.body_is_json = match read {
-            BodyRead::Json => Some(true),
-            BodyRead::CutShort => Some(false),
-            BodyRead::Unknown => None,
+            BodyRead::Json => OnceLock::from(true),
+            BodyRead::CutShort => OnceLock::from(false),
+            BodyRead::Unknown => OnceLock::new(),
         };
     }
 
@@ -139,23 +141,15 @@ impl ApiResponse {
     /// without building anything (about a quarter of the cost of parsing it into
     /// `serde::de::IgnoredAny`). Bytes inside strings are not checked as UTF-8.
     pub fn body_is_json(&self) -> bool {
-        self.body_is_json
-            .unwrap_or_else(|| crate::json_check::is_well_formed(&self.body))
+        *self
+            .body_is_json
+            .get_or_init(|| crate::json_check::is_well_formed(&self.body))
     }
 
     /// Whether the `content-type` says the body is JSON.
     pub(crate) fn declares_json(&self) -> bool {
         self.header("content-type")
             .is_some_and(|t| t.contains("json"))
-    }
-
-    /// Checks whether the body is JSON, unless a reader already found out, and remembers
-    /// the answer: the retry layer checks each JSON success once, and a caller asking again
-    /// afterwards ([`ApiResponse::body_is_json`]) gets the same answer for nothing.
-    pub(crate) fn remember_body_is_json(&mut self) {
-        if self.body_is_json.is_none() {
-            self.body_is_json = Some(crate::json_check::is_well_formed(&self.body));
-        }
     }
 
     /// Decodes the body as JSON, and says what that showed of the body: for a reader handed

@@ -103,17 +103,10 @@ impl<T: Transport> RetryTransport<T> {
                 .send(request)
                 .instrument(tracing::debug_span!("attempt", attempt))
                 .await;
-            if let Ok(response) = &mut result {
+            if let (Ok(response), Some(read)) = (&mut result, read.as_mut()) {
                 if response.is_success() {
-                    if let Some(read) = read.as_mut() {
-                        let body = read(response);
-                        response.note_body_read(body);
-                    }
-                    // Judged once: the classifier below, and a caller that checks the body
-                    // again (a write whose answer is only checked), read what is found here.
-                    if response.declares_json() && !response.body().is_empty() {
-                        response.remember_body_is_json();
-                    }
+                    let body = read(response);
+                    response.note_body_read(body);
                 }
             }
             let outcome = match &result {
