@@ -17,6 +17,14 @@ fn append() -> EntityUpdate {
     )
 }
 
+/// How many `statuses` elements the seed's record 5252 holds (one before any append).
+async fn statuses(client: &profile_capture::CaptureClient) -> usize {
+    record(client, EntityLocator::Id(5252)).await["statuses"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 const LIMIT: &str = r#"{"stat":"error","code":510,"error":"api_limit_error","error_description":"too many simultaneous calls"}"#;
 
 #[tokio::test]
@@ -25,13 +33,7 @@ async fn an_api_limit_error_inside_http_200_is_retried_even_for_an_append() {
     emulator.faults().respond_next(2, 200, LIMIT);
     client.update(&append()).await.unwrap();
     assert_eq!(emulator.faults().requests_seen(), 3);
-    assert_eq!(
-        record(&client, EntityLocator::Id(5252)).await["statuses"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(statuses(&client).await, 2);
 }
 
 #[tokio::test]
@@ -62,13 +64,7 @@ async fn an_append_whose_connection_drops_is_not_resent() {
         "sent once, never again"
     );
     // The emulator applied it before the connection broke: exactly one new element.
-    assert_eq!(
-        record(&client, EntityLocator::Id(5252)).await["statuses"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(statuses(&client).await, 2);
 }
 
 #[tokio::test]
@@ -136,13 +132,7 @@ async fn a_capture_500_is_retried_for_an_element_update_but_not_for_an_append() 
         3,
         "the append was not resent"
     );
-    assert_eq!(
-        record(&client, EntityLocator::Id(5252)).await["statuses"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(statuses(&client).await, 1);
 }
 
 #[tokio::test]
@@ -160,11 +150,5 @@ async fn an_answer_cut_short_is_resent_only_when_the_request_may_go_twice() {
     let err = client.update(&append()).await.unwrap_err();
     assert!(err.may_have_applied(), "{err:?}");
     assert_eq!(emulator.faults().requests_seen(), 3);
-    assert_eq!(
-        record(&client, EntityLocator::Id(5252)).await["statuses"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(statuses(&client).await, 2);
 }
