@@ -888,7 +888,8 @@ async fn run(args: Vec<String>) {
 /// The overhead benchmark's two loops interleaved call by call (SDK, bare, bare, SDK, …),
 /// each call timed: the medians are far steadier than rounds' times, but each call runs on
 /// caches the other loop's call has just disturbed, which costs the smaller bare loop more
-/// (docs/performance.md). For comparing two builds, not for the goal.
+/// (docs/performance.md). For comparing two builds, not for the goal. Prints each loop's
+/// median, and its mean and percentiles to show whether a difference is a shift or a tail.
 async fn interleaved(vendor: &str, n: usize, emulator: &vendors::Emulator) {
     let (call, raw) = single_update(vendor, emulator).await;
     let bare = bare_call(raw);
@@ -909,10 +910,27 @@ async fn interleaved(vendor: &str, n: usize, emulator: &vendors::Emulator) {
             }
         }
     }
+    let spread = |times: &[f64]| {
+        let mut sorted = times.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize];
+        let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
+        format!(
+            "mean {mean:6.1}, p10 {:6.1}, p90 {:6.1}, p99 {:6.1}",
+            at(0.1),
+            at(0.9),
+            at(0.99)
+        )
+    };
+    let (sdk_spread, bare_spread) = (spread(&sdk), spread(&bare_times));
     let (sdk, bare) = (median(sdk), median(bare_times));
     println!(
         "{vendor:>9}: SDK {sdk:7.1} µs, bare {bare:7.1} µs (medians of {n}), ratio {:.3}",
         sdk / bare
+    );
+    println!(
+        "{:>9}  SDK  {sdk_spread}\n{:>9}  bare {bare_spread}",
+        "", ""
     );
 }
 
