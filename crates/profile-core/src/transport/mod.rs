@@ -54,11 +54,17 @@ pub trait Transport: Send + Sync + fmt::Debug {
         read: &mut ReadBody<'_>,
     ) -> Result<ApiResponse, Error> {
         let mut response = self.send(request).await?;
-        if response.is_success() {
-            let body = read(&response);
-            response.note_body_read(body);
-        }
+        read_success(&mut response, read);
         Ok(response)
+    }
+}
+
+/// Hands a successful answer to `read` and keeps what it showed of the body; any other
+/// answer is left alone. What every layer that reads does with each answer it gets.
+pub(crate) fn read_success(response: &mut ApiResponse, read: &mut ReadBody<'_>) {
+    if response.is_success() {
+        let body = read(response);
+        response.note_body_read(body);
     }
 }
 

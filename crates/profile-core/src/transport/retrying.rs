@@ -4,7 +4,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tracing::Instrument;
 
-use super::{ReadBody, Transport};
+use super::{ReadBody, Transport, read_success};
 use crate::retry::{
     AttemptOutcome, ResponseClassifier, RetryDecision, RetryPolicy, classify_by_status, decide,
 };
@@ -104,10 +104,7 @@ impl<T: Transport> RetryTransport<T> {
                 .instrument(tracing::debug_span!("attempt", attempt))
                 .await;
             if let (Ok(response), Some(read)) = (&mut result, read.as_mut()) {
-                if response.is_success() {
-                    let body = read(response);
-                    response.note_body_read(body);
-                }
+                read_success(response, read);
             }
             let outcome = match &result {
                 Ok(response) => (self.classifier)(response),
