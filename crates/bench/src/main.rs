@@ -5,8 +5,9 @@
 //! goes: `--profile-sdk VENDOR N [--bare]` runs only the SDK's (or the bare client's) update
 //! loop, set up as the overhead benchmark is (for callgrind: the difference of the two
 //! counts is what the SDK adds), `--decompose N` times one Sunshine PATCH sent by paths
-//! that add one layer at a time, and `--interleaved N` runs the overhead loops call by call
-//! (steadier, for comparing two builds; not the benchmark's method). `--bulk-rows N` shrinks the bulk benchmark to one round of
+//! that add one layer at a time (`--path K` sends by path K alone, for callgrind), and
+//! `--interleaved N` runs the overhead loops call by call (steadier, for comparing two
+//! builds; not the benchmark's method). `--bulk-rows N` shrinks the bulk benchmark to one round of
 //! N rows, and `PROFILE_BENCH_WRAP="valgrind --tool=callgrind"` runs its two children (the
 //! `profiles sync` and the bare loop) under that command.
 #![allow(
@@ -814,8 +815,14 @@ async fn run(args: Vec<String>) {
             .and_then(|n| n.parse().ok())
             .unwrap_or(5_000);
         // Set up as the overhead benchmark is: emulator and client on a thread each.
+        // `--path K` sends by path K only (for callgrind: one path's count against another's).
+        let only = args
+            .iter()
+            .position(|a| a == "--path")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|k| k.parse().ok());
         let server = EmulatorThread::start("sunshine", 1);
-        on_client_thread(decompose(n, server.emulator()));
+        on_client_thread(decompose(n, only, server.emulator()));
         return;
     }
     if let Some(position) = args.iter().position(|a| a == "--child-stream-users") {
@@ -936,10 +943,14 @@ async fn interleaved(vendor: &str, n: usize, emulator: &vendors::Emulator) {
 
 /// Where the SDK's time per update goes, for Sunshine: the same PATCH sent sequentially
 /// by paths that add one layer at a time, alternating in rounds. For finding what to fix;
-/// `profile-bench --decompose N` prints µs per update of each path.
-async fn decompose(n: usize, emulator: &vendors::Emulator) {
+/// `profile-bench --decompose N` prints µs per update of each path, and
+/// `--decompose N --path K` sends N by path K alone (numbered from 0 as printed), for
+/// counting one path under callgrind against another.
+async fn decompose(n: usize, only: Option<usize>, emulator: &vendors::Emulator) {
+    use profile_core::TracingTransport;
+    use profile_core::retry::AttemptOutcome;
     use profile_core::{BaseUrl, HttpConfig};
-    use profile_core::{HttpTransport, Transport, TransportStack};
+    use profile_core::{HttpTransport, RetryPolicy, RetryTransport, Transport, TransportStack};
     use profile_emulator::sunshine::{SEED_API_TOKEN, SEED_EMAIL};
     use profile_sunshine::{
         IdentifierQuery, ProfileLocator, ProfileUpdate, SunshineAuth, SunshineClient,
@@ -986,10 +997,22 @@ async fn decompose(n: usize, emulator: &vendors::Emulator) {
         "SDK patch_profile",
         "full transport stack, prebuilt ApiRequest, answer only validated",
         "full transport stack, ApiRequest rebuilt each time, answer not parsed",
+        "HttpTransport under the tracing layer, prebuilt ApiRequest",
+        "HttpTransport under the retry layer, classified by status only, prebuilt ApiRequest",
+        "HttpTransport under the retry layer (its JSON check included), prebuilt ApiRequest",
     ];
-    let mut totals = [Duration::ZERO; 8];
+    // The stack's layers one at a time (the full stack without a rate limit is retry over
+    // tracing over HTTP).
+    let traced = TracingTransport::new(http.clone());
+    let retried_by_status = RetryTransport::new(http.clone(), RetryPolicy::default())
+        .with_classifier(|_| AttemptOutcome::Done);
+    let retried = RetryTransport::new(http.clone(), RetryPolicy::default());
+    let mut totals = [Duration::ZERO; 11];
     for _ in 0..10 {
         for (path, total) in totals.iter_mut().enumerate() {
+            if only.is_some_and(|only| only != path) {
+                continue;
+            }
             let started = Instant::now();
             for _ in 0..n / 10 {
                 let ok = match path {
@@ -1008,25 +1031,37 @@ async fn decompose(n: usize, emulator: &vendors::Emulator) {
                         }
                     }
                     5 => call().await,
+                    8 => traced.send(&request).await.is_ok(),
+                    9 => retried_by_status.send(&request).await.is_ok(),
+                    10 => retried.send(&request).await.is_ok(),
                     6 => match stack.send(&request).await {
                         Ok(response) => !profile_core::retry::is_broken_json(&response),
                         Err(_) => false,
                     },
-                    _ => {
+                    7 => {
                         let request = client
                             .requests()
                             .patch_profile(&locator, &update)
                             .unwrap_or_else(|e| panic!("{e}"));
                         stack.send(&request).await.is_ok()
                     }
+                    _ => unreachable!("path {path} is not one of the {} paths", names.len()),
                 };
                 assert!(ok, "path {path} failed");
             }
             *total += started.elapsed();
         }
     }
-    for (name, total) in names.iter().zip(totals) {
-        println!("{:>8.1} µs  {name}", total.as_secs_f64() * 1e6 / n as f64);
+    for (path, (name, total)) in names.iter().zip(totals).enumerate() {
+        if only.is_none_or(|only| only == path) {
+            println!(
+                "{path:>2} {:>8.1} µs  {name}",
+                total.as_secs_f64() * 1e6 / n as f64
+            );
+        }
+    }
+    if only.is_some() {
+        return;
     }
     // The pure CPU parts, without any I/O.
     let started = Instant::now();
