@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use measure::{Result, children_cpu_time, cpu_time, peak_rss_kib, print_table};
+use measure::{Result, children_cpu_time, cpu_time, peak_rss_kib, print_table, thread_cpu_time};
 use profile_core::RateLimit;
 use serde_json::json;
 use vendors::{VENDORS, email, emulator, row_requests, single_update, sync_setup};
@@ -188,21 +188,48 @@ fn bare_call(raw: vendors::RawRequest) -> vendors::UpdateCall {
 /// Rounds of the overhead benchmark (each loop runs `n / ROUNDS` updates a round).
 const ROUNDS: usize = 10;
 
-/// Time and CPU time (the process's: client and emulator) of `n` calls of `call`.
-async fn timed(call: &vendors::UpdateCall, n: usize, what: &str) -> (Duration, Duration) {
-    let (cpu, started) = (cpu_time(), Instant::now());
+/// What a loop of calls took.
+#[derive(Clone, Copy, Default)]
+struct Timed {
+    /// Wall time.
+    wall: Duration,
+    /// The process's CPU time: the client's and the emulator's.
+    cpu: Duration,
+    /// The client thread's CPU time alone.
+    client_cpu: Duration,
+}
+
+impl std::ops::Add for Timed {
+    type Output = Timed;
+
+    fn add(self, other: Timed) -> Timed {
+        Timed {
+            wall: self.wall + other.wall,
+            cpu: self.cpu + other.cpu,
+            client_cpu: self.client_cpu + other.client_cpu,
+        }
+    }
+}
+
+/// Time and CPU time of `n` calls of `call` (run on the client thread).
+async fn timed(call: &vendors::UpdateCall, n: usize, what: &str) -> Timed {
+    let (cpu, client_cpu, started) = (cpu_time(), thread_cpu_time(), Instant::now());
     for _ in 0..n {
         assert!(call().await, "{what}: an update failed");
     }
-    (started.elapsed(), cpu_time() - cpu)
+    Timed {
+        wall: started.elapsed(),
+        cpu: cpu_time() - cpu,
+        client_cpu: thread_cpu_time() - client_cpu,
+    }
 }
 
 /// The two loops' times, totals and the median of the rounds' ratios `a / b`.
 struct Paired {
     ratio: f64,
     per_round: usize,
-    a: (Duration, Duration),
-    b: (Duration, Duration),
+    a: Timed,
+    b: Timed,
 }
 
 /// Runs `a` and `b` in alternating rounds, so that drift of the machine hits both alike,
@@ -210,10 +237,7 @@ struct Paired {
 /// from always coming first or second; the ratio is the median of the rounds'.
 async fn paired(a: &vendors::UpdateCall, b: &vendors::UpdateCall, n: usize, what: &str) -> Paired {
     let per_round = (n / ROUNDS).max(1);
-    let (mut total_a, mut total_b) = (
-        (Duration::ZERO, Duration::ZERO),
-        (Duration::ZERO, Duration::ZERO),
-    );
+    let (mut total_a, mut total_b) = (Timed::default(), Timed::default());
     let mut ratios = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
         let (ta, tb) = if round % 2 == 0 {
@@ -223,9 +247,9 @@ async fn paired(a: &vendors::UpdateCall, b: &vendors::UpdateCall, n: usize, what
             let tb = timed(b, per_round, what).await;
             (timed(a, per_round, what).await, tb)
         };
-        ratios.push(ta.0.as_secs_f64() / tb.0.as_secs_f64());
-        total_a = (total_a.0 + ta.0, total_a.1 + ta.1);
-        total_b = (total_b.0 + tb.0, total_b.1 + tb.1);
+        ratios.push(ta.wall.as_secs_f64() / tb.wall.as_secs_f64());
+        total_a = total_a + ta;
+        total_b = total_b + tb;
     }
     Paired {
         ratio: median(ratios),
@@ -259,10 +283,12 @@ async fn overhead_loops(
         .goal("<= 1.10"),
     );
     let rows = [
-        ("SDK time per update", measured.a.0),
-        ("bare time per update", measured.b.0),
-        ("SDK CPU per update (+emulator)", measured.a.1),
-        ("bare CPU per update (+emulator)", measured.b.1),
+        ("SDK time per update", measured.a.wall),
+        ("bare time per update", measured.b.wall),
+        ("SDK CPU per update (+emulator)", measured.a.cpu),
+        ("bare CPU per update (+emulator)", measured.b.cpu),
+        ("SDK client-thread CPU per update", measured.a.client_cpu),
+        ("bare client-thread CPU per update", measured.b.client_cpu),
     ];
     for (name, value) in rows {
         results.push(Result::new(
