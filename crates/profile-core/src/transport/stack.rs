@@ -11,7 +11,10 @@ use crate::retry::{ResponseClassifier, RetryPolicy, classify_by_status};
 /// `retry → rate limit → tracing → HTTP` (or a transport of your own at the bottom).
 ///
 /// Retry sits outside the rate limit so that every resend waits for its own slot; tracing
-/// sits right on the wire so that its timings are the vendor's, not the queue's.
+/// sits right on the wire so that its timings are the vendor's, not the queue's. Over real
+/// HTTP the transport emits the tracing event itself (the same event [`TracingTransport`]
+/// emits, one per attempt), which spares every request one layer to cross; a transport of
+/// your own is wrapped in [`TracingTransport`].
 #[derive(Clone, Debug)]
 pub struct TransportStack {
     http: HttpConfig,
@@ -72,11 +75,12 @@ impl TransportStack {
 
     /// Assembles the stack.
     pub fn build(self) -> Result<Arc<dyn Transport>, Error> {
-        let base: Arc<dyn Transport> = match self.base {
-            Some(base) => base,
-            None => Arc::new(HttpTransport::new(&self.http)?),
+        // The HTTP transport emits the tracing layer's event itself, which spares every
+        // request a layer to cross; a transport of the caller's gets the layer.
+        let traced: Arc<dyn Transport> = match self.base {
+            Some(base) => Arc::new(TracingTransport::new(base)),
+            None => Arc::new(HttpTransport::new(&self.http)?.traced()),
         };
-        let traced = TracingTransport::new(base);
         // Without a limit the rate-limit layer would only pass requests through: it is left
         // out rather than crossed by every request.
         if self.rate_limit == RateLimit::unlimited() {

@@ -25,27 +25,38 @@ impl<T: Transport> Transport for TracingTransport<T> {
     async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
         let started = Instant::now();
         let result = self.inner.send(request).await;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1_000.0;
-        match &result {
-            Ok(response) => tracing::debug!(
-                vendor = request.vendor(),
-                operation = request.operation(),
-                method = request.method().as_str(),
-                path = request.path(),
-                status = response.status(),
-                elapsed_ms,
-                "response"
-            ),
-            Err(error) => tracing::warn!(
-                vendor = request.vendor(),
-                operation = request.operation(),
-                method = request.method().as_str(),
-                path = request.path(),
-                error = %error,
-                elapsed_ms,
-                "request failed"
-            ),
-        }
+        trace_outcome(request, &result, started);
         result
+    }
+}
+
+/// The one event a request gets, once its answer (or error) is in: what
+/// [`TracingTransport`] emits, and the HTTP transport itself in the stack
+/// [`TransportStack`](super::TransportStack) assembles (one layer fewer to cross).
+pub(crate) fn trace_outcome(
+    request: &ApiRequest,
+    result: &Result<ApiResponse, Error>,
+    started: Instant,
+) {
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1_000.0;
+    match result {
+        Ok(response) => tracing::debug!(
+            vendor = request.vendor(),
+            operation = request.operation(),
+            method = request.method().as_str(),
+            path = request.path(),
+            status = response.status(),
+            elapsed_ms,
+            "response"
+        ),
+        Err(error) => tracing::warn!(
+            vendor = request.vendor(),
+            operation = request.operation(),
+            method = request.method().as_str(),
+            path = request.path(),
+            error = %error,
+            elapsed_ms,
+            "request failed"
+        ),
     }
 }

@@ -205,3 +205,40 @@ async fn an_answer_cut_short_is_sent_again_and_decoded_whole() {
     );
     assert!(error.may_have_applied());
 }
+
+/// The stack emits one `response` event per attempt (the HTTP transport emits it itself,
+/// in place of a tracing layer), and a transport of the caller's gets the layer: neither
+/// route loses the event or doubles it.
+#[tokio::test(flavor = "current_thread")]
+async fn every_attempt_leaves_one_trace_event_with_its_status() {
+    let captured = profile_core::test_util::capture_traces().expect("no other global subscriber");
+    let (emulator, client) = setup().await;
+    emulator.faults().fail_next(1, 503);
+    client
+        .create_or_replace(&rider(), &ProfileContent::new().attribute("a", 1))
+        .await
+        .unwrap();
+    let events = |operation: &str| -> Vec<String> {
+        captured
+            .text()
+            .lines()
+            .filter(|l| l.contains(" response ") && l.contains(operation))
+            .map(str::to_owned)
+            .collect()
+    };
+    let sent = events("operation=\"create_or_replace\"");
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent[0].contains("attempt=1") && sent[0].contains("status=503"));
+    assert!(sent[1].contains("attempt=2") && sent[1].contains("status=201"));
+
+    // The same through a base transport of the caller's (plain HTTP, handed in).
+    let http = profile_core::HttpTransport::new(&HttpConfig::default()).unwrap();
+    let own = builder(&emulator)
+        .transport(std::sync::Arc::new(http))
+        .build()
+        .unwrap();
+    own.get_profile(&rider().into()).await.unwrap();
+    let read = events("operation=\"get_profile\"");
+    assert_eq!(read.len(), 1, "{read:#?}");
+    assert!(read[0].contains("status=200"));
+}
