@@ -6,8 +6,9 @@
 //! 1. a method builds an [`ApiRequest`]: a plain value (method, URL, query, headers, body,
 //!    idempotency) that can be inspected, rendered with credentials redacted
 //!    ([`ApiRequest::render`]) and snapshot-tested without any network;
-//! 2. the client hands it to a [`Transport`]: real HTTP at the bottom, wrapped by
-//!    [`TracingTransport`], [`RateLimitTransport`] and [`RetryTransport`] (assembled by
+//! 2. the client hands it to a [`Transport`]: real HTTP at the bottom (which traces each
+//!    attempt itself; a transport of your own there is wrapped in [`TracingTransport`]),
+//!    wrapped by [`RateLimitTransport`] and [`RetryTransport`] (assembled by
 //!    [`TransportStack`]);
 //! 3. the vendor crate turns the [`ApiResponse`] into typed values, or into an [`Error`]
 //!    that says how far the request got ([`Error::send_state`]) and what the vendor said.
