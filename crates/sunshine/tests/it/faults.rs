@@ -5,7 +5,7 @@ use std::time::Duration;
 use profile_core::{HttpConfig, SendState};
 use profile_sunshine::{ProfileContent, ProfileUpdate, RetryPolicy};
 
-use crate::{builder, rider, setup};
+use crate::{builder, never_retrying, rider, setup};
 
 #[tokio::test]
 async fn transient_failures_are_retried_and_the_write_applied_once() {
@@ -40,10 +40,7 @@ async fn a_429_is_waited_out_for_its_retry_after() {
 #[tokio::test]
 async fn a_429_that_is_not_retried_carries_its_retry_after() {
     let (emulator, _) = setup().await;
-    let client = builder(&emulator)
-        .retry(RetryPolicy::never())
-        .build()
-        .unwrap();
+    let client = never_retrying(&emulator);
     emulator
         .faults()
         .rate_limit_next(1, Duration::from_secs(30));
@@ -59,10 +56,7 @@ async fn a_429_that_is_not_retried_carries_its_retry_after() {
 #[tokio::test]
 async fn a_dropped_connection_after_the_write_is_reported_as_maybe_sent() {
     let (emulator, _) = setup().await;
-    let client = builder(&emulator)
-        .retry(RetryPolicy::never())
-        .build()
-        .unwrap();
+    let client = never_retrying(&emulator);
     emulator.faults().drop_next(1);
     let err = client
         .create_or_replace(&rider(), &ProfileContent::new().attribute("a", 1))
@@ -136,10 +130,7 @@ async fn a_server_that_is_not_there_is_a_connect_error_and_nothing_was_sent() {
     let emulator = profile_emulator::sunshine::SunshineEmulator::start()
         .await
         .unwrap();
-    let client = builder(&emulator)
-        .retry(RetryPolicy::never())
-        .build()
-        .unwrap();
+    let client = never_retrying(&emulator);
     drop(emulator);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let err = client.get_profile(&rider().into()).await.unwrap_err();
@@ -187,10 +178,7 @@ async fn an_answer_cut_short_is_sent_again_and_decoded_whole() {
     assert_eq!(emulator.faults().requests_seen() - seen, 2);
     assert_eq!(emulator.faults().injected().truncated, 1);
     // Without retries the half answer is an error that says it may have been applied.
-    let once = builder(&emulator)
-        .retry(RetryPolicy::never())
-        .build()
-        .unwrap();
+    let once = never_retrying(&emulator);
     emulator.faults().truncate_next(1);
     let error = once
         .patch_profile(&locator, &ProfileUpdate::new().attribute("a", 3))

@@ -37,6 +37,14 @@ pub fn builder(emulator: &SunshineEmulator) -> SunshineClientBuilder {
     SunshineClient::builder(BaseUrl::parse(&emulator.base_url()).unwrap(), seed_auth())
 }
 
+/// A client of `emulator` that sends every request once, never again.
+pub fn never_retrying(emulator: &SunshineEmulator) -> SunshineClient {
+    builder(emulator)
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap()
+}
+
 /// A running emulator and a client of it with fast retries.
 pub async fn setup() -> (SunshineEmulator, SunshineClient) {
     let emulator = SunshineEmulator::start().await.unwrap();

@@ -10,7 +10,7 @@ use profile_sunshine::{
     BaseUrl, ProfileContent, ProfileUpdate, SunshineAuth, SunshineClient, SunshineUpdater,
 };
 
-use crate::{builder, rider, setup};
+use crate::{builder, never_retrying, rider, setup};
 
 /// The seed's Basic credential, base64-encoded as it goes on the wire.
 const ENCODED: &str =
@@ -78,10 +78,7 @@ async fn tracing_at_trace_level_and_errors_never_show_credentials() {
         .faults()
         .rate_limit_next(1, Duration::from_secs(500));
     messages.push(wrong.get_profile(&rider().into()).await.unwrap_err());
-    let never = builder(&emulator)
-        .retry(profile_core::RetryPolicy::never())
-        .build()
-        .unwrap();
+    let never = never_retrying(&emulator);
     emulator.faults().drop_next(1);
     messages.push(never.get_profile(&rider().into()).await.unwrap_err());
     let oauth = SunshineClient::builder(
