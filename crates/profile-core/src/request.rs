@@ -400,6 +400,18 @@ impl ApiRequest {
     }
 }
 
+/// Which bytes a form keeps as they are: `*-._` and ASCII letters and digits.
+static FORM_KEEPS: [bool; 256] = {
+    let mut keeps = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        keeps[byte] = b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_');
+        byte += 1;
+    }
+    keeps
+};
+
 /// `application/x-www-form-urlencoded`, as the WHATWG URL standard serializes it (and the
 /// `url` crate's `form_urlencoded`): `*-._` and ASCII letters and digits as they are, space
 /// as `+`, every other byte as `%XX`. Written out here because it runs on every Capture
@@ -407,14 +419,10 @@ impl ApiRequest {
 fn encode_form(fields: &[(Cow<'static, str>, String)]) -> Vec<u8> {
     fn push_encoded(out: &mut Vec<u8>, text: &str) {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        let bytes = text.as_bytes();
-        let mut start = 0;
-        for (i, &byte) in bytes.iter().enumerate() {
-            if byte.is_ascii_alphanumeric() || matches!(byte, b'*' | b'-' | b'.' | b'_') {
-                continue;
-            }
-            out.extend_from_slice(&bytes[start..i]);
-            if byte == b' ' {
+        for &byte in text.as_bytes() {
+            if FORM_KEEPS[usize::from(byte)] {
+                out.push(byte);
+            } else if byte == b' ' {
                 out.push(b'+');
             } else {
                 out.extend_from_slice(&[
@@ -423,12 +431,15 @@ fn encode_form(fields: &[(Cow<'static, str>, String)]) -> Vec<u8> {
                     HEX[usize::from(byte & 0x0f)],
                 ]);
             }
-            start = i + 1;
         }
-        out.extend_from_slice(&bytes[start..]);
     }
-    let plain: usize = fields.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-    let mut out = Vec::with_capacity(plain + plain / 2);
+    // Room for the worst case (every byte as `%XX`) from the start: the buffer never grows,
+    // and each byte costs a table look-up and a push.
+    let worst: usize = fields
+        .iter()
+        .map(|(k, v)| 3 * (k.len() + v.len()) + 2)
+        .sum();
+    let mut out = Vec::with_capacity(worst);
     for (i, (name, value)) in fields.iter().enumerate() {
         if i > 0 {
             out.push(b'&');
@@ -454,12 +465,15 @@ fn render_json(out: &mut String, value: &Value) {
 /// assert_eq!(profile_core::encode_path_segment("a b/c"), "a%20b%2Fc");
 /// ```
 pub fn encode_path_segment(segment: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
+            out.push(char::from(byte));
         } else {
-            let _ = write!(out, "%{byte:02X}");
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
     }
     out
