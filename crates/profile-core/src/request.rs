@@ -204,7 +204,8 @@ impl ApiRequest {
             base_url: base_url.clone(),
             path: path.into(),
             query: Vec::new(),
-            headers: Vec::new(),
+            // Room for the usual three (`accept`, `authorization`, `content-type`) and one more.
+            headers: Vec::with_capacity(4),
             body: Body::Empty,
             idempotency,
         }
@@ -226,7 +227,10 @@ impl ApiRequest {
         if name.bytes().any(|b| b.is_ascii_uppercase()) {
             name = Cow::Owned(name.to_ascii_lowercase());
         }
-        self.headers.retain(|(n, _)| *n != name);
+        // At most one of each name is ever held, so the first found is the only one.
+        if let Some(earlier) = self.headers.iter().position(|(n, _)| *n == name) {
+            self.headers.remove(earlier);
+        }
         self.headers.push((name, value.into()));
         self
     }

@@ -148,7 +148,10 @@ impl ApiResponse {
 
     /// Whether the `content-type` says the body is JSON.
     pub(crate) fn declares_json(&self) -> bool {
-        self.header("content-type")
+        // By the constant name, which `HeaderMap` finds without parsing a name.
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.contains("json"))
     }
 
