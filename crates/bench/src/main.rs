@@ -185,6 +185,19 @@ fn bare_call(raw: vendors::RawRequest) -> vendors::UpdateCall {
     })
 }
 
+/// The bare loop's update, and its answer decoded into a `serde_json::Value`, as
+/// hand-written code that uses the answer does: a comparison for context, not the goal's.
+fn bare_decoding_call(raw: vendors::RawRequest) -> vendors::UpdateCall {
+    let inputs = Arc::new((reqwest::Client::new(), raw));
+    Box::new(move || {
+        let inputs = Arc::clone(&inputs);
+        Box::pin(async move {
+            let (client, raw) = &*inputs;
+            raw.send_decoding(client).await
+        })
+    })
+}
+
 /// Rounds of the overhead benchmark (each loop runs `n / ROUNDS` updates a round).
 const ROUNDS: usize = 10;
 
@@ -298,6 +311,16 @@ async fn overhead_loops(
             "µs",
         ));
     }
+    // For context, not the goal: the SDK against bare code that also decodes the answer
+    // it gets (the SDK returns it decoded), so that what is left is the SDK's own cost.
+    let decoding = bare_decoding_call(raw.clone());
+    let against_decoding = paired(&call, &decoding, n, vendor).await;
+    results.push(Result::new(
+        "overhead",
+        format!("{vendor}: SDK / bare decoding the answer (median of {ROUNDS})"),
+        against_decoding.ratio,
+        "ratio",
+    ));
     // The method checked (A/A): each loop against a second one of its own kind, measured
     // the same way. An unbiased method gives ratios near 1; how far they stray is the noise
     // of one run.

@@ -76,6 +76,17 @@ impl RawRequest {
     }
 
     pub(crate) async fn send(&self, client: &reqwest::Client) -> bool {
+        self.send_reading(client, |_| true).await
+    }
+
+    /// Sends like [`RawRequest::send`], and decodes the answer into a `serde_json::Value`
+    /// as hand-written code that uses it would: `true` when it succeeded and is JSON.
+    pub(crate) async fn send_decoding(&self, client: &reqwest::Client) -> bool {
+        self.send_reading(client, |body| serde_json::from_slice::<Value>(body).is_ok())
+            .await
+    }
+
+    async fn send_reading(&self, client: &reqwest::Client, read: impl Fn(&[u8]) -> bool) -> bool {
         let mut builder = client.request(self.method.clone(), &self.url);
         for (k, v) in &self.headers {
             builder = builder.header(k, v);
@@ -83,7 +94,10 @@ impl RawRequest {
         match builder.body(self.body.clone()).send().await {
             Ok(response) => {
                 let ok = response.status().is_success();
-                response.bytes().await.is_ok() && ok
+                match response.bytes().await {
+                    Ok(body) => ok && read(&body),
+                    Err(_) => false,
+                }
             }
             Err(_) => false,
         }
