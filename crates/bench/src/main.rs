@@ -175,25 +175,26 @@ fn on_client_thread<T: Send>(work: impl std::future::Future<Output = T> + Send) 
 /// boxed closure that clones a shared handle and returns a boxed future. The harness then
 /// costs both sides the same, and the ratio measures the SDK alone.
 fn bare_call(raw: vendors::RawRequest) -> vendors::UpdateCall {
-    let inputs = Arc::new((reqwest::Client::new(), raw));
-    Box::new(move || {
-        let inputs = Arc::clone(&inputs);
-        Box::pin(async move {
-            let (client, raw) = &*inputs;
-            raw.send(client).await
-        })
-    })
+    bare_loop_call(raw, false)
 }
 
 /// The bare loop's update, and its answer decoded into a `serde_json::Value`, as
 /// hand-written code that uses the answer does: a comparison for context, not the goal's.
 fn bare_decoding_call(raw: vendors::RawRequest) -> vendors::UpdateCall {
+    bare_loop_call(raw, true)
+}
+
+fn bare_loop_call(raw: vendors::RawRequest, decode: bool) -> vendors::UpdateCall {
     let inputs = Arc::new((reqwest::Client::new(), raw));
     Box::new(move || {
         let inputs = Arc::clone(&inputs);
         Box::pin(async move {
             let (client, raw) = &*inputs;
-            raw.send_decoding(client).await
+            if decode {
+                raw.send_decoding(client).await
+            } else {
+                raw.send(client).await
+            }
         })
     })
 }
