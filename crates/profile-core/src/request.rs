@@ -404,6 +404,9 @@ impl ApiRequest {
     }
 }
 
+/// Upper-case hexadecimal digits, for `%XX` escapes.
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
 /// Which bytes a form keeps as they are: `*-._` and ASCII letters and digits.
 static FORM_KEEPS: [bool; 256] = {
     let mut keeps = [false; 256];
@@ -422,7 +425,6 @@ static FORM_KEEPS: [bool; 256] = {
 /// request, where the general serializer cost several instructions a byte.
 fn encode_form(fields: &[(Cow<'static, str>, String)]) -> Vec<u8> {
     fn push_encoded(out: &mut Vec<u8>, text: &str) {
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
         for &byte in text.as_bytes() {
             if FORM_KEEPS[usize::from(byte)] {
                 out.push(byte);
@@ -469,7 +471,6 @@ fn render_json(out: &mut String, value: &Value) {
 /// assert_eq!(profile_core::encode_path_segment("a b/c"), "a%20b%2Fc");
 /// ```
 pub fn encode_path_segment(segment: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
