@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use measure::{Result, children_cpu_time, cpu_time, peak_rss_kib, print_table, thread_cpu_time};
 use profile_core::RateLimit;
-use serde_json::json;
+use serde_json::{Value, json};
 use vendors::{VENDORS, email, emulator, row_requests, single_update, sync_setup};
 
 /// How big each benchmark is.
@@ -773,13 +773,13 @@ async fn capacity(vendor: &str, duration: Duration, results: &mut Vec<Result>) {
     ));
 }
 
-fn write_results(path: &Path, smoke: bool, results: &[Result]) {
+fn write_results(path: &Path, smoke: bool, machine: &Value, results: &[Result]) {
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
     let document = json!({
         "mode": if smoke { "smoke" } else { "full" },
-        "machine": measure::machine(),
+        "machine": machine,
         "results": results.iter().map(Result::json).collect::<Vec<_>>(),
     });
     std::fs::write(
@@ -933,8 +933,10 @@ async fn run(args: Vec<String>) {
         eprintln!("bench: memory");
         memory(&sizes, &mut results).await;
     }
+    let machine = measure::machine();
+    println!("{}", measure::machine_line(&machine));
     print_table(&results);
-    write_results(&out, smoke, &results);
+    write_results(&out, smoke, &machine, &results);
     eprintln!(
         "bench: done in {:.0}s; results in {}",
         total.elapsed().as_secs_f64(),

@@ -51,15 +51,19 @@ pub(crate) fn peak_rss_kib(pid: &str) -> Option<u64> {
         .ok()
 }
 
-/// What this machine is.
+/// What this machine is: the CPU as the VM shows it (the model name alone does not tell
+/// one generation of a vendor's server CPUs from the next, the family and model numbers
+/// do), its cores and memory.
 pub(crate) fn machine() -> Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, m)| m.trim().to_owned())
-        .unwrap_or_default();
+    let field = |name: &str| {
+        cpuinfo
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(key, _)| key.trim() == name)
+            .map(|(_, value)| value.trim().to_owned())
+            .unwrap_or_default()
+    };
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let mem_kib: u64 = meminfo
         .lines()
@@ -68,11 +72,29 @@ pub(crate) fn machine() -> Value {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     json!({
-        "cpu": model,
+        "cpu": field("model name"),
+        "cpu_family": field("cpu family"),
+        "cpu_model": field("model"),
+        "cache": field("cache size"),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "memory_gib": (mem_kib as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
         "os": std::env::consts::OS,
     })
+}
+
+/// The machine in one line, printed above the results table.
+pub(crate) fn machine_line(machine: &Value) -> String {
+    let text = |key: &str| machine[key].as_str().unwrap_or_default().to_owned();
+    format!(
+        "machine: {} (family {}, model {}, cache {}), {} cores, {} GiB, {}",
+        text("cpu"),
+        text("cpu_family"),
+        text("cpu_model"),
+        text("cache"),
+        machine["cores"],
+        machine["memory_gib"],
+        text("os"),
+    )
 }
 
 /// One number.
