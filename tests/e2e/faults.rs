@@ -8,14 +8,15 @@
 //! final are run again, as a resume does, until none is left; the emulator's state must
 //! then equal the expected state exactly.
 
+use profile_core::ClientSettings;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream;
-use profile_core::bulk::{RowOutcome, SyncOptions, SyncRow, sync_rows};
 use profile_core::{HttpConfig, ProfilePatch, ProfileUpdater, RateLimit, RetryPolicy, UserRef};
 use profile_emulator::{FaultController, RandomFaults};
+use profile_sync::{RowOutcome, SyncOptions, SyncRow, sync_rows};
 use serde_json::{Value, json};
 
 const ROWS: usize = 2_000;

@@ -6,6 +6,7 @@
 //! The server here is a raw TCP listener on 127.0.0.1 writing exactly the bytes each case
 //! needs, which no well-behaved HTTP framework would.
 
+use profile_core::ClientSettings;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

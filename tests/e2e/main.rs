@@ -9,6 +9,7 @@
     unreachable_pub
 )]
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};

@@ -19,6 +19,7 @@ const LIBRARIES: &[&str] = &[
     "profile-sunshine",
     "profile-capture",
     "profile-lumapps",
+    "profile-sync",
     "profile-emulator",
 ];
 

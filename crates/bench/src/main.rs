@@ -21,6 +21,7 @@
 mod measure;
 mod vendors;
 
+use profile_core::ClientSettings;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -999,10 +1000,9 @@ async fn interleaved(vendor: &str, n: usize, emulator: &vendors::Emulator) {
 /// `--decompose N --path K` sends N by path K alone (numbered from 0 as printed), for
 /// counting one path under callgrind against another.
 async fn decompose(n: usize, only: Option<usize>, emulator: &vendors::Emulator) {
-    use profile_core::TracingTransport;
-    use profile_core::retry::AttemptOutcome;
-    use profile_core::{BaseUrl, HttpConfig};
-    use profile_core::{HttpTransport, RetryPolicy, RetryTransport, Transport, TransportStack};
+    use profile_core::{
+        BaseUrl, ClientConfig, HttpConfig, HttpTransport, TracingTransport, Transport,
+    };
     use profile_emulator::sunshine::{SEED_API_TOKEN, SEED_EMAIL};
     use profile_sunshine::{
         IdentifierQuery, ProfileLocator, ProfileUpdate, SunshineAuth, SunshineClient,
@@ -1036,7 +1036,7 @@ async fn decompose(n: usize, only: Option<usize>, emulator: &vendors::Emulator) 
         .unwrap_or_else(|e| panic!("{e}"));
     let bare = reqwest::Client::new();
     let http = HttpTransport::new(&config).unwrap_or_else(|e| panic!("{e}"));
-    let stack = TransportStack::new()
+    let stack = ClientConfig::new()
         .rate_limit(RateLimit::unlimited())
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -1044,22 +1044,13 @@ async fn decompose(n: usize, only: Option<usize>, emulator: &vendors::Emulator) 
         "bare reqwest, prebuilt bytes",
         "reqwest configured as the SDK's, prebuilt bytes",
         "HttpTransport, prebuilt ApiRequest",
-        "full transport stack, prebuilt ApiRequest",
-        "full transport stack, ApiRequest rebuilt, answer parsed into a Value",
+        "client core (retry loop, tracing, HTTP), prebuilt ApiRequest, status only",
+        "client core, ApiRequest rebuilt, answer decoded into a Value",
         "SDK patch_profile",
-        "full transport stack, prebuilt ApiRequest, answer only validated",
-        "full transport stack, ApiRequest rebuilt each time, answer not parsed",
         "HttpTransport under the tracing layer, prebuilt ApiRequest",
-        "HttpTransport under the retry layer, classified by status only, prebuilt ApiRequest",
-        "HttpTransport under the retry layer (its JSON check included), prebuilt ApiRequest",
     ];
-    // The stack's layers one at a time (the full stack without a rate limit is retry over
-    // tracing over HTTP).
     let traced = TracingTransport::new(http.clone());
-    let retried_by_status = RetryTransport::new(http.clone(), RetryPolicy::default())
-        .with_classifier(|_| AttemptOutcome::Done);
-    let retried = RetryTransport::new(http.clone(), RetryPolicy::default());
-    let mut totals = [Duration::ZERO; 11];
+    let mut totals = [Duration::ZERO; 7];
     for _ in 0..10 {
         for (path, total) in totals.iter_mut().enumerate() {
             if only.is_some_and(|only| only != path) {
@@ -1071,32 +1062,24 @@ async fn decompose(n: usize, only: Option<usize>, emulator: &vendors::Emulator) 
                     0 => raw.send(&bare).await,
                     1 => raw.send(&configured).await,
                     2 => http.send(&request).await.is_ok(),
-                    3 => stack.send(&request).await.is_ok(),
+                    3 => stack
+                        .execute(&request, |response, _| Ok(response.status()))
+                        .await
+                        .is_ok(),
                     4 => {
                         let request = client
                             .requests()
                             .patch_profile(&locator, &update)
                             .unwrap_or_else(|e| panic!("{e}"));
-                        match stack.send(&request).await {
-                            Ok(response) => response.json_body::<serde_json::Value>().is_ok(),
-                            Err(_) => false,
-                        }
+                        stack
+                            .execute(&request, |response, _| {
+                                response.decode::<serde_json::Value>(&request)
+                            })
+                            .await
+                            .is_ok()
                     }
                     5 => call().await,
-                    8 => traced.send(&request).await.is_ok(),
-                    9 => retried_by_status.send(&request).await.is_ok(),
-                    10 => retried.send(&request).await.is_ok(),
-                    6 => match stack.send(&request).await {
-                        Ok(response) => !profile_core::retry::is_broken_json(&response),
-                        Err(_) => false,
-                    },
-                    7 => {
-                        let request = client
-                            .requests()
-                            .patch_profile(&locator, &update)
-                            .unwrap_or_else(|e| panic!("{e}"));
-                        stack.send(&request).await.is_ok()
-                    }
+                    6 => traced.send(&request).await.is_ok(),
                     _ => unreachable!("path {path} is not one of the {} paths", names.len()),
                 };
                 assert!(ok, "path {path} failed");
@@ -1128,7 +1111,10 @@ async fn decompose(n: usize, only: Option<usize>, emulator: &vendors::Emulator) 
         "{:>8.1} µs  building the request (CPU only)",
         started.elapsed().as_secs_f64() * 1e6 / n as f64
     );
-    let answer = stack.send(&request).await.unwrap_or_else(|e| panic!("{e}"));
+    let answer = stack
+        .send_once(&request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
     for _ in 0..n {
         std::hint::black_box(answer.json_body::<serde_json::Value>().is_ok());

@@ -1,6 +1,7 @@
 //! Each vendor set up the same way for the benchmarks: an emulator holding `rows` users, an
 //! SDK client, the update one row gets, and the same requests as raw bytes for a bare loop.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use profile_capture::{CaptureAuth, CaptureClient, CaptureUpdater, EntityLocator, EntityUpdate};
@@ -301,14 +302,10 @@ pub(crate) async fn single_update(vendor: &str, emulator: &Emulator) -> (UpdateC
                 "customProfile".into(),
                 json!({"b72127e4-867a-4aba-a843-70c11dc599ef": "01 23"}),
             );
-            let auth = client
-                .authorization(false)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
             let raw = RawRequest::from(
                 &client
                     .requests()
-                    .save_user(SEED_DIRECTORY, &user, &auth)
+                    .save_user(SEED_DIRECTORY, &user)
                     .unwrap_or_else(|e| panic!("{e}")),
             );
             let inputs = Arc::new((client, user));
@@ -372,10 +369,12 @@ pub(crate) async fn row_requests(
             (RawRequest::from(&read), RawRequest::from(&write))
         }
         _ => {
-            let requests = profile_lumapps::LumAppsRequests::new(base(emulator));
-            let auth = profile_core::HeaderValue::secret(format!("Bearer {DEMO_TOKEN}"));
+            let requests = profile_lumapps::LumAppsRequests::new(
+                base(emulator),
+                &LumAppsAuth::token(DEMO_TOKEN),
+            );
             let read = requests
-                .get_user(SEED_DIRECTORY, &UserLocator::Email(who.clone()), &auth)
+                .get_user(SEED_DIRECTORY, &UserLocator::Email(who.clone()))
                 .unwrap_or_else(|e| panic!("{e}"));
             // The save sends the whole user as read, as any client must, with the field set.
             let Emulator::LumApps(lumapps) = emulator else {
@@ -387,7 +386,7 @@ pub(crate) async fn row_requests(
                 json!({"be3363f3-4df8-4a93-b27c-9c8c69258801": "Engineer"}),
             );
             let write = requests
-                .save_user(SEED_DIRECTORY, &user, &auth)
+                .save_user(SEED_DIRECTORY, &user)
                 .unwrap_or_else(|e| panic!("{e}"));
             (RawRequest::from(&read), RawRequest::from(&write))
         }

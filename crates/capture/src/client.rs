@@ -1,68 +1,40 @@
 //! The Capture client: builds requests, sends them, reads `stat`.
 
-use std::sync::Arc;
-
-use profile_core::time::{Clock, SystemClock};
 use profile_core::{
-    ApiRequest, ApiResponse, BaseUrl, Error, HttpConfig, RateLimit, RetryPolicy, Transport,
-    TransportStack, send_decoding,
+    ApiClient, ApiRequest, ApiResponse, BaseUrl, ClientConfig, ClientSettings, Error, RateLimit,
 };
 use serde_json::Value;
 
-use crate::error::{classify, read};
+use crate::response::read;
 use crate::{CaptureAuth, CaptureRequests, EntityRead, EntityReplace, EntityUpdate};
 
 /// Capture limits simultaneous calls (error 510) rather than calls a minute; by default the
 /// client keeps at most this many in flight.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
 
-/// Settings of a [`CaptureClient`].
+/// Settings of a [`CaptureClient`]: the shared ones through [`ClientSettings`] (retry,
+/// rate limit, HTTP, transport, and the clock that also dates signed requests).
 #[derive(Debug)]
 pub struct CaptureClientBuilder {
     base_url: BaseUrl,
     auth: CaptureAuth,
-    clock: Arc<dyn Clock>,
-    stack: TransportStack,
+    config: ClientConfig,
+}
+
+impl ClientSettings for CaptureClientBuilder {
+    fn config_mut(&mut self) -> &mut ClientConfig {
+        &mut self.config
+    }
 }
 
 impl CaptureClientBuilder {
-    /// The retry policy (default: [`RetryPolicy::default`]).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.stack = self.stack.retry(policy);
-        self
-    }
-
-    /// The client-side rate limit (default: at most [`DEFAULT_MAX_IN_FLIGHT`] in flight).
-    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
-        self.stack = self.stack.rate_limit(limit);
-        self
-    }
-
-    /// Timeouts, body limit and user agent of the HTTP transport.
-    pub fn http(mut self, config: HttpConfig) -> Self {
-        self.stack = self.stack.http(config);
-        self
-    }
-
-    /// Sends through this transport instead of real HTTP; retry, rate limit and tracing
-    /// still wrap it.
-    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.stack = self.stack.base_transport(transport);
-        self
-    }
-
-    /// The clock that dates signed requests.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
     /// Builds the client.
     pub fn build(self) -> Result<CaptureClient, Error> {
         self.auth.check().map_err(Error::invalid_input)?;
+        let clock = self.config.clock_ref().clone();
         Ok(CaptureClient {
-            requests: CaptureRequests::new(self.base_url, self.auth, self.clock),
-            transport: self.stack.classifier(classify).build()?,
+            requests: CaptureRequests::new(self.base_url, self.auth, clock),
+            core: self.config.build()?,
         })
     }
 }
@@ -82,18 +54,18 @@ pub struct UpdateOutcome {
 #[derive(Clone, Debug)]
 pub struct CaptureClient {
     requests: CaptureRequests,
-    transport: Arc<dyn Transport>,
+    core: ApiClient,
 }
 
 impl CaptureClient {
     /// Starts building a client for the application at `base_url`
-    /// (`https://{app}.janraincapture.com`).
+    /// (`https://{app}.janraincapture.com`), with at most [`DEFAULT_MAX_IN_FLIGHT`] calls in
+    /// flight by default.
     pub fn builder(base_url: BaseUrl, auth: CaptureAuth) -> CaptureClientBuilder {
         CaptureClientBuilder {
             base_url,
             auth,
-            clock: Arc::new(SystemClock),
-            stack: TransportStack::new()
+            config: ClientConfig::new()
                 .rate_limit(RateLimit::unlimited().with_max_in_flight(DEFAULT_MAX_IN_FLIGHT)),
         }
     }
@@ -103,14 +75,17 @@ impl CaptureClient {
         &self.requests
     }
 
-    /// Sends a request built by [`CaptureClient::requests`].
+    /// Sends a request built by [`CaptureClient::requests`] once (through the rate limit,
+    /// without retrying) and returns the answer as it came.
     pub async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
-        self.transport.send(request).await
+        self.core.send_once(request).await
     }
 
+    /// Sends a request (retrying as the policy says) and reads its `stat: ok` body.
     async fn call(&self, request: ApiRequest) -> Result<Value, Error> {
-        let (response, decoded) = send_decoding::<Value>(&*self.transport, &request).await?;
-        read(&request, &response, decoded)
+        self.core
+            .execute(&request, |response, now| read(&request, response, now))
+            .await
     }
 
     /// Updates the attributes named in `update`, leaving the others alone.

@@ -53,16 +53,17 @@ mod error;
 mod model;
 mod path;
 mod requests;
+mod response;
 mod updater;
 
 pub use auth::{CaptureAuth, sign};
 pub use client::{CaptureClient, CaptureClientBuilder, DEFAULT_MAX_IN_FLIGHT, UpdateOutcome};
-pub use error::{CaptureErrorKind, classify};
+pub use error::CaptureErrorKind;
 pub use model::{
     CaptureInputError, EntityLocator, EntityRead, EntityReplace, EntityUpdate, EntityValues,
     parse_json_value,
 };
 pub use path::{AttributePath, PathSegment};
-pub use profile_core::{BaseUrl, Error, HttpConfig, RateLimit, RetryPolicy};
+pub use profile_core::{BaseUrl, ClientSettings, Error, HttpConfig, RateLimit, RetryPolicy};
 pub use requests::CaptureRequests;
 pub use updater::CaptureUpdater;

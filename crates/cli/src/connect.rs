@@ -1,6 +1,7 @@
 //! Where a vendor is and how to authenticate: flags first, then environment variables.
 //! Credentials are never printed.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use clap::Args;

@@ -342,11 +342,7 @@ pub(crate) async fn lumapps(command: LumAppsCommand) -> Result<(), String> {
             let user = lumapps_locator(&target)?;
             let client = common.connection.lumapps(SINGLE)?;
             if common.dry_run {
-                let auth = profile_core::HeaderValue::secret("Bearer (token)");
-                dry(&client
-                    .requests()
-                    .get_user(&directory, &user, &auth)
-                    .map_err(err)?);
+                dry(&client.requests().get_user(&directory, &user).map_err(err)?);
                 return Ok(());
             }
             print(
@@ -369,11 +365,7 @@ pub(crate) async fn lumapps(command: LumAppsCommand) -> Result<(), String> {
             }
             let client = common.connection.lumapps(SINGLE)?;
             if common.dry_run {
-                let auth = profile_core::HeaderValue::secret("Bearer (token)");
-                dry(&client
-                    .requests()
-                    .get_user(&directory, &user, &auth)
-                    .map_err(err)?);
+                dry(&client.requests().get_user(&directory, &user).map_err(err)?);
                 say!(
                     "then: POST user/directory/save with the user as read, contentId {directory}, and:"
                 );

@@ -7,14 +7,14 @@ use futures_util::Stream;
 use profile_core::credentials::token_authorization;
 use profile_core::secrecy::SecretString;
 use profile_core::{
-    ApiRequest, ApiResponse, BaseUrl, Error, HeaderValue, HttpConfig, Page, RateLimit, RetryPolicy,
-    Transport, TransportStack, paginate, send_decoding,
+    ApiClient, ApiRequest, BaseUrl, ClientConfig, ClientSettings, Error, HeaderValue, Page,
+    paginate,
 };
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::response::{Decoded, check, classify, read};
+use crate::response::read;
 use crate::{
     DirectoryModule, FieldRef, LumAppsAuth, LumAppsInputError, LumAppsRequests, UserLocator,
 };
@@ -60,47 +60,28 @@ struct CachedToken {
 struct Inner {
     requests: LumAppsRequests,
     auth: LumAppsAuth,
-    transport: Arc<dyn Transport>,
+    core: ApiClient,
     token: Mutex<Option<CachedToken>>,
-    /// The `Authorization` value of a bearer token given at build time, made once.
-    fixed_authorization: Option<HeaderValue>,
     page_size: u32,
 }
 
-/// Settings of a [`LumAppsClient`].
+/// Settings of a [`LumAppsClient`]: the shared ones through [`ClientSettings`] (retry,
+/// rate limit, HTTP, transport, clock), and the page size of listings.
 #[derive(Debug)]
 pub struct LumAppsClientBuilder {
     base_url: BaseUrl,
     auth: LumAppsAuth,
-    stack: TransportStack,
+    config: ClientConfig,
     page_size: u32,
 }
 
+impl ClientSettings for LumAppsClientBuilder {
+    fn config_mut(&mut self) -> &mut ClientConfig {
+        &mut self.config
+    }
+}
+
 impl LumAppsClientBuilder {
-    /// The retry policy (default: [`RetryPolicy::default`]).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.stack = self.stack.retry(policy);
-        self
-    }
-
-    /// The client-side rate limit (default: none).
-    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
-        self.stack = self.stack.rate_limit(limit);
-        self
-    }
-
-    /// Timeouts, body limit and user agent of the HTTP transport.
-    pub fn http(mut self, config: HttpConfig) -> Self {
-        self.stack = self.stack.http(config);
-        self
-    }
-
-    /// Sends through this transport instead of real HTTP.
-    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.stack = self.stack.base_transport(transport);
-        self
-    }
-
     /// Users per page when listing a directory (default [`DEFAULT_PAGE_SIZE`]).
     pub fn page_size(mut self, page_size: u32) -> Self {
         self.page_size = page_size.max(1);
@@ -110,17 +91,12 @@ impl LumAppsClientBuilder {
     /// Builds the client.
     pub fn build(self) -> Result<LumAppsClient, Error> {
         self.auth.check().map_err(Error::invalid_input)?;
-        let fixed_authorization = match &self.auth {
-            LumAppsAuth::Token(token) => Some(token_authorization("Bearer", token)),
-            _ => None,
-        };
         Ok(LumAppsClient {
             inner: Arc::new(Inner {
-                requests: LumAppsRequests::new(self.base_url),
+                requests: LumAppsRequests::new(self.base_url, &self.auth),
                 auth: self.auth,
-                transport: self.stack.classifier(classify).build()?,
+                core: self.config.build()?,
                 token: Mutex::new(None),
-                fixed_authorization,
                 page_size: self.page_size,
             }),
         })
@@ -163,7 +139,7 @@ impl LumAppsClient {
         LumAppsClientBuilder {
             base_url,
             auth,
-            stack: TransportStack::new(),
+            config: ClientConfig::new(),
             page_size: DEFAULT_PAGE_SIZE,
         }
     }
@@ -173,9 +149,10 @@ impl LumAppsClient {
         &self.inner.requests
     }
 
-    /// The `Authorization` value to send now: the bearer token, or the cached application
-    /// token (fetched when missing, near expiry, or `force`d after a 401).
-    pub async fn authorization(&self, force: bool) -> Result<HeaderValue, Error> {
+    /// The application token's `Authorization` to send now (fetched when missing, near
+    /// expiry, or `force`d after a 401); `None` with a bearer token, which the request
+    /// builders already carry.
+    async fn application_authorization(&self, force: bool) -> Result<Option<HeaderValue>, Error> {
         let LumAppsAuth::Application {
             customer_id,
             client_id,
@@ -183,18 +160,14 @@ impl LumAppsClient {
             user_email,
         } = &self.inner.auth
         else {
-            return self
-                .inner
-                .fixed_authorization
-                .clone()
-                .ok_or_else(|| Error::invalid_input("unsupported LumApps authentication"));
+            return Ok(None);
         };
         let mut cached = self.inner.token.lock().await;
         if let Some(token) = cached
             .as_ref()
             .filter(|t| !force && Instant::now() < t.refresh_at)
         {
-            return Ok(token.header.clone());
+            return Ok(Some(token.header.clone()));
         }
         let request = self.inner.requests.application_token(
             customer_id,
@@ -202,68 +175,63 @@ impl LumAppsClient {
             client_secret,
             user_email,
         )?;
-        let (response, decoded) = send_decoding::<Value>(&*self.inner.transport, &request).await?;
-        let body = read(&request, &response, decoded)?;
-        let (Some(token), expires_in) = (
-            body.get("access_token").and_then(Value::as_str),
-            body.get("expires_in")
-                .and_then(Value::as_u64)
-                .unwrap_or(3_600),
-        ) else {
-            return Err(Error::UnexpectedResponse {
-                vendor: request.vendor(),
-                operation: request.operation(),
-                status: response.status(),
-                reason: "the answer has no access_token".to_owned(),
-                source: None,
-            });
-        };
+        let (token, expires_in) = self
+            .inner
+            .core
+            .execute(&request, |response, now| {
+                let body = read(&request, response, now)?;
+                match body.get("access_token").and_then(Value::as_str) {
+                    Some(token) => Ok((
+                        token.to_owned(),
+                        body.get("expires_in")
+                            .and_then(Value::as_u64)
+                            .unwrap_or(3_600),
+                    )),
+                    None => Err(Error::UnexpectedResponse {
+                        vendor: request.vendor(),
+                        operation: request.operation(),
+                        status: response.status(),
+                        reason: "the answer has no access_token".to_owned(),
+                        source: None,
+                    }),
+                }
+            })
+            .await?;
         let lifetime = Duration::from_secs(expires_in);
-        let header = token_authorization("Bearer", &SecretString::from(token.to_owned()));
+        let header = token_authorization("Bearer", &SecretString::from(token));
         *cached = Some(CachedToken {
             header: header.clone(),
             // Short-lived tokens are refreshed at half their life rather than never.
             refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN.min(lifetime / 2)),
         });
-        Ok(header)
+        Ok(Some(header))
     }
 
-    /// Sends a request built with the current token; on a 401 with an application token,
-    /// fetches a new token and sends the same request once more with it.
-    async fn send_authorized(
-        &self,
-        request: ApiRequest,
-        decode: bool,
-    ) -> Result<(ApiRequest, ApiResponse, Option<Decoded>), Error> {
-        let (response, decoded) = self.send_once(&request, decode).await?;
-        if response.status() == 401 && matches!(self.inner.auth, LumAppsAuth::Application { .. }) {
-            let request = request.header("authorization", self.authorization(true).await?);
-            let (response, decoded) = self.send_once(&request, decode).await?;
-            return Ok((request, response, decoded));
+    /// Sends a request with the client's credentials (retrying as the policy says) and
+    /// returns the JSON of its answer. With an application token, a 401 fetches a new
+    /// token and sends the request once more.
+    async fn call(&self, request: ApiRequest) -> Result<Value, Error> {
+        let request = match self.application_authorization(false).await? {
+            Some(authorization) => request.header("authorization", authorization),
+            None => request,
+        };
+        let result = self.execute(&request).await;
+        match result {
+            Err(error) if error.is_unauthorized() => {
+                let Some(fresh) = self.application_authorization(true).await? else {
+                    return Err(error);
+                };
+                self.execute(&request.header("authorization", fresh)).await
+            }
+            other => other,
         }
-        Ok((request, response, decoded))
     }
 
-    /// Sends once (through the retry layer); with `decode`, a success's body is decoded in
-    /// the pass that also checks it came whole.
-    async fn send_once(
-        &self,
-        request: &ApiRequest,
-        decode: bool,
-    ) -> Result<(ApiResponse, Option<Decoded>), Error> {
-        if decode {
-            return send_decoding::<Value>(&*self.inner.transport, request).await;
-        }
-        Ok((self.inner.transport.send(request).await?, None))
-    }
-
-    async fn call<F>(&self, build: F) -> Result<Value, Error>
-    where
-        F: FnOnce(&HeaderValue) -> Result<ApiRequest, Error>,
-    {
-        let request = build(&self.authorization(false).await?)?;
-        let (request, response, decoded) = self.send_authorized(request, true).await?;
-        read(&request, &response, decoded)
+    async fn execute(&self, request: &ApiRequest) -> Result<Value, Error> {
+        self.inner
+            .core
+            .execute(request, |response, now| read(request, response, now))
+            .await
     }
 
     /// Every user directory module of an instance, page after page.
@@ -280,16 +248,12 @@ impl LumAppsClient {
                 let (client, instance_id, lang) =
                     (client.clone(), instance_id.clone(), lang.clone());
                 async move {
-                    let mut body = client
-                        .call(|auth| {
-                            client.inner.requests.list_directories(
-                                &instance_id,
-                                &lang,
-                                cursor.as_deref(),
-                                auth,
-                            )
-                        })
-                        .await?;
+                    let request = client.inner.requests.list_directories(
+                        &instance_id,
+                        &lang,
+                        cursor.as_deref(),
+                    )?;
+                    let mut body = client.call(request).await?;
                     let page = page_of(&mut body, Some);
                     let items = page
                         .items
@@ -308,7 +272,7 @@ impl LumAppsClient {
     /// One user directory module, by id. A content that is not a user directory is refused.
     pub async fn get_directory(&self, id: &str, lang: &str) -> Result<DirectoryModule, Error> {
         let content = self
-            .call(|auth| self.inner.requests.get_content(id, lang, auth))
+            .call(self.inner.requests.get_content(id, lang)?)
             .await?;
         Ok(DirectoryModule::from_content(&content)?)
     }
@@ -320,7 +284,7 @@ impl LumAppsClient {
         user: &UserLocator,
     ) -> Result<Map<String, Value>, Error> {
         match self
-            .call(|auth| self.inner.requests.get_user(directory_id, user, auth))
+            .call(self.inner.requests.get_user(directory_id, user)?)
             .await?
         {
             Value::Object(user) => Ok(user),
@@ -341,29 +305,12 @@ impl LumAppsClient {
         user: &Map<String, Value>,
     ) -> Result<Map<String, Value>, Error> {
         match self
-            .call(|auth| self.inner.requests.save_user(directory_id, user, auth))
+            .call(self.inner.requests.save_user(directory_id, user)?)
             .await?
         {
             Value::Object(saved) => Ok(saved),
             _ => Ok(user.clone()),
         }
-    }
-
-    /// Saves the whole user object, taken by value (no copy is made), and only checks the
-    /// answer instead of decoding the saved user: for callers that do not need it back (a
-    /// sync that has already compared).
-    pub async fn save_user_unread(
-        &self,
-        directory_id: &str,
-        user: Map<String, Value>,
-    ) -> Result<(), Error> {
-        let request = self.inner.requests.save_user_owned(
-            directory_id,
-            user,
-            &self.authorization(false).await?,
-        )?;
-        let (request, response, _) = self.send_authorized(request, false).await?;
-        check(&request, &response)
     }
 
     /// Every user of a directory, page after page; one page in memory at a time.
@@ -375,16 +322,12 @@ impl LumAppsClient {
         paginate("lumapps", "list_users", move |cursor: Option<String>| {
             let (client, directory_id) = (client.clone(), directory_id.clone());
             async move {
-                let body = client
-                    .call(|auth| {
-                        client.inner.requests.list_users(
-                            &directory_id,
-                            cursor.as_deref(),
-                            client.inner.page_size,
-                            auth,
-                        )
-                    })
-                    .await?;
+                let request = client.inner.requests.list_users(
+                    &directory_id,
+                    cursor.as_deref(),
+                    client.inner.page_size,
+                )?;
+                let body = client.call(request).await?;
                 Ok(users_page(body))
             }
         })

@@ -1,6 +1,6 @@
 //! Every LumApps call as a pure function from input to [`ApiRequest`].
 
-use profile_core::credentials::basic_authorization;
+use profile_core::credentials::{basic_authorization, token_authorization};
 use profile_core::secrecy::SecretString;
 use profile_core::{
     ApiRequest, BaseUrl, Error, HeaderValue, Idempotency, Method, encode_path_segment,
@@ -8,7 +8,7 @@ use profile_core::{
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
-use crate::LumAppsInputError;
+use crate::{LumAppsAuth, LumAppsInputError};
 
 pub(crate) const VENDOR: &str = "lumapps";
 /// A path of the legacy API (`/_ah/api/lumsites/v1/…`), as a constant: requests to a
@@ -66,11 +66,17 @@ pub enum UserLocator {
     Uid(String),
 }
 
-/// Builds the requests of one LumApps cell (`https://{cell}.api.lumapps.com`). Each takes
-/// the `Authorization` value to send, so that a refreshed token needs no new builder.
+/// Builds the requests of one LumApps cell (`https://{cell}.api.lumapps.com`), holding its
+/// credentials as the other vendors' builders do.
+///
+/// With a bearer token every request carries it. With an application's credentials the
+/// token is fetched at run time ([`LumAppsRequests::application_token`]): the requests are
+/// built without `Authorization` and the client adds the token it holds before sending.
 #[derive(Clone, Debug)]
 pub struct LumAppsRequests {
     base_url: BaseUrl,
+    /// The `Authorization` of a bearer token given up front.
+    authorization: Option<HeaderValue>,
 }
 
 fn not_empty(value: &str, what: &'static str) -> Result<(), LumAppsInputError> {
@@ -82,21 +88,25 @@ fn not_empty(value: &str, what: &'static str) -> Result<(), LumAppsInputError> {
 }
 
 impl LumAppsRequests {
-    /// Requests for the cell at `base_url`.
-    pub fn new(base_url: BaseUrl) -> Self {
-        Self { base_url }
+    /// Requests for the cell at `base_url`, authenticated with `auth`.
+    pub fn new(base_url: BaseUrl, auth: &LumAppsAuth) -> Self {
+        let authorization = match auth {
+            LumAppsAuth::Token(token) => Some(token_authorization("Bearer", token)),
+            _ => None,
+        };
+        Self {
+            base_url,
+            authorization,
+        }
     }
 
-    fn legacy(
-        &self,
-        operation: &'static str,
-        method: Method,
-        path: &'static str,
-        auth: &HeaderValue,
-    ) -> ApiRequest {
-        ApiRequest::new(VENDOR, operation, method, &self.base_url, path)
-            .header("accept", "application/json")
-            .header("authorization", auth.clone())
+    fn legacy(&self, operation: &'static str, method: Method, path: &'static str) -> ApiRequest {
+        let request = ApiRequest::new(VENDOR, operation, method, &self.base_url, path)
+            .header("accept", "application/json");
+        match &self.authorization {
+            Some(authorization) => request.header("authorization", authorization.clone()),
+            None => request,
+        }
     }
 
     /// `POST content/list` for the user directory modules of an instance, with the body of
@@ -107,7 +117,6 @@ impl LumAppsRequests {
         instance_id: &str,
         lang: &str,
         cursor: Option<&str>,
-        auth: &HeaderValue,
     ) -> Result<ApiRequest, Error> {
         not_empty(instance_id, "the instance id")?;
         let mut body = json!({
@@ -125,47 +134,26 @@ impl LumAppsRequests {
                 "list_directories",
                 Method::Post,
                 legacy_path!("content/list"),
-                auth,
             )
             .json(body)
             .idempotency(Idempotency::Idempotent))
     }
 
     /// `GET content/get?uid=…&lang=…`: one content (a user directory module, say).
-    pub fn get_content(
-        &self,
-        id: &str,
-        lang: &str,
-        auth: &HeaderValue,
-    ) -> Result<ApiRequest, Error> {
+    pub fn get_content(&self, id: &str, lang: &str) -> Result<ApiRequest, Error> {
         not_empty(id, "the content id")?;
         Ok(self
-            .legacy(
-                "get_content",
-                Method::Get,
-                legacy_path!("content/get"),
-                auth,
-            )
+            .legacy("get_content", Method::Get, legacy_path!("content/get"))
             .query("uid", id)
             .query("lang", lang))
     }
 
     /// `GET user/directory/get?contentId=…&email=…` (or `uid=…`): a user as the directory
     /// shows them.
-    pub fn get_user(
-        &self,
-        directory_id: &str,
-        user: &UserLocator,
-        auth: &HeaderValue,
-    ) -> Result<ApiRequest, Error> {
+    pub fn get_user(&self, directory_id: &str, user: &UserLocator) -> Result<ApiRequest, Error> {
         not_empty(directory_id, "the directory id")?;
         let request = self
-            .legacy(
-                "get_user",
-                Method::Get,
-                legacy_path!("user/directory/get"),
-                auth,
-            )
+            .legacy("get_user", Method::Get, legacy_path!("user/directory/get"))
             .query("contentId", directory_id);
         Ok(match user {
             UserLocator::Email(email) => {
@@ -188,7 +176,6 @@ impl LumAppsRequests {
         &self,
         directory_id: &str,
         user: &Map<String, Value>,
-        auth: &HeaderValue,
     ) -> Result<ApiRequest, Error> {
         not_empty(directory_id, "the directory id")?;
         let has_identity = ["email", "id", "uid"].iter().any(|k| {
@@ -204,22 +191,10 @@ impl LumAppsRequests {
             "save_user",
             Method::Post,
             legacy_path!("user/directory/save"),
-            auth,
         )
         .json_of(&SaveBody { user, directory_id })
         .map_err(Error::invalid_input)
         .map(|request| request.idempotency(Idempotency::Idempotent))
-    }
-
-    /// [`save_user`](Self::save_user), taking the user object by value. (The body is
-    /// serialized from it either way; kept for callers that hold the user by value.)
-    pub fn save_user_owned(
-        &self,
-        directory_id: &str,
-        user: Map<String, Value>,
-        auth: &HeaderValue,
-    ) -> Result<ApiRequest, Error> {
-        self.save_user(directory_id, &user, auth)
     }
 
     /// `POST user/directory/list`: one page of a directory's users. `maxResults` is a
@@ -229,7 +204,6 @@ impl LumAppsRequests {
         directory_id: &str,
         cursor: Option<&str>,
         max_results: u32,
-        auth: &HeaderValue,
     ) -> Result<ApiRequest, Error> {
         not_empty(directory_id, "the directory id")?;
         let mut body =
@@ -242,7 +216,6 @@ impl LumAppsRequests {
                 "list_users",
                 Method::Post,
                 legacy_path!("user/directory/list"),
-                auth,
             )
             .json(body)
             .idempotency(Idempotency::Idempotent))

@@ -37,8 +37,12 @@ pub enum ApiErrorKind {
     Conflict,
     /// The vendor refused the request as malformed or invalid.
     InvalidRequest,
-    /// The vendor failed on its side (5xx).
+    /// The vendor failed on its side (500 and other 5xx).
     ServerError,
+    /// The vendor is failing for now in a way that may pass (502, 503, 504; Capture's 500
+    /// and 504). The request may have been applied, so only an idempotent one is sent
+    /// again.
+    Unavailable,
     /// Anything else.
     Other,
 }
@@ -51,6 +55,7 @@ impl ApiErrorKind {
             401 => ApiErrorKind::Unauthorized,
             403 => ApiErrorKind::Forbidden,
             429 => ApiErrorKind::RateLimited,
+            502..=504 => ApiErrorKind::Unavailable,
             409 => ApiErrorKind::Conflict,
             412 => ApiErrorKind::PreconditionFailed,
             400 | 405..=408 | 411 | 413..=422 => ApiErrorKind::InvalidRequest,
@@ -83,8 +88,9 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// How long the vendor asked us to wait before trying again.
     pub retry_after: Option<Duration>,
-    /// Whether an earlier attempt of the same request may have been applied (see
-    /// [`ApiResponse::earlier_attempt_may_have_applied`](crate::ApiResponse::earlier_attempt_may_have_applied)).
+    /// Whether an earlier attempt of the same request may have been applied: the retry
+    /// loop sent it again after a timeout, a dropped connection or a 5xx. This answer then
+    /// does not prove that nothing was applied.
     pub earlier_attempt_may_have_applied: bool,
 }
 
@@ -246,6 +252,23 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
+    /// A success's body ended before its JSON document did: the answer was cut short on the
+    /// way, and the request may have been applied.
+    #[error(
+        "{vendor} {operation}: the answer (HTTP {status}) was cut short; the request may have been applied"
+    )]
+    CutShort {
+        /// The vendor's short name.
+        vendor: &'static str,
+        /// The operation.
+        operation: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The decoder's error.
+        #[source]
+        source: BoxError,
+    },
+
     /// The vendor answered with an error.
     #[error("{0}")]
     Api(Box<ApiError>),
@@ -280,6 +303,7 @@ impl Error {
             Error::InvalidInput(_) | Error::Connect { .. } => SendState::NotSent,
             Error::Timeout { .. } | Error::Connection { .. } => SendState::MaybeSent,
             Error::ResponseTooLarge { .. }
+            | Error::CutShort { .. }
             | Error::UnexpectedResponse { .. }
             | Error::Api(_)
             | Error::RepeatedCursor { .. } => SendState::Sent,
@@ -287,12 +311,18 @@ impl Error {
     }
 
     /// Whether the same call may succeed later: a connection that could not be made, a
-    /// timeout, a rate limit, a 502/503/504. Whether it is *safe* to resend also depends on
+    /// timeout, a rate limit, a 502/503/504, an answer cut short. Whether it is *safe* to resend also depends on
     /// the request's idempotency; see [`SendState`].
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Connect { .. } | Error::Timeout { .. } | Error::Connection { .. } => true,
-            Error::Api(e) => e.kind == ApiErrorKind::RateLimited || matches!(e.status, 502..=504),
+            Error::Connect { .. }
+            | Error::Timeout { .. }
+            | Error::Connection { .. }
+            | Error::CutShort { .. } => true,
+            Error::Api(e) => matches!(
+                e.kind,
+                ApiErrorKind::RateLimited | ApiErrorKind::Unavailable
+            ),
             _ => false,
         }
     }
@@ -305,27 +335,68 @@ impl Error {
     pub fn may_have_applied(&self) -> bool {
         match self {
             Error::Timeout { .. } | Error::Connection { .. } => true,
-            Error::ResponseTooLarge { .. } => true,
+            Error::ResponseTooLarge { .. } | Error::CutShort { .. } => true,
             Error::UnexpectedResponse { status, .. } => {
                 (200..300).contains(status) || *status >= 500
             }
             Error::Api(e) => {
-                e.kind == ApiErrorKind::ServerError || e.earlier_attempt_may_have_applied
+                matches!(
+                    e.kind,
+                    ApiErrorKind::ServerError | ApiErrorKind::Unavailable
+                ) || e.earlier_attempt_may_have_applied
             }
             Error::InvalidInput(_) | Error::Connect { .. } | Error::RepeatedCursor { .. } => false,
         }
     }
 
-    /// Carries over what `response` says of the attempts before it: a vendor error read
-    /// from the last answer does not prove nothing was applied if an earlier attempt may
-    /// have been. Vendor crates call it on every error they read from an answer.
-    pub fn noting_attempts_of(self, response: &crate::ApiResponse) -> Self {
+    /// The same error, saying that an earlier attempt of its request may have been applied:
+    /// a caller must not take "refused" or "could not connect" for "nothing happened".
+    pub(crate) fn after_uncertain_attempts(self) -> Self {
         match self {
-            Error::Api(mut e) if response.earlier_attempt_may_have_applied() => {
+            Error::Api(mut e) => {
                 e.earlier_attempt_may_have_applied = true;
                 Error::Api(e)
             }
-            other => other,
+            error if !error.may_have_applied() && !error.is_invalid_input() => {
+                match error.vendor_and_operation() {
+                    Some((vendor, operation)) => Error::Connection {
+                        vendor,
+                        operation,
+                        source: format!(
+                            "an earlier attempt may have been applied; the last: {error}"
+                        )
+                        .into(),
+                    },
+                    None => error,
+                }
+            }
+            error => error,
+        }
+    }
+
+    fn vendor_and_operation(&self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Error::Connect {
+                vendor, operation, ..
+            }
+            | Error::Timeout {
+                vendor, operation, ..
+            }
+            | Error::Connection {
+                vendor, operation, ..
+            }
+            | Error::ResponseTooLarge {
+                vendor, operation, ..
+            }
+            | Error::CutShort {
+                vendor, operation, ..
+            }
+            | Error::UnexpectedResponse {
+                vendor, operation, ..
+            }
+            | Error::RepeatedCursor { vendor, operation } => Some((vendor, operation)),
+            Error::Api(e) => Some((e.vendor, e.operation)),
+            Error::InvalidInput(_) => None,
         }
     }
 
@@ -341,7 +412,9 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api(e) => Some(e.status),
-            Error::UnexpectedResponse { status, .. } => Some(*status),
+            Error::UnexpectedResponse { status, .. } | Error::CutShort { status, .. } => {
+                Some(*status)
+            }
             _ => None,
         }
     }
@@ -435,11 +508,7 @@ mod tests {
         };
         assert!(api(503).may_have_applied() && api(500).may_have_applied());
         assert!(!api(429).may_have_applied() && !api(404).may_have_applied());
-        let refused_after_a_drop = api(429).noting_attempts_of(&{
-            let mut r = crate::ApiResponse::new(429, "");
-            r.mark_earlier_attempt_may_have_applied();
-            r
-        });
+        let refused_after_a_drop = api(429).after_uncertain_attempts();
         assert!(refused_after_a_drop.may_have_applied());
         assert!(
             refused_after_a_drop
@@ -463,7 +532,8 @@ mod tests {
         assert_eq!(ApiErrorKind::from_status(404), ApiErrorKind::NotFound);
         assert_eq!(ApiErrorKind::from_status(401), ApiErrorKind::Unauthorized);
         assert_eq!(ApiErrorKind::from_status(422), ApiErrorKind::InvalidRequest);
-        assert_eq!(ApiErrorKind::from_status(503), ApiErrorKind::ServerError);
+        assert_eq!(ApiErrorKind::from_status(500), ApiErrorKind::ServerError);
+        assert_eq!(ApiErrorKind::from_status(503), ApiErrorKind::Unavailable);
         assert_eq!(ApiErrorKind::from_status(302), ApiErrorKind::Other);
     }
 }

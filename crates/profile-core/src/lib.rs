@@ -6,14 +6,14 @@
 //! 1. a method builds an [`ApiRequest`]: a plain value (method, URL, query, headers, body,
 //!    idempotency) that can be inspected, rendered with credentials redacted
 //!    ([`ApiRequest::render`]) and snapshot-tested without any network;
-//! 2. the client hands it to a [`Transport`]: real HTTP at the bottom (which traces each
-//!    attempt itself; a transport of your own there is wrapped in [`TracingTransport`]),
-//!    wrapped by [`RateLimitTransport`] and [`RetryTransport`] (assembled by
-//!    [`TransportStack`]);
-//! 3. the vendor crate turns the [`ApiResponse`] into typed values, or into an [`Error`]
-//!    that says how far the request got ([`Error::send_state`]) and what the vendor said.
-//!    A success's JSON body is decoded once, inside the retry loop ([`send_decoding`]):
-//!    the same pass tells the retry layer whether the answer came whole.
+//! 2. the vendor client's [`ApiClient`] (built from a [`ClientConfig`], whose setters every
+//!    vendor builder shares through [`ClientSettings`]) hands it to a [`Transport`]: real
+//!    HTTP (or a transport of your own) under [`TracingTransport`] and
+//!    [`RateLimitTransport`];
+//! 3. inside the retry loop ([`ApiClient::execute`]) the vendor crate reads each answer
+//!    once, into typed values or into an [`Error`] that says how far the request got
+//!    ([`Error::send_state`]) and what the vendor said; the loop decides from that typed
+//!    error whether to send again ([`retry::AttemptOutcome::of`]).
 //!
 //! On top sits a vendor-neutral layer, [`ProfileUpdater`], so that one program can drive any
 //! vendor through `dyn ProfileUpdater` with a [`UserRef`] and a [`ProfilePatch`].
@@ -46,10 +46,9 @@
 //!   output at TRACE level.
 
 mod base_url;
-pub mod bulk;
+mod client;
 pub mod credentials;
 mod error;
-mod json_check;
 mod paginate;
 mod profile;
 mod request;
@@ -61,6 +60,7 @@ pub mod time;
 mod transport;
 
 pub use base_url::{BaseUrl, InvalidBaseUrl};
+pub use client::{ApiClient, ClientConfig, ClientSettings};
 pub use error::{ApiError, ApiErrorKind, BoxError, Error, SendState};
 pub use paginate::{Page, paginate};
 pub use profile::{
@@ -70,13 +70,12 @@ pub use profile::{
 pub use request::{
     ApiRequest, Body, HeaderValue, Idempotency, Method, REDACTED, encode_path_segment,
 };
-pub use response::{ApiResponse, BodyRead};
+pub use response::ApiResponse;
 pub use retry::{RetryAfter, RetryPolicy};
 #[cfg(any(test, feature = "test-util"))]
 pub use test_util::RecordingTransport;
 pub use transport::{
-    HttpConfig, HttpTransport, RateLimit, RateLimitTransport, ReadBody, RetryTransport,
-    TracingTransport, Transport, TransportStack, send_decoding,
+    HttpConfig, HttpTransport, RateLimit, RateLimitTransport, TracingTransport, Transport,
 };
 
 /// Re-exported so that callers build credentials without adding `secrecy` themselves.

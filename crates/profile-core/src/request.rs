@@ -676,10 +676,45 @@ mod properties {
         }
 
         #[test]
-        fn the_retry_classifier_takes_any_answer(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let response = crate::ApiResponse::new(status, body).with_header("content-type", "application/json");
-            let _ = crate::retry::classify_by_status(&response);
-            let _ = crate::retry::RetryAfter::from_response(&response);
+        fn any_answer_reads_as_a_typed_error_of_its_status_or_decodes_as_serde_json_says(
+            status in 100u16..600,
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            retry_after in "[ -~]{0,30}",
+        ) {
+            use std::time::{Duration, SystemTime};
+            use crate::{ApiErrorKind, Error, RetryAfter};
+            let response = crate::ApiResponse::new(status, body.clone())
+                .with_header("content-type", "application/json")
+                .with_header("retry-after", retry_after.clone());
+            let base = BaseUrl::parse("https://example.com").unwrap();
+            let request = ApiRequest::new("test", "op", Method::Get, &base, "/x");
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+            let as_serde = serde_json::from_slice::<serde_json::Value>(&body);
+            match response.read_error(&request, now, &["x-request-id"]) {
+                Err(Error::UnexpectedResponse { status: got, .. }) => {
+                    prop_assert!((300..400).contains(&status));
+                    prop_assert_eq!(got, status);
+                }
+                Ok((error, json)) => {
+                    prop_assert!(!(300..400).contains(&status));
+                    prop_assert_eq!(error.status, status);
+                    prop_assert_eq!(error.kind, ApiErrorKind::from_status(status));
+                    prop_assert_eq!(json.is_some(), as_serde.is_ok());
+                    prop_assert_eq!(
+                        error.retry_after,
+                        RetryAfter::parse(&retry_after).map(|r| r.delay_from(now))
+                    );
+                }
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
+            match (response.decode::<serde_json::Value>(&request), as_serde) {
+                (Ok(ours), Ok(theirs)) => prop_assert_eq!(ours, theirs),
+                (Err(Error::CutShort { .. }), Err(theirs)) => prop_assert!(theirs.is_eof()),
+                (Err(Error::UnexpectedResponse { .. }), Err(theirs)) => {
+                    prop_assert!(!theirs.is_eof())
+                }
+                (ours, theirs) => prop_assert!(false, "{ours:?} against {theirs:?}"),
+            }
         }
     }
 }

@@ -1,26 +1,13 @@
 //! What came back from a vendor.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 
-/// What reading an answer's body showed of it: see [`Transport::send_reading`].
-///
-/// [`Transport::send_reading`]: crate::Transport::send_reading
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BodyRead {
-    /// The body is one well-formed JSON document.
-    Json,
-    /// The body ends before the JSON document does: the answer was cut short.
-    CutShort,
-    /// The reader cannot tell: it stopped early, at a value of a shape it did not expect or
-    /// at bytes that are not JSON (the retry layer then checks the body itself).
-    Unknown,
-}
+use crate::{ApiError, ApiErrorKind, ApiRequest, Error, RetryAfter};
 
 /// A response as received: status, headers and the whole body.
 ///
@@ -33,11 +20,6 @@ pub struct ApiResponse {
     // As the HTTP client received them: kept rather than copied out, header by header.
     headers: HeaderMap,
     body: Bytes,
-    earlier_attempt_may_have_applied: bool,
-    // Whether the body is well-formed JSON, once a reader has found out
-    // ([`ApiResponse::note_body_read`]) or the body has been checked: it is checked once,
-    // however many ask (the retry layer, then a caller that only checks the answer).
-    body_is_json: OnceLock<bool>,
 }
 
 impl ApiResponse {
@@ -47,8 +29,6 @@ impl ApiResponse {
             status,
             headers: HeaderMap::new(),
             body: body.into(),
-            earlier_attempt_may_have_applied: false,
-            body_is_json: OnceLock::new(),
         }
     }
 
@@ -80,32 +60,7 @@ impl ApiResponse {
     /// Replaces the body.
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
-        self.body_is_json = OnceLock::new();
         self
-    }
-
-    /// Records what a reader of the body found (see [`Transport::send_reading`]), so that
-    /// [`ApiResponse::body_is_json`] need not check the body again.
-    ///
-    /// [`Transport::send_reading`]: crate::Transport::send_reading
-    pub fn note_body_read(&mut self, read: BodyRead) {
-        self.body_is_json = match read {
-            BodyRead::Json => OnceLock::from(true),
-            BodyRead::CutShort => OnceLock::from(false),
-            BodyRead::Unknown => OnceLock::new(),
-        };
-    }
-
-    /// Whether an attempt before the one that gave this answer may have been applied (the
-    /// retry layer sent the request again after a timeout, a dropped connection or a 5xx).
-    /// An error read from this answer then does not prove that nothing was applied.
-    pub fn earlier_attempt_may_have_applied(&self) -> bool {
-        self.earlier_attempt_may_have_applied
-    }
-
-    /// Records that an earlier attempt may have been applied (the retry layer's job).
-    pub fn mark_earlier_attempt_may_have_applied(&mut self) {
-        self.earlier_attempt_may_have_applied = true;
     }
 
     /// The HTTP status code.
@@ -137,39 +92,77 @@ impl ApiResponse {
         &self.body
     }
 
-    /// Whether the body is exactly one well-formed JSON document, checked in one pass
-    /// without building anything (about a quarter of the cost of parsing it into
-    /// `serde::de::IgnoredAny`). Bytes inside strings are not checked as UTF-8.
-    pub fn body_is_json(&self) -> bool {
-        *self
-            .body_is_json
-            .get_or_init(|| crate::json_check::is_well_formed(&self.body))
+    /// Decodes a success's JSON body as `T`, for `request`'s vendor crate: a body that ends
+    /// before its document does is [`Error::CutShort`] (the answer was cut on the way, and
+    /// the retry loop may send an idempotent request again); any other body that does not
+    /// decode is [`Error::UnexpectedResponse`].
+    pub fn decode<T: DeserializeOwned>(&self, request: &ApiRequest) -> Result<T, Error> {
+        self.json_body().map_err(|e| {
+            let (vendor, operation, status) = (request.vendor(), request.operation(), self.status);
+            if e.is_eof() {
+                Error::CutShort {
+                    vendor,
+                    operation,
+                    status,
+                    source: Box::new(e),
+                }
+            } else {
+                Error::UnexpectedResponse {
+                    vendor,
+                    operation,
+                    status,
+                    reason: "the body is not the JSON this call returns".to_owned(),
+                    source: Some(Box::new(e)),
+                }
+            }
+        })
     }
 
-    /// Whether the `content-type` says the body is JSON.
-    pub(crate) fn declares_json(&self) -> bool {
-        // By the constant name, which `HeaderMap` finds without parsing a name.
-        self.headers
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.contains("json"))
-    }
-
-    /// Decodes the body as JSON, and says what that showed of the body: for a reader handed
-    /// to [`Transport::send_reading`].
+    /// What every vendor reads the same way from an answer that is not a success, leaving
+    /// only its own error body to the vendor crate.
     ///
-    /// [`Transport::send_reading`]: crate::Transport::send_reading
-    pub fn read_json<T: DeserializeOwned>(&self) -> (Result<T, serde_json::Error>, BodyRead) {
-        let decoded = self.json_body();
-        let read = match &decoded {
-            Ok(_) => BodyRead::Json,
-            // The document stopped before its end: cut short, whatever its shape.
-            Err(error) if error.is_eof() => BodyRead::CutShort,
-            // Stopped at a value of another shape, or at bytes that are not JSON (the
-            // retry layer's own check decides which).
-            Err(_) => BodyRead::Unknown,
-        };
-        (decoded, read)
+    /// A redirect is an [`Error::UnexpectedResponse`] (it is never followed). Otherwise the
+    /// error carries the status and its usual kind, the request id from the first of
+    /// `request_id_headers` present, the `Retry-After` as a delay from `now` (the client's
+    /// clock), and, for a body that is not JSON, its text as the message. A JSON body is
+    /// returned beside it, parsed once, for the vendor to read its code and message from.
+    pub fn read_error(
+        &self,
+        request: &ApiRequest,
+        now: SystemTime,
+        request_id_headers: &[&str],
+    ) -> Result<(ApiError, Option<serde_json::Value>), Error> {
+        let status = self.status;
+        if (300..400).contains(&status) {
+            return Err(Error::UnexpectedResponse {
+                vendor: request.vendor(),
+                operation: request.operation(),
+                status,
+                reason: "the server answered with a redirect, which is not followed".to_owned(),
+                source: None,
+            });
+        }
+        let mut error = ApiError::new(
+            request.vendor(),
+            request.operation(),
+            status,
+            ApiErrorKind::from_status(status),
+        )
+        .with_request_id(
+            request_id_headers
+                .iter()
+                .find_map(|name| self.header(name))
+                .map(str::to_owned),
+        )
+        .with_retry_after(RetryAfter::from_response(self).map(|r| r.delay_from(now)));
+        let body = self.json_body::<serde_json::Value>().ok();
+        if body.is_none() {
+            let text = self.text_excerpt(200);
+            if !text.trim().is_empty() {
+                error = error.with_message(text.trim().to_owned());
+            }
+        }
+        Ok((error, body))
     }
 
     /// Decodes the body as JSON.

@@ -1,10 +1,10 @@
 //! The retry policy: a pure decision from an attempt's outcome to "wait this long and try
-//! again" or "stop", kept apart from the loop that sleeps (see
-//! [`RetryTransport`](crate::RetryTransport)).
+//! again" or "stop", kept apart from the loop that sends, decodes and sleeps (see
+//! [`ApiClient::execute`](crate::ApiClient::execute)).
 
 use std::time::{Duration, SystemTime};
 
-use crate::{ApiResponse, Idempotency};
+use crate::{ApiErrorKind, ApiResponse, Error, Idempotency};
 
 /// How many times to try and how long to wait in between.
 #[derive(Clone, Debug, PartialEq)]
@@ -114,6 +114,7 @@ impl RetryAfter {
 
 /// What an attempt came to, as far as retrying is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AttemptOutcome {
     /// The vendor answered and there is nothing to retry (success, or a final refusal).
     Done,
@@ -127,6 +128,31 @@ pub enum AttemptOutcome {
     NotSent,
     /// The request may have reached the server; its fate is unknown.
     MaybeSent,
+}
+
+impl AttemptOutcome {
+    /// How an attempt that ended in `error` reads: the vendor's rate limit (a 429, Capture's
+    /// 510, LumApps' `RATE_LIMIT_EXCEEDED`) is throttled; a vendor failing for now (502,
+    /// 503, 504, Capture's 500 and 504) or an answer cut short is transient; otherwise it
+    /// depends on whether the request left the machine. Input refused before sending and
+    /// every other answer are done.
+    pub fn of(error: &Error) -> Self {
+        match error {
+            Error::InvalidInput(_) => AttemptOutcome::Done,
+            Error::Connect { .. } => AttemptOutcome::NotSent,
+            Error::Timeout { .. } | Error::Connection { .. } => AttemptOutcome::MaybeSent,
+            Error::CutShort { .. } => AttemptOutcome::Transient(None),
+            Error::Api(e) => {
+                let after = e.retry_after.map(RetryAfter::Delay);
+                match e.kind {
+                    ApiErrorKind::RateLimited => AttemptOutcome::Throttled(after),
+                    ApiErrorKind::Unavailable => AttemptOutcome::Transient(after),
+                    _ => AttemptOutcome::Done,
+                }
+            }
+            _ => AttemptOutcome::Done,
+        }
+    }
 }
 
 /// What to do after an attempt.
@@ -196,28 +222,6 @@ pub fn decide(
     RetryDecision::Retry { delay }
 }
 
-/// How a vendor's response reads for the retry layer. The default, [`classify_by_status`],
-/// reads the HTTP status; vendors whose errors hide in 200 bodies supply their own.
-pub type ResponseClassifier = fn(&ApiResponse) -> AttemptOutcome;
-
-/// 429 is throttled; 502, 503 and 504 are transient; both honour `Retry-After`. A success
-/// whose body says it is JSON but does not parse (an answer cut short on the way) is
-/// transient too: the request may have been applied, so only an idempotent one is sent
-/// again. Anything else is done.
-pub fn classify_by_status(response: &ApiResponse) -> AttemptOutcome {
-    match response.status() {
-        429 => AttemptOutcome::Throttled(RetryAfter::from_response(response)),
-        502..=504 => AttemptOutcome::Transient(RetryAfter::from_response(response)),
-        200..=299 if is_broken_json(response) => AttemptOutcome::Transient(None),
-        _ => AttemptOutcome::Done,
-    }
-}
-
-/// Whether `response` declares a JSON body that does not parse.
-pub fn is_broken_json(response: &ApiResponse) -> bool {
-    response.declares_json() && !response.body().is_empty() && !response.body_is_json()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,20 +237,6 @@ mod tests {
             .with_max_attempts(4)
             .with_backoff(ms(100), ms(1_000))
             .with_max_retry_after(Duration::from_secs(60))
-    }
-
-    #[test]
-    fn a_success_cut_short_is_transient() {
-        let json = |body: &'static str| {
-            ApiResponse::new(200, body).with_header("content-type", "application/json")
-        };
-        assert_eq!(classify_by_status(&json(r#"{"a":1}"#)), Done);
-        assert_eq!(classify_by_status(&json(r#"{"a":"#)), Transient(None));
-        assert_eq!(classify_by_status(&json("")), Done);
-        assert_eq!(classify_by_status(&ApiResponse::new(200, "{")), Done);
-        let broken_error =
-            ApiResponse::new(400, "{").with_header("content-type", "application/json");
-        assert_eq!(classify_by_status(&broken_error), Done);
     }
 
     #[test]
@@ -405,20 +395,44 @@ mod tests {
     }
 
     #[test]
-    fn statuses_classify_as_throttled_transient_or_done() {
-        let with_after = ApiResponse::new(429, "").with_header("Retry-After", "3");
+    fn errors_read_as_throttled_transient_unsent_or_done() {
+        use crate::ApiError;
+        let api = |status| -> Error {
+            ApiError::new("v", "op", status, ApiErrorKind::from_status(status)).into()
+        };
+        let limited: Error = ApiError::new("v", "op", 200, ApiErrorKind::RateLimited)
+            .with_retry_after(Some(Duration::from_secs(3)))
+            .into();
         assert_eq!(
-            classify_by_status(&with_after),
+            AttemptOutcome::of(&limited),
             Throttled(Some(RetryAfter::Delay(Duration::from_secs(3))))
         );
+        assert_eq!(AttemptOutcome::of(&api(429)), Throttled(None));
         for status in [502, 503, 504] {
-            assert_eq!(
-                classify_by_status(&ApiResponse::new(status, "")),
-                Transient(None)
-            );
+            assert_eq!(AttemptOutcome::of(&api(status)), Transient(None));
         }
-        for status in [200, 201, 204, 400, 401, 404, 500, 501] {
-            assert_eq!(classify_by_status(&ApiResponse::new(status, "")), Done);
+        for status in [400, 401, 404, 409, 500, 501] {
+            assert_eq!(AttemptOutcome::of(&api(status)), Done);
         }
+        let cut_short = Error::CutShort {
+            vendor: "v",
+            operation: "op",
+            status: 200,
+            source: "eof".into(),
+        };
+        assert_eq!(AttemptOutcome::of(&cut_short), Transient(None));
+        let refused = Error::Connect {
+            vendor: "v",
+            operation: "op",
+            source: "refused".into(),
+        };
+        assert_eq!(AttemptOutcome::of(&refused), NotSent);
+        let timeout = Error::Timeout {
+            vendor: "v",
+            operation: "op",
+            source: "slow".into(),
+        };
+        assert_eq!(AttemptOutcome::of(&timeout), MaybeSent);
+        assert_eq!(AttemptOutcome::of(&Error::invalid_input("bad")), Done);
     }
 }

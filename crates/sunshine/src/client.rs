@@ -1,14 +1,12 @@
 //! The Sunshine client: builds requests, sends them, decodes the answers.
 
-use std::sync::Arc;
-
 use profile_core::{
-    ApiRequest, ApiResponse, BaseUrl, Error, HttpConfig, RateLimit, RetryPolicy, Transport,
-    TransportStack, send_decoding,
+    ApiClient, ApiRequest, ApiResponse, BaseUrl, ClientConfig, ClientSettings, Error, RateLimit,
 };
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
-use crate::response::{decode, error_from};
+use crate::response::read;
 use crate::{
     IdentifierQuery, ProfileContent, ProfileId, ProfileLocator, ProfileUpdate, SunshineAuth,
     SunshineRequests, UserId, UserProfile,
@@ -33,10 +31,10 @@ struct ProfileEnvelope {
     profile: UserProfile,
 }
 
-/// The profile as a JSON object, for the vendor-neutral layer: one parse, no typed detour.
+/// The profile as a JSON object, for the vendor-neutral layer.
 #[derive(Deserialize)]
-pub(crate) struct RawProfileEnvelope {
-    pub(crate) profile: serde_json::Map<String, serde_json::Value>,
+struct ProfileFieldsEnvelope {
+    profile: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -44,47 +42,28 @@ struct ProfilesEnvelope {
     profiles: Vec<UserProfile>,
 }
 
-/// Settings of a [`SunshineClient`].
+/// Settings of a [`SunshineClient`]: the shared ones through [`ClientSettings`] (retry,
+/// rate limit, HTTP, transport, clock).
 #[derive(Debug)]
 pub struct SunshineClientBuilder {
     base_url: BaseUrl,
     auth: SunshineAuth,
-    stack: TransportStack,
+    config: ClientConfig,
+}
+
+impl ClientSettings for SunshineClientBuilder {
+    fn config_mut(&mut self) -> &mut ClientConfig {
+        &mut self.config
+    }
 }
 
 impl SunshineClientBuilder {
-    /// The retry policy (default: [`RetryPolicy::default`]).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.stack = self.stack.retry(policy);
-        self
-    }
-
-    /// The client-side rate limit (default: [`DEFAULT_RATE_LIMIT_PER_MINUTE`], no limit on
-    /// requests in flight).
-    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
-        self.stack = self.stack.rate_limit(limit);
-        self
-    }
-
-    /// Timeouts, body limit and user agent of the HTTP transport.
-    pub fn http(mut self, config: HttpConfig) -> Self {
-        self.stack = self.stack.http(config);
-        self
-    }
-
-    /// Sends through this transport instead of real HTTP; retry, rate limit and tracing
-    /// still wrap it.
-    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.stack = self.stack.base_transport(transport);
-        self
-    }
-
     /// Builds the client.
     pub fn build(self) -> Result<SunshineClient, Error> {
         self.auth.check().map_err(Error::invalid_input)?;
         Ok(SunshineClient {
             requests: SunshineRequests::new(self.base_url, &self.auth),
-            transport: self.stack.build()?,
+            core: self.config.build()?,
         })
     }
 }
@@ -95,17 +74,18 @@ impl SunshineClientBuilder {
 #[derive(Clone, Debug)]
 pub struct SunshineClient {
     requests: SunshineRequests,
-    transport: Arc<dyn Transport>,
+    core: ApiClient,
 }
 
 impl SunshineClient {
     /// Starts building a client for the account at `base_url`
-    /// (`https://{subdomain}.zendesk.com`).
+    /// (`https://{subdomain}.zendesk.com`), limited by default to
+    /// [`DEFAULT_RATE_LIMIT_PER_MINUTE`].
     pub fn builder(base_url: BaseUrl, auth: SunshineAuth) -> SunshineClientBuilder {
         SunshineClientBuilder {
             base_url,
             auth,
-            stack: TransportStack::new()
+            config: ClientConfig::new()
                 .rate_limit(RateLimit::per_minute(DEFAULT_RATE_LIMIT_PER_MINUTE)),
         }
     }
@@ -115,36 +95,32 @@ impl SunshineClient {
         &self.requests
     }
 
-    /// Sends a request built by [`SunshineClient::requests`].
+    /// Sends a request built by [`SunshineClient::requests`] once (through the rate limit,
+    /// without retrying) and returns the answer as it came.
     pub async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
-        self.transport.send(request).await
+        self.core.send_once(request).await
     }
 
-    /// Sends a request whose answer is `{"profile": {...}}` and returns the profile object.
-    pub(crate) async fn call_raw(
-        &self,
-        request: ApiRequest,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-        Ok(self.call::<RawProfileEnvelope>(request).await?.0.profile)
-    }
-
-    /// Sends a request and checks that it succeeded, leaving the answer undecoded (the
-    /// retry layer has already checked that a JSON answer arrived whole).
-    pub(crate) async fn call_unread(&self, request: ApiRequest) -> Result<(), Error> {
-        let response = self.transport.send(&request).await?;
-        if response.is_success() {
-            return Ok(());
-        }
-        Err(crate::response::error_from(&request, &response))
-    }
-
-    async fn call<T: for<'de> Deserialize<'de> + Send>(
+    /// Sends a request (retrying as the policy says) and decodes its answer.
+    async fn call<T: DeserializeOwned + Send>(
         &self,
         request: ApiRequest,
     ) -> Result<(T, u16), Error> {
-        let (response, body) = send_decoding::<T>(&*self.transport, &request).await?;
-        let value = decode(&request, &response, body)?;
-        Ok((value, response.status()))
+        self.core
+            .execute(&request, |response, now| {
+                let body = read(&request, response, now)?;
+                Ok((body, response.status()))
+            })
+            .await
+    }
+
+    /// Sends a request whose answer is `{"profile": {...}}` and returns the profile as a
+    /// JSON object (for the vendor-neutral layer).
+    pub(crate) async fn profile_fields(
+        &self,
+        request: ApiRequest,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+        Ok(self.call::<ProfileFieldsEnvelope>(request).await?.0.profile)
     }
 
     /// Reads one profile. A profile that does not exist is an error with
@@ -219,12 +195,14 @@ impl SunshineClient {
     /// Deletes a profile.
     pub async fn delete_profile(&self, id: &ProfileId) -> Result<(), Error> {
         let request = self.requests.delete_profile(id);
-        let response = self.transport.send(&request).await?;
-        if response.is_success() {
-            Ok(())
-        } else {
-            Err(error_from(&request, &response))
-        }
+        self.core
+            .execute(&request, |response, now| {
+                if response.is_success() {
+                    return Ok(());
+                }
+                Err(crate::response::error_from(&request, response, now))
+            })
+            .await
     }
 
     /// The safe full replace Zendesk recommends: reads the profile, lets `edit` change its

@@ -68,6 +68,6 @@ pub use model::{
     Identifier, MAX_IDENTIFIERS, ProfileContent, ProfileId, ProfileLocator, ProfileUpdate,
     SunshineInputError, UserId, UserProfile,
 };
-pub use profile_core::{BaseUrl, Error, HttpConfig, RateLimit, RetryPolicy};
+pub use profile_core::{BaseUrl, ClientSettings, Error, HttpConfig, RateLimit, RetryPolicy};
 pub use requests::SunshineRequests;
 pub use updater::SunshineUpdater;

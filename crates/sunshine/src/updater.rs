@@ -175,21 +175,7 @@ impl ProfileUpdater for SunshineUpdater {
     async fn get(&self, user: &UserRef) -> Result<Profile, Error> {
         let locator = self.locator(user)?;
         let request = self.client.requests().get_profile(&locator);
-        Ok(to_profile(self.client.call_raw(request).await?))
-    }
-
-    /// A merge is sent as [`update`](Self::update) sends it, and its answer only checked.
-    async fn write(&self, user: &UserRef, patch: &ProfilePatch) -> Result<(), Error> {
-        match plan(patch)? {
-            Plan::Merge(update) => {
-                let request = self
-                    .client
-                    .requests()
-                    .patch_profile(&self.locator(user)?, &update)?;
-                self.client.call_unread(request).await
-            }
-            Plan::ReadModifyReplace => self.update(user, patch).await.map(drop),
-        }
+        Ok(to_profile(self.client.profile_fields(request).await?))
     }
 
     async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
@@ -198,16 +184,19 @@ impl ProfileUpdater for SunshineUpdater {
         match plan(patch)? {
             Plan::Merge(update) => {
                 let request = requests.patch_profile(&locator, &update)?;
-                Ok(to_profile(self.client.call_raw(request).await?))
+                Ok(to_profile(self.client.profile_fields(request).await?))
             }
             Plan::ReadModifyReplace => {
-                let mut fields = self.client.call_raw(requests.get_profile(&locator)).await?;
+                let mut fields = self
+                    .client
+                    .profile_fields(requests.get_profile(&locator))
+                    .await?;
                 let id =
                     ProfileId::new(fields.get("id").and_then(Value::as_str).unwrap_or_default())?;
                 patch.apply_to(&mut fields);
                 let content = content_from(&fields)?;
                 let request = requests.replace_profile(&id, &content)?;
-                Ok(to_profile(self.client.call_raw(request).await?))
+                Ok(to_profile(self.client.profile_fields(request).await?))
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Every documented error code the emulator produces, mapped to its typed kind; and bad
 //! input refused before anything is sent.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use profile_capture::{

@@ -16,6 +16,7 @@ mod secrets;
 mod snapshots;
 mod updater;
 
+use profile_core::ClientSettings;
 use std::time::Duration;
 
 use profile_capture::{

@@ -2,6 +2,7 @@
 //! the response decoder never panic; valid paths survive a round trip; a signature
 //! depends on every signed parameter and not on their order.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use profile_capture::{AttributePath, CaptureAuth, CaptureClient, EntityLocator, EntityRead, sign};
@@ -92,7 +93,29 @@ proptest! {
     }
 
     #[test]
-    fn the_classifier_takes_any_answer(status in 100u16..600, body in "\\PC{0,200}") {
-        let _ = profile_capture::classify(&ApiResponse::new(status, body));
+    fn a_rate_limit_is_read_from_the_capture_code_whatever_the_status(
+        status in prop_oneof![Just(200u16), 400u16..600],
+        code in prop_oneof![Just(510u32), 100u32..600],
+    ) {
+        let transport = Arc::new(RecordingTransport::new());
+        transport.push_response(ApiResponse::json(
+            status,
+            &serde_json::json!({"stat": "error", "code": code, "error": "some_error"}),
+        ));
+        let client = CaptureClient::builder(
+            BaseUrl::parse("https://coolbikes.janraincapture.com").unwrap(),
+            CaptureAuth::basic("im_a_client_id", "im_a_secret"),
+        )
+        .transport(transport)
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let read = EntityRead::new("user", EntityLocator::Id(5250));
+        let error = runtime.block_on(client.entity(&read)).unwrap_err();
+        let code_text = code.to_string();
+        prop_assert_eq!(error.vendor_code(), Some(code_text.as_str()));
+        prop_assert_eq!(error.status(), Some(status));
+        prop_assert_eq!(error.is_rate_limited(), code == 510);
     }
 }

@@ -1,5 +1,6 @@
 //! Retries against faults: a plural append is never sent twice, whatever happens.
 
+use profile_core::ClientSettings;
 use std::time::Duration;
 
 use profile_capture::{AttributePath, CaptureErrorKind, EntityLocator, EntityUpdate};

@@ -1,5 +1,6 @@
 //! Capture through the vendor-neutral `dyn ProfileUpdater`.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use profile_capture::{CaptureInputError, CaptureUpdater};

@@ -1,5 +1,6 @@
 //! The Capture walkthrough: the seed document's three `entity.update` examples.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use profile_capture::{

@@ -1,5 +1,6 @@
 //! The LumApps walkthrough: the seed document's user directory and custom fields.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;

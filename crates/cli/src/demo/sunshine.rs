@@ -1,5 +1,6 @@
 //! The Zendesk Sunshine walkthrough: the seed document's coolbikes rider.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use profile_core::{HttpTransport, Transport};

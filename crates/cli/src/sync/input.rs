@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use profile_core::ProfilePatch;
-use profile_core::bulk::{RowError, SyncRow};
+use profile_sync::{RowError, SyncRow};
 use serde_json::{Map, Value};
 
 use super::mapping::Mapping;

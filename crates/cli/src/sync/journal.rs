@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
-use profile_core::bulk::RowOutcome;
+use profile_sync::RowOutcome;
 use serde::Serialize;
 use serde_json::Value;
 

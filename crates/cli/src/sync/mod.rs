@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use futures_util::stream;
-use profile_core::bulk::{RowOutcome, SyncOptions, SyncSummary, sync_rows};
+use profile_sync::{RowOutcome, SyncOptions, SyncSummary, sync_rows};
 use serde_json::json;
 
 use crate::Vendor;

@@ -2,6 +2,7 @@
 //! sent, and the message a person reads. The table is read from the page itself, so the
 //! page and these tests cannot drift apart.
 
+use profile_core::ClientSettings;
 use std::collections::BTreeSet;
 use std::path::Path;
 

@@ -49,7 +49,7 @@ async fn a_save_that_meets_a_revoked_token_is_sent_again_with_a_new_one() {
     let mut user = client.get_user(SEED_DIRECTORY, &me()).await.unwrap();
     user.insert("firstName".into(), "Renamed".into());
     emulator.revoke_tokens();
-    client.save_user_unread(SEED_DIRECTORY, user).await.unwrap();
+    client.save_user(SEED_DIRECTORY, &user).await.unwrap();
     assert_eq!(emulator.tokens_issued(), 2);
     let saved = client.get_user(SEED_DIRECTORY, &me()).await.unwrap();
     assert_eq!(saved["firstName"], "Renamed");

@@ -1,5 +1,6 @@
 //! Errors, rate limits and bad input.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use profile_core::{Error, RecordingTransport, RetryPolicy};

@@ -1,16 +1,14 @@
 //! One snapshot per request example of the seed, with the seed's values.
 
-use profile_core::HeaderValue;
 use profile_core::secrecy::SecretString;
-use profile_lumapps::{BaseUrl, LumAppsRequests, UserLocator};
+use profile_lumapps::{BaseUrl, LumAppsAuth, LumAppsRequests, UserLocator};
 use serde_json::{Value, json};
 
 fn requests() -> LumAppsRequests {
-    LumAppsRequests::new(BaseUrl::parse("https://go-cell-001.api.lumapps.com").unwrap())
-}
-
-fn token() -> HeaderValue {
-    HeaderValue::secret("Bearer <your_token>")
+    LumAppsRequests::new(
+        BaseUrl::parse("https://go-cell-001.api.lumapps.com").unwrap(),
+        &LumAppsAuth::token("<your_token>"),
+    )
 }
 
 /// The seed's body, with one change: `instanceId` goes as a list, as LumApps' own API
@@ -20,7 +18,7 @@ fn token() -> HeaderValue {
 fn seed_example_content_list_of_user_directories() {
     insta::assert_snapshot!(
         requests()
-            .list_directories("xxx", "en", None, &token())
+            .list_directories("xxx", "en", None)
             .unwrap()
             .render()
     );
@@ -30,7 +28,7 @@ fn seed_example_content_list_of_user_directories() {
 fn content_get_of_the_seed_module() {
     insta::assert_snapshot!(
         requests()
-            .get_content("6486401110769664", "en", &token())
+            .get_content("6486401110769664", "en")
             .unwrap()
             .render()
     );
@@ -41,7 +39,7 @@ fn seed_example_user_directory_get() {
     let me = UserLocator::Email("me@customer.com".into());
     insta::assert_snapshot!(
         requests()
-            .get_user("6486401110769664", &me, &token())
+            .get_user("6486401110769664", &me)
             .unwrap()
             .render()
     );
@@ -65,7 +63,7 @@ fn seed_example_user_directory_save() {
     };
     insta::assert_snapshot!(
         requests()
-            .save_user("6486401110769664", &user, &token())
+            .save_user("6486401110769664", &user)
             .unwrap()
             .render()
     );
@@ -77,7 +75,7 @@ fn seed_example_user_directory_save() {
 fn seed_example_user_directory_list() {
     insta::assert_snapshot!(
         requests()
-            .list_users("6486401110769664", None, 100, &token())
+            .list_users("6486401110769664", None, 100)
             .unwrap()
             .render()
     );
@@ -87,7 +85,7 @@ fn seed_example_user_directory_list() {
 fn user_directory_list_next_page() {
     insta::assert_snapshot!(
         requests()
-            .list_users("6486401110769664", Some("pos-100"), 100, &token())
+            .list_users("6486401110769664", Some("pos-100"), 100)
             .unwrap()
             .render()
     );

@@ -1,12 +1,11 @@
 use std::borrow::Cow;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{self, HeaderName};
 
 use super::Transport;
-use super::traced::trace_outcome;
 use crate::{ApiRequest, ApiResponse, Body, Error, Method};
 
 /// Settings of the real HTTP transport.
@@ -77,9 +76,6 @@ pub struct HttpTransport {
     client: reqwest::Client,
     max_response_bytes: usize,
     max_request_bytes: usize,
-    /// Whether it emits the event [`TracingTransport`](super::TracingTransport) would (set
-    /// by the stack, which then leaves that layer out).
-    traced: bool,
 }
 
 impl HttpTransport {
@@ -98,15 +94,7 @@ impl HttpTransport {
             client,
             max_response_bytes: config.max_response_bytes,
             max_request_bytes: config.max_request_bytes,
-            traced: false,
         })
-    }
-
-    /// The same transport, emitting one `tracing` event per request as
-    /// [`TracingTransport`](super::TracingTransport) does, without that layer around it.
-    pub(crate) fn traced(mut self) -> Self {
-        self.traced = true;
-        self
     }
 
     /// A transport with the default settings.
@@ -187,19 +175,6 @@ fn header_value(name: &str, value: &crate::HeaderValue) -> Result<header::Header
 #[async_trait]
 impl Transport for HttpTransport {
     async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
-        if !self.traced {
-            return self.exchange(request).await;
-        }
-        let started = Instant::now();
-        let result = self.exchange(request).await;
-        trace_outcome(request, &result, started);
-        result
-    }
-}
-
-impl HttpTransport {
-    /// Sends `request` once and reads the whole answer.
-    async fn exchange(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
         // Built directly rather than through `RequestBuilder`, which moves itself once per
         // header and parses every name again.
         let mut outgoing = reqwest::Request::new(method(request.method()), request.parsed_url());

@@ -30,14 +30,8 @@ impl<T: Transport> Transport for TracingTransport<T> {
     }
 }
 
-/// The one event a request gets, once its answer (or error) is in: what
-/// [`TracingTransport`] emits, and the HTTP transport itself in the stack
-/// [`TransportStack`](super::TransportStack) assembles (one layer fewer to cross).
-pub(crate) fn trace_outcome(
-    request: &ApiRequest,
-    result: &Result<ApiResponse, Error>,
-    started: Instant,
-) {
+/// The one event a request gets, once its answer (or error) is in.
+fn trace_outcome(request: &ApiRequest, result: &Result<ApiResponse, Error>, started: Instant) {
     let elapsed_ms = started.elapsed().as_secs_f64() * 1_000.0;
     match result {
         Ok(response) => tracing::debug!(

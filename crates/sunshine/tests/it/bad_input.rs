@@ -1,5 +1,6 @@
 //! Bad input gets a typed error before anything is sent.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use profile_core::{BaseUrl, Error, InvalidBaseUrl, RecordingTransport};

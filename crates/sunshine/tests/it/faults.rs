@@ -1,5 +1,6 @@
 //! The transport stack against injected faults, over real HTTP.
 
+use profile_core::ClientSettings;
 use std::time::Duration;
 
 use profile_core::{HttpConfig, SendState};
@@ -185,18 +186,14 @@ async fn an_answer_cut_short_is_sent_again_and_decoded_whole() {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            error,
-            profile_core::Error::UnexpectedResponse { status: 200, .. }
-        ),
+        matches!(error, profile_core::Error::CutShort { status: 200, .. }),
         "{error:?}"
     );
     assert!(error.may_have_applied());
 }
 
-/// The stack emits one `response` event per attempt (the HTTP transport emits it itself,
-/// in place of a tracing layer), and a transport of the caller's gets the layer: neither
-/// route loses the event or doubles it.
+/// The tracing layer emits one `response` event per attempt, over real HTTP and over a
+/// transport of the caller's alike: neither route loses the event or doubles it.
 #[tokio::test(flavor = "current_thread")]
 async fn every_attempt_leaves_one_trace_event_with_its_status() {
     let captured = profile_core::test_util::capture_traces().expect("no other global subscriber");

@@ -17,6 +17,7 @@ mod secrets;
 mod snapshots;
 mod updater;
 
+use profile_core::ClientSettings;
 use profile_emulator::sunshine::{SEED_API_TOKEN, SEED_EMAIL, SunshineEmulator};
 use profile_sunshine::{
     BaseUrl, IdentifierQuery, RetryPolicy, SunshineAuth, SunshineClient, SunshineClientBuilder,

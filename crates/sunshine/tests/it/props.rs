@@ -1,6 +1,7 @@
 //! Properties, with a bounded number of cases: the identifier query parser and the
 //! response decoder never panic, and what is valid survives a round trip.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use profile_core::{ApiResponse, RecordingTransport, RetryPolicy};

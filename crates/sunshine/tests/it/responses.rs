@@ -1,6 +1,7 @@
 //! Zendesk's error bodies in their several shapes, and answers this crate cannot read, each
 //! mapped to a typed error (replayed through the recording transport).
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 

@@ -1,5 +1,6 @@
 //! Sunshine through the vendor-neutral `dyn ProfileUpdater`.
 
+use profile_core::ClientSettings;
 use std::sync::Arc;
 
 use profile_core::{Error, ProfilePatch, ProfileUpdater, UserRef};

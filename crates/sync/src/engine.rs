@@ -8,7 +8,7 @@ use futures_util::stream::{Stream, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{Error, FieldChange, ProfilePatch, ProfileUpdater, SendState, UserRef};
+use profile_core::{Error, FieldChange, ProfilePatch, ProfileUpdater, SendState, UserRef};
 
 /// One input row: which user, and what their profile should hold.
 #[derive(Clone, Debug, PartialEq)]
@@ -326,7 +326,7 @@ mod tests {
     use serde_json::{Map, json};
 
     use super::*;
-    use crate::{ApiError, ApiErrorKind, Profile};
+    use profile_core::{ApiError, ApiErrorKind, Profile};
 
     #[derive(Default)]
     struct Memory {
