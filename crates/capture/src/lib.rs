@@ -51,19 +51,17 @@ mod auth;
 mod client;
 mod error;
 mod model;
-mod path;
 mod requests;
 mod response;
 mod updater;
 
 pub use auth::{CaptureAuth, sign};
 pub use client::{CaptureClient, CaptureClientBuilder, DEFAULT_MAX_IN_FLIGHT, UpdateOutcome};
-pub use error::CaptureErrorKind;
+pub use error::{CaptureErrorKind, CaptureInputError};
 pub use model::{
-    CaptureInputError, EntityLocator, EntityRead, EntityReplace, EntityUpdate, EntityValues,
-    parse_json_value,
+    AttributePath, EntityLocator, EntityRead, EntityReplace, EntityUpdate, EntityValues,
+    PathSegment, parse_json_value,
 };
-pub use path::{AttributePath, PathSegment};
 pub use profile_core::{BaseUrl, ClientSettings, Error, HttpConfig, RateLimit, RetryPolicy};
 pub use requests::CaptureRequests;
 pub use updater::CaptureUpdater;

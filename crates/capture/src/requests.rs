@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use profile_core::time::{Clock, UtcDateTime};
+use profile_core::time::Clock;
 use profile_core::{ApiRequest, BaseUrl, Error, HeaderValue, Idempotency, Method};
 
 use crate::{CaptureAuth, EntityRead, EntityReplace, EntityUpdate};
@@ -43,7 +43,7 @@ impl CaptureRequests {
     ) -> ApiRequest {
         // Signed over the fields, so before they move into the body.
         let signed = if self.fixed_authorization.is_none() {
-            let date = UtcDateTime::from_system_time(self.clock.now()).date_time();
+            let date = signing_date(self.clock.now());
             self.auth.signed_headers(path, &date, &fields)
         } else {
             None
@@ -91,5 +91,32 @@ impl CaptureRequests {
             replace.form()?,
             Idempotency::Idempotent,
         ))
+    }
+}
+
+/// `2000-01-01 01:01:01`: the UTC date a signed request carries (`%Y-%m-%d %H:%M:%S`).
+/// A clock outside 1970 to 9999 (an injected one) is held to those years.
+fn signing_date(at: std::time::SystemTime) -> String {
+    use std::time::{Duration, UNIX_EPOCH};
+    let last = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    humantime::format_rfc3339_seconds(at.clamp(UNIX_EPOCH, last))
+        .to_string()
+        .trim_end_matches('Z')
+        .replacen('T', " ", 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn the_signing_date_is_utc_to_the_second() {
+        let at = UNIX_EPOCH + Duration::new(946_688_461, 999_000_000);
+        assert_eq!(super::signing_date(at), "2000-01-01 01:01:01");
+        assert_eq!(super::signing_date(UNIX_EPOCH), "1970-01-01 00:00:00");
+        let before = UNIX_EPOCH - Duration::from_secs(5);
+        assert_eq!(super::signing_date(before), "1970-01-01 00:00:00");
+        let after = UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+        assert_eq!(super::signing_date(after), "9999-12-31 23:59:59");
     }
 }

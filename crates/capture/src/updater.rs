@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use profile_core::{Error, FieldChange, Profile, ProfilePatch, ProfileUpdater, UserRef};
 use serde_json::{Map, Value};
 
-use crate::path::is_attribute_name;
+use crate::model::is_attribute_name;
 use crate::{CaptureClient, CaptureInputError, EntityLocator, EntityRead, EntityUpdate};
 
 /// Drives Capture through the vendor-neutral [`ProfileUpdater`] trait, for records of one

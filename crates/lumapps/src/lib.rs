@@ -48,16 +48,16 @@
 
 mod auth;
 mod client;
-mod input;
+mod error;
+mod model;
 mod requests;
 mod response;
-mod schema;
 mod updater;
 
 pub use auth::LumAppsAuth;
 pub use client::{DEFAULT_PAGE_SIZE, FieldsUpdate, LumAppsClient, LumAppsClientBuilder, StoredAt};
-pub use input::LumAppsInputError;
+pub use error::LumAppsInputError;
+pub use model::{DirectoryModule, DirectorySchema, FieldRef, FieldSchema, FieldType};
 pub use profile_core::{BaseUrl, ClientSettings, Error, HttpConfig, RateLimit, RetryPolicy};
 pub use requests::{LumAppsRequests, UserLocator};
-pub use schema::{DirectoryModule, DirectorySchema, FieldRef, FieldSchema, FieldType};
 pub use updater::LumAppsUpdater;

@@ -53,7 +53,7 @@
 
 mod auth;
 mod client;
-mod identifier;
+mod error;
 mod model;
 mod requests;
 mod response;
@@ -63,10 +63,10 @@ pub use auth::SunshineAuth;
 pub use client::{
     DEFAULT_RATE_LIMIT_PER_MINUTE, ReplaceOutcome, SunshineClient, SunshineClientBuilder,
 };
-pub use identifier::{IdentifierQuery, IdentifierQueryError, MAX_NAME_LEN};
+pub use error::SunshineInputError;
 pub use model::{
-    Identifier, MAX_IDENTIFIERS, ProfileContent, ProfileId, ProfileLocator, ProfileUpdate,
-    SunshineInputError, UserId, UserProfile,
+    Identifier, IdentifierQuery, IdentifierQueryError, MAX_IDENTIFIERS, MAX_NAME_LEN,
+    ProfileContent, ProfileId, ProfileLocator, ProfileUpdate, UserId, UserProfile,
 };
 pub use profile_core::{BaseUrl, ClientSettings, Error, HttpConfig, RateLimit, RetryPolicy};
 pub use requests::SunshineRequests;

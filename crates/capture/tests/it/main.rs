@@ -16,12 +16,11 @@ mod secrets;
 mod snapshots;
 mod updater;
 
-use profile_core::ClientSettings;
-use std::time::Duration;
-
 use profile_capture::{
     BaseUrl, CaptureAuth, CaptureClient, CaptureClientBuilder, EntityLocator, EntityRead,
 };
+use profile_core::ClientSettings;
+use profile_core::test_util::quick_retries;
 use profile_emulator::capture::{CaptureEmulator, SEED_CLIENT_2};
 use serde_json::Value;
 
@@ -32,13 +31,13 @@ pub fn basic() -> CaptureAuth {
     CaptureAuth::basic(SEED_CLIENT_2.0, SEED_CLIENT_2.1)
 }
 
+/// A client builder of `emulator` with quick retries.
 pub fn builder(emulator: &CaptureEmulator, auth: CaptureAuth) -> CaptureClientBuilder {
-    CaptureClient::builder(BaseUrl::parse(&emulator.base_url()).unwrap(), auth).retry(
-        profile_core::RetryPolicy::default()
-            .with_backoff(Duration::from_millis(10), Duration::from_millis(50)),
-    )
+    CaptureClient::builder(BaseUrl::parse(&emulator.base_url()).unwrap(), auth)
+        .retry(quick_retries())
 }
 
+/// A running emulator and a client of it with quick retries.
 pub async fn setup() -> (CaptureEmulator, CaptureClient) {
     let emulator = CaptureEmulator::start().await.unwrap();
     let client = builder(&emulator, basic()).build().unwrap();

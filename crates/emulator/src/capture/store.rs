@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
-use profile_core::time::UtcDateTime;
 use serde_json::{Map, Value, json};
 
 use super::schema::{AttributeType, EntitySchema};
@@ -100,7 +99,7 @@ fn parse_path(text: &str) -> Result<Vec<Segment<'_>>, Failure> {
 }
 
 fn now() -> String {
-    UtcDateTime::from_system_time(SystemTime::now()).date_time_micros()
+    capture_timestamp(SystemTime::now())
 }
 
 /// Checks a scalar against its type.
@@ -675,4 +674,13 @@ impl Store {
         entity.put(id, record);
         Ok((id, uuid))
     }
+}
+
+/// `2016-03-13 19:39:17.856608 +0000`, Capture's spelling of a UTC time.
+fn capture_timestamp(at: SystemTime) -> String {
+    let rfc3339 = humantime::format_rfc3339_micros(at).to_string();
+    format!(
+        "{} +0000",
+        rfc3339.trim_end_matches('Z').replacen('T', " ", 1)
+    )
 }

@@ -5,8 +5,6 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
-use profile_core::time::UtcDateTime;
-
 /// At most this many identifiers per profile (Zendesk's limit).
 const MAX_IDENTIFIERS: usize = 20;
 /// Source and type names are at most this long.
@@ -243,7 +241,7 @@ impl Default for Store {
 
 impl Store {
     fn now() -> String {
-        UtcDateTime::from_system_time(SystemTime::now()).iso8601()
+        humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
     }
 
     /// A 26-character, ULID-like id (Crockford base32), increasing with time and count.

@@ -16,20 +16,19 @@ mod secrets;
 mod snapshots;
 mod updater;
 
-use profile_core::ClientSettings;
-use std::time::Duration;
-
 use futures_util::TryStreamExt;
+use profile_core::ClientSettings;
+use profile_core::test_util::quick_retries;
 use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsEmulator, SEED_DIRECTORY, SEED_INSTANCE};
 use profile_lumapps::{BaseUrl, DirectoryModule, LumAppsAuth, LumAppsClient, LumAppsClientBuilder};
 
+/// A client builder of `emulator` with quick retries.
 pub fn builder(emulator: &LumAppsEmulator, auth: LumAppsAuth) -> LumAppsClientBuilder {
-    LumAppsClient::builder(BaseUrl::parse(&emulator.base_url()).unwrap(), auth).retry(
-        profile_core::RetryPolicy::default()
-            .with_backoff(Duration::from_millis(10), Duration::from_millis(50)),
-    )
+    LumAppsClient::builder(BaseUrl::parse(&emulator.base_url()).unwrap(), auth)
+        .retry(quick_retries())
 }
 
+/// A running emulator and a client of it with quick retries.
 pub async fn setup() -> (LumAppsEmulator, LumAppsClient) {
     let emulator = LumAppsEmulator::start().await.unwrap();
     let client = builder(&emulator, LumAppsAuth::token(DEMO_TOKEN))

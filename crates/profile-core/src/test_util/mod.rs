@@ -4,6 +4,15 @@ mod recording;
 
 pub use recording::RecordingTransport;
 
+/// The retry policy of tests against an emulator: the default attempts, with waits of 10 to
+/// 50 ms instead of 200 ms to 20 s, so that a test of a retried fault takes milliseconds.
+pub fn quick_retries() -> crate::RetryPolicy {
+    crate::RetryPolicy::default().with_backoff(
+        std::time::Duration::from_millis(10),
+        std::time::Duration::from_millis(50),
+    )
+}
+
 #[cfg(feature = "test-util")]
 mod traces {
     use std::cell::RefCell;

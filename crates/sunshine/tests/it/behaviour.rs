@@ -7,7 +7,7 @@ use profile_sunshine::{
 };
 use serde_json::json;
 
-use crate::{builder, rider, setup};
+use crate::{builder, rider, seed_auth, setup};
 
 /// The seed's starting point: the rider profile as it is before the PATCH example.
 async fn create_seed_rider(client: &SunshineClient) -> profile_sunshine::UserProfile {
@@ -390,7 +390,7 @@ async fn an_oauth_bearer_token_is_accepted_when_configured() {
         .unwrap();
     assert!(created.created);
     // The seed's API token is not configured on this emulator.
-    let token = builder(&emulator).build().unwrap();
+    let token = builder(&emulator, seed_auth()).build().unwrap();
     assert!(
         token
             .get_profile(&rider().into())

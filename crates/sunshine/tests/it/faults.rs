@@ -6,7 +6,7 @@ use std::time::Duration;
 use profile_core::{HttpConfig, SendState};
 use profile_sunshine::{ProfileContent, ProfileUpdate, RetryPolicy};
 
-use crate::{builder, never_retrying, rider, setup};
+use crate::{builder, never_retrying, rider, seed_auth, setup};
 
 #[tokio::test]
 async fn transient_failures_are_retried_and_the_write_applied_once() {
@@ -93,7 +93,7 @@ async fn an_idempotent_patch_is_resent_after_a_dropped_connection() {
 #[tokio::test]
 async fn a_response_slower_than_the_timeout_is_a_timeout() {
     let (emulator, _) = setup().await;
-    let client = builder(&emulator)
+    let client = builder(&emulator, seed_auth())
         .retry(RetryPolicy::never())
         .http(HttpConfig::default().with_request_timeout(Duration::from_millis(200)))
         .build()
@@ -112,7 +112,7 @@ async fn a_body_over_the_limit_is_refused_without_reading_it_all() {
         .create_or_replace(&rider(), &ProfileContent::new().attribute("blob", big))
         .await
         .unwrap();
-    let small = builder(&emulator)
+    let small = builder(&emulator, seed_auth())
         .http(HttpConfig::default().with_max_response_bytes(16 * 1024))
         .build()
         .unwrap();
@@ -142,7 +142,7 @@ async fn a_server_that_is_not_there_is_a_connect_error_and_nothing_was_sent() {
 #[tokio::test]
 async fn the_client_side_rate_limit_spaces_requests() {
     let (emulator, _) = setup().await;
-    let client = builder(&emulator)
+    let client = builder(&emulator, seed_auth())
         .rate_limit(profile_core::RateLimit::per_minute(600))
         .build()
         .unwrap();
@@ -218,7 +218,7 @@ async fn every_attempt_leaves_one_trace_event_with_its_status() {
 
     // The same through a base transport of the caller's (plain HTTP, handed in).
     let http = profile_core::HttpTransport::new(&HttpConfig::default()).unwrap();
-    let own = builder(&emulator)
+    let own = builder(&emulator, seed_auth())
         .transport(std::sync::Arc::new(http))
         .build()
         .unwrap();

@@ -18,6 +18,7 @@ mod snapshots;
 mod updater;
 
 use profile_core::ClientSettings;
+use profile_core::test_util::quick_retries;
 use profile_emulator::sunshine::{SEED_API_TOKEN, SEED_EMAIL, SunshineEmulator};
 use profile_sunshine::{
     BaseUrl, IdentifierQuery, RetryPolicy, SunshineAuth, SunshineClient, SunshineClientBuilder,
@@ -34,27 +35,23 @@ pub fn seed_auth() -> SunshineAuth {
     SunshineAuth::api_token(SEED_EMAIL, SEED_API_TOKEN)
 }
 
-pub fn builder(emulator: &SunshineEmulator) -> SunshineClientBuilder {
-    SunshineClient::builder(BaseUrl::parse(&emulator.base_url()).unwrap(), seed_auth())
+/// A client builder of `emulator` with quick retries.
+pub fn builder(emulator: &SunshineEmulator, auth: SunshineAuth) -> SunshineClientBuilder {
+    SunshineClient::builder(BaseUrl::parse(&emulator.base_url()).unwrap(), auth)
+        .retry(quick_retries())
 }
 
 /// A client of `emulator` that sends every request once, never again.
 pub fn never_retrying(emulator: &SunshineEmulator) -> SunshineClient {
-    builder(emulator)
+    builder(emulator, seed_auth())
         .retry(RetryPolicy::never())
         .build()
         .unwrap()
 }
 
-/// A running emulator and a client of it with fast retries.
+/// A running emulator and a client of it with quick retries.
 pub async fn setup() -> (SunshineEmulator, SunshineClient) {
     let emulator = SunshineEmulator::start().await.unwrap();
-    let client = builder(&emulator)
-        .retry(RetryPolicy::default().with_backoff(
-            std::time::Duration::from_millis(10),
-            std::time::Duration::from_millis(50),
-        ))
-        .build()
-        .unwrap();
+    let client = builder(&emulator, seed_auth()).build().unwrap();
     (emulator, client)
 }

@@ -73,7 +73,7 @@ async fn tracing_at_trace_level_and_errors_never_show_credentials() {
         .parse::<profile_sunshine::IdentifierQuery>()
         .unwrap();
     messages.push(client.get_profile(&nobody.into()).await.unwrap_err());
-    let wrong = builder(&emulator).build().unwrap();
+    let wrong = builder(&emulator, crate::seed_auth()).build().unwrap();
     emulator
         .faults()
         .rate_limit_next(1, Duration::from_secs(500));

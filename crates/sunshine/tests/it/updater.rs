@@ -167,7 +167,7 @@ async fn a_sync_write_is_one_patch_and_is_applied() {
 #[tokio::test]
 async fn a_sync_write_that_zendesk_refuses_is_a_typed_error() {
     let (emulator, seeded) = updater_with_rider().await;
-    let client = crate::builder(&emulator)
+    let client = crate::builder(&emulator, crate::seed_auth())
         .retry(profile_sunshine::RetryPolicy::default().with_max_attempts(1))
         .build()
         .unwrap();

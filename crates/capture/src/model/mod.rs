@@ -1,53 +1,15 @@
-//! What `entity.update`, `entity` and `entity.replace` take.
+//! What `entity.update`, `entity` and `entity.replace` take: locators, values, and the
+//! attribute paths of Capture's records.
+
+mod path;
+
+pub use path::{AttributePath, PathSegment};
 
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
-use crate::AttributePath;
-use crate::path::is_attribute_name;
-
-/// Why an input was refused before anything was sent.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CaptureInputError {
-    /// An attribute path that does not parse.
-    #[error("attribute path `{path}` is not valid: {reason}")]
-    InvalidAttributePath {
-        /// The path as given.
-        path: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// A locator with nothing in it.
-    #[error("the record locator is empty: give a uuid, an id, or a key attribute and value")]
-    EmptyLocator,
-    /// An attribute or entity type name that Capture cannot have.
-    #[error("`{0}` is not a valid name: use letters, digits and `_`")]
-    InvalidName(String),
-    /// Text that must be JSON and is not.
-    #[error("`{text}` is not valid JSON: {reason}")]
-    InvalidJson {
-        /// The text (cut to 80 characters).
-        text: String,
-        /// What the parser said.
-        reason: String,
-    },
-    /// The values of an update must be a JSON object at the record's root.
-    #[error("the attributes of an update must be a JSON object")]
-    AttributesNotAnObject,
-    /// A precondition timestamp that is not in Capture's format.
-    #[error("`{0}` is not a Capture timestamp (like 2016-03-13 19:39:17.856608 +0000)")]
-    InvalidTimestamp(String),
-    /// `id`, `uuid`, `created` and `lastUpdated` are kept by Capture.
-    #[error("`{0}` is maintained by Capture and cannot be set")]
-    ReadOnlyAttribute(String),
-}
-
-impl From<CaptureInputError> for profile_core::Error {
-    fn from(error: CaptureInputError) -> Self {
-        profile_core::Error::invalid_input(error)
-    }
-}
+use crate::CaptureInputError;
+pub(crate) use path::is_attribute_name;
 
 /// Parses text that must be JSON (a `value`, a `key_value`), with a typed error.
 ///
