@@ -6,6 +6,8 @@ use profile_emulator::lumapps::{LumAppsConfig, LumAppsEmulator};
 use profile_emulator::sunshine::{SunshineConfig, SunshineEmulator};
 
 use crate::Vendor;
+use crate::connect::refuse_foreign;
+use crate::error::CliError;
 
 #[derive(Debug, Args)]
 pub(crate) struct EmulatorArgs {
@@ -101,15 +103,7 @@ fn apply_faults(faults: &profile_emulator::FaultController, args: &EmulatorArgs)
     faults.set_random(args.chaos.map(profile_emulator::RandomFaults::typical));
 }
 
-fn refuse_foreign(flag: &str, given: bool, vendor: &str) -> Result<(), String> {
-    if given {
-        Err(format!("{flag} does not apply to --vendor {vendor}"))
-    } else {
-        Ok(())
-    }
-}
-
-pub(crate) async fn run(args: EmulatorArgs) -> Result<(), String> {
+pub(crate) async fn run(args: EmulatorArgs) -> Result<(), CliError> {
     match args.vendor {
         Vendor::Lumapps => {
             refuse_foreign("--api-token", !args.api_tokens.is_empty(), "lumapps")?;
@@ -128,9 +122,11 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), String> {
             let emulator =
                 LumAppsEmulator::start_with(config, profile_emulator::loopback(args.port))
                     .await
-                    .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+                    .map_err(|e| {
+                        CliError::Failed(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
+                    })?;
             emulator.seed(&read_seed(&args.seed)?)?;
-            serve(emulator, &args).await
+            serve(emulator, &args).await.map_err(CliError::Failed)
         }
         Vendor::Capture => {
             refuse_foreign("--token", !args.tokens.is_empty(), "capture")?;
@@ -150,9 +146,11 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), String> {
             let emulator =
                 CaptureEmulator::start_with(config, profile_emulator::loopback(args.port))
                     .await
-                    .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+                    .map_err(|e| {
+                        CliError::Failed(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
+                    })?;
             emulator.seed("user", &read_seed(&args.seed)?)?;
-            serve(emulator, &args).await
+            serve(emulator, &args).await.map_err(CliError::Failed)
         }
         Vendor::Sunshine => {
             refuse_foreign("--token", !args.tokens.is_empty(), "sunshine")?;
@@ -176,9 +174,11 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), String> {
             let emulator =
                 SunshineEmulator::start_with(config, profile_emulator::loopback(args.port))
                     .await
-                    .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+                    .map_err(|e| {
+                        CliError::Failed(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
+                    })?;
             emulator.seed(&read_seed(&args.seed)?)?;
-            serve(emulator, &args).await
+            serve(emulator, &args).await.map_err(CliError::Failed)
         }
     }
 }

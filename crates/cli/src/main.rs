@@ -8,11 +8,15 @@ macro_rules! say {
     ($($arg:tt)*) => { $crate::write_line(format_args!($($arg)*)) };
 }
 
+mod capture;
 mod connect;
 mod demo;
 mod emulator;
+mod error;
+mod lumapps;
+mod output;
 mod printing;
-mod single;
+mod sunshine;
 mod sync;
 
 use std::process::ExitCode;
@@ -20,8 +24,17 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Keep user profiles up to date in the SaaS tools that hold them.
+///
+/// `profiles sync` pushes an HR or CRM export (CSV or JSON Lines) into Zendesk Sunshine,
+/// Akamai Identity Cloud (Capture) or LumApps every night, writing only what changed and
+/// never going past the vendor's limit. `profiles sunshine|capture|lumapps get|update`
+/// reads or changes one user; `profiles emulator` runs a local fake of a vendor to rehearse
+/// against, and `profiles demo` walks through a vendor's documented story against it.
+///
+/// Exit codes: 0 done; 1 the vendor refused or the network failed (a sync: some rows
+/// failed); 2 usage, configuration or input (nothing was sent, or the sync did not start).
 #[derive(Debug, Parser)]
-#[command(name = "profiles", version, about)]
+#[command(name = "profiles", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,13 +66,13 @@ enum Command {
     Sync(Box<sync::SyncArgs>),
     /// One Zendesk Sunshine profile.
     #[command(subcommand)]
-    Sunshine(single::SunshineCommand),
+    Sunshine(sunshine::SunshineCommand),
     /// One Capture record.
     #[command(subcommand)]
-    Capture(single::CaptureCommand),
+    Capture(capture::CaptureCommand),
     /// One LumApps directory user.
     #[command(subcommand)]
-    Lumapps(single::LumAppsCommand),
+    Lumapps(lumapps::LumAppsCommand),
 }
 
 impl Vendor {
@@ -124,29 +137,23 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Demo { vendor } => demo::run(vendor).await,
+        Command::Demo { vendor } => demo::run(vendor).await.map_err(error::CliError::Failed),
         Command::Emulator(args) => emulator::run(args).await,
-        Command::Sunshine(command) => single::sunshine(command).await,
-        Command::Capture(command) => single::capture(command).await,
-        Command::Lumapps(command) => single::lumapps(command).await,
-        // Exit 0 only when every row succeeded or was unchanged; 1 when some failed; 2 when
-        // the sync could not start.
-        Command::Sync(args) => {
-            return match sync::run(*args).await {
-                Ok(summary) if summary.all_succeeded() => ExitCode::SUCCESS,
-                Ok(_) => ExitCode::from(1),
-                Err(message) => {
-                    eprintln!("error: {message}");
-                    ExitCode::from(2)
-                }
-            };
-        }
+        Command::Sunshine(command) => sunshine::run(command).await,
+        Command::Capture(command) => capture::run(command).await,
+        Command::Lumapps(command) => lumapps::run(command).await,
+        // A sync that ran exits 1 when some rows failed.
+        Command::Sync(args) => match sync::run(*args).await {
+            Ok(summary) if !summary.all_succeeded() => return ExitCode::from(1),
+            Ok(_) => Ok(()),
+            Err(error) => Err(error),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+        Err(error) => {
+            eprintln!("{}", error.report());
+            ExitCode::from(error.exit_code())
         }
     }
 }

@@ -45,6 +45,18 @@ impl SunshineUpdater {
         }
     }
 
+    /// The PATCH body a vendor-neutral patch is sent as when a merge can express it, or
+    /// `None` when it takes a read and a replace (removing a field, changing inside an
+    /// attribute's object, replacing the identifiers). A patch the updater refuses (a
+    /// read-only field, a `name` that is not a string) is refused here the same way: the
+    /// one rule `profiles sunshine update` and `profiles sync` share.
+    pub fn merge_of(patch: &ProfilePatch) -> Result<Option<ProfileUpdate>, SunshineInputError> {
+        Ok(match plan(patch)? {
+            Plan::Merge(update) => Some(update),
+            Plan::ReadModifyReplace => None,
+        })
+    }
+
     fn locator(&self, user: &UserRef) -> Result<ProfileLocator, SunshineInputError> {
         let query = |kind: &str, value: &str| {
             IdentifierQuery::new(self.source.clone(), self.profile_type.clone(), kind, value)

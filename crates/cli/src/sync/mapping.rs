@@ -7,7 +7,19 @@ use profile_core::{FieldPath, UserRef};
 use serde::Deserialize;
 
 use crate::Vendor;
-use crate::connect::Scope;
+
+/// What addresses records at each vendor, beyond the connection.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scope {
+    /// Sunshine: the profiles' source and type.
+    pub(crate) source: Option<String>,
+    pub(crate) profile_type: Option<String>,
+    /// Capture: the entity type.
+    pub(crate) type_name: Option<String>,
+    /// LumApps: the directory and the language of field titles.
+    pub(crate) directory: Option<String>,
+    pub(crate) lang: Option<String>,
+}
 
 /// One vendor's section of a mapping file.
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -6,18 +6,24 @@ mod mapping;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use futures_util::stream;
+use profile_core::ProfileUpdater;
 use profile_sync::{RowOutcome, SyncOptions, SyncSummary, sync_rows};
 use serde_json::json;
 
 use crate::Vendor;
-use crate::connect::{Connection, Politeness, Scope, updater};
+use crate::capture::CaptureFlags;
+use crate::connect::{ClientCredentials, Endpoint, Politeness, refuse_foreign};
+use crate::error::CliError;
+use crate::lumapps::LumAppsFlags;
+use crate::sunshine::SunshineFlags;
 use input::Format;
 use journal::{Journal, finished_rows};
-use mapping::{Mapping, MappingFlags};
+use mapping::{Mapping, MappingFlags, Scope};
 
 #[derive(Debug, Args)]
 pub(crate) struct SyncArgs {
@@ -43,19 +49,19 @@ pub(crate) struct SyncArgs {
     #[arg(long = "map", value_name = "COLUMN=FIELD")]
     maps: Vec<String>,
     /// Sunshine: the profiles' source.
-    #[arg(long)]
+    #[arg(long, help_heading = "Zendesk Sunshine")]
     source: Option<String>,
     /// Sunshine: the profiles' type.
-    #[arg(long = "type")]
+    #[arg(long = "type", help_heading = "Zendesk Sunshine")]
     profile_type: Option<String>,
     /// Capture: the entity type (default: user).
-    #[arg(long)]
+    #[arg(long, help_heading = "Akamai Identity Cloud (Capture)")]
     type_name: Option<String>,
     /// LumApps: the user directory module id.
-    #[arg(long)]
+    #[arg(long, help_heading = "LumApps")]
     directory: Option<String>,
     /// LumApps: the language of field titles (default: en).
-    #[arg(long)]
+    #[arg(long, help_heading = "LumApps")]
     lang: Option<String>,
     /// Rows in flight at once.
     #[arg(long, default_value_t = 8)]
@@ -80,7 +86,92 @@ pub(crate) struct SyncArgs {
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     #[command(flatten)]
-    connection: Connection,
+    endpoint: Endpoint,
+    /// Capture and LumApps: the API client.
+    #[command(flatten)]
+    credentials: ClientCredentials,
+    #[command(flatten)]
+    sunshine: SunshineFlags,
+    #[command(flatten)]
+    capture: CaptureFlags,
+    #[command(flatten)]
+    lumapps: LumAppsFlags,
+}
+
+impl SyncArgs {
+    /// Refuses the flags of the vendors this sync is not for: a flag that would be ignored
+    /// is a mistake to point out, not to pass over.
+    fn refuse_other_vendors(&self) -> Result<(), CliError> {
+        let vendor = self.vendor.name();
+        let mut foreign: Vec<&str> = Vec::new();
+        if self.vendor != Vendor::Sunshine {
+            foreign.extend(self.sunshine.given());
+            if self.source.is_some() {
+                foreign.push("--source");
+            }
+            if self.profile_type.is_some() {
+                foreign.push("--type");
+            }
+        }
+        if self.vendor != Vendor::Capture {
+            foreign.extend(self.capture.given());
+            if self.type_name.is_some() {
+                foreign.push("--type-name");
+            }
+        }
+        if self.vendor != Vendor::Lumapps {
+            foreign.extend(self.lumapps.given());
+            if self.directory.is_some() {
+                foreign.push("--directory");
+            }
+            if self.lang.is_some() {
+                foreign.push("--lang");
+            }
+        }
+        if self.vendor == Vendor::Sunshine && self.credentials.given() {
+            foreign.push(if self.credentials.client_id.is_some() {
+                "--client-id"
+            } else {
+                "--client-secret"
+            });
+        }
+        match foreign.first() {
+            Some(flag) => refuse_foreign(flag, true, vendor),
+            None => Ok(()),
+        }
+    }
+
+    async fn updater(
+        &self,
+        scope: &Scope,
+        politeness: Politeness,
+    ) -> Result<Arc<dyn ProfileUpdater>, CliError> {
+        match self.vendor {
+            Vendor::Sunshine => self.sunshine.updater(
+                &self.endpoint,
+                scope.source.clone(),
+                scope.profile_type.clone(),
+                politeness,
+            ),
+            Vendor::Capture => self.capture.updater(
+                &self.endpoint,
+                &self.credentials,
+                scope.type_name.clone(),
+                politeness,
+            ),
+            Vendor::Lumapps => {
+                self.lumapps
+                    .updater(
+                        &self.endpoint,
+                        &self.credentials,
+                        scope.directory.clone(),
+                        scope.lang.clone(),
+                        politeness,
+                    )
+                    .await
+            }
+        }
+    }
 }
 
 fn parse_rate(text: &str) -> Result<u32, String> {
@@ -164,7 +255,8 @@ impl Progress {
     }
 }
 
-pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, String> {
+pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
+    args.refuse_other_vendors()?;
     let flags = MappingFlags {
         file: args.mapping.clone(),
         key: args.key.clone(),
@@ -196,7 +288,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, String> {
         per_minute: args.rate,
         max_in_flight: args.concurrency.max(1),
     };
-    let updater = updater(args.vendor, &args.connection, &mapping.scope, politeness).await?;
+    let updater = args.updater(&mapping.scope, politeness).await?;
     let options = SyncOptions::default()
         .with_concurrency(args.concurrency)
         .with_dry_run(args.dry_run)
@@ -297,11 +389,14 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, String> {
             "skipped_by_journal": skipped.get(),
             "failures": failures,
         });
-        std::fs::write(path, serde_json::to_vec_pretty(&report).unwrap_or_default())
-            .map_err(|e| format!("cannot write report {}: {e}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&report).unwrap_or_default()).map_err(
+            |e| CliError::Failed(format!("cannot write report {}: {e}", path.display())),
+        )?;
     }
     if let Some(error) = journal_error {
-        return Err(format!("the journal could not be written: {error}"));
+        return Err(CliError::Failed(format!(
+            "the journal could not be written: {error}"
+        )));
     }
     Ok(summary)
 }

@@ -8,6 +8,7 @@
 )]
 
 mod errors;
+mod exits;
 mod secrets;
 mod single;
 mod sync;

@@ -1,0 +1,244 @@
+//! `profiles lumapps …` and LumApps in `profiles sync`: LumApps' flags, its client, its
+//! updater, and one directory user's get and update.
+
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use profile_core::{ClientSettings, ProfileUpdater, RetryPolicy};
+use profile_lumapps::{FieldRef, LumAppsAuth, LumAppsClient, LumAppsUpdater, UserLocator};
+use serde_json::Value;
+
+use crate::connect::{ClientCredentials, Endpoint, Politeness, SINGLE, need, pick};
+use crate::error::CliError;
+use crate::output::{OutputArgs, dry, parse_set, print};
+
+/// LumApps' bearer token, or what the application-token exchange needs beside the client.
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "LumApps")]
+pub(crate) struct LumAppsFlags {
+    /// A bearer token (env: LUMAPPS_TOKEN).
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// The organization id for the application-token exchange (env: LUMAPPS_CUSTOMER_ID).
+    #[arg(long, value_name = "ID")]
+    customer_id: Option<String>,
+    /// The user the application acts as (env: LUMAPPS_USER_EMAIL).
+    #[arg(long, value_name = "EMAIL")]
+    user_email: Option<String>,
+}
+
+impl LumAppsFlags {
+    /// The flags given, by name, for refusing them where they do not apply.
+    pub(crate) fn given(&self) -> Vec<&'static str> {
+        [
+            ("--token", self.token.is_some()),
+            ("--customer-id", self.customer_id.is_some()),
+            ("--user-email", self.user_email.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
+
+    /// A client of the cell.
+    pub(crate) fn client(
+        &self,
+        endpoint: &Endpoint,
+        credentials: &ClientCredentials,
+        politeness: Politeness,
+    ) -> Result<LumAppsClient, CliError> {
+        let base = endpoint.base_url("LUMAPPS_BASE_URL")?;
+        let auth = match pick(&self.token, "LUMAPPS_TOKEN") {
+            Some(token) => LumAppsAuth::token(token),
+            None => LumAppsAuth::application(
+                need(
+                    pick(&self.customer_id, "LUMAPPS_CUSTOMER_ID"),
+                    "the LumApps token or customer id",
+                    "--token or --customer-id",
+                    "LUMAPPS_TOKEN or LUMAPPS_CUSTOMER_ID",
+                )?,
+                need(
+                    pick(&credentials.client_id, "LUMAPPS_CLIENT_ID"),
+                    "the LumApps client id",
+                    "--client-id",
+                    "LUMAPPS_CLIENT_ID",
+                )?,
+                need(
+                    pick(&credentials.client_secret, "LUMAPPS_CLIENT_SECRET"),
+                    "the LumApps client secret",
+                    "--client-secret",
+                    "LUMAPPS_CLIENT_SECRET",
+                )?,
+                need(
+                    pick(&self.user_email, "LUMAPPS_USER_EMAIL"),
+                    "the LumApps user e-mail",
+                    "--user-email",
+                    "LUMAPPS_USER_EMAIL",
+                )?,
+            ),
+        };
+        LumAppsClient::builder(base.clone(), auth)
+            .rate_limit(politeness.limit(None))
+            .retry(RetryPolicy::default())
+            .build()
+            .map_err(|e| CliError::vendor(e, &base))
+    }
+
+    /// The vendor-neutral updater of a sync, for one user directory: its template is read
+    /// first, so that fields are checked before any user is.
+    pub(crate) async fn updater(
+        &self,
+        endpoint: &Endpoint,
+        credentials: &ClientCredentials,
+        directory: Option<String>,
+        lang: Option<String>,
+        politeness: Politeness,
+    ) -> Result<Arc<dyn ProfileUpdater>, CliError> {
+        let directory = directory.ok_or(
+            "LumApps needs the user directory: --directory (or `directory` in the mapping)",
+        )?;
+        let lang = lang.unwrap_or_else(|| "en".to_owned());
+        let client = self.client(endpoint, credentials, politeness)?;
+        let base = endpoint.base_url("LUMAPPS_BASE_URL")?;
+        let module = client
+            .get_directory(&directory, &lang)
+            .await
+            .map_err(|e| CliError::vendor(e, &base))?;
+        Ok(Arc::new(LumAppsUpdater::new(client, module, lang)))
+    }
+}
+
+/// The flags of one user's command.
+#[derive(Debug, Args)]
+pub(crate) struct Common {
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    endpoint: Endpoint,
+    #[command(flatten)]
+    credentials: ClientCredentials,
+    #[command(flatten)]
+    flags: LumAppsFlags,
+}
+
+impl Common {
+    fn client(&self) -> Result<LumAppsClient, CliError> {
+        self.flags.client(&self.endpoint, &self.credentials, SINGLE)
+    }
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct Target {
+    /// The user's e-mail.
+    #[arg(long)]
+    email: Option<String>,
+    /// The user's uid.
+    #[arg(long)]
+    uid: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LumAppsCommand {
+    /// Read one user of a directory.
+    Get {
+        /// The user directory module id.
+        #[arg(long)]
+        directory: String,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Set directory fields of one user by title (or uuid), keeping everything else.
+    Update {
+        /// The user directory module id.
+        #[arg(long)]
+        directory: String,
+        #[command(flatten)]
+        target: Target,
+        /// The language of the field titles.
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// A field to set, as TITLE=VALUE (the value is JSON when it parses as JSON).
+        #[arg(long = "set", value_name = "TITLE=VALUE", required = true)]
+        sets: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn locator(target: &Target) -> Result<UserLocator, CliError> {
+    match (&target.email, &target.uid) {
+        (Some(email), _) => Ok(UserLocator::Email(email.clone())),
+        (_, Some(uid)) => Ok(UserLocator::Uid(uid.clone())),
+        _ => Err("give --email or --uid".into()),
+    }
+}
+
+pub(crate) async fn run(command: LumAppsCommand) -> Result<(), CliError> {
+    match command {
+        LumAppsCommand::Get {
+            directory,
+            target,
+            common,
+        } => {
+            let user = locator(&target)?;
+            let client = common.client()?;
+            if common.output.dry_run {
+                dry(&client
+                    .requests()
+                    .get_user(&directory, &user)
+                    .map_err(CliError::Vendor)?);
+                return Ok(());
+            }
+            let base = common.endpoint.base_url("LUMAPPS_BASE_URL")?;
+            let found = client
+                .get_user(&directory, &user)
+                .await
+                .map_err(|e| CliError::vendor(e, &base))?;
+            print(&Value::Object(found), common.output.output);
+        }
+        LumAppsCommand::Update {
+            directory,
+            target,
+            lang,
+            sets,
+            common,
+        } => {
+            let user = locator(&target)?;
+            let mut changes = Vec::new();
+            for set in &sets {
+                let (title, value) = parse_set(set)?;
+                changes.push((FieldRef::title(title, lang.clone()), value));
+            }
+            let client = common.client()?;
+            if common.output.dry_run {
+                dry(&client
+                    .requests()
+                    .get_user(&directory, &user)
+                    .map_err(CliError::Vendor)?);
+                say!(
+                    "then: POST user/directory/save with the user as read, contentId {directory}, and:"
+                );
+                for (field, value) in &changes {
+                    if let FieldRef::Title { title, .. } = field {
+                        say!("  {title} = {value}");
+                    }
+                }
+                return Ok(());
+            }
+            let base = common.endpoint.base_url("LUMAPPS_BASE_URL")?;
+            let module = client
+                .get_directory(&directory, &lang)
+                .await
+                .map_err(|e| CliError::vendor(e, &base))?;
+            let update = client
+                .update_fields(&module, &user, &changes)
+                .await
+                .map_err(|e| CliError::vendor(e, &base))?;
+            print(&Value::Object(update.user), common.output.output);
+        }
+    }
+    Ok(())
+}
