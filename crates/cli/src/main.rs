@@ -117,7 +117,8 @@ fn main() -> ExitCode {
     // The emulators serve other processes' tests: every core. The clients run on one
     // thread: a sync is all waiting on the network (its rows share one task, and the
     // connections' tasks are woken by the same thread), so a second thread only adds
-    // hand-offs between the two: measured, 20–25% more CPU a row (docs/performance.md).
+    // hand-offs between the two: measured, 20–25% more CPU a row (the bulk benchmark
+    // runs its bare loop on both runtimes).
     let runtime = match cli.command {
         Command::Emulator(_) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()

@@ -5,7 +5,8 @@
 //!
 //! ```
 //! use profile_sunshine::{
-//!     BaseUrl, IdentifierQuery, ProfileContent, ProfileUpdate, SunshineAuth, SunshineClient,
+//!     BaseUrl, ClientSettings, IdentifierQuery, ProfileContent, ProfileUpdate, RateLimit,
+//!     SunshineAuth, SunshineClient,
 //! };
 //! # use profile_emulator::sunshine::SunshineEmulator;
 //!
@@ -18,6 +19,9 @@
 //!     BaseUrl::parse(&base_url)?,
 //!     SunshineAuth::api_token("devs@coolbikes.com", "6wiIBWbGkBMo1mRDMuVwkw1EPsNkeUj95PIz2akv"),
 //! )
+//! // The settings every vendor client shares (retry, rate limit, HTTP, transport, clock)
+//! // are the `ClientSettings` trait's: here, a Professional plan's profiles limit.
+//! .rate_limit(RateLimit::per_minute(500))
 //! .build()?;
 //!
 //! let rider: IdentifierQuery = "coolbikes:rider:email:jdoe@example.com".parse()?;
