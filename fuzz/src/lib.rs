@@ -1,4 +1,11 @@
-//! Shared helpers of the fuzz targets.
+//! The fuzz targets' bodies, and their shared helpers.
+//!
+//! Each target is a function here: the `fuzz_target!` of `fuzz_targets/` calls it under
+//! libFuzzer (`cargo xtask fuzz`), and `tests/corpus.rs` calls it over the inputs kept in
+//! `corpus/<target>/`, so that `cargo xtask ci` fails when a target stops compiling or its
+//! corpus breaks its property.
+
+pub mod targets;
 
 use std::sync::Arc;
 
@@ -7,9 +14,10 @@ use profile_core::{ApiResponse, RecordingTransport};
 /// Splits fuzz input into a status (first two bytes, folded into 100..600) and a body.
 pub fn answer(data: &[u8]) -> ApiResponse {
     let (head, body) = data.split_at(data.len().min(2));
-    let raw = head.iter().fold(0u16, |acc, b| acc.wrapping_mul(256).wrapping_add(u16::from(*b)));
-    ApiResponse::new(100 + raw % 500, body.to_vec())
-        .with_header("content-type", "application/json")
+    let raw = head.iter().fold(0u16, |acc, b| {
+        acc.wrapping_mul(256).wrapping_add(u16::from(*b))
+    });
+    ApiResponse::new(100 + raw % 500, body.to_vec()).with_header("content-type", "application/json")
 }
 
 /// A transport that answers once with `response`.

@@ -6,6 +6,8 @@
 //!   with `--accept` rewrite the snapshots.
 //! - `cargo xtask bench [--smoke]`: the benchmarks (release build; `--smoke`: tiny sizes on
 //!   the debug build, as CI runs them), a table on stdout and `target/bench/results.json`.
+//! - `cargo xtask fuzz [SECONDS]`: every fuzz target under cargo-fuzz for that long each
+//!   (default 60), and where a crash input was written.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::env;
@@ -29,8 +31,15 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("snapshots") => snapshots(args.iter().any(|a| a == "--accept")),
         Some("bench") => bench(args.iter().any(|a| a == "--smoke")),
+        Some("fuzz") => match args.get(1).map(|s| s.parse::<u64>()) {
+            None => fuzz(60),
+            Some(Ok(seconds)) => fuzz(seconds),
+            Some(Err(_)) => Err(format!("`{}` is not a number of seconds", args[1])),
+        },
         _ => {
-            eprintln!("usage: cargo xtask ci | snapshots [--accept] | bench [--smoke]");
+            eprintln!(
+                "usage: cargo xtask ci | snapshots [--accept] | bench [--smoke] | fuzz [SECONDS]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -170,6 +179,79 @@ fn bench(smoke: bool) -> Result<(), String> {
     }
 }
 
+/// The fuzz targets, as `fuzz/Cargo.toml` names them.
+const FUZZ_TARGETS: &[&str] = &[
+    "response_decoders",
+    "identifier_query",
+    "attribute_path",
+    "form_encoder",
+    "capture_signer",
+];
+
+/// The fuzz package, outside the workspace: every target builds on the stable toolchain,
+/// and each target's body holds over the corpus kept in the repository.
+fn fuzz_checks() -> Result<(), String> {
+    let manifest = root().join("fuzz").join("Cargo.toml");
+    let manifest = manifest.to_string_lossy();
+    let target_dir = target_dir().join("fuzz-check");
+    let target_dir = target_dir.to_string_lossy();
+    let common = [
+        "--manifest-path",
+        manifest.as_ref(),
+        "--locked",
+        "--target-dir",
+        target_dir.as_ref(),
+    ];
+    let mut build = vec!["build", "--bins"];
+    build.extend(common);
+    cargo(&build, &[])?;
+    let mut test = vec!["test", "--test", "corpus"];
+    test.extend(common);
+    cargo(&test, &[])
+}
+
+/// Runs every fuzz target with cargo-fuzz for `seconds` each. New inputs go to
+/// `target/fuzz-corpus/<target>/`, beside the kept corpus, which is only read.
+fn fuzz(seconds: u64) -> Result<(), String> {
+    let cargo_bin = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let has_fuzz = Command::new(&cargo_bin)
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        return Err("cargo-fuzz is not installed: `cargo install cargo-fuzz`".to_owned());
+    }
+    let mut failed = Vec::new();
+    for target in FUZZ_TARGETS {
+        let scratch = target_dir().join("fuzz-corpus").join(target);
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+        let kept = root().join("fuzz").join("corpus").join(target);
+        println!("\n$ cargo fuzz run -s none {target} ({seconds} s)");
+        let status = Command::new(&cargo_bin)
+            .args(["fuzz", "run", "-s", "none", target])
+            .arg(&scratch)
+            .arg(&kept)
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .env("RUSTC_BOOTSTRAP", "1")
+            .current_dir(root().join("fuzz"))
+            .status()
+            .map_err(|e| format!("cannot run cargo fuzz: {e}"))?;
+        if !status.success() {
+            failed.push(format!(
+                "{target}: see fuzz/artifacts/{target}/ for the input that failed"
+            ));
+        }
+    }
+    if failed.is_empty() {
+        println!("\nfuzz: every target ran {seconds} s without a failure");
+        Ok(())
+    } else {
+        Err(failed.join("\n"))
+    }
+}
+
 fn ci() -> Result<(), String> {
     let started = Instant::now();
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
@@ -190,6 +272,7 @@ fn ci() -> Result<(), String> {
         &[("INSTA_UPDATE", "no")],
     )?;
     snapshots(false)?;
+    fuzz_checks()?;
     // The benchmarks in their smoke sizes, so that they keep compiling and running.
     bench(true)?;
     cargo(

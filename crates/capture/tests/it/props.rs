@@ -27,8 +27,17 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn any_text_parses_or_is_refused_without_panic(text in "\\PC{0,80}") {
-        let _ = AttributePath::parse(&text);
+    fn any_text_parses_to_a_path_that_keeps_it_or_is_refused_as_a_bad_path(text in "\\PC{0,80}") {
+        match AttributePath::parse(&text) {
+            Ok(path) => {
+                prop_assert_eq!(path.as_str(), text.as_str());
+                prop_assert_eq!(AttributePath::parse(path.as_str()).unwrap(), path);
+            }
+            Err(error) => prop_assert!(
+                matches!(error, profile_capture::CaptureInputError::InvalidAttributePath { .. }),
+                "{error:?}"
+            ),
+        }
     }
 
     #[test]

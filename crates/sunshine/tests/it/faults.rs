@@ -146,16 +146,24 @@ async fn the_client_side_rate_limit_spaces_requests() {
         .rate_limit(profile_core::RateLimit::per_minute(600))
         .build()
         .unwrap();
+    client
+        .create_or_replace(&rider(), &ProfileContent::new().name("Jo"))
+        .await
+        .unwrap();
+    let seen = emulator.faults().requests_seen();
     let started = std::time::Instant::now();
     for _ in 0..4 {
-        let _ = client.get_profile(&rider().into()).await;
+        let profile = client.get_profile(&rider().into()).await.unwrap();
+        assert_eq!(profile.name.as_deref(), Some("Jo"));
     }
-    // 600 a minute is one every 100 ms (101 with the margin): the fourth starts 303 ms after the first.
+    // 600 a minute is one every 100 ms (101 with the margin): the fourth starts 303 ms
+    // after the first, and each was sent once.
     assert!(
         started.elapsed() >= Duration::from_millis(300),
         "{:?}",
         started.elapsed()
     );
+    assert_eq!(emulator.faults().requests_seen() - seen, 4);
 }
 
 #[tokio::test]

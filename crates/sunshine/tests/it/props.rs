@@ -27,8 +27,15 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn any_text_parses_or_is_refused_without_panic(text in "\\PC{0,80}") {
-        let _ = text.parse::<IdentifierQuery>();
+    fn any_text_parses_to_a_query_that_prints_back_or_is_refused_with_a_reason(text in "\\PC{0,80}") {
+        match text.parse::<IdentifierQuery>() {
+            Ok(query) => {
+                // Four parts at least, and the printed query parses to the same.
+                prop_assert!(text.matches(':').count() >= 3, "{text:?}");
+                prop_assert_eq!(query.to_string().parse::<IdentifierQuery>().unwrap(), query);
+            }
+            Err(error) => prop_assert!(!error.to_string().is_empty()),
+        }
     }
 
     #[test]

@@ -1,0 +1,109 @@
+//! One function per fuzz target: it panics when the property does not hold.
+
+use std::borrow::Cow;
+
+use profile_capture::{AttributePath, CaptureAuth, CaptureClient, EntityLocator, EntityRead, sign};
+use profile_core::secrecy::SecretString;
+use profile_core::{BaseUrl, Body, ClientSettings, RetryPolicy};
+use profile_lumapps::{LumAppsAuth, LumAppsClient, UserLocator};
+use profile_sunshine::{IdentifierQuery, ProfileLocator, SunshineAuth, SunshineClient};
+
+use crate::{answer, block_on, pairs, transport};
+
+/// Every vendor's response decoding, through the public clients: any status and body end
+/// in a value or a typed error, never a panic, and never show a credential.
+pub fn response_decoders(data: &[u8]) {
+    let base = BaseUrl::parse("https://example.com").unwrap_or_else(|e| panic!("{e}"));
+    let sunshine =
+        SunshineClient::builder(base.clone(), SunshineAuth::api_token("a@b.c", "SECRET1"))
+            .transport(transport(answer(data)))
+            .retry(RetryPolicy::never())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+    let query: IdentifierQuery = "s:t:email:a@b.c".parse().unwrap_or_else(|e| panic!("{e}"));
+    if let Err(e) = block_on(sunshine.get_profile(&ProfileLocator::Identifier(query))) {
+        assert!(!e.to_string().contains("SECRET1"));
+    }
+    let capture = CaptureClient::builder(base.clone(), CaptureAuth::basic("id", "SECRET2"))
+        .transport(transport(answer(data)))
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Err(e) = block_on(capture.entity(&EntityRead::new("user", EntityLocator::Id(1)))) {
+        assert!(!e.to_string().contains("SECRET2"));
+    }
+    let lumapps = LumAppsClient::builder(base, LumAppsAuth::token("SECRET3"))
+        .transport(transport(answer(data)))
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Err(e) = block_on(lumapps.get_user("d1", &UserLocator::Email("a@b.c".into()))) {
+        assert!(!e.to_string().contains("SECRET3"));
+    }
+}
+
+/// The Sunshine identifier query parser: never panics; what parses prints back to itself.
+pub fn identifier_query(text: &str) {
+    if let Ok(query) = text.parse::<IdentifierQuery>() {
+        let again: IdentifierQuery = query
+            .to_string()
+            .parse()
+            .unwrap_or_else(|e| panic!("a printed query parses: {e}"));
+        assert_eq!(again, query);
+    }
+}
+
+/// The Capture attribute path parser: never panics; what parses keeps its text.
+pub fn attribute_path(text: &str) {
+    if let Ok(path) = AttributePath::parse(text) {
+        assert_eq!(path.as_str(), text);
+        let again = AttributePath::parse(path.as_str())
+            .unwrap_or_else(|e| panic!("a parsed path parses again: {e}"));
+        assert_eq!(again, path);
+    }
+}
+
+/// The form encoder: whatever the fields, decoding the body gives them back.
+pub fn form_encoder(text: &str) {
+    let fields = pairs(text);
+    let form: Vec<(Cow<'static, str>, String)> = fields
+        .iter()
+        .map(|(k, v)| (Cow::Owned(k.clone()), v.clone()))
+        .collect();
+    let encoded = Body::Form(form).encode();
+    let decoded: Vec<(String, String)> =
+        url::form_urlencoded::parse(&encoded).into_owned().collect();
+    assert_eq!(decoded, fields);
+}
+
+/// The Capture request signer: never panics, and the same input signs the same, whatever
+/// the order of the parameters.
+pub fn capture_signer(text: &str) {
+    let (head, rest) = text.split_once('\0').unwrap_or((text, ""));
+    let (path, secret) = head.split_once('\n').unwrap_or((head, "secret"));
+    let secret = SecretString::from(secret.to_owned());
+    let params = pairs(rest);
+    let signature = sign(path, "2016-03-13 19:39:17", &params, &secret);
+    let mut reversed = params.clone();
+    reversed.reverse();
+    assert_eq!(
+        sign(path, "2016-03-13 19:39:17", &reversed, &secret),
+        signature
+    );
+}
+
+/// Every target: its name, and its body over raw bytes (text targets take the bytes that
+/// are UTF-8, as `fuzz_target!` does for a `&str` input).
+pub const ALL: [(&str, fn(&[u8])); 5] = [
+    ("response_decoders", response_decoders),
+    ("identifier_query", |data| text(data, identifier_query)),
+    ("attribute_path", |data| text(data, attribute_path)),
+    ("form_encoder", |data| text(data, form_encoder)),
+    ("capture_signer", |data| text(data, capture_signer)),
+];
+
+fn text(data: &[u8], target: fn(&str)) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        target(text);
+    }
+}
