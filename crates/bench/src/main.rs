@@ -1,15 +1,12 @@
 //! `profile-bench`: how fast profile-toolkit is, against the limit, in one run. Run it with
 //! `cargo xtask bench` (release build, full sizes) or `cargo xtask bench --smoke`.
 //!
-//! `--only overhead,bulk` runs some of the benchmarks. Two modes help find where the time
-//! goes: `--profile-sdk VENDOR N [--bare]` runs only the SDK's (or the bare client's) update
-//! loop, set up as the overhead benchmark is (for callgrind: the difference of the two
-//! counts is what the SDK adds), `--decompose N` times one Sunshine PATCH sent by paths
-//! that add one layer at a time (`--path K` sends by path K alone, for callgrind), and
-//! `--interleaved N` runs the overhead loops call by call (steadier, for comparing two
-//! builds; not the benchmark's method). `--bulk-rows N` shrinks the bulk benchmark to one round of
-//! N rows, and `PROFILE_BENCH_WRAP="valgrind --tool=callgrind"` runs its two children (the
-//! `profiles sync` and the bare loop) under that command.
+//! `--only overhead,bulk` runs some of the benchmarks. `--profile-sdk VENDOR N [--bare]`
+//! runs only the SDK's (or the bare client's) update loop, set up as the overhead benchmark
+//! is (for callgrind: the difference of the two counts is what the SDK adds).
+//! `--bulk-rows N` shrinks the bulk benchmark to one round of N rows, and
+//! `PROFILE_BENCH_WRAP="valgrind --tool=callgrind"` runs its two children (the `profiles
+//! sync` and the bare loop) under that command.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -21,7 +18,6 @@
 mod measure;
 mod vendors;
 
-use profile_core::ClientSettings;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -849,33 +845,6 @@ async fn run(args: Vec<String>) {
         });
         return;
     }
-    if let Some(position) = args.iter().position(|a| a == "--interleaved") {
-        let n = args
-            .get(position + 1)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(5_000);
-        for vendor in VENDORS {
-            let server = EmulatorThread::start(vendor, 1);
-            on_client_thread(interleaved(vendor, n, server.emulator()));
-        }
-        return;
-    }
-    if let Some(position) = args.iter().position(|a| a == "--decompose") {
-        let n = args
-            .get(position + 1)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(5_000);
-        // Set up as the overhead benchmark is: emulator and client on a thread each.
-        // `--path K` sends by path K only (for callgrind: one path's count against another's).
-        let only = args
-            .iter()
-            .position(|a| a == "--path")
-            .and_then(|i| args.get(i + 1))
-            .and_then(|k| k.parse().ok());
-        let server = EmulatorThread::start("sunshine", 1);
-        on_client_thread(decompose(n, only, server.emulator()));
-        return;
-    }
     if let Some(position) = args.iter().position(|a| a == "--child-stream-users") {
         child_stream_users(&args[position + 1]).await;
         return;
@@ -942,194 +911,5 @@ async fn run(args: Vec<String>) {
         "bench: done in {:.0}s; results in {}",
         total.elapsed().as_secs_f64(),
         out.display()
-    );
-}
-
-/// The overhead benchmark's two loops interleaved call by call (SDK, bare, bare, SDK, …),
-/// each call timed: the medians are far steadier than rounds' times, but each call runs on
-/// caches the other loop's call has just disturbed, which costs the smaller bare loop more
-/// (docs/performance.md). For comparing two builds, not for the goal. Prints each loop's
-/// median, and its mean and percentiles to show whether a difference is a shift or a tail.
-async fn interleaved(vendor: &str, n: usize, emulator: &vendors::Emulator) {
-    let (call, raw) = single_update(vendor, emulator).await;
-    let bare = bare_call(raw);
-    for _ in 0..200 {
-        assert!(call().await && bare().await, "{vendor}: warm-up failed");
-    }
-    let (mut sdk, mut bare_times) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for i in 0..n {
-        // Each goes first in every other pair.
-        for turn in [i % 2, 1 - i % 2] {
-            let started = Instant::now();
-            if turn == 0 {
-                assert!(call().await, "{vendor}: an update failed");
-                sdk.push(started.elapsed().as_secs_f64() * 1e6);
-            } else {
-                assert!(bare().await, "{vendor}: an update failed");
-                bare_times.push(started.elapsed().as_secs_f64() * 1e6);
-            }
-        }
-    }
-    let spread = |times: &[f64]| {
-        let mut sorted = times.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize];
-        let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
-        format!(
-            "mean {mean:6.1}, p10 {:6.1}, p90 {:6.1}, p99 {:6.1}",
-            at(0.1),
-            at(0.9),
-            at(0.99)
-        )
-    };
-    let (sdk_spread, bare_spread) = (spread(&sdk), spread(&bare_times));
-    let (sdk, bare) = (median(sdk), median(bare_times));
-    println!(
-        "{vendor:>9}: SDK {sdk:7.1} µs, bare {bare:7.1} µs (medians of {n}), ratio {:.3}",
-        sdk / bare
-    );
-    println!(
-        "{:>9}  SDK  {sdk_spread}\n{:>9}  bare {bare_spread}",
-        "", ""
-    );
-}
-
-/// Where the SDK's time per update goes, for Sunshine: the same PATCH sent sequentially
-/// by paths that add one layer at a time, alternating in rounds. For finding what to fix;
-/// `profile-bench --decompose N` prints µs per update of each path, and
-/// `--decompose N --path K` sends N by path K alone (numbered from 0 as printed), for
-/// counting one path under callgrind against another.
-async fn decompose(n: usize, only: Option<usize>, emulator: &vendors::Emulator) {
-    use profile_core::{
-        BaseUrl, ClientConfig, HttpConfig, HttpTransport, TracingTransport, Transport,
-    };
-    use profile_emulator::sunshine::{SEED_API_TOKEN, SEED_EMAIL};
-    use profile_sunshine::{
-        IdentifierQuery, ProfileLocator, ProfileUpdate, SunshineAuth, SunshineClient,
-    };
-
-    let (call, raw) = single_update("sunshine", emulator).await;
-    let base = BaseUrl::parse(&emulator.base_url()).unwrap_or_else(|e| panic!("{e}"));
-    let client = SunshineClient::builder(base, SunshineAuth::api_token(SEED_EMAIL, SEED_API_TOKEN))
-        .rate_limit(RateLimit::unlimited())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let query: IdentifierQuery = format!("coolbikes:rider:email:{}", email("sunshine", 0))
-        .parse()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let locator = ProfileLocator::Identifier(query);
-    let update = ProfileUpdate::new().attribute("saddle_height", "87cm");
-    let request = client
-        .requests()
-        .patch_profile(&locator, &update)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let config = HttpConfig::default();
-    // The client `HttpTransport::new` builds (keep the two alike), without the transport.
-    let configured = reqwest::Client::builder()
-        .connect_timeout(config.connect_timeout)
-        .timeout(config.request_timeout)
-        .pool_idle_timeout(config.pool_idle_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(config.user_agent.clone())
-        .gzip(true)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let bare = reqwest::Client::new();
-    let http = HttpTransport::new(&config).unwrap_or_else(|e| panic!("{e}"));
-    let stack = ClientConfig::new()
-        .rate_limit(RateLimit::unlimited())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let names = [
-        "bare reqwest, prebuilt bytes",
-        "reqwest configured as the SDK's, prebuilt bytes",
-        "HttpTransport, prebuilt ApiRequest",
-        "client core (retry loop, tracing, HTTP), prebuilt ApiRequest, status only",
-        "client core, ApiRequest rebuilt, answer decoded into a Value",
-        "SDK patch_profile",
-        "HttpTransport under the tracing layer, prebuilt ApiRequest",
-    ];
-    let traced = TracingTransport::new(http.clone());
-    let mut totals = [Duration::ZERO; 7];
-    for _ in 0..10 {
-        for (path, total) in totals.iter_mut().enumerate() {
-            if only.is_some_and(|only| only != path) {
-                continue;
-            }
-            let started = Instant::now();
-            for _ in 0..n / 10 {
-                let ok = match path {
-                    0 => raw.send(&bare).await,
-                    1 => raw.send(&configured).await,
-                    2 => http.send(&request).await.is_ok(),
-                    3 => stack
-                        .execute(&request, |response, _| Ok(response.status()))
-                        .await
-                        .is_ok(),
-                    4 => {
-                        let request = client
-                            .requests()
-                            .patch_profile(&locator, &update)
-                            .unwrap_or_else(|e| panic!("{e}"));
-                        stack
-                            .execute(&request, |response, _| {
-                                response.decode::<serde_json::Value>(&request)
-                            })
-                            .await
-                            .is_ok()
-                    }
-                    5 => call().await,
-                    6 => traced.send(&request).await.is_ok(),
-                    _ => unreachable!("path {path} is not one of the {} paths", names.len()),
-                };
-                assert!(ok, "path {path} failed");
-            }
-            *total += started.elapsed();
-        }
-    }
-    for (path, (name, total)) in names.iter().zip(totals).enumerate() {
-        if only.is_none_or(|only| only == path) {
-            println!(
-                "{path:>2} {:>8.1} µs  {name}",
-                total.as_secs_f64() * 1e6 / n as f64
-            );
-        }
-    }
-    if only.is_some() {
-        return;
-    }
-    // The pure CPU parts, without any I/O.
-    let started = Instant::now();
-    for _ in 0..n {
-        let request = client
-            .requests()
-            .patch_profile(&locator, &update)
-            .unwrap_or_else(|e| panic!("{e}"));
-        std::hint::black_box(request);
-    }
-    println!(
-        "{:>8.1} µs  building the request (CPU only)",
-        started.elapsed().as_secs_f64() * 1e6 / n as f64
-    );
-    let answer = stack
-        .send_once(&request)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let started = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(answer.json_body::<serde_json::Value>().is_ok());
-    }
-    println!(
-        "{:>8.1} µs  parsing the answer of {} bytes (CPU only)",
-        started.elapsed().as_secs_f64() * 1e6 / n as f64,
-        answer.body().len()
-    );
-    let started = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(request.body().encode());
-    }
-    println!(
-        "{:>8.1} µs  encoding the body (CPU only)",
-        started.elapsed().as_secs_f64() * 1e6 / n as f64
     );
 }

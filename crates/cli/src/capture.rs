@@ -10,7 +10,7 @@ use profile_capture::{
 use profile_core::{ClientSettings, FieldPath, ProfilePatch, ProfileUpdater};
 use serde_json::{Map, Value};
 
-use crate::connect::{ClientCredentials, Endpoint, Politeness, SINGLE, env, need, pick};
+use crate::connect::{ClientCredentials, Endpoint, Politeness, SINGLE, env, given, need, pick};
 use crate::error::CliError;
 use crate::output::{OutputArgs, dry, parse_set, print};
 
@@ -29,13 +29,10 @@ pub(crate) struct CaptureFlags {
 impl CaptureFlags {
     /// The flags given, by name, for refusing them where they do not apply.
     pub(crate) fn given(&self) -> Vec<&'static str> {
-        [
+        given(&[
             ("--signed", self.signed),
             ("--access-token", self.access_token.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(flag, given)| given.then_some(flag))
-        .collect()
+        ])
     }
 
     /// A client of the application, at most `politeness.max_in_flight` calls at once.

@@ -94,6 +94,14 @@ impl Endpoint {
     }
 }
 
+/// The names of the flags that were given, of `flags` (name, given).
+pub(crate) fn given(flags: &[(&'static str, bool)]) -> Vec<&'static str> {
+    flags
+        .iter()
+        .filter_map(|(flag, given)| given.then_some(*flag))
+        .collect()
+}
+
 /// Refuses a flag of another vendor, rather than ignoring it.
 pub(crate) fn refuse_foreign(flag: &str, given: bool, vendor: &str) -> Result<(), CliError> {
     if given {

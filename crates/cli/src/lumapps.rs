@@ -8,7 +8,7 @@ use profile_core::{ClientSettings, ProfileUpdater, RetryPolicy};
 use profile_lumapps::{FieldRef, LumAppsAuth, LumAppsClient, LumAppsUpdater, UserLocator};
 use serde_json::Value;
 
-use crate::connect::{ClientCredentials, Endpoint, Politeness, SINGLE, need, pick};
+use crate::connect::{ClientCredentials, Endpoint, Politeness, SINGLE, given, need, pick};
 use crate::error::CliError;
 use crate::output::{OutputArgs, dry, parse_set, print};
 
@@ -30,14 +30,11 @@ pub(crate) struct LumAppsFlags {
 impl LumAppsFlags {
     /// The flags given, by name, for refusing them where they do not apply.
     pub(crate) fn given(&self) -> Vec<&'static str> {
-        [
+        given(&[
             ("--token", self.token.is_some()),
             ("--customer-id", self.customer_id.is_some()),
             ("--user-email", self.user_email.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(flag, given)| given.then_some(flag))
-        .collect()
+        ])
     }
 
     /// A client of the cell.

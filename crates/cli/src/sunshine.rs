@@ -10,7 +10,7 @@ use profile_sunshine::{
 };
 use serde_json::Value;
 
-use crate::connect::{Endpoint, Politeness, SINGLE, need, pick};
+use crate::connect::{Endpoint, Politeness, SINGLE, given, need, pick};
 use crate::error::CliError;
 use crate::output::{OutputArgs, dry, parse_set, print};
 
@@ -32,14 +32,11 @@ pub(crate) struct SunshineFlags {
 impl SunshineFlags {
     /// The flags given, by name, for refusing them where they do not apply.
     pub(crate) fn given(&self) -> Vec<&'static str> {
-        [
+        given(&[
             ("--agent-email", self.agent_email.is_some()),
             ("--api-token", self.api_token.is_some()),
             ("--oauth-token", self.oauth_token.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(flag, given)| given.then_some(flag))
-        .collect()
+        ])
     }
 
     /// A client of the account, at the pace `politeness` asks (by default Zendesk's
