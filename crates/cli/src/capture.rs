@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use profile_capture::{
     CaptureAuth, CaptureClient, CaptureUpdater, EntityLocator, EntityRead, EntityUpdate,
 };
-use profile_core::{ClientSettings, FieldPath, ProfilePatch, ProfileUpdater};
+use profile_core::{ClientSettings, FieldPath, ProfilePatch, ProfileUpdater, RateLimit};
 use serde_json::{Map, Value};
 
 use crate::connect::{ClientCredentials, Endpoint, Politeness, SINGLE, env, given, need, pick};
@@ -66,7 +66,7 @@ impl CaptureFlags {
             }
         };
         CaptureClient::builder(base.clone(), auth)
-            .rate_limit(politeness.limit(None))
+            .rate_limit(politeness.limit(RateLimit::unlimited()))
             .build()
             .map_err(|e| CliError::vendor(e, &base))
     }

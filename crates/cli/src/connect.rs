@@ -3,7 +3,7 @@
 //! Credentials are never printed.
 
 use clap::Args;
-use profile_core::{BaseUrl, InvalidBaseUrl, RateLimit};
+use profile_core::{BaseUrl, InvalidBaseUrl, RateLimit, StatedLimit};
 
 use crate::error::CliError;
 
@@ -69,9 +69,15 @@ pub(crate) const SINGLE: Politeness = Politeness {
 };
 
 impl Politeness {
-    pub(crate) fn limit(self, default_per_minute: Option<u32>) -> RateLimit {
-        let per_minute = self.per_minute.or(default_per_minute).unwrap_or(0);
-        RateLimit::per_minute(per_minute).with_max_in_flight(self.max_in_flight)
+    /// The client's limit: `--rate N` as a ceiling that a lower limit stated by the vendor
+    /// still lowers (`--rate 0`: none at all), else the vendor's default.
+    pub(crate) fn limit(self, default: RateLimit) -> RateLimit {
+        let limit = match self.per_minute {
+            Some(0) => RateLimit::unlimited(),
+            Some(n) => RateLimit::per_minute(n).following(StatedLimit::LowerOnly),
+            None => default,
+        };
+        limit.with_max_in_flight(self.max_in_flight)
     }
 }
 

@@ -3,7 +3,7 @@
 use clap::Args;
 use profile_emulator::capture::{CaptureConfig, CaptureEmulator};
 use profile_emulator::lumapps::{LumAppsConfig, LumAppsEmulator};
-use profile_emulator::sunshine::{SunshineConfig, SunshineEmulator};
+use profile_emulator::sunshine::{SunshineConfig, SunshineEmulator, SunshinePlan};
 
 use crate::Vendor;
 use crate::connect::refuse_foreign;
@@ -45,9 +45,15 @@ pub(crate) struct EmulatorArgs {
     /// Fault: add this latency to every request, in milliseconds.
     #[arg(long, value_name = "MS")]
     latency_ms: Option<u64>,
-    /// Fault: accept at most N requests in any 60 seconds; answer the rest 429 with Retry-After.
+    /// Accept at most N requests in any 60 seconds; answer the rest 429 with Retry-After.
+    /// Sunshine also announces it in its rate-limit headers, as `--plan` does.
     #[arg(long, value_name = "N/min", value_parser = parse_per_minute)]
     rate_limit: Option<u32>,
+    /// Sunshine: announce and enforce a Zendesk plan's profiles limit: team and growth 250,
+    /// professional 500, enterprise 700, enterprise-plus 1,000 requests a minute. Without
+    /// it, 700 is announced and nothing enforced.
+    #[arg(long, value_enum, conflicts_with = "rate_limit")]
+    plan: Option<Plan>,
     /// Fault: fail the first N requests with --fail-status.
     #[arg(long, value_name = "N", default_value_t = 0)]
     fail_first: usize,
@@ -59,6 +65,28 @@ pub(crate) struct EmulatorArgs {
     /// with half a body.
     #[arg(long, value_name = "SEED")]
     chaos: Option<u64>,
+}
+
+/// Zendesk's plans, for `--plan`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Plan {
+    Team,
+    Growth,
+    Professional,
+    Enterprise,
+    EnterprisePlus,
+}
+
+impl From<Plan> for SunshinePlan {
+    fn from(plan: Plan) -> Self {
+        match plan {
+            Plan::Team => SunshinePlan::Team,
+            Plan::Growth => SunshinePlan::Growth,
+            Plan::Professional => SunshinePlan::Professional,
+            Plan::Enterprise => SunshinePlan::Enterprise,
+            Plan::EnterprisePlus => SunshinePlan::EnterprisePlus,
+        }
+    }
 }
 
 fn parse_per_minute(text: &str) -> Result<u32, String> {
@@ -96,7 +124,10 @@ fn apply_faults(faults: &profile_emulator::FaultController, args: &EmulatorArgs)
     if let Some(ms) = args.latency_ms {
         faults.set_latency(Some(std::time::Duration::from_millis(ms)));
     }
-    faults.set_rate_limit_per_minute(args.rate_limit);
+    // Sunshine enforces its own limit, announced in its headers.
+    if args.vendor != Vendor::Sunshine {
+        faults.set_rate_limit_per_minute(args.rate_limit);
+    }
     if args.fail_first > 0 {
         faults.fail_next(args.fail_first, args.fail_status);
     }
@@ -106,6 +137,7 @@ fn apply_faults(faults: &profile_emulator::FaultController, args: &EmulatorArgs)
 pub(crate) async fn run(args: EmulatorArgs) -> Result<(), CliError> {
     match args.vendor {
         Vendor::Lumapps => {
+            refuse_foreign("--plan", args.plan.is_some(), "lumapps")?;
             refuse_foreign("--api-token", !args.api_tokens.is_empty(), "lumapps")?;
             refuse_foreign("--bearer-token", !args.bearer_tokens.is_empty(), "lumapps")?;
             refuse_foreign("--access-token", !args.access_tokens.is_empty(), "lumapps")?;
@@ -129,6 +161,7 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), CliError> {
             serve(emulator, &args).await.map_err(CliError::Failed)
         }
         Vendor::Capture => {
+            refuse_foreign("--plan", args.plan.is_some(), "capture")?;
             refuse_foreign("--token", !args.tokens.is_empty(), "capture")?;
             refuse_foreign("--users", args.users > 0, "capture")?;
             refuse_foreign("--api-token", !args.api_tokens.is_empty(), "capture")?;
@@ -170,6 +203,12 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), CliError> {
             }
             for token in &args.bearer_tokens {
                 config = config.bearer_token(token.clone());
+            }
+            if let Some(plan) = args.plan {
+                config = config.plan(plan.into());
+            }
+            if let Some(per_minute) = args.rate_limit {
+                config = config.rate_limit_per_minute(per_minute);
             }
             let emulator =
                 SunshineEmulator::start_with(config, profile_emulator::loopback(args.port))

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use profile_core::{ClientSettings, ProfileUpdater, RetryPolicy};
+use profile_core::{ClientSettings, ProfileUpdater, RateLimit, RetryPolicy};
 use profile_lumapps::{FieldRef, LumAppsAuth, LumAppsClient, LumAppsUpdater, UserLocator};
 use serde_json::Value;
 
@@ -75,7 +75,7 @@ impl LumAppsFlags {
             ),
         };
         LumAppsClient::builder(base.clone(), auth)
-            .rate_limit(politeness.limit(None))
+            .rate_limit(politeness.limit(RateLimit::unlimited()))
             .retry(RetryPolicy::default())
             .build()
             .map_err(|e| CliError::vendor(e, &base))

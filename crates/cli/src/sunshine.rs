@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use profile_core::{ClientSettings, FieldPath, ProfilePatch, ProfileUpdater};
+use profile_core::{
+    ClientSettings, FieldPath, ProfilePatch, ProfileUpdater, RateLimit, StatedLimit,
+};
 use profile_sunshine::{
     IdentifierQuery, ProfileId, ProfileLocator, SunshineAuth, SunshineClient, SunshineUpdater,
 };
@@ -65,7 +67,12 @@ impl SunshineFlags {
             ),
         };
         SunshineClient::builder(base.clone(), auth)
-            .rate_limit(politeness.limit(Some(profile_sunshine::DEFAULT_RATE_LIMIT_PER_MINUTE)))
+            .rate_limit(
+                politeness.limit(
+                    RateLimit::per_minute(profile_sunshine::DEFAULT_RATE_LIMIT_PER_MINUTE)
+                        .following(StatedLimit::Adopt),
+                ),
+            )
             .build()
             .map_err(|e| CliError::vendor(e, &base))
     }

@@ -75,7 +75,8 @@ pub use retry::{RetryAfter, RetryPolicy};
 #[cfg(any(test, feature = "test-util"))]
 pub use test_util::RecordingTransport;
 pub use transport::{
-    HttpConfig, HttpTransport, RateLimit, RateLimitTransport, TracingTransport, Transport,
+    HttpConfig, HttpTransport, RateLimit, RateLimitTransport, StatedLimit, TracingTransport,
+    Transport,
 };
 
 /// Re-exported so that callers build credentials without adding `secrecy` themselves.

@@ -2,6 +2,7 @@
 
 use profile_core::{
     ApiClient, ApiRequest, ApiResponse, BaseUrl, ClientConfig, ClientSettings, Error, RateLimit,
+    StatedLimit,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -12,8 +13,11 @@ use crate::{
     SunshineRequests, UserId, UserProfile,
 };
 
-/// Zendesk's usual account limit, a common plan's 700 requests a minute.
-pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 700;
+/// Where the client's rate limit starts: the profiles API limit of Zendesk's smallest plans
+/// (Team and Growth, 250 requests a minute). The client then adopts the limit Zendesk states
+/// in its answers (`X-Rate-Limit`), lower or higher: Professional 500, Enterprise 700,
+/// Enterprise Plus 1,000.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 250;
 
 /// What a PUT did.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,13 +84,17 @@ pub struct SunshineClient {
 impl SunshineClient {
     /// Starts building a client for the account at `base_url`
     /// (`https://{subdomain}.zendesk.com`), limited by default to
-    /// [`DEFAULT_RATE_LIMIT_PER_MINUTE`].
+    /// [`DEFAULT_RATE_LIMIT_PER_MINUTE`] until Zendesk states the account's limit, which it
+    /// then follows ([`StatedLimit::Adopt`]). A limit of your own
+    /// (`.rate_limit(RateLimit::per_minute(n).following(StatedLimit::LowerOnly))`) is a
+    /// ceiling that a lower stated limit still lowers.
     pub fn builder(base_url: BaseUrl, auth: SunshineAuth) -> SunshineClientBuilder {
         SunshineClientBuilder {
             base_url,
             auth,
-            config: ClientConfig::new()
-                .rate_limit(RateLimit::per_minute(DEFAULT_RATE_LIMIT_PER_MINUTE)),
+            config: ClientConfig::new().rate_limit(
+                RateLimit::per_minute(DEFAULT_RATE_LIMIT_PER_MINUTE).following(StatedLimit::Adopt),
+            ),
         }
     }
 

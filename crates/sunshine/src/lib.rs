@@ -72,6 +72,8 @@ pub use model::{
     Identifier, IdentifierQuery, IdentifierQueryError, MAX_IDENTIFIERS, MAX_NAME_LEN,
     ProfileContent, ProfileId, ProfileLocator, ProfileUpdate, UserId, UserProfile,
 };
-pub use profile_core::{BaseUrl, ClientSettings, Error, HttpConfig, RateLimit, RetryPolicy};
+pub use profile_core::{
+    BaseUrl, ClientSettings, Error, HttpConfig, RateLimit, RetryPolicy, StatedLimit,
+};
 pub use requests::SunshineRequests;
 pub use updater::SunshineUpdater;

@@ -20,13 +20,23 @@
 //!
 //! Every request needs `Authorization: Basic` with `{email}/token:{api_token}`, or
 //! `Authorization: Bearer {token}`; anything else gets 401.
+//!
+//! Every answer carries the profiles API's rate-limit headers: `X-Rate-Limit` and
+//! `X-Rate-Limit-Remaining`, and the newer `ratelimit-limit`, `ratelimit-remaining` and
+//! `ratelimit-reset` (seconds until a request leaves the 60-second window). By default the
+//! emulator announces 700 a minute and enforces nothing; with a plan
+//! ([`SunshineConfig::plan`], `profiles emulator --plan`) or a limit of your own
+//! ([`SunshineConfig::rate_limit_per_minute`]) it answers 429 with `Retry-After` past it, as
+//! Zendesk does.
 
 mod store;
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -37,6 +47,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use crate::Emulator;
 use store::{Content, Failure, Put, Query, Store};
@@ -46,12 +57,42 @@ pub const SEED_EMAIL: &str = "devs@coolbikes.com";
 /// The API token in the seed's examples, accepted by default.
 pub const SEED_API_TOKEN: &str = "6wiIBWbGkBMo1mRDMuVwkw1EPsNkeUj95PIz2akv";
 
+/// Zendesk's plans, by their profiles API limit (requests a minute), separate from and
+/// smaller than the Support API's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SunshinePlan {
+    /// 250 a minute.
+    Team,
+    /// 250 a minute.
+    Growth,
+    /// 500 a minute.
+    Professional,
+    /// 700 a minute.
+    Enterprise,
+    /// 1,000 a minute.
+    EnterprisePlus,
+}
+
+impl SunshinePlan {
+    /// The plan's profiles API limit, in requests a minute.
+    pub fn per_minute(self) -> u32 {
+        match self {
+            SunshinePlan::Team | SunshinePlan::Growth => 250,
+            SunshinePlan::Professional => 500,
+            SunshinePlan::Enterprise => 700,
+            SunshinePlan::EnterprisePlus => 1_000,
+        }
+    }
+}
+
 /// What the emulator accepts and announces.
 #[derive(Clone, Debug)]
 pub struct SunshineConfig {
     api_tokens: Vec<(String, String)>,
     bearer_tokens: Vec<String>,
     rate_limit: u32,
+    enforced: bool,
 }
 
 impl Default for SunshineConfig {
@@ -62,6 +103,7 @@ impl Default for SunshineConfig {
             api_tokens: vec![(SEED_EMAIL.to_owned(), SEED_API_TOKEN.to_owned())],
             bearer_tokens: Vec::new(),
             rate_limit: 700,
+            enforced: false,
         }
     }
 }
@@ -73,7 +115,21 @@ impl SunshineConfig {
             api_tokens: Vec::new(),
             bearer_tokens: Vec::new(),
             rate_limit: 700,
+            enforced: false,
         }
+    }
+
+    /// Announces and enforces a plan's profiles limit.
+    pub fn plan(self, plan: SunshinePlan) -> Self {
+        self.rate_limit_per_minute(plan.per_minute())
+    }
+
+    /// Announces and enforces a limit of `per_minute` requests in any 60 seconds: past it,
+    /// 429 with `Retry-After` saying when a request leaves the window.
+    pub fn rate_limit_per_minute(mut self, per_minute: u32) -> Self {
+        self.rate_limit = per_minute.max(1);
+        self.enforced = true;
+        self
     }
 
     /// Also accepts this API token (`{email}/token:{token}`).
@@ -88,10 +144,10 @@ impl SunshineConfig {
         self
     }
 
-    /// The limit announced in `X-Rate-Limit` (enforce one with
-    /// [`FaultController::set_rate_limit_per_minute`](crate::FaultController::set_rate_limit_per_minute)).
+    /// The limit announced in the rate-limit headers, without enforcing it.
     pub fn announced_rate_limit(mut self, per_minute: u32) -> Self {
         self.rate_limit = per_minute;
+        self.enforced = false;
         self
     }
 }
@@ -102,7 +158,17 @@ pub struct SunshineState {
     config: SunshineConfig,
     store: Mutex<Store>,
     request_ids: AtomicU64,
-    minute: Mutex<(u64, u32)>,
+    /// When the requests of the last 60 seconds arrived.
+    window: Mutex<VecDeque<Instant>>,
+    rate_limited: AtomicU64,
+}
+
+/// Where a request stands against the limit.
+struct Standing {
+    remaining: u32,
+    /// Until a request leaves the window.
+    reset: Duration,
+    refused: bool,
 }
 
 impl SunshineState {
@@ -115,19 +181,40 @@ impl SunshineState {
         self.store().all()
     }
 
-    /// Counts a request in the current clock minute and says how many the announced limit
-    /// leaves (Zendesk's `X-Rate-Limit-Remaining`).
-    fn remaining_this_minute(&self) -> u32 {
-        let minute = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() / 60)
-            .unwrap_or(0);
-        let mut window = self.minute.lock().unwrap_or_else(|p| p.into_inner());
-        if window.0 != minute {
-            *window = (minute, 0);
+    /// How many requests the limit answered 429.
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request arriving now against the 60-second window (unless the enforced
+    /// limit refuses it) and says where it stands.
+    fn arrive(&self) -> Standing {
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
+        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= minute)
+        {
+            window.pop_front();
         }
-        window.1 = window.1.saturating_add(1);
-        self.config.rate_limit.saturating_sub(window.1)
+        let limit = self.config.rate_limit as usize;
+        let refused = self.config.enforced && window.len() >= limit;
+        if !refused {
+            window.push_back(now);
+            // Announced only: the window need not hold more than the limit's worth.
+            if window.len() > limit {
+                window.pop_front();
+            }
+        }
+        let reset = window.front().map_or(Duration::ZERO, |oldest| {
+            (*oldest + minute).duration_since(now)
+        });
+        Standing {
+            remaining: limit.saturating_sub(window.len()) as u32,
+            reset,
+            refused,
+        }
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
@@ -169,7 +256,8 @@ pub fn router(config: SunshineConfig) -> (Router, Arc<SunshineState>) {
         config,
         store: Mutex::new(Store::default()),
         request_ids: AtomicU64::new(1),
-        minute: Mutex::new((0, 0)),
+        window: Mutex::new(VecDeque::new()),
+        rate_limited: AtomicU64::new(0),
     });
     let router = Router::new()
         .route(
@@ -212,6 +300,11 @@ impl Emulator<SunshineState> {
         self.state().profiles()
     }
 
+    /// How many requests the plan's limit answered 429.
+    pub fn rate_limited(&self) -> u64 {
+        self.state().rate_limited()
+    }
+
     /// Adds profiles, each `{"source", "type", "name"?, "identifiers": [{"type", "value"}],
     /// "attributes"?}`, as a PUT by their first identifier would. Returns how many.
     pub fn seed(&self, profiles: &[Value]) -> Result<usize, String> {
@@ -251,7 +344,17 @@ async fn authenticate(
     next: Next,
 ) -> Response {
     let request_id = state.request_ids.fetch_add(1, Ordering::Relaxed);
-    let mut response = if state.authorized(request.headers()) {
+    let standing = state.arrive();
+    let reset_secs = standing.reset.as_secs() + u64::from(standing.reset.subsec_nanos() > 0);
+    let mut response = if standing.refused {
+        state.rate_limited.fetch_add(1, Ordering::Relaxed);
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, reset_secs.max(1).to_string())],
+            "Too Many Requests",
+        )
+            .into_response()
+    } else if state.authorized(request.headers()) {
         next.run(request).await
     } else {
         // Zendesk's own 401 body.
@@ -266,11 +369,15 @@ async fn authenticate(
     if let Ok(id) = HeaderValue::from_str(&format!("emulator-{request_id:08}")) {
         headers.insert("x-request-id", id);
     }
-    headers.insert("x-rate-limit", HeaderValue::from(state.config.rate_limit));
-    headers.insert(
-        "x-rate-limit-remaining",
-        HeaderValue::from(state.remaining_this_minute()),
-    );
+    for (name, value) in [
+        ("x-rate-limit", state.config.rate_limit),
+        ("x-rate-limit-remaining", standing.remaining),
+        ("ratelimit-limit", state.config.rate_limit),
+        ("ratelimit-remaining", standing.remaining),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
+    }
+    headers.insert("ratelimit-reset", HeaderValue::from(reset_secs));
     response
 }
 

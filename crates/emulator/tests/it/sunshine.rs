@@ -118,3 +118,75 @@ async fn responses_carry_a_request_id_and_the_rate_limit_headers() {
         "{first} then {second}"
     );
 }
+
+#[tokio::test]
+async fn a_plan_is_announced_in_every_rate_limit_header_and_enforced() {
+    use profile_emulator::sunshine::{SunshineConfig, SunshineEmulator, SunshinePlan};
+    assert_eq!(
+        [
+            SunshinePlan::Team,
+            SunshinePlan::Growth,
+            SunshinePlan::Professional,
+            SunshinePlan::Enterprise,
+            SunshinePlan::EnterprisePlus,
+        ]
+        .map(SunshinePlan::per_minute),
+        [250, 250, 500, 700, 1_000]
+    );
+    let emulator = SunshineEmulator::start_with(
+        SunshineConfig::default().rate_limit_per_minute(3),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v2/user_profiles{RIDER}", emulator.base_url());
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let response = authed(&client, Method::GET, url.clone())
+            .send()
+            .await
+            .unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        seen.push((
+            response.status().as_u16(),
+            header("x-rate-limit"),
+            header("x-rate-limit-remaining"),
+            header("ratelimit-limit"),
+            header("ratelimit-remaining"),
+            header("ratelimit-reset").map(|r| r.parse::<u64>().unwrap()),
+            header("retry-after"),
+        ));
+    }
+    let some = |s: &str| Some(s.to_owned());
+    for (i, remaining) in ["2", "1", "0"].into_iter().enumerate() {
+        let (status, limit, left, limit2, left2, reset, retry) = &seen[i];
+        assert_eq!(*status, 404, "{seen:?}");
+        assert_eq!((limit, left), (&some("3"), &some(remaining)));
+        assert_eq!((limit2, left2), (&some("3"), &some(remaining)));
+        assert!(matches!(reset, Some(59 | 60)), "{seen:?}");
+        assert_eq!(retry, &None);
+    }
+    // The fourth in the same minute is refused, and says when a request leaves the window.
+    let (status, _, left, _, _, reset, retry) = &seen[3];
+    assert_eq!(*status, 429);
+    assert_eq!(left, &some("0"));
+    assert_eq!(retry.as_deref().map(|r| r.parse::<u64>().unwrap()), *reset);
+    assert_eq!(emulator.rate_limited(), 1);
+}
+
+#[tokio::test]
+async fn by_default_700_a_minute_is_announced_and_nothing_enforced() {
+    let (emulator, client) = emulator().await;
+    let url = format!("{}/api/v2/user_profiles{RIDER}", emulator.base_url());
+    let response = authed(&client, Method::GET, url).send().await.unwrap();
+    assert_eq!(response.headers()["x-rate-limit"], "700");
+    assert_eq!(response.headers()["ratelimit-limit"], "700");
+    assert_eq!(response.headers()["ratelimit-remaining"], "699");
+    assert_eq!(emulator.rate_limited(), 0);
+}

@@ -12,7 +12,7 @@ mod rate_limit;
 mod traced;
 
 pub use http::{HttpConfig, HttpTransport};
-pub use rate_limit::{RateLimit, RateLimitTransport};
+pub use rate_limit::{RateLimit, RateLimitTransport, StatedLimit};
 pub use traced::TracingTransport;
 
 /// Sends an [`ApiRequest`] once and returns the response, whatever its status.

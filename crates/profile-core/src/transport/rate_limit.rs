@@ -18,6 +18,24 @@ pub struct RateLimit {
     pub per_minute: Option<NonZeroU32>,
     /// Requests in flight at once; `None` for no limit.
     pub max_in_flight: Option<NonZeroUsize>,
+    /// What the limit the vendor states in its answers does to `per_minute`.
+    pub stated: StatedLimit,
+}
+
+/// What a limit the vendor states in its answers (`X-Rate-Limit` or `ratelimit-limit`,
+/// taken as requests a minute) does to the client's own, while it runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StatedLimit {
+    /// Nothing: the client keeps its own limit.
+    #[default]
+    Ignore,
+    /// The client adopts it, lower or higher: its own limit is only where it starts (for
+    /// a vendor whose plans differ, start at the lowest).
+    Adopt,
+    /// The client adopts it when it is lower than its own, which stays the ceiling (a limit
+    /// the user chose, to leave room for other integrations).
+    LowerOnly,
 }
 
 impl RateLimit {
@@ -30,7 +48,7 @@ impl RateLimit {
     pub fn per_minute(per_minute: u32) -> Self {
         Self {
             per_minute: NonZeroU32::new(per_minute),
-            max_in_flight: None,
+            ..Self::default()
         }
     }
 
@@ -39,19 +57,72 @@ impl RateLimit {
         self.max_in_flight = NonZeroUsize::new(max);
         self
     }
+
+    /// Follows the limit the vendor states in its answers, as `stated` says.
+    pub fn following(mut self, stated: StatedLimit) -> Self {
+        self.stated = stated;
+        self
+    }
+}
+
+/// The pace now: when the next request may start, and how far apart starts are.
+#[derive(Debug)]
+struct Pace {
+    next_start: Instant,
+    /// `None`: no per-minute limit.
+    per_minute: Option<u32>,
+}
+
+/// The spacing of `per_minute` starts: 1% under the limit, as the vendor counts arrivals,
+/// which jitter (the first request also opens the connection); 0.6 s a minute of slack
+/// absorbs that.
+fn interval(per_minute: u32) -> Duration {
+    Duration::from_secs(60) / per_minute.max(1) * 101 / 100
+}
+
+/// The limit an answer states, in requests a minute: Zendesk's `X-Rate-Limit`, or the IETF
+/// draft's `ratelimit-limit` (its leading number).
+fn stated_per_minute(response: &ApiResponse) -> Option<u32> {
+    ["x-rate-limit", "ratelimit-limit"]
+        .iter()
+        .find_map(|name| leading_number(response.header(name)?))
+        .filter(|n| *n > 0)
+}
+
+/// How long until the vendor accepts requests again, when an answer says none remain:
+/// `X-Rate-Limit-Remaining` or `ratelimit-remaining` at 0, with `ratelimit-reset` seconds.
+fn exhausted_for(response: &ApiResponse) -> Option<Duration> {
+    let remaining = ["x-rate-limit-remaining", "ratelimit-remaining"]
+        .iter()
+        .find_map(|name| leading_number(response.header(name)?))?;
+    if remaining > 0 {
+        return None;
+    }
+    let reset = leading_number(response.header("ratelimit-reset")?)?;
+    Some(Duration::from_secs(u64::from(reset.min(3_600))))
+}
+
+fn leading_number(text: &str) -> Option<u32> {
+    let text = text.trim();
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    text[..end].parse().ok()
 }
 
 /// Holds each request until the limit lets it start.
 ///
 /// Starts are spaced evenly (one every `60 s / per_minute`, plus 1% for network jitter)
 /// rather than let through in a burst at the start of each minute: a vendor counting over a
-/// sliding window then never sees more than the limit. When the vendor answers 429 with a `Retry-After`, every
-/// request behind it waits that long too, rather than each running into the same wall.
+/// sliding window then never sees more than the limit. When the vendor answers 429 with a
+/// `Retry-After`, every request behind it waits that long too, rather than each running into
+/// the same wall. With [`StatedLimit::Adopt`] or [`StatedLimit::LowerOnly`], the spacing
+/// follows the limit the vendor states in its answers, and an answer that says no request
+/// remains in the vendor's window holds the next ones back until it resets.
 pub struct RateLimitTransport<T> {
     inner: T,
     limit: RateLimit,
-    interval: Option<Duration>,
-    next_start: Mutex<Instant>,
+    pace: Mutex<Pace>,
     in_flight: Option<Semaphore>,
 }
 
@@ -61,33 +132,67 @@ impl<T: Transport> RateLimitTransport<T> {
         Self {
             inner,
             limit,
-            // 1% under the limit: the vendor counts arrivals, which jitter (the first
-            // request also opens the connection); 0.6 s a minute of slack absorbs that.
-            interval: limit
-                .per_minute
-                .map(|n| Duration::from_secs(60) / n.get() * 101 / 100),
-            next_start: Mutex::new(Instant::now()),
+            pace: Mutex::new(Pace {
+                next_start: Instant::now(),
+                per_minute: limit.per_minute.map(NonZeroU32::get),
+            }),
             in_flight: limit.max_in_flight.map(|n| Semaphore::new(n.get())),
         }
     }
 
     async fn wait_for_slot(&self) {
-        let Some(interval) = self.interval else {
-            return;
-        };
         let start = {
-            let mut next = self.next_start.lock().await;
-            let start = (*next).max(Instant::now());
-            *next = start + interval;
+            let mut pace = self.pace.lock().await;
+            let Some(per_minute) = pace.per_minute else {
+                let start = pace.next_start;
+                drop(pace);
+                if start > Instant::now() {
+                    tokio::time::sleep_until(start).await;
+                }
+                return;
+            };
+            let start = pace.next_start.max(Instant::now());
+            pace.next_start = start + interval(per_minute);
             start
         };
         tokio::time::sleep_until(start).await;
     }
 
-    async fn hold_back_until(&self, until: Instant) {
-        let mut next = self.next_start.lock().await;
-        if *next < until {
-            *next = until;
+    /// Takes what an answer says of the vendor's limit.
+    async fn heed(&self, response: &ApiResponse) {
+        let now = Instant::now();
+        let mut pace = self.pace.lock().await;
+        if response.status() == 429 {
+            if let Some(RetryAfter::Delay(delay)) = RetryAfter::from_response(response) {
+                pace.next_start = pace.next_start.max(now + delay);
+            }
+        }
+        if self.limit.stated == StatedLimit::Ignore {
+            return;
+        }
+        if let Some(wait) = exhausted_for(response) {
+            pace.next_start = pace.next_start.max(now + wait);
+        }
+        let Some(stated) = stated_per_minute(response) else {
+            return;
+        };
+        let own = self.limit.per_minute.map(NonZeroU32::get);
+        let adopted = match (self.limit.stated, own) {
+            (StatedLimit::Adopt, _) | (StatedLimit::LowerOnly, None) => stated,
+            (StatedLimit::LowerOnly, Some(own)) => stated.min(own),
+            _ => return,
+        };
+        if pace.per_minute != Some(adopted) {
+            // A lower limit takes effect from the next start: it is pushed back to one new
+            // interval from now at the least, so the starts already made count against it.
+            if pace.per_minute.is_none_or(|before| adopted < before) {
+                pace.next_start = pace.next_start.max(now + interval(adopted));
+            }
+            tracing::debug!(
+                per_minute = adopted,
+                "adopting the vendor's stated rate limit"
+            );
+            pace.per_minute = Some(adopted);
         }
     }
 }
@@ -112,11 +217,7 @@ impl<T: Transport> Transport for RateLimitTransport<T> {
         self.wait_for_slot().await;
         let result = self.inner.send(request).await;
         if let Ok(response) = &result {
-            if response.status() == 429 {
-                if let Some(RetryAfter::Delay(delay)) = RetryAfter::from_response(response) {
-                    self.hold_back_until(Instant::now() + delay).await;
-                }
-            }
+            self.heed(response).await;
         }
         result
     }
@@ -202,5 +303,62 @@ mod tests {
         limited.send(&request()).await.unwrap();
         limited.send(&request()).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_stated_limit_is_adopted_down_and_up_or_only_down() {
+        let stating =
+            |limit: u32| ApiResponse::new(200, "").with_header("X-Rate-Limit", limit.to_string());
+        // Adopt: starts at 60/min (1 s apart), then the vendor says 600 (0.1 s), then 30 (2 s).
+        let recorder = RecordingTransport::new();
+        recorder
+            .push_response(stating(600))
+            .push_response(stating(600))
+            .push_response(stating(30))
+            .push_response(stating(30));
+        let limited = RateLimitTransport::new(
+            recorder,
+            RateLimit::per_minute(60).following(StatedLimit::Adopt),
+        );
+        let started = Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..4 {
+            limited.send(&request()).await.unwrap();
+            at.push(started.elapsed().as_millis());
+        }
+        assert_eq!(at, [0, 1_010, 1_111, 3_131]);
+        // LowerOnly: a higher stated limit leaves the user's 60/min alone.
+        let recorder = RecordingTransport::new();
+        recorder
+            .push_response(stating(600))
+            .push_response(stating(600));
+        let limited = RateLimitTransport::new(
+            recorder,
+            RateLimit::per_minute(60).following(StatedLimit::LowerOnly),
+        );
+        let started = Instant::now();
+        limited.send(&request()).await.unwrap();
+        limited.send(&request()).await.unwrap();
+        limited.send(&request()).await.unwrap();
+        assert_eq!(started.elapsed().as_millis(), 2_020);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_request_remaining_holds_back_until_the_window_resets() {
+        let recorder = RecordingTransport::new();
+        recorder.push_response(
+            ApiResponse::new(200, "")
+                .with_header("ratelimit-limit", "250")
+                .with_header("ratelimit-remaining", "0")
+                .with_header("ratelimit-reset", "12"),
+        );
+        let limited = RateLimitTransport::new(
+            recorder,
+            RateLimit::per_minute(250).following(StatedLimit::LowerOnly),
+        );
+        let started = Instant::now();
+        limited.send(&request()).await.unwrap();
+        limited.send(&request()).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(12));
     }
 }

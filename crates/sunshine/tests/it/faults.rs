@@ -235,3 +235,67 @@ async fn every_attempt_leaves_one_trace_event_with_its_status() {
     assert_eq!(read.len(), 1, "{read:#?}");
     assert!(read[0].contains("status=200"));
 }
+
+/// Zendesk states the account's limit in every answer: the client starts at the smallest
+/// plan's 250 a minute and follows it, up or down, without a single 429.
+#[tokio::test]
+async fn the_limit_zendesk_states_is_adopted_up_and_down_without_a_429() {
+    use profile_emulator::sunshine::{SunshineConfig, SunshineEmulator, SunshinePlan};
+    use profile_sunshine::{RateLimit, StatedLimit};
+
+    async fn enforcing(config: SunshineConfig) -> SunshineEmulator {
+        let emulator = SunshineEmulator::start_with(config, profile_emulator::loopback(0))
+            .await
+            .unwrap();
+        let seed = json_rider();
+        emulator.seed(&[seed]).unwrap();
+        emulator
+    }
+
+    // Up: an Enterprise Plus account (1,000 a minute, 61 ms apart) with the default client
+    // (250 a minute, 243 ms apart, until the first answer).
+    let emulator = enforcing(SunshineConfig::default().plan(SunshinePlan::EnterprisePlus)).await;
+    let client = builder(&emulator, seed_auth()).build().unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..12 {
+        client.get_profile(&rider().into()).await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    // The first gap is the starting pace's; the ten after it are the adopted one's.
+    assert!(
+        elapsed >= Duration::from_millis(242 + 10 * 60),
+        "{elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_millis(11 * 242),
+        "not adopted: {elapsed:?}"
+    );
+    assert_eq!(emulator.rate_limited(), 0);
+
+    // Down: an account allowing 60 a minute, with a client that starts at 6,000.
+    let emulator = enforcing(SunshineConfig::default().rate_limit_per_minute(60)).await;
+    let client = builder(&emulator, seed_auth())
+        .rate_limit(RateLimit::per_minute(6_000).following(StatedLimit::Adopt))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..4 {
+        client.get_profile(&rider().into()).await.unwrap();
+    }
+    // One a second once the first answer said 60: three gaps of 1.01 s.
+    assert!(
+        started.elapsed() >= Duration::from_millis(3_030),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(emulator.rate_limited(), 0);
+}
+
+fn json_rider() -> serde_json::Value {
+    serde_json::json!({
+        "source": "coolbikes",
+        "type": "rider",
+        "identifiers": [{"type": "email", "value": "jdoe@example.com"}],
+        "attributes": {"saddle_height": "85cm"}
+    })
+}
