@@ -15,8 +15,10 @@
 //! format (`2016-03-13 19:39:17.856608 +0000`).
 //!
 //! Authentication: HTTP Basic with a known client id and secret (else 402), `OAuth
-//! {token}` with a known access token (else 210), or a signature (`Date` and `Signature
-//! {client_id}:{hmac}`, else 431); no authentication at all is 205.
+//! {token}` with a known access token (else 210), a signature (`Date` and `Signature
+//! {client_id}:{hmac}`, else 431), or, the legacy way, `client_id` and `client_secret` as
+//! form parameters (else 402); no authentication at all is 205. `key_attribute` takes any
+//! unique attribute of the schema, and `uuid` and `id`, which every entity has.
 
 mod schema;
 mod store;
@@ -207,6 +209,16 @@ impl CaptureState {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
         else {
+            // The legacy way, janrain-python-api's unsigned mode: the client's id and
+            // secret as form parameters.
+            if let (Some(id), Some(secret)) = (params.get("client_id"), params.get("client_secret"))
+            {
+                return if self.secret_of(id) == Some(secret) {
+                    Ok(())
+                } else {
+                    fail(402, "the client id or secret is not valid")
+                };
+            }
             return fail(
                 205,
                 "no authentication: use Basic, OAuth or a signed request",

@@ -508,6 +508,20 @@ impl Store {
                 };
                 entity.records.contains_key(&id).then_some(id)
             }
+            // `uuid` and `id` are unique attributes of every entity (janrain-datalib addresses
+            // records by `key_attribute=uuid`).
+            (_, _, Some("uuid")) => match params.json("key_value")? {
+                Some(Value::String(uuid)) => entity.by_uuid.get(&uuid).copied(),
+                Some(_) => return fail(340, "a uuid `key_value` is a JSON string"),
+                None => return fail(100, "`key_value` is required with `key_attribute`"),
+            },
+            (_, _, Some("id")) => match params.json("key_value")? {
+                Some(value) => value
+                    .as_u64()
+                    .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+                    .filter(|id| entity.records.contains_key(id)),
+                None => return fail(100, "`key_value` is required with `key_attribute`"),
+            },
             (_, _, Some(attribute)) => {
                 match entity.schema.get(attribute) {
                     None => return fail(223, format!("the schema has no attribute `{attribute}`")),

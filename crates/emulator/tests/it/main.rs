@@ -8,6 +8,7 @@
 )]
 
 mod faults;
+mod official;
 mod sunshine;
 
 use profile_emulator::sunshine::{SEED_API_TOKEN, SEED_EMAIL, SunshineEmulator};
