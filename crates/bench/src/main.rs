@@ -607,7 +607,7 @@ async fn child_stream_users(base_url: &str) {
     .build()
     .expect("a client");
     let users = client
-        .list_users(profile_emulator::lumapps::SEED_DIRECTORY)
+        .list_all_users(profile_emulator::lumapps::SEED_DIRECTORY)
         .try_fold(0u64, |n, _| std::future::ready(Ok(n + 1)))
         .await
         .expect("the listing");

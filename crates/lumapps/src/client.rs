@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use profile_core::credentials::token_authorization;
 use profile_core::secrecy::SecretString;
 use profile_core::{
@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::response::read;
 use crate::{
     DirectoryModule, FieldRef, LumAppsAuth, LumAppsInputError, LumAppsRequests, UserLocator,
+    UserStatus,
 };
 
 /// A token is fetched again this long before it expires.
@@ -73,6 +74,7 @@ pub struct LumAppsClientBuilder {
     auth: LumAppsAuth,
     config: ClientConfig,
     page_size: u32,
+    organization_id: Option<String>,
 }
 
 impl ClientSettings for LumAppsClientBuilder {
@@ -88,12 +90,23 @@ impl LumAppsClientBuilder {
         self
     }
 
+    /// Sends `LumApps-Organization-Id` with every call, as LumApps' own SDK does (with an
+    /// application token, its customer id is sent already).
+    pub fn organization_id(mut self, customer_id: impl Into<String>) -> Self {
+        self.organization_id = Some(customer_id.into());
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<LumAppsClient, Error> {
         self.auth.check().map_err(Error::invalid_input)?;
+        let mut requests = LumAppsRequests::new(self.base_url, &self.auth);
+        if let Some(organization) = self.organization_id {
+            requests = requests.with_organization_id(organization);
+        }
         Ok(LumAppsClient {
             inner: Arc::new(Inner {
-                requests: LumAppsRequests::new(self.base_url, &self.auth),
+                requests,
                 auth: self.auth,
                 core: self.config.build()?,
                 token: Mutex::new(None),
@@ -141,6 +154,7 @@ impl LumAppsClient {
             auth,
             config: ClientConfig::new(),
             page_size: DEFAULT_PAGE_SIZE,
+            organization_id: None,
         }
     }
 
@@ -313,20 +327,43 @@ impl LumAppsClient {
         }
     }
 
-    /// Every user of a directory, page after page; one page in memory at a time.
+    /// The users of a directory as LumApps lists them by default (enabled, hidden ones
+    /// left out), page after page; one page in memory at a time.
     pub fn list_users(
         &self,
         directory_id: &str,
+    ) -> impl Stream<Item = Result<Map<String, Value>, Error>> + Send + 'static {
+        self.list_users_shown(directory_id, None)
+    }
+
+    /// Every user of a directory, whatever their status and hidden or not: the enabled
+    /// users, then the disabled ones, each listing with `showHidden`. What a sync that must
+    /// see everyone it manages reads.
+    pub fn list_all_users(
+        &self,
+        directory_id: &str,
+    ) -> impl Stream<Item = Result<Map<String, Value>, Error>> + Send + 'static {
+        self.list_users_shown(directory_id, Some(UserStatus::Enabled))
+            .chain(self.list_users_shown(directory_id, Some(UserStatus::Disabled)))
+    }
+
+    fn list_users_shown(
+        &self,
+        directory_id: &str,
+        status: Option<UserStatus>,
     ) -> impl Stream<Item = Result<Map<String, Value>, Error>> + Send + 'static {
         let (client, directory_id) = (self.clone(), directory_id.to_owned());
         paginate("lumapps", "list_users", move |cursor: Option<String>| {
             let (client, directory_id) = (client.clone(), directory_id.clone());
             async move {
-                let request = client.inner.requests.list_users(
-                    &directory_id,
-                    cursor.as_deref(),
-                    client.inner.page_size,
-                )?;
+                let (cursor, size) = (cursor.as_deref(), client.inner.page_size);
+                let requests = &client.inner.requests;
+                let request = match status {
+                    None => requests.list_users(&directory_id, cursor, size)?,
+                    Some(status) => {
+                        requests.list_users_of_status(&directory_id, cursor, size, status)?
+                    }
+                };
                 let body = client.call(request).await?;
                 Ok(users_page(body))
             }

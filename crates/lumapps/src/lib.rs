@@ -59,5 +59,5 @@ pub use client::{DEFAULT_PAGE_SIZE, FieldsUpdate, LumAppsClient, LumAppsClientBu
 pub use error::LumAppsInputError;
 pub use model::{DirectoryModule, DirectorySchema, FieldRef, FieldSchema, FieldType};
 pub use profile_core::{BaseUrl, ClientSettings, Error, HttpConfig, RateLimit, RetryPolicy};
-pub use requests::{LumAppsRequests, UserLocator};
+pub use requests::{LumAppsRequests, UserLocator, UserStatus};
 pub use updater::LumAppsUpdater;

@@ -57,6 +57,26 @@ const EXCLUDED_TYPES: [&str; 9] = [
     "post",
 ];
 
+/// A directory user's status, as `user/directory/list` filters by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserStatus {
+    /// The account is live (what LumApps lists by default).
+    Enabled,
+    /// The account has been deactivated.
+    Disabled,
+}
+
+impl UserStatus {
+    /// As the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Enabled => "ENABLED",
+            UserStatus::Disabled => "DISABLED",
+        }
+    }
+}
+
 /// Who a directory call is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserLocator {
@@ -77,6 +97,8 @@ pub struct LumAppsRequests {
     base_url: BaseUrl,
     /// The `Authorization` of a bearer token given up front.
     authorization: Option<HeaderValue>,
+    /// Sent as `LumApps-Organization-Id`, as LumApps' own SDK does, when known.
+    organization_id: Option<String>,
 }
 
 fn not_empty(value: &str, what: &'static str) -> Result<(), LumAppsInputError> {
@@ -90,19 +112,30 @@ fn not_empty(value: &str, what: &'static str) -> Result<(), LumAppsInputError> {
 impl LumAppsRequests {
     /// Requests for the cell at `base_url`, authenticated with `auth`.
     pub fn new(base_url: BaseUrl, auth: &LumAppsAuth) -> Self {
-        let authorization = match auth {
-            LumAppsAuth::Token(token) => Some(token_authorization("Bearer", token)),
-            _ => None,
+        let (authorization, organization_id) = match auth {
+            LumAppsAuth::Token(token) => (Some(token_authorization("Bearer", token)), None),
+            LumAppsAuth::Application { customer_id, .. } => (None, Some(customer_id.clone())),
         };
         Self {
             base_url,
             authorization,
+            organization_id,
         }
     }
 
+    /// Sends `LumApps-Organization-Id: {customer_id}` with every call, as LumApps' own SDK
+    /// does (with an application token the customer id is known and sent already).
+    pub fn with_organization_id(mut self, customer_id: impl Into<String>) -> Self {
+        self.organization_id = Some(customer_id.into());
+        self
+    }
+
     fn legacy(&self, operation: &'static str, method: Method, path: &'static str) -> ApiRequest {
-        let request = ApiRequest::new(VENDOR, operation, method, &self.base_url, path)
+        let mut request = ApiRequest::new(VENDOR, operation, method, &self.base_url, path)
             .header("accept", "application/json");
+        if let Some(organization) = &self.organization_id {
+            request = request.header("lumapps-organization-id", organization.clone());
+        }
         match &self.authorization {
             Some(authorization) => request.header("authorization", authorization.clone()),
             None => request,
@@ -197,17 +230,44 @@ impl LumAppsRequests {
         .map(|request| request.idempotency(Idempotency::Idempotent))
     }
 
-    /// `POST user/directory/list`: one page of a directory's users. `maxResults` is a
-    /// string, as the API declares it.
+    /// `POST user/directory/list`: one page of a directory's users, as LumApps lists them
+    /// by default (enabled users, hidden ones left out). `maxResults` is a string, as the
+    /// API declares it.
     pub fn list_users(
         &self,
         directory_id: &str,
         cursor: Option<&str>,
         max_results: u32,
     ) -> Result<ApiRequest, Error> {
+        self.list_users_shown(directory_id, cursor, max_results, None)
+    }
+
+    /// [`list_users`](Self::list_users) of the users of one status, hidden ones included:
+    /// `status` (`ENABLED` or `DISABLED`) and `showHidden: true`.
+    pub fn list_users_of_status(
+        &self,
+        directory_id: &str,
+        cursor: Option<&str>,
+        max_results: u32,
+        status: UserStatus,
+    ) -> Result<ApiRequest, Error> {
+        self.list_users_shown(directory_id, cursor, max_results, Some(status))
+    }
+
+    fn list_users_shown(
+        &self,
+        directory_id: &str,
+        cursor: Option<&str>,
+        max_results: u32,
+        status: Option<UserStatus>,
+    ) -> Result<ApiRequest, Error> {
         not_empty(directory_id, "the directory id")?;
         let mut body =
             json!({"contentId": directory_id, "maxResults": max_results.max(1).to_string()});
+        if let (Some(status), Value::Object(map)) = (status, &mut body) {
+            map.insert("status".into(), json!(status.as_str()));
+            map.insert("showHidden".into(), json!(true));
+        }
         if let (Some(cursor), Value::Object(map)) = (cursor, &mut body) {
             map.insert("cursor".into(), json!(cursor));
         }

@@ -191,8 +191,8 @@ async fn the_lumapps_emulator_command_serves_a_synthetic_directory() {
     let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(
         body["items"].as_array().unwrap().len(),
-        6,
-        "5 synthetic users and me@customer.com"
+        5,
+        "4 synthetic users (user0000999 is disabled: listed with status DISABLED) and me@customer.com"
     );
     assert_eq!(body["more"], false);
     child.kill().await.unwrap();

@@ -23,6 +23,35 @@ fn synthetic_index(email: &str, domain: &str) -> Option<u64> {
     (digits.len() == 7).then(|| digits.parse().ok()).flatten()
 }
 
+/// Every tenth synthetic user (`user0000009`, `user0000019`, …) is disabled.
+pub(crate) fn synthetic_disabled(index: u64) -> bool {
+    index % 10 == 9
+}
+
+/// Every twentieth (`user0000004`, `user0000024`, …) is hidden from the directory.
+pub(crate) fn synthetic_hidden(index: u64) -> bool {
+    index % 20 == 4
+}
+
+/// Which users a listing shows: one status (`enabled` by default), hidden ones only when
+/// asked (`showHidden`), as `user/directory/list` does.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shown {
+    pub(crate) disabled: bool,
+    pub(crate) hidden: bool,
+}
+
+impl Shown {
+    fn shows(self, user: &Map<String, Value>) -> bool {
+        let disabled = user
+            .get("status")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("disabled"));
+        let hidden = user.get("isHidden").and_then(Value::as_bool) == Some(true);
+        disabled == self.disabled && (self.hidden || !hidden)
+    }
+}
+
 impl Users {
     pub(crate) fn new(synthetic: u64, domain: &str) -> Self {
         Self {
@@ -41,7 +70,8 @@ impl Users {
             "firstName": "User",
             "lastName": format!("{index:07}"),
             "fullName": format!("User {index:07}"),
-            "status": "enabled",
+            "status": if synthetic_disabled(index) { "disabled" } else { "enabled" },
+            "isHidden": synthetic_hidden(index),
             "customProfile": {},
             "apiProfile": {"name": {"givenName": "User", "familyName": format!("{index:07}")}},
         });
@@ -82,6 +112,48 @@ impl Users {
         (index < self.synthetic)
             .then(|| self.by_email(&synthetic_email(index, &self.domain)))
             .flatten()
+    }
+
+    /// Up to `count` users that `shown` shows, from position `start` on: the synthetic ones
+    /// first (saved versions over them), then the saved users that are not synthetic.
+    /// Returns the page, the position after the last one looked at, and whether more
+    /// positions follow.
+    pub(crate) fn page_shown(
+        &self,
+        start: u64,
+        count: u64,
+        shown: Shown,
+    ) -> (Vec<Map<String, Value>>, u64, bool) {
+        let mut found = Vec::new();
+        let mut position = start;
+        loop {
+            let (users, more) = self.page(position, count.max(1));
+            let looked = users.len() as u64;
+            for (offset, user) in users.into_iter().enumerate() {
+                if shown.shows(&user) {
+                    found.push(user);
+                    if found.len() as u64 == count {
+                        let next = position + offset as u64 + 1;
+                        return (found, next, next < self.total());
+                    }
+                }
+            }
+            position += looked;
+            if !more || looked == 0 {
+                return (found, position, false);
+            }
+        }
+    }
+
+    fn total(&self) -> u64 {
+        let others = self
+            .saved
+            .keys()
+            .filter(|email| {
+                synthetic_index(email, &self.domain).is_none_or(|i| i >= self.synthetic)
+            })
+            .count();
+        self.synthetic + others as u64
     }
 
     /// The users at positions `start..start + count`: the synthetic ones first (saved

@@ -97,7 +97,10 @@ impl LumAppsConfig {
     }
 
     /// Adds `count` synthetic users (`user0000000@customer.com` …) to the seed directory,
-    /// generated when asked for rather than held in memory.
+    /// generated when asked for rather than held in memory. Among them, as in a real
+    /// directory, every tenth is disabled (`user0000009`, `user0000019`, …) and every
+    /// twentieth hidden (`user0000004`, `user0000024`, …): `user/directory/list` shows them
+    /// only when asked (`status: DISABLED`, `showHidden: true`).
     pub fn synthetic_users(mut self, count: u64) -> Self {
         self.synthetic_users = count;
         self
@@ -551,8 +554,23 @@ async fn directory_list(
     let body = body_object(&body)?;
     known_directory(&state, body.get("contentId").and_then(Value::as_str))?;
     let (start, count) = (position(body.get("cursor"))?, max_results(&body)?);
-    let (users, more) = state.users().page(start, count);
-    let next = start + users.len() as u64;
+    let disabled = match body.get("status").and_then(Value::as_str) {
+        None => false,
+        Some(s) if s.eq_ignore_ascii_case("enabled") => false,
+        Some(s) if s.eq_ignore_ascii_case("disabled") => true,
+        Some(_) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "badRequest",
+                "status must be ENABLED or DISABLED",
+            ));
+        }
+    };
+    let hidden = body.get("showHidden").and_then(Value::as_bool) == Some(true);
+    let (users, next, more) =
+        state
+            .users()
+            .page_shown(start, count, directory::Shown { disabled, hidden });
     Ok(ok(page_body(
         users.into_iter().map(Value::Object).collect(),
         more,

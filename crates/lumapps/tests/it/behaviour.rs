@@ -5,7 +5,7 @@ use profile_emulator::lumapps::{
     DEMO_TOKEN, LumAppsConfig, LumAppsEmulator, PHONE_FIELD, SEED_CUSTOMER, SEED_DIRECTORY,
     SEED_INSTANCE, TITLE_FIELD,
 };
-use profile_lumapps::{FieldRef, FieldType, LumAppsAuth, StoredAt, UserLocator};
+use profile_lumapps::{BaseUrl, FieldRef, FieldType, LumAppsAuth, StoredAt, UserLocator};
 use serde_json::{Value, json};
 
 use crate::{builder, seed_directory, setup};
@@ -187,7 +187,7 @@ async fn pagination_returns_every_user_exactly_once() {
         .build()
         .unwrap();
     let users: Vec<_> = client
-        .list_users(SEED_DIRECTORY)
+        .list_all_users(SEED_DIRECTORY)
         .try_collect()
         .await
         .unwrap();
@@ -200,8 +200,9 @@ async fn pagination_returns_every_user_exactly_once() {
     emails.sort();
     emails.dedup();
     assert_eq!(emails.len(), 2_346, "no user twice");
-    // 24 pages of 100: one request each.
-    assert_eq!(emulator.faults().requests_seen(), 24);
+    // The 2,112 enabled users in 22 pages of 100, the 234 disabled ones in 3: one request
+    // each.
+    assert_eq!(emulator.faults().requests_seen(), 25);
 }
 
 #[tokio::test]
@@ -226,7 +227,7 @@ async fn a_saved_synthetic_user_is_listed_once_with_its_changes() {
         .await
         .unwrap();
     let users: Vec<_> = client
-        .list_users(SEED_DIRECTORY)
+        .list_all_users(SEED_DIRECTORY)
         .try_collect()
         .await
         .unwrap();
@@ -237,4 +238,89 @@ async fn a_saved_synthetic_user_is_listed_once_with_its_changes() {
         .collect();
     assert_eq!(saved.len(), 1);
     assert_eq!(saved[0]["apiProfile"]["organizations"]["title"], "Engineer");
+}
+
+#[tokio::test]
+async fn a_listing_shows_enabled_visible_users_by_default_and_everyone_when_asked() {
+    let emulator = LumAppsEmulator::start_with(
+        LumAppsConfig::default().synthetic_users(100),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let client = builder(&emulator, LumAppsAuth::token(DEMO_TOKEN))
+        .page_size(30)
+        .build()
+        .unwrap();
+    let email = |u: &serde_json::Map<String, Value>| u["email"].as_str().unwrap().to_owned();
+    let shown: Vec<String> = client
+        .list_users(SEED_DIRECTORY)
+        .map_ok(|u| email(&u))
+        .try_collect()
+        .await
+        .unwrap();
+    // 100 synthetic users less the 10 disabled (…9) and the 5 hidden (…4, …24, …),
+    // and me@customer.com.
+    assert_eq!(shown.len(), 86, "{shown:?}");
+    assert!(!shown.contains(&"user0000009@customer.com".to_owned()));
+    assert!(!shown.contains(&"user0000004@customer.com".to_owned()));
+    let everyone: Vec<serde_json::Map<String, Value>> = client
+        .list_all_users(SEED_DIRECTORY)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(everyone.len(), 101);
+    let disabled = everyone
+        .iter()
+        .filter(|u| u.get("status") == Some(&json!("disabled")))
+        .count();
+    let hidden = everyone
+        .iter()
+        .filter(|u| u.get("isHidden") == Some(&json!(true)))
+        .count();
+    assert_eq!((disabled, hidden), (10, 5));
+    // What was asked: LumApps' own parameters.
+    let request = client
+        .requests()
+        .list_users_of_status(
+            SEED_DIRECTORY,
+            None,
+            30,
+            profile_lumapps::UserStatus::Disabled,
+        )
+        .unwrap();
+    let body = request.render();
+    assert!(
+        body.contains(r#""status": "DISABLED""#) && body.contains(r#""showHidden": true"#),
+        "{body}"
+    );
+}
+
+#[test]
+fn the_organization_id_is_sent_as_lumapps_own_sdk_sends_it() {
+    let base = BaseUrl::parse("https://go-cell-001.api.lumapps.com").unwrap();
+    let application = profile_lumapps::LumAppsRequests::new(
+        base.clone(),
+        &LumAppsAuth::application("4664706704080896", "client", "secret", "me@customer.com"),
+    );
+    let request = application.get_content("1", "en").unwrap();
+    assert_eq!(
+        request
+            .header_value("lumapps-organization-id")
+            .map(|v| v.expose()),
+        Some("4664706704080896")
+    );
+    let token = profile_lumapps::LumAppsRequests::new(base, &LumAppsAuth::token("t"));
+    let request = token.get_content("1", "en").unwrap();
+    assert!(request.header_value("lumapps-organization-id").is_none());
+    let request = token
+        .with_organization_id("4664706704080896")
+        .get_content("1", "en")
+        .unwrap();
+    assert_eq!(
+        request
+            .header_value("lumapps-organization-id")
+            .map(|v| v.expose()),
+        Some("4664706704080896")
+    );
 }
