@@ -34,6 +34,16 @@ pub enum CaptureInputError {
     /// A precondition timestamp that is not in Capture's format.
     #[error("`{0}` is not a Capture timestamp (like 2016-03-13 19:39:17.856608 +0000)")]
     InvalidTimestamp(String),
+    /// A number outside the range Capture takes.
+    #[error("`{name}` must be from {min} to {max}")]
+    OutOfRange {
+        /// The parameter.
+        name: &'static str,
+        /// The smallest it may be.
+        min: u32,
+        /// The largest it may be.
+        max: u32,
+    },
     /// `id`, `uuid`, `created` and `lastUpdated` are kept by Capture.
     #[error("`{0}` is maintained by Capture and cannot be set")]
     ReadOnlyAttribute(String),

@@ -59,8 +59,9 @@ pub use auth::{CaptureAuth, sign};
 pub use client::{CaptureClient, CaptureClientBuilder, DEFAULT_MAX_IN_FLIGHT, UpdateOutcome};
 pub use error::{CaptureErrorKind, CaptureInputError};
 pub use model::{
-    AttributePath, EntityLocator, EntityRead, EntityReplace, EntityUpdate, EntityValues,
-    PathSegment, parse_json_value,
+    AttrDef, AttributePath, Created, EntityCount, EntityCreate, EntityDelete, EntityFind,
+    EntityLocator, EntityRead, EntityReplace, EntityType, EntityUpdate, EntityValues,
+    MAX_FIND_RESULTS, PathSegment, parse_json_value,
 };
 pub use profile_core::{BaseUrl, ClientSettings, Error, HttpConfig, RateLimit, RetryPolicy};
 pub use requests::CaptureRequests;

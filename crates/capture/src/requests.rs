@@ -6,7 +6,10 @@ use std::sync::Arc;
 use profile_core::time::Clock;
 use profile_core::{ApiRequest, BaseUrl, Error, HeaderValue, Idempotency, Method};
 
-use crate::{CaptureAuth, EntityRead, EntityReplace, EntityUpdate};
+use crate::{
+    CaptureAuth, EntityCount, EntityCreate, EntityDelete, EntityFind, EntityRead, EntityReplace,
+    EntityUpdate,
+};
 
 pub(crate) const VENDOR: &str = "capture";
 
@@ -89,6 +92,59 @@ impl CaptureRequests {
             "entity_replace",
             "/entity.replace",
             replace.form()?,
+            Idempotency::Idempotent,
+        ))
+    }
+
+    /// `POST /entity.find`: a page of the records a filter passes.
+    pub fn find(&self, find: &EntityFind) -> Result<ApiRequest, Error> {
+        Ok(self.post(
+            "entity_find",
+            "/entity.find",
+            find.form()?,
+            Idempotency::Idempotent,
+        ))
+    }
+
+    /// `POST /entity.count`: how many records a filter passes.
+    pub fn count(&self, count: &EntityCount) -> Result<ApiRequest, Error> {
+        Ok(self.post(
+            "entity_count",
+            "/entity.count",
+            count.form()?,
+            Idempotency::Idempotent,
+        ))
+    }
+
+    /// `POST /entity.delete`: deleting twice leaves the record as deleted once (the second
+    /// answers 310).
+    pub fn delete(&self, delete: &EntityDelete) -> Result<ApiRequest, Error> {
+        Ok(self.post(
+            "entity_delete",
+            "/entity.delete",
+            delete.form()?,
+            Idempotency::Idempotent,
+        ))
+    }
+
+    /// `POST /entity.create`: not idempotent (a second one would create a second record, or
+    /// be refused as a unique violation), so never sent again once it may have arrived.
+    pub fn create(&self, create: &EntityCreate) -> Result<ApiRequest, Error> {
+        Ok(self.post(
+            "entity_create",
+            "/entity.create",
+            create.form()?,
+            Idempotency::NotIdempotent,
+        ))
+    }
+
+    /// `POST /entityType`: the schema of an entity type.
+    pub fn entity_type(&self, type_name: &str) -> Result<ApiRequest, Error> {
+        crate::model::check_type_name(type_name)?;
+        Ok(self.post(
+            "entity_type",
+            "/entityType",
+            vec![("type_name".into(), type_name.to_owned())],
             Idempotency::Idempotent,
         ))
     }

@@ -2,7 +2,7 @@
 
 use clap::Args;
 use profile_emulator::capture::{CaptureConfig, CaptureEmulator};
-use profile_emulator::lumapps::{LumAppsConfig, LumAppsEmulator};
+use profile_emulator::lumapps::{LumAppsConfig, LumAppsEmulator, SEED_DIRECTORY};
 use profile_emulator::sunshine::{SunshineConfig, SunshineEmulator, SunshinePlan};
 
 use crate::Vendor;
@@ -42,7 +42,12 @@ pub(crate) struct EmulatorArgs {
     /// attribute objects, or LumApps users (objects with an `email`).
     #[arg(long, value_name = "FILE")]
     seed: Option<std::path::PathBuf>,
-    /// Fault: add this latency to every request, in milliseconds.
+    /// Capture: the entity type to serve, from a JSON file of the shape `entityType`
+    /// answers (`{"schema": {"name": "user", "attr_defs": [...]}}`), so that you rehearse
+    /// with your own attributes; the documentation's records are then not loaded.
+    #[arg(long, value_name = "FILE")]
+    schema: Option<std::path::PathBuf>,
+    /// Fault: add this latency to every request, in milliseconds (0: none).
     #[arg(long, value_name = "MS")]
     latency_ms: Option<u64>,
     /// Accept at most N requests in any 60 seconds; answer the rest 429 with Retry-After.
@@ -107,13 +112,17 @@ fn read_seed(path: &Option<std::path::PathBuf>) -> Result<Vec<serde_json::Value>
     }
 }
 
-/// Applies the standing faults, says where it listens, and serves until Ctrl-C.
+/// Applies the standing faults, says where it listens and what it holds, and serves until
+/// Ctrl-C.
 async fn serve<S>(
     emulator: profile_emulator::Emulator<S>,
     args: &EmulatorArgs,
+    holding: String,
 ) -> Result<(), String> {
     apply_faults(emulator.faults(), args);
     say!("listening on {}", emulator.base_url());
+    // On stderr: the first line of stdout is the one scripts read, and they may close it.
+    eprintln!("holding {holding}");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => Ok(()),
         () = emulator.wait() => Err("the emulator stopped".to_owned()),
@@ -138,6 +147,7 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), CliError> {
     match args.vendor {
         Vendor::Lumapps => {
             refuse_foreign("--plan", args.plan.is_some(), "lumapps")?;
+            refuse_foreign("--schema", args.schema.is_some(), "lumapps")?;
             refuse_foreign("--api-token", !args.api_tokens.is_empty(), "lumapps")?;
             refuse_foreign("--bearer-token", !args.bearer_tokens.is_empty(), "lumapps")?;
             refuse_foreign("--access-token", !args.access_tokens.is_empty(), "lumapps")?;
@@ -157,8 +167,15 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), CliError> {
                     .map_err(|e| {
                         CliError::Failed(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
                     })?;
-            emulator.seed(&read_seed(&args.seed)?)?;
-            serve(emulator, &args).await.map_err(CliError::Failed)
+            let seeded = emulator.seed(&read_seed(&args.seed)?)?;
+            let holding = format!(
+                "{} users in directory {SEED_DIRECTORY}: me@customer.com, {} synthetic, {seeded} from --seed",
+                1 + args.users + seeded as u64,
+                args.users
+            );
+            serve(emulator, &args, holding)
+                .await
+                .map_err(CliError::Failed)
         }
         Vendor::Capture => {
             refuse_foreign("--plan", args.plan.is_some(), "capture")?;
@@ -167,6 +184,23 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), CliError> {
             refuse_foreign("--api-token", !args.api_tokens.is_empty(), "capture")?;
             refuse_foreign("--bearer-token", !args.bearer_tokens.is_empty(), "capture")?;
             let mut config = CaptureConfig::default();
+            let mut type_name = "user".to_owned();
+            if let Some(path) = &args.schema {
+                let text = std::fs::read(path)
+                    .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+                let description: serde_json::Value = serde_json::from_slice(&text)
+                    .map_err(|e| CliError::Usage(format!("{} is not JSON: {e}", path.display())))?;
+                config = config
+                    .schema_from_entity_type(&description)
+                    .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+                if let Some(name) = description
+                    .pointer("/schema/name")
+                    .or_else(|| description.get("name"))
+                    .and_then(serde_json::Value::as_str)
+                {
+                    type_name = name.to_owned();
+                }
+            }
             for pair in &args.clients {
                 let (id, secret) = pair
                     .split_once(':')
@@ -182,10 +216,17 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), CliError> {
                     .map_err(|e| {
                         CliError::Failed(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
                     })?;
-            emulator.seed("user", &read_seed(&args.seed)?)?;
-            serve(emulator, &args).await.map_err(CliError::Failed)
+            emulator.seed(&type_name, &read_seed(&args.seed)?)?;
+            let holding = format!(
+                "{} `{type_name}` records",
+                emulator.records(&type_name).len()
+            );
+            serve(emulator, &args, holding)
+                .await
+                .map_err(CliError::Failed)
         }
         Vendor::Sunshine => {
+            refuse_foreign("--schema", args.schema.is_some(), "sunshine")?;
             refuse_foreign("--token", !args.tokens.is_empty(), "sunshine")?;
             refuse_foreign("--users", args.users > 0, "sunshine")?;
             refuse_foreign("--client", !args.clients.is_empty(), "sunshine")?;
@@ -217,7 +258,10 @@ pub(crate) async fn run(args: EmulatorArgs) -> Result<(), CliError> {
                         CliError::Failed(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
                     })?;
             emulator.seed(&read_seed(&args.seed)?)?;
-            serve(emulator, &args).await.map_err(CliError::Failed)
+            let holding = format!("{} profiles", emulator.profiles().len());
+            serve(emulator, &args, holding)
+                .await
+                .map_err(CliError::Failed)
         }
     }
 }

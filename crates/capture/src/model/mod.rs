@@ -2,8 +2,13 @@
 //! attribute paths of Capture's records.
 
 mod path;
+mod query;
 
 pub use path::{AttributePath, PathSegment};
+pub use query::{
+    AttrDef, Created, EntityCount, EntityCreate, EntityDelete, EntityFind, EntityType,
+    MAX_FIND_RESULTS,
+};
 
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -165,7 +170,7 @@ impl EntityValues {
     }
 }
 
-fn check_type_name(type_name: &str) -> Result<(), CaptureInputError> {
+pub(crate) fn check_type_name(type_name: &str) -> Result<(), CaptureInputError> {
     if is_attribute_name(type_name) {
         Ok(())
     } else {

@@ -9,6 +9,7 @@
 )]
 
 mod behaviour;
+mod bulk;
 mod errors;
 mod props;
 mod retries;

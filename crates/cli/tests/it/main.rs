@@ -373,3 +373,73 @@ async fn the_emulator_command_loads_a_seed_file_and_injects_faults() {
     child.kill().await.unwrap();
     let _ = std::fs::remove_file(seed);
 }
+
+#[tokio::test]
+async fn the_capture_emulator_serves_a_schema_from_a_file_and_says_what_it_holds() {
+    let dir = scratch_dir("schema");
+    let schema = dir.join("member.json");
+    std::fs::write(
+        &schema,
+        r#"{"schema": {"name": "member", "attr_defs": [
+            {"name": "email", "type": "string", "constraints": ["unique"]},
+            {"name": "roles", "type": "plural", "attr_defs": [{"name": "role", "type": "string"}]}
+        ]}}"#,
+    )
+    .unwrap();
+    let seed = dir.join("members.json");
+    std::fs::write(
+        &seed,
+        r#"[{"email": "a@example.com"}, {"email": "b@example.com"}]"#,
+    )
+    .unwrap();
+    let mut child = Command::new(PROFILES)
+        .args(["emulator", "--vendor", "capture", "--schema"])
+        .arg(&schema)
+        .arg("--seed")
+        .arg(&seed)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let base = first.strip_prefix("listening on ").unwrap().to_owned();
+    let holding = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(holding, "holding 2 `member` records");
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/entityType"))
+        .basic_auth(
+            "ut4bgrra7w282jcfmypfqx9pzhqhjj2b",
+            Some("unjze9nwkfuy6jpw838qpa7ad3hdnya6"),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("type_name=member")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap();
+    let names: Vec<&str> = answer["schema"]["attr_defs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["id", "uuid", "created", "lastUpdated", "email", "roles"]
+    );
+    child.kill().await.unwrap();
+}

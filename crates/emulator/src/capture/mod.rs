@@ -1,7 +1,8 @@
 //! The Akamai Identity Cloud (Janrain Capture) emulator.
 //!
 //! Routes (form-encoded `POST`s under the application's base URL): `/entity.update`,
-//! `/entity`, `/entity.replace`, `/entity.create`. Answers are JSON with HTTP 200, errors
+//! `/entity`, `/entity.replace`, `/entity.create`, `/entity.find`, `/entity.count`,
+//! `/entity.delete` and `/entityType` (also `GET /entityType?type_name=…`). Answers are JSON with HTTP 200, errors
 //! included (`{"stat": "error", "code": 310, "error": "record_not_found", …}`), as Capture
 //! answers most of them.
 //!
@@ -20,6 +21,7 @@
 //! form parameters (else 402); no authentication at all is 205. `key_attribute` takes any
 //! unique attribute of the schema, and `uuid` and `id`, which every entity has.
 
+mod filter;
 mod schema;
 mod store;
 
@@ -117,6 +119,22 @@ impl CaptureConfig {
     pub fn entity_type(mut self, name: impl Into<String>, schema: EntitySchema) -> Self {
         self.types.insert(name.into(), schema);
         self
+    }
+
+    /// Adds (or replaces) the entity type an `entityType` answer describes (its
+    /// `schema.name`, `user` when it names none), for rehearsing with your own attributes.
+    /// The documentation's records, whose attributes may not fit it, are not loaded.
+    pub fn schema_from_entity_type(mut self, description: &Value) -> Result<Self, String> {
+        let schema = EntitySchema::from_entity_type(description)?;
+        let name = description
+            .pointer("/schema/name")
+            .or_else(|| description.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("user")
+            .to_owned();
+        self.types.insert(name, schema);
+        self.seed_records = false;
+        Ok(self)
     }
 }
 
@@ -304,6 +322,10 @@ pub fn router(config: CaptureConfig) -> (Router, Arc<CaptureState>) {
         .route("/entity", post(entity))
         .route("/entity.replace", post(replace))
         .route("/entity.create", post(create))
+        .route("/entity.find", post(find))
+        .route("/entity.count", post(count))
+        .route("/entity.delete", post(delete))
+        .route("/entityType", post(entity_type).get(entity_type_by_query))
         .with_state(state.clone());
     (router, state)
 }
@@ -451,5 +473,49 @@ async fn create(
             let (id, uuid) = store.create(params)?;
             Ok(json!({"stat": "ok", "id": id, "uuid": uuid}))
         },
+    )
+}
+
+async fn find(State(state): State<Arc<CaptureState>>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&state, &headers, "/entity.find", &body, Store::find)
+}
+
+async fn count(
+    State(state): State<Arc<CaptureState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(&state, &headers, "/entity.count", &body, Store::count)
+}
+
+async fn delete(
+    State(state): State<Arc<CaptureState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(&state, &headers, "/entity.delete", &body, Store::delete)
+}
+
+async fn entity_type(
+    State(state): State<Arc<CaptureState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(&state, &headers, "/entityType", &body, Store::entity_type)
+}
+
+/// `GET /entityType?type_name=user`, as Akamai's reference shows it.
+async fn entity_type_by_query(
+    State(state): State<Arc<CaptureState>>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    handle(
+        &state,
+        &headers,
+        "/entityType",
+        query.as_bytes(),
+        Store::entity_type,
     )
 }

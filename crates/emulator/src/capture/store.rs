@@ -6,6 +6,8 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
+use super::filter::{Filter, compare, lookup};
+
 use super::schema::{AttributeType, EntitySchema};
 
 /// The attributes Capture maintains itself.
@@ -109,7 +111,7 @@ fn check_scalar(kind: &AttributeType, name: &str, value: &Value) -> Result<(), F
         AttributeType::String | AttributeType::DateTime => value.is_string(),
         AttributeType::Integer => value.is_i64() || value.is_u64(),
         AttributeType::Boolean => value.is_boolean(),
-        AttributeType::Object(_) | AttributeType::Plural(_) => true,
+        AttributeType::Object(_) | AttributeType::Plural(_) | AttributeType::Json(_) => true,
     };
     if fits {
         Ok(())
@@ -392,6 +394,21 @@ impl EntityStore {
     /// The record that holds `value` in unique attribute `name`.
     fn holder(&self, name: &str, value: &Value) -> Option<u64> {
         self.unique.get(name)?.get(&value.to_string()).copied()
+    }
+
+    /// Removes a record and its index entries.
+    fn remove(&mut self, id: u64) {
+        let Some(old) = self.records.remove(&id) else {
+            return;
+        };
+        for (name, value) in self.unique_values(&old) {
+            if let Some(index) = self.unique.get_mut(&name) {
+                index.remove(&value);
+            }
+        }
+        if let Some(uuid) = old.get("uuid").and_then(Value::as_str) {
+            self.by_uuid.remove(uuid);
+        }
     }
 
     /// Stores a record, keeping the indexes right.
@@ -680,6 +697,13 @@ impl Store {
             &mut entity.ids,
         )?;
         Self::check_unique(entity, id, &record)?;
+        if let Some((name, _)) = entity
+            .schema
+            .attributes()
+            .find(|(name, a)| a.required && record.get(*name).is_none_or(Value::is_null))
+        {
+            return fail(362, format!("`{name}` is required"));
+        }
         let stamp = now();
         record.insert("id".into(), json!(id));
         record.insert("uuid".into(), json!(uuid));
@@ -697,4 +721,152 @@ fn capture_timestamp(at: SystemTime) -> String {
         "{} +0000",
         rfc3339.trim_end_matches('Z').replacen('T', " ", 1)
     )
+}
+
+/// At most this many results in one `entity.find` answer (Akamai's limit).
+const MAX_RESULTS: u64 = 10_000;
+
+impl Store {
+    /// The names of a projection (`attributes`, a JSON array of top-level names), checked
+    /// against the schema.
+    fn projection(entity: &EntityStore, params: &Params) -> Result<Option<Vec<String>>, Failure> {
+        match params.json("attributes")? {
+            None => Ok(None),
+            Some(Value::Array(names)) => {
+                let mut wanted = Vec::with_capacity(names.len());
+                for name in names {
+                    let Value::String(name) = name else {
+                        return fail(341, "`attributes` must be an array of attribute names");
+                    };
+                    let top = name.split('.').next().unwrap_or_default();
+                    if entity.schema.get(top).is_none() && !SYSTEM.contains(&top) {
+                        return fail(223, format!("the schema has no attribute `{name}`"));
+                    }
+                    wanted.push(top.to_owned());
+                }
+                Ok(Some(wanted))
+            }
+            Some(_) => fail(341, "`attributes` must be an array of attribute names"),
+        }
+    }
+
+    fn filter(entity: &EntityStore, params: &Params) -> Result<Option<Filter>, Failure> {
+        let Some(text) = params.get("filter").filter(|t| !t.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let filter = Filter::parse(text).or_else(|e| fail(200, format!("`filter`: {e}")))?;
+        for path in filter.paths() {
+            let top = path.first().map(String::as_str).unwrap_or_default();
+            if entity.schema.get(top).is_none() && !SYSTEM.contains(&top) {
+                return fail(223, format!("the schema has no attribute `{top}`"));
+            }
+        }
+        Ok(Some(filter))
+    }
+
+    /// `entity.find`: the records the filter passes, sorted by `sort_on` (a JSON array of
+    /// names, `-` first for descending), from `first_result` (1-based), at most
+    /// `max_results` (up to 10,000), projected to `attributes`.
+    pub(crate) fn find(&mut self, params: &Params) -> Result<Value, Failure> {
+        let entity = self.entity(params)?;
+        let filter = Self::filter(entity, params)?;
+        let only = Self::projection(entity, params)?;
+        let number = |name: &str, default: u64| -> Result<u64, Failure> {
+            match params.get(name) {
+                None => Ok(default),
+                Some(text) => text
+                    .trim()
+                    .parse::<u64>()
+                    .or_else(|_| fail(200, format!("`{name}` must be a number"))),
+            }
+        };
+        let max_results = number("max_results", 100)?;
+        if max_results == 0 || max_results > MAX_RESULTS {
+            return fail(200, "`max_results` must be from 1 to 10000");
+        }
+        let first_result = number("first_result", 1)?.max(1);
+        let sort_on: Vec<(Vec<String>, bool)> = match params.json("sort_on")? {
+            None => Vec::new(),
+            Some(Value::Array(names)) => names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|name| match name.strip_prefix('-') {
+                    Some(name) => (name.split('.').map(str::to_owned).collect(), true),
+                    None => (name.split('.').map(str::to_owned).collect(), false),
+                })
+                .collect(),
+            Some(_) => return fail(341, "`sort_on` must be an array of attribute names"),
+        };
+        let mut matched: Vec<&Map<String, Value>> = entity
+            .records
+            .values()
+            .filter(|record| filter.as_ref().is_none_or(|f| f.accepts(record)))
+            .collect();
+        if !sort_on.is_empty() {
+            matched.sort_by(|a, b| {
+                for (path, descending) in &sort_on {
+                    let ordering = match (lookup(a, path), lookup(b, path)) {
+                        (Some(x), Some(y)) => compare(x, y).unwrap_or(std::cmp::Ordering::Equal),
+                        (None, Some(_)) => std::cmp::Ordering::Less,
+                        (Some(_), None) => std::cmp::Ordering::Greater,
+                        (None, None) => std::cmp::Ordering::Equal,
+                    };
+                    let ordering = if *descending {
+                        ordering.reverse()
+                    } else {
+                        ordering
+                    };
+                    if ordering != std::cmp::Ordering::Equal {
+                        return ordering;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+        }
+        let results: Vec<Value> = matched
+            .into_iter()
+            .skip((first_result - 1) as usize)
+            .take(max_results as usize)
+            .map(|record| match &only {
+                Some(wanted) => Value::Object(
+                    record
+                        .iter()
+                        .filter(|(name, _)| wanted.contains(name))
+                        .map(|(name, value)| (name.clone(), value.clone()))
+                        .collect(),
+                ),
+                None => Value::Object(record.clone()),
+            })
+            .collect();
+        Ok(json!({"stat": "ok", "result_count": results.len(), "results": results}))
+    }
+
+    /// `entity.count`: how many records the filter passes.
+    pub(crate) fn count(&mut self, params: &Params) -> Result<Value, Failure> {
+        let entity = self.entity(params)?;
+        let filter = Self::filter(entity, params)?;
+        let total = entity
+            .records
+            .values()
+            .filter(|record| filter.as_ref().is_none_or(|f| f.accepts(record)))
+            .count();
+        Ok(json!({"stat": "ok", "total_count": total}))
+    }
+
+    /// `entity.delete`: the record the locator names is gone.
+    pub(crate) fn delete(&mut self, params: &Params) -> Result<Value, Failure> {
+        let entity = self.entity(params)?;
+        let id = Self::locate(entity, params)?;
+        entity.remove(id);
+        Ok(json!({"stat": "ok"}))
+    }
+
+    /// `entityType`: the schema, as Capture describes it.
+    pub(crate) fn entity_type(&mut self, params: &Params) -> Result<Value, Failure> {
+        let Some(type_name) = params.get("type_name").map(str::to_owned) else {
+            return fail(100, "`type_name` is required");
+        };
+        let entity = self.entity(params)?;
+        Ok(json!({"stat": "ok", "schema": entity.schema.describe(&type_name)}))
+    }
 }
