@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use profile_capture::{
-    CaptureAuth, CaptureClient, CaptureUpdater, EntityLocator, EntityRead, EntityUpdate,
+    AttributePath, CaptureAuth, CaptureClient, CaptureUpdater, EntityLocator, EntityRead,
+    EntityUpdate,
 };
 use profile_core::{ClientSettings, FieldPath, ProfilePatch, ProfileUpdater, RateLimit};
 use serde_json::{Map, Value};
@@ -131,14 +132,16 @@ pub(crate) enum CaptureCommand {
         #[command(flatten)]
         common: Common,
     },
-    /// Update attributes of one record (entity.update); nested paths as a.b.
+    /// Update attributes of one record (entity.update): nested attributes as a.b, or a
+    /// Capture path such as /primaryAddress/city or a plural's element, /statuses#5253/status.
     Update {
         #[command(flatten)]
         target: Target,
         /// The entity type.
         #[arg(long, default_value = "user")]
         type_name: String,
-        /// An attribute to set, as PATH=VALUE (the value is JSON when it parses as JSON).
+        /// An attribute to set, as PATH=VALUE (the value is JSON when it parses as JSON);
+        /// a path starting with / is sent as Capture's attribute_name, one call each.
         #[arg(long = "set", value_name = "PATH=VALUE", required = true)]
         sets: Vec<String>,
         #[command(flatten)]
@@ -186,32 +189,59 @@ pub(crate) async fn run(command: CaptureCommand) -> Result<(), CliError> {
             sets,
             common,
         } => {
+            let locator = locator(&target)?;
+            // `a.b=…` sets go together as one `attributes` object; a Capture path
+            // (`/statuses#5253/status=…`, `/primaryAddress/city=…`) is its own
+            // `attribute_name` + `value` update, as Capture takes one path a call.
             let mut patch = ProfilePatch::new();
+            let mut updates = Vec::new();
             for set in &sets {
                 let (field, value) = parse_set(set)?;
-                let path = FieldPath::parse(&field).map_err(|e| CliError::Usage(e.to_string()))?;
-                patch = patch.set_path(path, value);
+                if field.starts_with('/') {
+                    let path =
+                        AttributePath::parse(&field).map_err(|e| CliError::Usage(e.to_string()))?;
+                    updates.push(
+                        EntityUpdate::value_at(type_name.clone(), locator.clone(), path, value)
+                            .include_record(true),
+                    );
+                } else {
+                    let path =
+                        FieldPath::parse(&field).map_err(|e| CliError::Usage(e.to_string()))?;
+                    patch = patch.set_path(path, value);
+                }
             }
-            let mut attributes = Map::new();
-            patch.apply_to(&mut attributes);
-            let update =
-                EntityUpdate::attributes(type_name, locator(&target)?, Value::Object(attributes))
-                    .map_err(|e| CliError::Usage(e.to_string()))?
-                    .include_record(true);
+            if !patch.is_empty() {
+                let mut attributes = Map::new();
+                patch.apply_to(&mut attributes);
+                let update = EntityUpdate::attributes(
+                    type_name.clone(),
+                    locator.clone(),
+                    Value::Object(attributes),
+                )
+                .map_err(|e| CliError::Usage(e.to_string()))?
+                .include_record(true);
+                updates.insert(0, update);
+            }
             let client = common.client()?;
             if common.output.dry_run {
-                dry(&client
-                    .requests()
-                    .update(&update)
-                    .map_err(CliError::Vendor)?);
+                for update in &updates {
+                    dry(&client.requests().update(update).map_err(CliError::Vendor)?);
+                }
                 return Ok(());
             }
             let base = common.endpoint.base_url("CAPTURE_BASE_URL")?;
-            let outcome = client
-                .update(&update)
+            for update in &updates {
+                client
+                    .update(update)
+                    .await
+                    .map_err(|e| CliError::vendor(e, &base))?;
+            }
+            // The record as it now is.
+            let record = client
+                .entity(&EntityRead::new(type_name, locator))
                 .await
                 .map_err(|e| CliError::vendor(e, &base))?;
-            print(&outcome.record.unwrap_or(Value::Null), common.output.output);
+            print(&record, common.output.output);
         }
     }
     Ok(())

@@ -17,7 +17,7 @@ pub(crate) struct EmulatorArgs {
     /// The port on 127.0.0.1 (0 picks a free one; the line printed at start says which).
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Accept this Zendesk API token, as EMAIL:TOKEN (repeatable). Without any, the seed's
+    /// Accept this Zendesk API token, as EMAIL:TOKEN (repeatable). Without any, the documentation's
     /// example credential devs@coolbikes.com / 6wiIBW… is accepted.
     #[arg(long = "api-token", value_name = "EMAIL:TOKEN")]
     api_tokens: Vec<String>,
@@ -25,7 +25,7 @@ pub(crate) struct EmulatorArgs {
     #[arg(long = "bearer-token", value_name = "TOKEN")]
     bearer_tokens: Vec<String>,
     /// Capture and LumApps: also accept this API client, as CLIENT_ID:CLIENT_SECRET
-    /// (repeatable; the seed's clients, and LumApps' demo-client, are always accepted).
+    /// (repeatable; the documentation's clients, and LumApps' demo-client, are always accepted).
     #[arg(long = "client", value_name = "ID:SECRET")]
     clients: Vec<String>,
     /// Capture: also accept this OAuth access token (repeatable).

@@ -1,4 +1,4 @@
-//! The Capture walkthrough: the seed document's three `entity.update` examples.
+//! The Capture walkthrough: the vendor documentation's three `entity.update` examples.
 
 use profile_core::ClientSettings;
 use std::sync::Arc;
@@ -43,7 +43,7 @@ pub(crate) async fn run() -> Result<(), String> {
     let wire: Arc<dyn Transport> = Arc::new(PrintingTransport::new(
         HttpTransport::with_defaults().map_err(fail)?,
     ));
-    // The seed's examples authenticate with Basic; the second client signs its requests to show the third scheme.
+    // The documentation's examples authenticate with Basic; the second client signs its requests to show the third scheme.
     let client = CaptureClient::builder(
         base.clone(),
         CaptureAuth::basic(SEED_CLIENT_1.0, SEED_CLIENT_1.1),
@@ -73,7 +73,7 @@ pub(crate) async fn run() -> Result<(), String> {
 
     step(
         1,
-        "update givenName and familyName of the record with uuid 6bbe7e58-… (the seed's first example)",
+        "update givenName and familyName of the record with uuid 6bbe7e58-… (the documentation's first example)",
     );
     let matt = EntityLocator::uuid("6bbe7e58-bede-41b8-940b-5614c7607a4e");
     let before = read(matt.clone()).await?;
@@ -97,7 +97,7 @@ pub(crate) async fn run() -> Result<(), String> {
 
     step(
         2,
-        "replace element 5253 of the statuses plural of record 5252 (the seed's second example, signed)",
+        "replace element 5253 of the statuses plural of record 5252 (the documentation's second example, signed)",
     );
     let ada = EntityLocator::Id(5252);
     show("statuses before", &read(ada.clone()).await?["statuses"]);
@@ -113,12 +113,14 @@ pub(crate) async fn run() -> Result<(), String> {
 
     step(
         3,
-        "set displayName of the record whose email is gjack@example.com (the seed's third example)",
+        "set displayName of the record whose email is gjack@example.com (the documentation's third example)",
     );
     let broken = r#"{"Gary Jackson"}"#;
     match parse_json_value(broken) {
-        Err(e) => say!("   The seed writes value='{broken}'; that is refused before sending: {e}"),
-        Ok(_) => return Err("the seed's broken value should not parse".to_owned()),
+        Err(e) => say!(
+            "   The documentation writes value='{broken}'; that is refused before sending: {e}"
+        ),
+        Ok(_) => return Err("the documentation's broken value should not parse".to_owned()),
     }
     say!("   It means the JSON string \"Gary Jackson\", which is what is sent.");
     say!();

@@ -1,4 +1,4 @@
-//! The LumApps walkthrough: the seed document's user directory and custom fields.
+//! The LumApps walkthrough: the vendor documentation's user directory and custom fields.
 
 use profile_core::ClientSettings;
 use std::sync::Arc;
@@ -47,7 +47,7 @@ pub(crate) async fn run() -> Result<(), String> {
 
     step(
         1,
-        "find the instance's user directory modules (content/list, as the seed does)",
+        "find the instance's user directory modules (content/list, as the documentation does)",
     );
     let directories: Vec<DirectoryModule> = client
         .list_directories(SEED_INSTANCE, "en")

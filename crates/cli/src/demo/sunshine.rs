@@ -1,4 +1,4 @@
-//! The Zendesk Sunshine walkthrough: the seed document's coolbikes rider.
+//! The Zendesk Sunshine walkthrough: the vendor documentation's coolbikes rider.
 
 use profile_core::ClientSettings;
 use std::sync::Arc;
@@ -58,7 +58,10 @@ pub(crate) async fn run() -> Result<(), String> {
         .map_err(fail)?;
     check(created.created, "201 Created, a new profile id")?;
 
-    step(2, "patch name and saddle height (the seed's PATCH example)");
+    step(
+        2,
+        "patch name and saddle height (the documentation's PATCH example)",
+    );
     let update = ProfileUpdate::new()
         .name("Jane Doe")
         .attribute("saddle_height", "87cm");
@@ -75,7 +78,7 @@ pub(crate) async fn run() -> Result<(), String> {
 
     step(
         3,
-        "patch attributes the profile does not have yet (the seed's attributes example)",
+        "patch attributes the profile does not have yet (the documentation's attributes example)",
     );
     let update = ProfileUpdate::new()
         .attributes(json!({"comm_pref": "email", "joined": "2018"}))
@@ -91,7 +94,7 @@ pub(crate) async fn run() -> Result<(), String> {
 
     step(
         4,
-        "replace the profile (the seed's PUT example): data not sent is gone",
+        "replace the profile (the documentation's PUT example): data not sent is gone",
     );
     let replacement = ProfileContent::new()
         .name("Jane Doe")

@@ -146,6 +146,86 @@ async fn capture_update_by_key_attribute() {
     assert!(ok, "signed requests work too");
 }
 
+/// The vendor's second example: one element of a plural, by its id; and a nested
+/// attribute by its path, beside a plain one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_update_of_a_plural_element_and_a_nested_path() {
+    let emulator = CaptureEmulator::start().await.unwrap();
+    let base = emulator.base_url();
+    let env = [
+        ("CAPTURE_BASE_URL", base.as_str()),
+        ("CAPTURE_CLIENT_ID", SEED_CLIENT_2.0),
+        ("CAPTURE_CLIENT_SECRET", SEED_CLIENT_2.1),
+    ];
+    let (ok, stdout, stderr) = run(
+        &[
+            "capture",
+            "update",
+            "--id",
+            "5252",
+            "--set",
+            "/statuses#5253/status=active",
+            "--set",
+            "givenName=Alice",
+            "--output",
+            "json",
+        ],
+        &env,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let record: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(record["givenName"], "Alice");
+    // The element was replaced in place, not appended.
+    assert_eq!(
+        record["statuses"],
+        serde_json::json!([{"id": 5253, "status": "active"}])
+    );
+    // The dry run shows both calls, the path as Capture's attribute_name.
+    let (ok, stdout, _) = run(
+        &[
+            "capture",
+            "update",
+            "--id",
+            "5252",
+            "--set",
+            "/statuses#5253/status=inactive",
+            "--set",
+            "givenName=Al",
+            "--dry-run",
+        ],
+        &env,
+    )
+    .await;
+    assert!(ok);
+    assert_eq!(
+        stdout.matches("POST http://127.0.0.1:").count(),
+        2,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("attribute_name = /statuses#5253/status"),
+        "{stdout}"
+    );
+    let refused = run(
+        &[
+            "capture",
+            "update",
+            "--id",
+            "5252",
+            "--set",
+            "/statuses#x/status=a",
+        ],
+        &env,
+    )
+    .await;
+    assert!(
+        !refused.0 && refused.2.contains("plural element id"),
+        "{}",
+        refused.2
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lumapps_update_by_title() {
     let emulator = LumAppsEmulator::start().await.unwrap();

@@ -47,17 +47,17 @@ use store::{Failure, Params, Store, Write, fail};
 
 use crate::Emulator;
 
-/// The client id and secret in the seed's first example's Basic header.
+/// The client id and secret in the documentation's first example's Basic header.
 pub const SEED_CLIENT_1: (&str, &str) = (
     "sgnyvus6pc4jm7khr2neq5gs89gbr2eq",
     "wt4c3un9wkkcfvyknqx44ync476afs68",
 );
-/// The client id and secret in the seed's third example's Basic header.
+/// The client id and secret in the documentation's third example's Basic header.
 pub const SEED_CLIENT_2: (&str, &str) = (
     "ut4bgrra7w282jcfmypfqx9pzhqhjj2b",
     "unjze9nwkfuy6jpw838qpa7ad3hdnya6",
 );
-/// The OAuth access token the emulator accepts by default (the seed shows none).
+/// The OAuth access token the emulator accepts by default (the documentation shows none).
 pub const DEMO_ACCESS_TOKEN: &str = "capture-demo-access-token";
 /// The `created` and `lastUpdated` of the seeded records.
 pub const SEED_TIMESTAMP: &str = "2016-03-13 19:39:17.856608 +0000";
@@ -72,9 +72,9 @@ pub struct CaptureConfig {
 }
 
 impl Default for CaptureConfig {
-    /// The `user` type with [`EntitySchema::seed_user`], the seed's records (uuid
+    /// The `user` type with [`EntitySchema::seed_user`], the documentation's records (uuid
     /// 6bbe7e58-…, id 5252 with statuses element 5253, email gjack@example.com), the two
-    /// client pairs of the seed's Basic headers, and [`DEMO_ACCESS_TOKEN`].
+    /// client pairs of the documentation's Basic headers, and [`DEMO_ACCESS_TOKEN`].
     fn default() -> Self {
         Self {
             clients: [SEED_CLIENT_1, SEED_CLIENT_2]
@@ -243,7 +243,7 @@ impl CaptureState {
             );
         };
         if let Some(encoded) = value.strip_prefix("Basic ") {
-            // Padding is not insisted on: the seed's own first example carries one `=` too many.
+            // Padding is not insisted on: the documentation's own first example carries one `=` too many.
             let engine = base64::engine::GeneralPurpose::new(
                 &base64::alphabet::STANDARD,
                 base64::engine::GeneralPurposeConfig::new()

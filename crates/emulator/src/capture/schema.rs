@@ -113,7 +113,7 @@ impl EntitySchema {
         self.attributes.iter()
     }
 
-    /// The `user` schema the emulator starts with: what the seed's examples touch.
+    /// The `user` schema the emulator starts with: what the documentation's examples touch.
     pub fn seed_user() -> Self {
         Self::new()
             .string("givenName")

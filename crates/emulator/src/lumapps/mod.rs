@@ -6,7 +6,7 @@
 //! and `POST /v2/organizations/{customer_id}/application-token`. Lists page with
 //! `{"items", "more", "cursor"}`, the cursor going back in the body.
 //!
-//! Started with no options it holds the seed's instance (6288388086038528), customer
+//! Started with no options it holds the documentation's instance (6288388086038528), customer
 //! (4664706704080896), the user directory module 6486401110769664 with its two fields
 //! ("Title", bound to `organizations/title`, and "Phone Number"), a news page (a content
 //! that is not a directory), and the user me@customer.com. It accepts the bearer token
@@ -40,15 +40,15 @@ use tokio::time::Instant;
 use crate::Emulator;
 use directory::Users;
 
-/// The seed's instance.
+/// The documentation's instance.
 pub const SEED_INSTANCE: &str = "6288388086038528";
-/// The seed's customer (organization).
+/// The documentation's customer (organization).
 pub const SEED_CUSTOMER: &str = "4664706704080896";
-/// The seed's user directory module.
+/// The documentation's user directory module.
 pub const SEED_DIRECTORY: &str = "6486401110769664";
-/// The seed's "Title" field, bound to `organizations/title`.
+/// The documentation's "Title" field, bound to `organizations/title`.
 pub const TITLE_FIELD: &str = "be3363f3-4df8-4a93-b27c-9c8c69258801";
-/// The seed's "Phone Number" field.
+/// The documentation's "Phone Number" field.
 pub const PHONE_FIELD: &str = "b72127e4-867a-4aba-a843-70c11dc599ef";
 /// A content of the instance that is not a user directory.
 pub const NEWS_PAGE: &str = "5700000000000001";
@@ -96,7 +96,7 @@ impl LumAppsConfig {
         self
     }
 
-    /// Adds `count` synthetic users (`user0000000@customer.com` …) to the seed directory,
+    /// Adds `count` synthetic users (`user0000000@customer.com` …) to the documentation's directory,
     /// generated when asked for rather than held in memory. Among them, as in a real
     /// directory, every tenth is disabled (`user0000009`, `user0000019`, …) and every
     /// twentieth hidden (`user0000004`, `user0000024`, …): `user/directory/list` shows them

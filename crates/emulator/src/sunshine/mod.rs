@@ -52,9 +52,9 @@ use tokio::time::Instant;
 use crate::Emulator;
 use store::{Content, Failure, Put, Query, Store};
 
-/// The API token in the seed's examples, accepted by default.
+/// The API token in the documentation's examples, accepted by default.
 pub const SEED_EMAIL: &str = "devs@coolbikes.com";
-/// The API token in the seed's examples, accepted by default.
+/// The API token in the documentation's examples, accepted by default.
 pub const SEED_API_TOKEN: &str = "6wiIBWbGkBMo1mRDMuVwkw1EPsNkeUj95PIz2akv";
 
 /// Zendesk's plans, by their profiles API limit (requests a minute), separate from and
@@ -96,7 +96,7 @@ pub struct SunshineConfig {
 }
 
 impl Default for SunshineConfig {
-    /// Accepts the seed's API token (`devs@coolbikes.com/token:6wiIBW…`) and announces a
+    /// Accepts the documentation's API token (`devs@coolbikes.com/token:6wiIBW…`) and announces a
     /// rate limit of 700 requests a minute (a common Zendesk plan).
     fn default() -> Self {
         Self {

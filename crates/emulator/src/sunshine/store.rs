@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 const MAX_IDENTIFIERS: usize = 20;
 /// Source and type names are at most this long.
 const MAX_NAME_LEN: usize = 40;
-/// The first Zendesk user id handed out (the seed's example user).
+/// The first Zendesk user id handed out (the documentation's example user).
 const FIRST_USER_ID: u64 = 81_123_613;
 
 /// An identifier query: `source:type:identifier_type:identifier_value`.
