@@ -190,6 +190,28 @@ impl ProfileUpdater for SunshineUpdater {
         Ok(to_profile(self.client.profile_fields(request).await?))
     }
 
+    /// Zendesk stores every attribute value as a string ("All profile properties are
+    /// strings, including number values"): an attribute the input holds as `42` is held by
+    /// the profile as `"42"`, and is not written again for that. What is pending, and
+    /// written, is the text Zendesk would store.
+    fn pending(&self, patch: &ProfilePatch, current: &Profile) -> ProfilePatch {
+        let mut stored = ProfilePatch::new();
+        for change in patch.changes() {
+            let under_attributes = change
+                .path()
+                .segments()
+                .first()
+                .is_some_and(|s| s == "attributes");
+            match change {
+                FieldChange::Set { path, value } if under_attributes => {
+                    stored = stored.set_path(path.clone(), as_stored(value));
+                }
+                other => stored.push(other.clone()),
+            }
+        }
+        stored.pending_against(current)
+    }
+
     async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
         let locator = self.locator(user)?;
         let requests = self.client.requests();
@@ -211,5 +233,21 @@ impl ProfileUpdater for SunshineUpdater {
                 Ok(to_profile(self.client.profile_fields(request).await?))
             }
         }
+    }
+}
+
+/// A value as Zendesk stores it in a profile: numbers and booleans as their text, at any
+/// depth.
+fn as_stored(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Array(items) => Value::Array(items.iter().map(as_stored).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), as_stored(value)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }

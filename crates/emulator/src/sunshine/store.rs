@@ -168,7 +168,13 @@ impl Content {
                         "attribute keys cannot be empty",
                     ));
                 }
-                Some(map.clone())
+                // "All profile properties are strings, including number values": Zendesk
+                // stores a number or a boolean as its text.
+                Some(
+                    map.iter()
+                        .map(|(key, value)| (key.clone(), as_stored(value)))
+                        .collect(),
+                )
             }
             Some(_) => {
                 return Err(Failure::bad_request(
@@ -528,5 +534,21 @@ mod tests {
             .put_by_query(&q, content(json!({"profile": {"name": "x"}})), None)
             .unwrap_err();
         assert_eq!(err.status, 400);
+    }
+}
+
+/// A value as Zendesk stores it in a profile: numbers and booleans as their text, at any
+/// depth; strings, nulls, and the shape of arrays and objects as they are.
+fn as_stored(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Array(items) => Value::Array(items.iter().map(as_stored).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), as_stored(value)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }

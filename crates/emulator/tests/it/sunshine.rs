@@ -190,3 +190,17 @@ async fn by_default_700_a_minute_is_announced_and_nothing_enforced() {
     assert_eq!(response.headers()["ratelimit-remaining"], "699");
     assert_eq!(emulator.rate_limited(), 0);
 }
+
+#[tokio::test]
+async fn attribute_numbers_and_booleans_are_stored_as_text_as_zendesk_does() {
+    let (status, body) = put(
+        r#"{"profile":{"attributes":{"visits":42,"ratio":1.5,"vip":true,"none":null,"nested":{"n":[1,"a"]}}}}"#,
+        RIDER,
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        body["profile"]["attributes"],
+        serde_json::json!({"visits": "42", "ratio": "1.5", "vip": "true", "none": null, "nested": {"n": ["1", "a"]}})
+    );
+}

@@ -188,3 +188,35 @@ async fn a_sync_write_that_zendesk_refuses_is_a_typed_error() {
     let profile = seeded.get(&user).await.unwrap();
     assert_eq!(profile.fields()["attributes"]["saddle_height"], "85cm");
 }
+
+/// Zendesk keeps every attribute value as a string: an input holding `42` is written once,
+/// and the next night's `42` against the stored `"42"` writes nothing.
+#[tokio::test]
+async fn a_number_stored_as_text_by_zendesk_is_not_written_again() {
+    let (emulator, updater) = updater_with_rider().await;
+    let user = UserRef::email("jdoe@example.com");
+    let patch = ProfilePatch::new()
+        .set("attributes.visits", 42)
+        .unwrap()
+        .set("attributes.vip", true)
+        .unwrap();
+    let first = updater.apply_pending(&user, &patch, false).await.unwrap();
+    assert!(first.written);
+    let stored = updater.get(&user).await.unwrap();
+    assert_eq!(stored.fields()["attributes"]["visits"], "42");
+    assert_eq!(stored.fields()["attributes"]["vip"], "true");
+    let before = emulator.faults().requests_seen();
+    let second = updater.apply_pending(&user, &patch, false).await.unwrap();
+    assert!(!second.written && second.pending.is_empty());
+    // One read, no write.
+    assert_eq!(emulator.faults().requests_seen() - before, 1);
+    // A changed number is still a change.
+    let changed = ProfilePatch::new().set("attributes.visits", 43).unwrap();
+    assert!(
+        updater
+            .apply_pending(&user, &changed, false)
+            .await
+            .unwrap()
+            .written
+    );
+}
