@@ -494,6 +494,22 @@ fn too_many_identifiers() -> Failure {
     )
 }
 
+/// A value as Zendesk stores it in a profile: numbers and booleans as their text, at any
+/// depth; strings, nulls, and the shape of arrays and objects as they are.
+fn as_stored(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Array(items) => Value::Array(items.iter().map(as_stored).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), as_stored(value)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,21 +550,5 @@ mod tests {
             .put_by_query(&q, content(json!({"profile": {"name": "x"}})), None)
             .unwrap_err();
         assert_eq!(err.status, 400);
-    }
-}
-
-/// A value as Zendesk stores it in a profile: numbers and booleans as their text, at any
-/// depth; strings, nulls, and the shape of arrays and objects as they are.
-fn as_stored(value: &Value) -> Value {
-    match value {
-        Value::Number(n) => Value::String(n.to_string()),
-        Value::Bool(b) => Value::String(b.to_string()),
-        Value::Array(items) => Value::Array(items.iter().map(as_stored).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, value)| (key.clone(), as_stored(value)))
-                .collect(),
-        ),
-        other => other.clone(),
     }
 }
