@@ -9,7 +9,8 @@ pub mod targets;
 
 use std::sync::Arc;
 
-use profile_core::{ApiResponse, RecordingTransport};
+use profile_core::ApiResponse;
+pub use profile_core::RecordingTransport;
 
 /// Splits fuzz input into a status (first two bytes, folded into 100..600) and a body.
 pub fn answer(data: &[u8]) -> ApiResponse {

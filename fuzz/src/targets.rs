@@ -2,7 +2,10 @@
 
 use std::borrow::Cow;
 
-use profile_capture::{AttributePath, CaptureAuth, CaptureClient, EntityLocator, EntityRead, sign};
+use profile_capture::{
+    AttributePath, CaptureAuth, CaptureClient, EntityCount, EntityFind, EntityLocator, EntityRead,
+    sign,
+};
 use profile_core::secrecy::SecretString;
 use profile_core::{BaseUrl, Body, ClientSettings, RetryPolicy};
 use profile_lumapps::{LumAppsAuth, LumAppsClient, UserLocator};
@@ -92,10 +95,90 @@ pub fn capture_signer(text: &str) {
     );
 }
 
+/// Capture's `entity.find`, `entity.count` and `entityType` answers, through the public
+/// client: any status and body end in a value or a typed error, never a panic, and never
+/// show a credential.
+pub fn capture_queries(data: &[u8]) {
+    let base = BaseUrl::parse("https://example.com").unwrap_or_else(|e| panic!("{e}"));
+    let client = |data: &[u8]| {
+        CaptureClient::builder(base.clone(), CaptureAuth::basic("id", "SECRET4"))
+            .transport(transport(answer(data)))
+            .retry(RetryPolicy::never())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let secret_free = |e: profile_core::Error| assert!(!e.to_string().contains("SECRET4"));
+    if let Err(e) = block_on(client(data).find(&EntityFind::new("user").filter("id > 1"))) {
+        secret_free(e);
+    }
+    if let Err(e) = block_on(client(data).count(&EntityCount::new("user"))) {
+        secret_free(e);
+    }
+    match block_on(client(data).entity_type("user")) {
+        Ok(schema) => {
+            for def in &schema.attr_defs {
+                let _unique_or_not = def.is_unique();
+                assert!(schema.attribute(&def.name).is_some());
+            }
+        }
+        Err(e) => secret_free(e),
+    }
+}
+
+/// The rate limit's reading of Zendesk's headers (`X-Rate-Limit`, `ratelimit-limit`,
+/// `-remaining`, `-reset`, whatever their text): two requests through a limit that follows
+/// them always finish, and the second starts no later than the longest wait the headers
+/// can ask for (an hour) plus a starting interval.
+pub fn rate_limit_headers(text: &str) {
+    use profile_core::{ApiResponse, RateLimit, RateLimitTransport, StatedLimit, Transport};
+    use std::time::Duration;
+    let mut response = ApiResponse::new(200, "{}");
+    for (name, value) in pairs(text) {
+        let name = match name.len() % 5 {
+            0 => "x-rate-limit",
+            1 => "x-rate-limit-remaining",
+            2 => "ratelimit-limit",
+            3 => "ratelimit-remaining",
+            _ => "ratelimit-reset",
+        };
+        response = response.with_header(name, value);
+    }
+    let recorder = crate::RecordingTransport::new();
+    recorder
+        .push_response(response.clone())
+        .push_response(response);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let base = BaseUrl::parse("https://example.com").unwrap_or_else(|e| panic!("{e}"));
+    let request =
+        profile_core::ApiRequest::new("fuzz", "op", profile_core::Method::Get, &base, "/x");
+    runtime.block_on(async {
+        let limited = RateLimitTransport::new(
+            recorder,
+            RateLimit::per_minute(60).following(StatedLimit::Adopt),
+        );
+        let started = tokio::time::Instant::now();
+        limited
+            .send(&request)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        limited
+            .send(&request)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(started.elapsed() <= Duration::from_secs(3_600 + 2));
+    });
+}
+
 /// Every target: its name, and its body over raw bytes (text targets take the bytes that
 /// are UTF-8, as `fuzz_target!` does for a `&str` input).
-pub const ALL: [(&str, fn(&[u8])); 5] = [
+pub const ALL: [(&str, fn(&[u8])); 7] = [
     ("response_decoders", response_decoders),
+    ("capture_queries", capture_queries),
+    ("rate_limit_headers", |data| text(data, rate_limit_headers)),
     ("identifier_query", |data| text(data, identifier_query)),
     ("attribute_path", |data| text(data, attribute_path)),
     ("form_encoder", |data| text(data, form_encoder)),

@@ -186,6 +186,8 @@ const FUZZ_TARGETS: &[&str] = &[
     "attribute_path",
     "form_encoder",
     "capture_signer",
+    "capture_queries",
+    "rate_limit_headers",
 ];
 
 /// The fuzz package, outside the workspace: every target builds on the stable toolchain,

@@ -37,6 +37,9 @@ struct Sizes {
     concurrency: usize,
     polite_per_minute: u32,
     polite_requests: usize,
+    /// Zendesk plan limits to hold (requests a minute), each with its requests: more than
+    /// the limit, so that the run crosses a window.
+    plans: [(u32, usize); 2],
     stream_users: [u64; 2],
     sync_rows: [usize; 2],
     capacity: Duration,
@@ -49,6 +52,7 @@ const FULL: Sizes = Sizes {
     concurrency: 32,
     polite_per_minute: 1_200,
     polite_requests: 1_500,
+    plans: [(250, 300), (1_000, 1_100)],
     stream_users: [100_000, 1_000_000],
     sync_rows: [100_000, 1_000_000],
     capacity: Duration::from_secs(5),
@@ -61,6 +65,7 @@ const SMOKE: Sizes = Sizes {
     concurrency: 8,
     polite_per_minute: 6_000,
     polite_requests: 100,
+    plans: [(6_000, 60), (12_000, 60)],
     stream_users: [2_000, 20_000],
     sync_rows: [500, 2_000],
     capacity: Duration::from_millis(500),
@@ -566,6 +571,53 @@ async fn politeness(per_minute: u32, requests: usize, results: &mut Vec<Result>)
     );
 }
 
+/// 3b. The client at a Zendesk plan's limit, as a user runs it: the emulator announces and
+/// enforces the plan's limit in its headers, the client starts at its default (250 a minute)
+/// and follows what Zendesk states.
+async fn politeness_at_plan(per_minute: u32, requests: usize, results: &mut Vec<Result>) {
+    let config =
+        profile_emulator::sunshine::SunshineConfig::default().rate_limit_per_minute(per_minute);
+    let emulator = vendors::sunshine_or("sunshine", 1, config).await;
+    let vendors::Emulator::Sunshine(sunshine) = &emulator else {
+        unreachable!("a Sunshine emulator")
+    };
+    let limit = RateLimit::per_minute(profile_sunshine::DEFAULT_RATE_LIMIT_PER_MINUTE)
+        .following(profile_core::StatedLimit::Adopt)
+        .with_max_in_flight(8);
+    let updater = vendors::updater("sunshine", &emulator, limit).await;
+    let user = profile_core::UserRef::email(email("sunshine", 0));
+    let started = Instant::now();
+    let ok = stream::iter(0..requests)
+        .map(|_| {
+            let (updater, user) = (updater.clone(), user.clone());
+            async move { updater.get(&user).await.is_ok() }
+        })
+        .buffer_unordered(8)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let achieved = (requests as f64 - 1.0) / elapsed * 60.0;
+    results.push(
+        Result::new(
+            "politeness",
+            format!("sunshine plan of {per_minute}/min, default client: achieved / limit"),
+            achieved / f64::from(per_minute),
+            "ratio",
+        )
+        .goal(">= 0.95"),
+    );
+    results.push(
+        Result::new(
+            "politeness",
+            format!("sunshine plan of {per_minute}/min: 429s, lost in {requests} requests"),
+            (sunshine.rate_limited() + (requests - ok) as u64) as f64,
+            "count",
+        )
+        .goal("0"),
+    );
+}
+
 /// The child process of the memory benchmark: streams every user of a directory.
 /// The bulk ceiling, in a child process: each row's prebuilt read and write, sent by a bare
 /// reqwest client at `concurrency`; prints how many rows succeeded and how long it took.
@@ -898,6 +950,10 @@ async fn run(args: Vec<String>) {
     if wanted("politeness") {
         eprintln!("bench: politeness");
         politeness(sizes.polite_per_minute, sizes.polite_requests, &mut results).await;
+        for (per_minute, requests) in sizes.plans {
+            eprintln!("bench: politeness at a plan of {per_minute}/min");
+            politeness_at_plan(per_minute, requests, &mut results).await;
+        }
     }
     if wanted("memory") {
         eprintln!("bench: memory");

@@ -142,9 +142,23 @@ pub(crate) fn email(vendor: &str, i: usize) -> String {
 
 /// An emulator of `vendor` holding users 0..rows.
 pub(crate) async fn emulator(vendor: &str, rows: usize) -> Emulator {
+    sunshine_or(
+        vendor,
+        rows,
+        profile_emulator::sunshine::SunshineConfig::default(),
+    )
+    .await
+}
+
+/// The emulator of `vendor` holding `rows` users; a Sunshine one with `config`.
+pub(crate) async fn sunshine_or(
+    vendor: &str,
+    rows: usize,
+    config: profile_emulator::sunshine::SunshineConfig,
+) -> Emulator {
     match vendor {
         "sunshine" => {
-            let emulator = SunshineEmulator::start()
+            let emulator = SunshineEmulator::start_with(config, profile_emulator::loopback(0))
                 .await
                 .expect("the emulator starts");
             let profiles: Vec<Value> = (0..rows)

@@ -69,6 +69,8 @@ impl RateLimit {
 #[derive(Debug)]
 struct Pace {
     next_start: Instant,
+    /// When the last request started.
+    last_start: Option<Instant>,
     /// `None`: no per-minute limit.
     per_minute: Option<u32>,
 }
@@ -134,28 +136,32 @@ impl<T: Transport> RateLimitTransport<T> {
             limit,
             pace: Mutex::new(Pace {
                 next_start: Instant::now(),
+                last_start: None,
                 per_minute: limit.per_minute.map(NonZeroU32::get),
             }),
             in_flight: limit.max_in_flight.map(|n| Semaphore::new(n.get())),
         }
     }
 
+    /// Waits until a request may start, and takes that start. A slot is taken when it has
+    /// come, not booked ahead: requests waiting when the pace changes (a limit the vendor
+    /// stated, a hold-back) start at the new pace.
     async fn wait_for_slot(&self) {
-        let start = {
-            let mut pace = self.pace.lock().await;
-            let Some(per_minute) = pace.per_minute else {
-                let start = pace.next_start;
-                drop(pace);
-                if start > Instant::now() {
-                    tokio::time::sleep_until(start).await;
+        loop {
+            let wait_until = {
+                let mut pace = self.pace.lock().await;
+                let now = Instant::now();
+                if now >= pace.next_start {
+                    if let Some(per_minute) = pace.per_minute {
+                        pace.next_start = now + interval(per_minute);
+                    }
+                    pace.last_start = Some(now);
+                    return;
                 }
-                return;
+                pace.next_start
             };
-            let start = pace.next_start.max(Instant::now());
-            pace.next_start = start + interval(per_minute);
-            start
-        };
-        tokio::time::sleep_until(start).await;
+            tokio::time::sleep_until(wait_until).await;
+        }
     }
 
     /// Takes what an answer says of the vendor's limit.
@@ -185,8 +191,11 @@ impl<T: Transport> RateLimitTransport<T> {
         if pace.per_minute != Some(adopted) {
             // A lower limit takes effect from the next start: it is pushed back to one new
             // interval from now at the least, so the starts already made count against it.
+            // A higher one brings the next start forward to one new interval after the last.
             if pace.per_minute.is_none_or(|before| adopted < before) {
                 pace.next_start = pace.next_start.max(now + interval(adopted));
+            } else if let Some(last) = pace.last_start {
+                pace.next_start = pace.next_start.min(last + interval(adopted));
             }
             tracing::debug!(
                 per_minute = adopted,
@@ -326,7 +335,9 @@ mod tests {
             limited.send(&request()).await.unwrap();
             at.push(started.elapsed().as_millis());
         }
-        assert_eq!(at, [0, 1_010, 1_111, 3_131]);
+        // The second start is brought forward to 101 ms after the first, the fourth pushed
+        // back to 2.02 s after the third.
+        assert_eq!(at, [0, 101, 202, 2_222]);
         // LowerOnly: a higher stated limit leaves the user's 60/min alone.
         let recorder = RecordingTransport::new();
         recorder
