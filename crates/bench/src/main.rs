@@ -528,20 +528,7 @@ async fn politeness(per_minute: u32, requests: usize, results: &mut Vec<Result>)
         RateLimit::per_minute(per_minute).with_max_in_flight(8),
     )
     .await;
-    let user = profile_core::UserRef::email(email("sunshine", 0));
-    let started = Instant::now();
-    let ok = stream::iter(0..requests)
-        .map(|_| {
-            let (updater, user) = (updater.clone(), user.clone());
-            async move { updater.get(&user).await.is_ok() }
-        })
-        .buffer_unordered(8)
-        .filter(|ok| std::future::ready(*ok))
-        .count()
-        .await;
-    let elapsed = started.elapsed().as_secs_f64();
-    // n requests spaced evenly span n - 1 intervals.
-    let achieved = (requests as f64 - 1.0) / elapsed * 60.0;
+    let (achieved, ok) = read_repeatedly(updater, requests).await;
     results.push(
         Result::new(
             "politeness",
@@ -571,6 +558,28 @@ async fn politeness(per_minute: u32, requests: usize, results: &mut Vec<Result>)
     );
 }
 
+/// Reads one Sunshine profile `requests` times, 8 in flight: the requests a minute achieved,
+/// and how many succeeded.
+async fn read_repeatedly(
+    updater: std::sync::Arc<dyn profile_core::ProfileUpdater>,
+    requests: usize,
+) -> (f64, usize) {
+    let user = profile_core::UserRef::email(email("sunshine", 0));
+    let started = Instant::now();
+    let ok = stream::iter(0..requests)
+        .map(|_| {
+            let (updater, user) = (updater.clone(), user.clone());
+            async move { updater.get(&user).await.is_ok() }
+        })
+        .buffer_unordered(8)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    // n requests spaced evenly span n - 1 intervals.
+    ((requests as f64 - 1.0) / elapsed * 60.0, ok)
+}
+
 /// 3b. The client at a Zendesk plan's limit, as a user runs it: the emulator announces and
 /// enforces the plan's limit in its headers, the client starts at its default (250 a minute)
 /// and follows what Zendesk states.
@@ -585,19 +594,7 @@ async fn politeness_at_plan(per_minute: u32, requests: usize, results: &mut Vec<
         .following(profile_core::StatedLimit::Adopt)
         .with_max_in_flight(8);
     let updater = vendors::updater("sunshine", &emulator, limit).await;
-    let user = profile_core::UserRef::email(email("sunshine", 0));
-    let started = Instant::now();
-    let ok = stream::iter(0..requests)
-        .map(|_| {
-            let (updater, user) = (updater.clone(), user.clone());
-            async move { updater.get(&user).await.is_ok() }
-        })
-        .buffer_unordered(8)
-        .filter(|ok| std::future::ready(*ok))
-        .count()
-        .await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let achieved = (requests as f64 - 1.0) / elapsed * 60.0;
+    let (achieved, ok) = read_repeatedly(updater, requests).await;
     results.push(
         Result::new(
             "politeness",

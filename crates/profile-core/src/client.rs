@@ -376,6 +376,20 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_503_with_retry_after_is_waited_out_as_a_429_is() {
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder
+            .push_response(ApiResponse::new(503, "").with_header("Retry-After", "5"))
+            .push_response(ApiResponse::new(200, ""));
+        let started = tokio::time::Instant::now();
+        run(&client(&recorder), &request(Idempotency::Idempotent))
+            .await
+            .unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        assert_eq!(recorder.requests().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_retry_after_date_is_read_with_the_injected_clock() {
         use crate::time::FixedClock;
         // The vendor asks for a date 9 s after the client's (fixed) now.

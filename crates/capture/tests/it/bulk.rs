@@ -155,6 +155,31 @@ async fn count_delete_and_create_do_what_capture_documents() {
     assert_eq!(emulator.records("user").len(), 1);
 }
 
+/// `uuid` and `id` are unique attributes of every entity: usable as `key_attribute`, as
+/// janrain-datalib addresses records (the uuid as a JSON string).
+#[tokio::test]
+async fn uuid_and_id_work_as_key_attributes() {
+    let (_emulator, client) = setup().await;
+    let by_uuid = client
+        .entity(&EntityRead::new(
+            "user",
+            EntityLocator::key("uuid", MATT_UUID),
+        ))
+        .await
+        .unwrap();
+    let by_id = client
+        .entity(&EntityRead::new("user", EntityLocator::key("id", 5250)))
+        .await
+        .unwrap();
+    assert_eq!(by_uuid["email"], "mpark@example.com");
+    assert_eq!(by_uuid, by_id);
+    let missing = client
+        .entity(&EntityRead::new("user", EntityLocator::key("id", 1)))
+        .await
+        .unwrap_err();
+    assert!(missing.is_not_found());
+}
+
 #[tokio::test]
 async fn entity_type_describes_the_schema() {
     let (_emulator, client) = setup().await;

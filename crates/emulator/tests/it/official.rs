@@ -68,6 +68,26 @@ fn python_client_request(url: String, body: String) -> reqwest::RequestBuilder {
         .body(body)
 }
 
+/// Posts `params` to `path` signed as janrain-python-api signs them, and reads the answer.
+async fn signed(emulator: &CaptureEmulator, path: &str, params: &[(&str, &str)]) -> Value {
+    let (id, secret) = SEED_CLIENT_2;
+    let date = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .trim_end_matches('Z')
+        .replacen('T', " ", 1);
+    let signature = python_signature(path, &date, params, secret);
+    let url = format!("{}{path}", emulator.base_url());
+    stat(
+        python_client_request(url, python_urlencode(params))
+            .header("Date", &date)
+            .header("Authorization", format!("Signature {id}:{signature}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 async fn stat(response: reqwest::Response) -> Value {
     assert_eq!(response.status().as_u16(), 200);
     serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
@@ -114,73 +134,29 @@ async fn janrain_python_api_unsigned_sends_the_client_in_the_form_and_is_accepte
 #[tokio::test]
 async fn janrain_python_api_signed_and_janrain_datalib_record_update_are_accepted() {
     let emulator = CaptureEmulator::start().await.unwrap();
-    let (id, secret) = SEED_CLIENT_2;
-    let date = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .trim_end_matches('Z')
-        .replacen('T', " ", 1);
     // SchemaRecord(app, "user", MATT_UUID).update({"givenName": "Matthew"}): key_value is
     // the uuid as a JSON string, attributes as json.dumps writes them.
     let key_value = format!("\"{MATT_UUID}\"");
-    let params = [
+    let by_uuid = [
         ("type_name", "user"),
         ("key_attribute", "uuid"),
         ("key_value", key_value.as_str()),
-        ("attributes", r#"{"givenName": "Matthew"}"#),
     ];
-    let signature = python_signature("/entity.update", &date, &params, secret);
-    let answer = stat(
-        python_client_request(
-            format!("{}/entity.update", emulator.base_url()),
-            python_urlencode(&params),
-        )
-        .header("Date", &date)
-        .header("Authorization", format!("Signature {id}:{signature}"))
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let mut update = by_uuid.to_vec();
+    update.push(("attributes", r#"{"givenName": "Matthew"}"#));
+    let answer = signed(&emulator, "/entity.update", &update).await;
     assert_eq!(answer["stat"], "ok", "{answer}");
-    // Read back by `key_attribute=id`, the other unique attribute every entity has.
-    let params = [
-        ("type_name", "user"),
-        ("key_attribute", "uuid"),
-        ("key_value", key_value.as_str()),
-    ];
-    let signature = python_signature("/entity", &date, &params, secret);
-    let record = stat(
-        python_client_request(
-            format!("{}/entity", emulator.base_url()),
-            python_urlencode(&params),
-        )
-        .header("Date", &date)
-        .header("Authorization", format!("Signature {id}:{signature}"))
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    // Read back by `key_attribute=uuid`, and by `id`, the other unique attribute every
+    // entity has.
+    let record = signed(&emulator, "/entity", &by_uuid).await;
     assert_eq!(record["result"]["givenName"], "Matthew", "{record}");
-    let by_id = record["result"]["id"].to_string();
-    let params = [
+    let id = record["result"]["id"].to_string();
+    let by_id = [
         ("type_name", "user"),
         ("key_attribute", "id"),
-        ("key_value", by_id.as_str()),
+        ("key_value", id.as_str()),
     ];
-    let signature = python_signature("/entity", &date, &params, secret);
-    let again = stat(
-        python_client_request(
-            format!("{}/entity", emulator.base_url()),
-            python_urlencode(&params),
-        )
-        .header("Date", &date)
-        .header("Authorization", format!("Signature {id}:{signature}"))
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let again = signed(&emulator, "/entity", &by_id).await;
     assert_eq!(again["result"]["uuid"], MATT_UUID, "{again}");
 }
 

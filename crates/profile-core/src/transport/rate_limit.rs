@@ -153,7 +153,16 @@ impl<T: Transport> RateLimitTransport<T> {
                 let now = Instant::now();
                 if now >= pace.next_start {
                     if let Some(per_minute) = pace.per_minute {
-                        pace.next_start = now + interval(per_minute);
+                        // On the cadence, from the slot's own time rather than from when
+                        // this task woke (which is a little later each time); after an idle
+                        // spell, from now, so that no burst makes up for it.
+                        let every = interval(per_minute);
+                        let base = if now.duration_since(pace.next_start) < every {
+                            pace.next_start
+                        } else {
+                            now
+                        };
+                        pace.next_start = base + every;
                     }
                     pace.last_start = Some(now);
                     return;
