@@ -1,11 +1,18 @@
 //! [`ProfileUpdater`] for Capture.
 
 use async_trait::async_trait;
-use profile_core::{Error, FieldChange, Profile, ProfilePatch, ProfileUpdater, UserRef};
+use futures_util::StreamExt;
+use profile_core::{
+    Error, FieldChange, FieldCheck, FieldPath, KeyKind, Profile, ProfilePatch, ProfileUpdater,
+    UserRef,
+};
 use serde_json::{Map, Value};
 
 use crate::model::is_attribute_name;
-use crate::{CaptureClient, CaptureInputError, EntityLocator, EntityRead, EntityUpdate};
+use crate::{AttrDef, CaptureClient, CaptureInputError, EntityLocator, EntityRead, EntityUpdate};
+
+/// Records a bulk read asks for at a time: 20,000 users in 20 requests, one page in memory.
+const BULK_PAGE: u32 = 1_000;
 
 /// Drives Capture through the vendor-neutral [`ProfileUpdater`] trait, for records of one
 /// entity type.
@@ -108,8 +115,91 @@ fn to_profile(record: Value) -> Profile {
     }
 }
 
+/// Whether `path` names an attribute of `defs`: through objects, down to a plural or a
+/// `json` attribute (whose insides the schema does not describe).
+fn in_schema(defs: &[AttrDef], path: &[String]) -> bool {
+    let Some((first, rest)) = path.split_first() else {
+        return false;
+    };
+    match defs.iter().find(|def| &def.name == first) {
+        None => false,
+        Some(_) if rest.is_empty() => true,
+        Some(def) if def.kind == "json" => true,
+        Some(def) if def.kind == "object" => in_schema(&def.attr_defs, rest),
+        Some(_) => false,
+    }
+}
+
+/// Every writable attribute path of `defs` (objects spelled `parent.child`).
+fn schema_names(defs: &[AttrDef], prefix: &str, names: &mut Vec<String>) {
+    for def in defs {
+        let name = format!("{prefix}{}", def.name);
+        if def.kind == "object" && !def.attr_defs.is_empty() {
+            schema_names(&def.attr_defs, &format!("{name}."), names);
+        } else if !matches!(def.name.as_str(), "id" | "uuid" | "created" | "lastUpdated") {
+            names.push(name);
+        }
+    }
+}
+
+/// The attribute that holds a key's value in a record.
+fn key_attribute(key: &KeyKind) -> &str {
+    match key {
+        KeyKind::Email => "email",
+        KeyKind::Id => "id",
+        other => other.name(),
+    }
+}
+
 #[async_trait]
 impl ProfileUpdater for CaptureUpdater {
+    /// Reads the entity type's schema (`entityType`, one request) and looks each path up
+    /// in it.
+    async fn check_fields(&self, fields: &[FieldPath]) -> Result<FieldCheck, Error> {
+        let schema = self.client.entity_type(&self.type_name).await?;
+        let unknown = fields
+            .iter()
+            .filter(|path| !in_schema(&schema.attr_defs, path.segments()))
+            .map(ToString::to_string)
+            .collect();
+        let mut known = Vec::new();
+        schema_names(&schema.attr_defs, "", &mut known);
+        Ok(FieldCheck::new(unknown, known))
+    }
+
+    /// `entity.find` paged by id, 1,000 records a request, with only the top-level
+    /// attributes `fields` name and the key's.
+    async fn read_all(
+        &self,
+        key: &KeyKind,
+        fields: &[FieldPath],
+        each: &mut (dyn FnMut(String, Profile) + Send),
+    ) -> Result<bool, Error> {
+        let attribute = key_attribute(key);
+        let mut only: Vec<&str> = vec![attribute, "uuid"];
+        for field in fields {
+            if let Some(first) = field.segments().first() {
+                if !only.contains(&first.as_str()) {
+                    only.push(first.as_str());
+                }
+            }
+        }
+        let records = self
+            .client
+            .find_all(&self.type_name, None, &only, BULK_PAGE);
+        futures_util::pin_mut!(records);
+        while let Some(record) = records.next().await {
+            let record = record?;
+            let value = match record.get(attribute) {
+                Some(Value::String(text)) => text.clone(),
+                Some(Value::Number(number)) => number.to_string(),
+                _ => continue,
+            };
+            each(value, to_profile(record));
+        }
+        Ok(true)
+    }
+
     fn vendor(&self) -> &'static str {
         "capture"
     }

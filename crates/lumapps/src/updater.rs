@@ -1,7 +1,11 @@
 //! [`ProfileUpdater`] for LumApps.
 
 use async_trait::async_trait;
-use profile_core::{Applied, Error, FieldChange, Profile, ProfilePatch, ProfileUpdater, UserRef};
+use futures_util::StreamExt;
+use profile_core::{
+    Applied, Error, FieldChange, FieldCheck, FieldPath, KeyKind, Profile, ProfilePatch,
+    ProfileUpdater, UserRef,
+};
 use serde_json::{Map, Value, json};
 
 use crate::{DirectoryModule, FieldRef, LumAppsClient, LumAppsInputError, UserLocator};
@@ -83,6 +87,55 @@ fn locator(user: &UserRef) -> Result<UserLocator, LumAppsInputError> {
 impl ProfileUpdater for LumAppsUpdater {
     fn vendor(&self) -> &'static str {
         "lumapps"
+    }
+
+    /// A save replaces the whole user: a sync reads before it writes.
+    fn write_merges(&self) -> bool {
+        false
+    }
+
+    /// Each path is one field of the directory's template, by its title in the updater's
+    /// language or by its uuid (the template was read when the updater was made).
+    async fn check_fields(&self, fields: &[FieldPath]) -> Result<FieldCheck, Error> {
+        let schema = self.directory.schema.fields();
+        let unknown = fields
+            .iter()
+            .filter(|path| {
+                !matches!(path.segments(), [name] if schema.iter().any(|f| {
+                    f.uuid == *name || f.title(&self.lang) == Some(name.as_str())
+                }))
+            })
+            .map(ToString::to_string)
+            .collect();
+        let known = schema
+            .iter()
+            .filter_map(|f| f.title(&self.lang).map(str::to_owned))
+            .collect();
+        Ok(FieldCheck::new(unknown, known))
+    }
+
+    /// `user/directory/list` of everyone: enabled and disabled, hidden included.
+    async fn read_all(
+        &self,
+        key: &KeyKind,
+        fields: &[FieldPath],
+        each: &mut (dyn FnMut(String, Profile) + Send),
+    ) -> Result<bool, Error> {
+        let _ = fields;
+        let users = self.client.list_all_users(&self.directory.id);
+        futures_util::pin_mut!(users);
+        while let Some(user) = users.next().await {
+            let user = user?;
+            let value = match key {
+                KeyKind::Id => user.get("uid").or_else(|| user.get("id")),
+                _ => user.get("email"),
+            };
+            let Some(value) = value.and_then(Value::as_str).map(str::to_owned) else {
+                continue;
+            };
+            each(value, self.profile(&user));
+        }
+        Ok(true)
     }
 
     async fn get(&self, user: &UserRef) -> Result<Profile, Error> {

@@ -56,6 +56,75 @@ impl fmt::Display for UserRef {
     }
 }
 
+/// How the values of a sync's key column address users: which [`UserRef`] each becomes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyKind {
+    /// The vendor's own id.
+    Id,
+    /// The e-mail address.
+    Email,
+    /// A unique attribute of that name.
+    Attribute(String),
+}
+
+impl KeyKind {
+    /// `email`, `id`, or any other text as the name of a unique attribute.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "email" => KeyKind::Email,
+            "id" => KeyKind::Id,
+            other => KeyKind::Attribute(other.to_owned()),
+        }
+    }
+
+    /// The user a key value addresses.
+    pub fn user(&self, value: &str) -> UserRef {
+        match self {
+            KeyKind::Email => UserRef::email(value),
+            KeyKind::Id => UserRef::id(value),
+            KeyKind::Attribute(attribute) => UserRef::key(attribute.clone(), value),
+        }
+    }
+
+    /// Its name, as [`parse`](Self::parse) reads it.
+    pub fn name(&self) -> &str {
+        match self {
+            KeyKind::Email => "email",
+            KeyKind::Id => "id",
+            KeyKind::Attribute(attribute) => attribute,
+        }
+    }
+}
+
+/// What [`ProfileUpdater::check_fields`] found: the fields the vendor does not know, and
+/// the names it does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FieldCheck {
+    /// The fields asked about that the vendor's schema does not have.
+    pub unknown: Vec<String>,
+    /// The names the schema has (a pattern such as `attributes.*` where any name goes).
+    pub known: Vec<String>,
+}
+
+impl FieldCheck {
+    /// Every field asked about is known.
+    pub fn all_known() -> Self {
+        Self::default()
+    }
+
+    /// `unknown` are not in the schema, whose names are `known`.
+    pub fn new(unknown: Vec<String>, known: Vec<String>) -> Self {
+        Self { unknown, known }
+    }
+
+    /// Whether every field asked about is known.
+    pub fn is_ok(&self) -> bool {
+        self.unknown.is_empty()
+    }
+}
+
 /// Why a field path was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -365,6 +434,35 @@ pub trait ProfileUpdater: Send + Sync {
     /// nothing the second time.
     fn pending(&self, patch: &ProfilePatch, current: &Profile) -> ProfilePatch {
         patch.pending_against(current)
+    }
+
+    /// Whether [`write`](Self::write) changes only the fields it is given (the default).
+    /// A vendor whose save replaces the whole user (LumApps) answers `false`, and a sync
+    /// that knows what the profile holds still reads it before writing.
+    fn write_merges(&self) -> bool {
+        true
+    }
+
+    /// Checks fields a sync will write against the vendor's schema, before the first row:
+    /// which are unknown, and which names would do. The default knows no schema and
+    /// accepts every field.
+    async fn check_fields(&self, fields: &[FieldPath]) -> Result<FieldCheck, Error> {
+        let _ = fields;
+        Ok(FieldCheck::all_known())
+    }
+
+    /// Reads every profile this updater addresses in bulk, where the vendor can list them,
+    /// and calls `each` with the profile's key (its value for `key`) and the profile,
+    /// which holds at least `fields`. Answers `false`, having read nothing, where the
+    /// vendor cannot list (the default): the caller then reads each user on their own.
+    async fn read_all(
+        &self,
+        key: &KeyKind,
+        fields: &[FieldPath],
+        each: &mut (dyn FnMut(String, Profile) + Send),
+    ) -> Result<bool, Error> {
+        let _ = (key, fields, each);
+        Ok(false)
     }
 
     /// Reads the profile and writes only the changes of `patch` it does not hold yet

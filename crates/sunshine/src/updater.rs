@@ -1,7 +1,9 @@
 //! [`ProfileUpdater`] for Sunshine.
 
 use async_trait::async_trait;
-use profile_core::{Error, FieldChange, Profile, ProfilePatch, ProfileUpdater, UserRef};
+use profile_core::{
+    Error, FieldChange, FieldCheck, FieldPath, Profile, ProfilePatch, ProfileUpdater, UserRef,
+};
 use serde_json::Value;
 
 use crate::model::json_type;
@@ -182,6 +184,29 @@ fn content_from(
 impl ProfileUpdater for SunshineUpdater {
     fn vendor(&self) -> &'static str {
         "sunshine"
+    }
+
+    /// A profile has `name`, `identifiers` and any `attributes.<key>`; nothing else can be
+    /// written. Zendesk has no schema of attributes to ask, so no request is made.
+    async fn check_fields(&self, fields: &[FieldPath]) -> Result<FieldCheck, Error> {
+        let unknown = fields
+            .iter()
+            .filter(|path| {
+                !matches!(
+                    path.segments(),
+                    [only] if only == "name" || only == "identifiers"
+                ) && !matches!(path.segments(), [first, _, ..] if first == "attributes")
+            })
+            .map(ToString::to_string)
+            .collect();
+        Ok(FieldCheck::new(
+            unknown,
+            vec![
+                "name".to_owned(),
+                "identifiers".to_owned(),
+                "attributes.<key>".to_owned(),
+            ],
+        ))
     }
 
     async fn get(&self, user: &UserRef) -> Result<Profile, Error> {

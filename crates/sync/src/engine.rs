@@ -82,6 +82,11 @@ pub enum RowOutcome {
         /// Why.
         reason: String,
     },
+    /// A later row of the input has the same key: that one is synced, this one is not.
+    Superseded {
+        /// The line that wins.
+        by_line: u64,
+    },
 }
 
 impl RowOutcome {
@@ -89,7 +94,10 @@ impl RowOutcome {
     pub fn is_final(&self) -> bool {
         matches!(
             self,
-            RowOutcome::Updated { .. } | RowOutcome::Unchanged | RowOutcome::Malformed { .. }
+            RowOutcome::Updated { .. }
+                | RowOutcome::Unchanged
+                | RowOutcome::Malformed { .. }
+                | RowOutcome::Superseded { .. }
         ) || matches!(
             self,
             RowOutcome::Failed {
@@ -103,7 +111,10 @@ impl RowOutcome {
     pub fn is_success(&self) -> bool {
         matches!(
             self,
-            RowOutcome::Updated { .. } | RowOutcome::Unchanged | RowOutcome::WouldUpdate { .. }
+            RowOutcome::Updated { .. }
+                | RowOutcome::Unchanged
+                | RowOutcome::WouldUpdate { .. }
+                | RowOutcome::Superseded { .. }
         )
     }
 }
@@ -119,6 +130,10 @@ pub struct SyncOptions {
     /// Read each profile first and write only what differs (on by default). Without it,
     /// every row's whole patch is written without reading.
     pub read_first: bool,
+    /// With a state: read everyone at the vendor (in bulk where it can list) and compare
+    /// with what the state remembers, so that a change made at the vendor is found and
+    /// corrected.
+    pub verify: bool,
 }
 
 impl Default for SyncOptions {
@@ -127,6 +142,7 @@ impl Default for SyncOptions {
             concurrency: 8,
             dry_run: false,
             read_first: true,
+            verify: false,
         }
     }
 }
@@ -141,6 +157,12 @@ impl SyncOptions {
     /// Compares without writing.
     pub fn with_dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
+        self
+    }
+
+    /// Verifies the state against the vendor (or not).
+    pub fn with_verify(mut self, verify: bool) -> Self {
+        self.verify = verify;
         self
     }
 
@@ -168,6 +190,13 @@ pub struct SyncSummary {
     pub unknown: u64,
     /// Rows that could not be read.
     pub malformed: u64,
+    /// Rows left out because a later row has the same key.
+    pub superseded: u64,
+    /// Of the unchanged and would-update rows, those settled from the state alone, with
+    /// no request.
+    pub from_state: u64,
+    /// Rows whose fields had been changed at the vendor since the state last saw them.
+    pub drifted: u64,
     /// How long it took.
     #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
@@ -178,7 +207,7 @@ fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S
 }
 
 impl SyncSummary {
-    fn count(&mut self, outcome: &RowOutcome) {
+    pub(crate) fn count(&mut self, outcome: &RowOutcome) {
         self.rows += 1;
         match outcome {
             RowOutcome::Updated { .. } => self.updated += 1,
@@ -187,6 +216,7 @@ impl SyncSummary {
             RowOutcome::Failed { .. } => self.failed += 1,
             RowOutcome::Unknown { .. } => self.unknown += 1,
             RowOutcome::Malformed { .. } => self.malformed += 1,
+            RowOutcome::Superseded { .. } => self.superseded += 1,
         }
     }
 
@@ -206,7 +236,7 @@ impl SyncSummary {
     }
 }
 
-fn failed(error: &Error) -> RowOutcome {
+pub(crate) fn failed(error: &Error) -> RowOutcome {
     if error.send_state() == SendState::MaybeSent || error.may_have_applied() {
         return RowOutcome::Unknown {
             reason: error.to_string(),

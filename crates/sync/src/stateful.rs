@@ -1,0 +1,693 @@
+//! The sync against a state: rows the state shows unchanged cost no request, changes are
+//! written without a read where the vendor merges, and what the vendor confirms is
+//! remembered.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures_util::stream::{Stream, StreamExt};
+use serde_json::{Map, Value};
+use sha1::{Digest, Sha1};
+
+use profile_core::{
+    ApiErrorKind, Error, FieldChange, FieldPath, KeyKind, Profile, ProfilePatch, ProfileUpdater,
+};
+
+use crate::engine::{FieldDiff, RowError, RowOutcome, SyncOptions, SyncRow, SyncSummary, failed};
+use crate::state::{RunId, ScopeId, Settled, StateError, StateStore, UserState};
+
+/// Where a stateful sync keeps what it knows.
+#[derive(Clone)]
+pub struct StateContext {
+    /// The store.
+    pub store: Arc<dyn StateStore>,
+    /// The scope of this sync's users.
+    pub scope: ScopeId,
+    /// The run recording this sync.
+    pub run: RunId,
+    /// How the rows' keys address users.
+    pub key_kind: KeyKind,
+    /// The fields the mapping writes.
+    pub fields: Vec<FieldPath>,
+}
+
+impl std::fmt::Debug for StateContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateContext")
+            .field("scope", &self.scope)
+            .field("run", &self.run)
+            .field("key_kind", &self.key_kind)
+            .field("fields", &self.fields)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One row's result, as a stateful sync reports it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RowReport {
+    /// The input line.
+    pub line: u64,
+    /// The row's key.
+    pub key: String,
+    /// What happened.
+    pub outcome: RowOutcome,
+    /// Settled from the state alone: no request was sent for it.
+    pub from_state: bool,
+    /// Fields the vendor held otherwise than the state remembered (found by a verify).
+    pub drift: Vec<FieldDiff>,
+}
+
+/// Why a sync stopped before its last row.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncStop {
+    /// The vendor refused the credentials or their permissions: no row can succeed.
+    #[error("the vendor refused the credentials: {0}")]
+    Unauthorized(String),
+    /// The vendor could not be reached for many rows in a row.
+    #[error("the vendor could not be reached for {rows} rows in a row: {last}")]
+    Unreachable {
+        /// How many rows.
+        rows: u32,
+        /// The last error.
+        last: String,
+    },
+    /// The state database failed: nothing more can be remembered.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// The vendor unreachable for this many rows in a row stops a run.
+const UNREACHABLE_ROWS: u32 = 10;
+
+/// What [`read_everyone`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct BulkRead {
+    /// Whether the vendor can list (nothing was read when it cannot).
+    pub listed: bool,
+    /// Profiles read.
+    pub profiles: u64,
+    /// Per key, the fields whose value at the vendor differed from the state's.
+    pub drift: HashMap<String, Vec<FieldDiff>>,
+}
+
+/// The hash of what a row asks for: its changes, in order, as JSON.
+pub fn row_hash(patch: &ProfilePatch) -> String {
+    let mut hasher = Sha1::new();
+    for change in patch.changes() {
+        match change {
+            FieldChange::Set { path, value } => {
+                hasher.update(b"s");
+                hasher.update(path.to_string().as_bytes());
+                hasher.update(b"\0");
+                hasher.update(value.to_string().as_bytes());
+            }
+            FieldChange::Remove { path } => {
+                hasher.update(b"r");
+                hasher.update(path.to_string().as_bytes());
+            }
+            _ => hasher.update(b"?"),
+        }
+        hasher.update(b"\n");
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The stored fields as a profile to compare a patch against.
+fn profile_of(user: &UserState) -> Profile {
+    let mut patch = ProfilePatch::new();
+    for (path, value) in &user.fields {
+        if let Ok(path) = FieldPath::parse(path) {
+            patch = patch.set_path(path, value.clone());
+        }
+    }
+    let mut fields = Map::new();
+    patch.apply_to(&mut fields);
+    Profile::new(user.vendor_id.clone(), fields)
+}
+
+/// The values of `paths` in a profile read from the vendor (`null` where it holds none).
+fn values_of<'a>(
+    profile: &Profile,
+    paths: impl Iterator<Item = &'a FieldPath>,
+) -> Map<String, Value> {
+    paths
+        .map(|path| {
+            (
+                path.to_string(),
+                profile.get(path).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+/// Fields of `paths` where `vendor` holds otherwise than `stored` says.
+fn drift_between<'a>(
+    stored: &Map<String, Value>,
+    vendor: &Map<String, Value>,
+    paths: impl Iterator<Item = &'a String>,
+) -> Vec<FieldDiff> {
+    paths
+        .filter_map(|path| {
+            let (known, held) = (stored.get(path)?, vendor.get(path).unwrap_or(&Value::Null));
+            (known != held).then(|| FieldDiff {
+                field: path.clone(),
+                from: Some(known.clone()).filter(|v| !v.is_null()),
+                to: Some(held.clone()).filter(|v| !v.is_null()),
+            })
+        })
+        .collect()
+}
+
+/// Reads every user of the scope from the vendor in bulk (where it can list) into the
+/// state: on the first night, so that no user is read alone; with `verify`, to find what
+/// was changed at the vendor since (drift), which the rows then correct.
+pub async fn read_everyone(
+    updater: &dyn ProfileUpdater,
+    ctx: &StateContext,
+    verify: bool,
+) -> Result<BulkRead, SyncStop> {
+    let mut result = BulkRead::default();
+    let mut batch: Vec<(String, Option<String>, Map<String, Value>)> = Vec::new();
+    let mut failure: Option<StateError> = None;
+    let fields = ctx.fields.clone();
+    let store = ctx.store.clone();
+    let scope = ctx.scope;
+    let flush = |batch: &mut Vec<(String, Option<String>, Map<String, Value>)>,
+                 result: &mut BulkRead|
+     -> Result<(), StateError> {
+        if verify {
+            for (key, _, held) in batch.iter() {
+                if let Some(known) = store.user(scope, key)? {
+                    let drift = drift_between(&known.fields, held, held.keys());
+                    if !drift.is_empty() {
+                        result.drift.insert(key.clone(), drift);
+                    }
+                }
+            }
+        }
+        store.listed(scope, batch)?;
+        batch.clear();
+        Ok(())
+    };
+    let mut each = |key: String, profile: Profile| {
+        if failure.is_some() {
+            return;
+        }
+        result.profiles += 1;
+        let values = values_of(&profile, fields.iter());
+        batch.push((key, profile.id().map(str::to_owned), values));
+        if batch.len() >= 500 {
+            if let Err(e) = flush(&mut batch, &mut result) {
+                failure = Some(e);
+            }
+        }
+    };
+    let listed = updater.read_all(&ctx.key_kind, &ctx.fields, &mut each);
+    let listed = match listed.await {
+        Ok(listed) => listed,
+        Err(error) => {
+            return Err(stop_of(&error).unwrap_or_else(|| SyncStop::Unreachable {
+                rows: 0,
+                last: format!("the bulk read failed: {error}"),
+            }));
+        }
+    };
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    flush(&mut batch, &mut result)?;
+    result.listed = listed;
+    Ok(result)
+}
+
+/// Whether an error stops the whole run (the credentials refused).
+fn stop_of(error: &Error) -> Option<SyncStop> {
+    matches!(
+        error.api_kind(),
+        Some(ApiErrorKind::Unauthorized | ApiErrorKind::Forbidden)
+    )
+    .then(|| SyncStop::Unauthorized(error.to_string()))
+}
+
+/// What one row's processing found beyond its outcome.
+enum Signal {
+    /// The vendor answered (or nothing was asked).
+    Answered,
+    /// Nothing reached the vendor.
+    Unreachable(String),
+    /// The run must stop.
+    Stop(SyncStop),
+}
+
+fn signal_of(error: &Error) -> Signal {
+    if let Some(stop) = stop_of(error) {
+        return Signal::Stop(stop);
+    }
+    match error {
+        Error::Connect { .. } | Error::Timeout { .. } => Signal::Unreachable(error.to_string()),
+        _ => Signal::Answered,
+    }
+}
+
+struct Done {
+    outcome: RowOutcome,
+    from_state: bool,
+    drift: Vec<FieldDiff>,
+    signal: Signal,
+}
+
+impl Done {
+    fn of(outcome: RowOutcome) -> Self {
+        Self {
+            outcome,
+            from_state: false,
+            drift: Vec::new(),
+            signal: Signal::Answered,
+        }
+    }
+}
+
+fn written_fields(pending: &ProfilePatch) -> Vec<String> {
+    pending
+        .changes()
+        .iter()
+        .map(|c| c.path().to_string())
+        .collect()
+}
+
+/// The values a write of `pending` leaves, by path.
+fn values_written(pending: &ProfilePatch) -> Map<String, Value> {
+    pending
+        .changes()
+        .iter()
+        .map(|change| {
+            let value = match change {
+                FieldChange::Set { value, .. } => value.clone(),
+                _ => Value::Null,
+            };
+            (change.path().to_string(), value)
+        })
+        .collect()
+}
+
+fn would_update(pending: &ProfilePatch, before: &Profile) -> RowOutcome {
+    RowOutcome::WouldUpdate {
+        changes: pending
+            .changes()
+            .iter()
+            .map(|change| FieldDiff {
+                field: change.path().to_string(),
+                from: before.get(change.path()).cloned().filter(|v| !v.is_null()),
+                to: match change {
+                    FieldChange::Set { value, .. } => Some(value.clone()),
+                    _ => None,
+                },
+            })
+            .collect(),
+    }
+}
+
+async fn process(
+    updater: &dyn ProfileUpdater,
+    ctx: &StateContext,
+    row: &SyncRow,
+    options: &SyncOptions,
+    bulk: Option<&BulkRead>,
+) -> Result<Done, StateError> {
+    let drift = bulk.and_then(|bulk| bulk.drift.get(&row.key));
+    let listed = bulk.is_some_and(|bulk| bulk.listed);
+    let store = ctx.store.as_ref();
+    if let Some(last) = store.last_line(&row.key)? {
+        if last != row.line {
+            return Ok(Done::of(RowOutcome::Superseded { by_line: last }));
+        }
+    }
+    let hash = row_hash(&row.patch);
+    let known = store.user(ctx.scope, &row.key)?;
+    let paths: Vec<String> = row
+        .patch
+        .changes()
+        .iter()
+        .map(|c| c.path().to_string())
+        .collect();
+    let mut report_drift = drift.cloned().unwrap_or_default();
+    // The state is trusted for a row when no write of it is in doubt and it knows every
+    // field the row sets; a verify that could not list reads everyone anyway.
+    let trusted = known.as_ref().filter(|user| {
+        !user.in_doubt
+            && paths.iter().all(|p| user.fields.contains_key(p))
+            && !(options.verify && !listed)
+    });
+    if let Some(user) = trusted {
+        let current = profile_of(user);
+        let pending = updater.pending(&row.patch, &current);
+        if pending.is_empty() {
+            // Recorded only when there is something new to remember.
+            let same = user.row_hash.as_deref() == Some(hash.as_str())
+                && user.outcome != "failed"
+                && report_drift.is_empty();
+            if !same && !options.dry_run {
+                store.settle(
+                    ctx.scope,
+                    ctx.run,
+                    row.line,
+                    &row.key,
+                    &Settled::Confirmed {
+                        vendor_id: None,
+                        fields: Map::new(),
+                        row_hash: hash,
+                        outcome: "unchanged",
+                        written: Vec::new(),
+                        drift: report_drift.iter().map(|d| d.field.clone()).collect(),
+                    },
+                )?;
+            }
+            return Ok(Done {
+                outcome: RowOutcome::Unchanged,
+                from_state: true,
+                drift: report_drift,
+                signal: Signal::Answered,
+            });
+        }
+        if options.dry_run {
+            return Ok(Done {
+                outcome: would_update(&pending, &current),
+                from_state: true,
+                drift: report_drift,
+                signal: Signal::Answered,
+            });
+        }
+        if updater.write_merges() {
+            store.intend(ctx.scope, ctx.run, &row.key)?;
+            return settle_write(
+                ctx,
+                row,
+                hash,
+                updater.write(&row.user, &pending).await,
+                &pending,
+                Map::new(),
+                None,
+                report_drift,
+            );
+        }
+    }
+    // Read at the vendor: no state yet, a write in doubt, a field not known, a verify, or
+    // a vendor whose save replaces the whole user.
+    if !updater.write_merges() {
+        if !options.dry_run {
+            store.intend(ctx.scope, ctx.run, &row.key)?;
+        }
+        let applied = match updater
+            .apply_pending(&row.user, &row.patch, options.dry_run)
+            .await
+        {
+            Ok(applied) => applied,
+            Err(error) => return record_failure(ctx, row, hash, &error),
+        };
+        let read = values_of(
+            &applied.before,
+            row.patch.changes().iter().map(|c| c.path()),
+        );
+        if let Some(user) = &known {
+            if report_drift.is_empty() && options.verify {
+                report_drift = drift_between(&user.fields, &read, paths.iter());
+            }
+        }
+        if applied.pending.is_empty() {
+            return settle_read(ctx, row, hash, &applied.before, read, report_drift, options);
+        }
+        if !applied.written {
+            return Ok(Done {
+                outcome: would_update(&applied.pending, &applied.before),
+                from_state: false,
+                drift: report_drift,
+                signal: Signal::Answered,
+            });
+        }
+        return settle_write(
+            ctx,
+            row,
+            hash,
+            Ok(()),
+            &applied.pending,
+            read,
+            applied.before.id().map(str::to_owned),
+            report_drift,
+        );
+    }
+    let before = match updater.get_for(&row.user, &row.patch).await {
+        Ok(before) => before,
+        Err(error) => return record_failure(ctx, row, hash, &error),
+    };
+    let read = values_of(&before, row.patch.changes().iter().map(|c| c.path()));
+    if let Some(user) = &known {
+        if report_drift.is_empty() && options.verify {
+            report_drift = drift_between(&user.fields, &read, paths.iter());
+        }
+    }
+    let pending = updater.pending(&row.patch, &before);
+    if pending.is_empty() {
+        return settle_read(ctx, row, hash, &before, read, report_drift, options);
+    }
+    if options.dry_run {
+        return Ok(Done {
+            outcome: would_update(&pending, &before),
+            from_state: false,
+            drift: report_drift,
+            signal: Signal::Answered,
+        });
+    }
+    store.intend(ctx.scope, ctx.run, &row.key)?;
+    let result = updater.write(&row.user, &pending).await;
+    settle_write(
+        ctx,
+        row,
+        hash,
+        result,
+        &pending,
+        read,
+        before.id().map(str::to_owned),
+        report_drift,
+    )
+}
+
+/// A row read at the vendor and found to hold everything: its values are remembered.
+fn settle_read(
+    ctx: &StateContext,
+    row: &SyncRow,
+    hash: String,
+    before: &Profile,
+    read: Map<String, Value>,
+    drift: Vec<FieldDiff>,
+    options: &SyncOptions,
+) -> Result<Done, StateError> {
+    if !options.dry_run {
+        ctx.store.settle(
+            ctx.scope,
+            ctx.run,
+            row.line,
+            &row.key,
+            &Settled::Confirmed {
+                vendor_id: before.id().map(str::to_owned),
+                fields: read,
+                row_hash: hash,
+                outcome: "unchanged",
+                written: Vec::new(),
+                drift: drift.iter().map(|d| d.field.clone()).collect(),
+            },
+        )?;
+    }
+    Ok(Done {
+        outcome: RowOutcome::Unchanged,
+        from_state: false,
+        drift,
+        signal: Signal::Answered,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn settle_write(
+    ctx: &StateContext,
+    row: &SyncRow,
+    hash: String,
+    result: Result<(), Error>,
+    pending: &ProfilePatch,
+    mut read: Map<String, Value>,
+    vendor_id: Option<String>,
+    drift: Vec<FieldDiff>,
+) -> Result<Done, StateError> {
+    if let Err(error) = result {
+        let mut done = record_failure(ctx, row, hash, &error)?;
+        done.drift = drift;
+        return Ok(done);
+    }
+    // What the vendor confirmed: what it held for the row's fields, with the write on top.
+    read.extend(values_written(pending));
+    let written = written_fields(pending);
+    ctx.store.settle(
+        ctx.scope,
+        ctx.run,
+        row.line,
+        &row.key,
+        &Settled::Confirmed {
+            vendor_id,
+            fields: read,
+            row_hash: hash,
+            outcome: "updated",
+            written: written.clone(),
+            drift: drift.iter().map(|d| d.field.clone()).collect(),
+        },
+    )?;
+    Ok(Done {
+        outcome: RowOutcome::Updated { fields: written },
+        from_state: false,
+        drift,
+        signal: Signal::Answered,
+    })
+}
+
+fn record_failure(
+    ctx: &StateContext,
+    row: &SyncRow,
+    hash: String,
+    error: &Error,
+) -> Result<Done, StateError> {
+    let outcome = failed(error);
+    let signal = signal_of(error);
+    // A failure that stops the run is not this row's: the next run does it.
+    if !matches!(signal, Signal::Stop(_)) {
+        let settled = match &outcome {
+            RowOutcome::Unknown { reason } => Settled::Unknown {
+                reason: reason.clone(),
+            },
+            RowOutcome::Failed {
+                reason,
+                code,
+                retryable,
+            } => Settled::Failed {
+                reason: reason.clone(),
+                code: code.clone(),
+                retryable: *retryable,
+                row_hash: hash,
+            },
+            _ => return Ok(Done::of(outcome)),
+        };
+        ctx.store
+            .settle(ctx.scope, ctx.run, row.line, &row.key, &settled)?;
+    }
+    Ok(Done {
+        outcome,
+        from_state: false,
+        drift: Vec::new(),
+        signal,
+    })
+}
+
+/// Syncs `rows` through `updater` against the state of `ctx`, `options.concurrency` at a
+/// time, calling `on_row` with each row's report as it finishes.
+///
+/// A row the state shows unchanged costs no request. A changed row is written without a
+/// read where the vendor's write merges ([`ProfileUpdater::write_merges`]), after a read
+/// otherwise, or when the state does not know the user (call [`read_everyone`] first to
+/// know everyone at once where the vendor can list). Before each write the user is marked
+/// in doubt, durably: after a crash, the next run reads that user before writing again.
+///
+/// `bulk` is what [`read_everyone`] found before the rows, if it ran: with
+/// [`SyncOptions::verify`], rows are read at the vendor unless it listed everyone.
+///
+/// Returns the summary, and why the run stopped early if it did (the credentials refused,
+/// the vendor unreachable for many rows in a row, the state database failing): rows not
+/// taken are left for the next run.
+pub async fn sync_with_state<S, F>(
+    updater: Arc<dyn ProfileUpdater>,
+    ctx: &StateContext,
+    rows: S,
+    options: &SyncOptions,
+    bulk: Option<&BulkRead>,
+    mut on_row: F,
+) -> (SyncSummary, Option<SyncStop>)
+where
+    S: Stream<Item = Result<SyncRow, RowError>>,
+    F: FnMut(&RowReport),
+{
+    let started = Instant::now();
+    let mut summary = SyncSummary::default();
+    let stopping = AtomicBool::new(false);
+    let stopping = &stopping;
+    let work = rows
+        .take_while(|_| std::future::ready(!stopping.load(Ordering::SeqCst)))
+        .map(|row| {
+            let updater = updater.clone();
+            async move {
+                match row {
+                    Ok(row) => {
+                        let done = process(updater.as_ref(), ctx, &row, options, bulk).await;
+                        (row.line, row.key, done)
+                    }
+                    Err(error) => (
+                        error.line,
+                        String::new(),
+                        Ok(Done::of(RowOutcome::Malformed {
+                            reason: error.reason,
+                        })),
+                    ),
+                }
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1));
+    futures_util::pin_mut!(work);
+    let mut stop: Option<SyncStop> = None;
+    let mut unreachable = 0u32;
+    while let Some((line, key, done)) = work.next().await {
+        let done = match done {
+            Ok(done) => done,
+            Err(error) => {
+                stopping.store(true, Ordering::SeqCst);
+                stop.get_or_insert(SyncStop::State(error));
+                continue;
+            }
+        };
+        match done.signal {
+            Signal::Answered => unreachable = 0,
+            Signal::Unreachable(last) => {
+                unreachable += 1;
+                if unreachable >= UNREACHABLE_ROWS {
+                    stopping.store(true, Ordering::SeqCst);
+                    stop.get_or_insert(SyncStop::Unreachable {
+                        rows: unreachable,
+                        last,
+                    });
+                }
+            }
+            Signal::Stop(cause) => {
+                stopping.store(true, Ordering::SeqCst);
+                stop.get_or_insert(cause);
+            }
+        }
+        summary.count(&done.outcome);
+        if done.from_state {
+            summary.from_state += 1;
+        }
+        if !done.drift.is_empty() {
+            summary.drifted += 1;
+        }
+        on_row(&RowReport {
+            line,
+            key,
+            outcome: done.outcome,
+            from_state: done.from_state,
+            drift: done.drift,
+        });
+    }
+    summary.elapsed = started.elapsed();
+    (summary, stop)
+}
