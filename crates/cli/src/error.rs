@@ -5,6 +5,7 @@
 //! | 0 | the command did what it was asked (a sync: every row succeeded or was unchanged) |
 //! | 1 | the vendor refused, or the network failed (a sync: some rows failed) |
 //! | 2 | usage, configuration or input: nothing was sent, or the sync did not start |
+//! | 3 | a sync stopped: the credentials were refused, or the vendor could not be reached for many rows in a row; the rows left are done by the next run |
 
 use std::error::Error as _;
 use std::fmt;
@@ -35,6 +36,12 @@ pub(crate) enum CliError {
     /// listen, a demo step that did not behave).
     #[error("{0}")]
     Failed(String),
+    /// A sync stopped before its last row for a reason no row survives: the credentials
+    /// refused, or the vendor unreachable.
+    #[error(
+        "the sync stopped: {0}; fix it and run the same command again: the rows left are done then"
+    )]
+    Stopped(String),
 }
 
 /// Why a vendor could not be reached.
@@ -80,6 +87,7 @@ impl CliError {
             CliError::Usage(_) => 2,
             CliError::Vendor(error) if error.is_invalid_input() => 2,
             CliError::Unreachable { .. } | CliError::Vendor(_) | CliError::Failed(_) => 1,
+            CliError::Stopped(_) => 3,
         }
     }
 

@@ -222,6 +222,8 @@ pub struct FaultController {
     rate_limited: Arc<AtomicU64>,
     in_flight: Arc<AtomicU64>,
     injected: Arc<Counters>,
+    /// Requests seen per method and path (`PATCH /api/v2/user_profiles`).
+    routes: Arc<Mutex<std::collections::HashMap<String, u64>>>,
 }
 
 impl FaultController {
@@ -310,6 +312,16 @@ impl FaultController {
     /// Removes every fault and limit.
     pub fn clear(&self) {
         *self.lock() = FaultState::default();
+    }
+
+    /// The requests seen with this method and path (`"PATCH"`, `"/api/v2/user_profiles"`),
+    /// the query left out, faulted or not.
+    pub fn requests_to(&self, method: &str, path: &str) -> u64 {
+        let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        routes
+            .get(&format!("{method} {path}"))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Requests that reached the emulator, faults included.
@@ -423,6 +435,11 @@ pub async fn apply_faults(
     next: Next,
 ) -> Response {
     faults.seen.fetch_add(1, Ordering::Relaxed);
+    {
+        let route = format!("{} {}", request.method(), request.uri().path());
+        let mut routes = faults.routes.lock().unwrap_or_else(|p| p.into_inner());
+        *routes.entry(route).or_default() += 1;
+    }
     let _in_flight = InFlight::enter(&faults.in_flight);
     let (fault, latency) = faults.next_action();
     if let Some(fault) = &fault {

@@ -699,7 +699,13 @@ impl StateStore for SqliteState {
             }
             stored = Some(merged);
         }
-        self.batched(false, |conn| {
+        // A write's or a failure's record is committed at once (the report of a run killed
+        // later still has it); an unchanged row's may wait for the batch.
+        let durable = match settled {
+            Settled::Confirmed { written, .. } => !written.is_empty(),
+            _ => true,
+        };
+        self.batched(durable, |conn| {
             let mut row = conn.prepare_cached(&format!(
                 "INSERT INTO run_rows (run_id, key, line, outcome, code, detail, at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW})

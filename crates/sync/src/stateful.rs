@@ -345,7 +345,7 @@ async fn process(
     let trusted = known.as_ref().filter(|user| {
         !user.in_doubt
             && paths.iter().all(|p| user.fields.contains_key(p))
-            && !(options.verify && !listed)
+            && (!options.verify || listed)
     });
     if let Some(user) = trusted {
         let current = profile_of(user);
@@ -423,7 +423,17 @@ async fn process(
             }
         }
         if applied.pending.is_empty() {
-            return settle_read(ctx, row, hash, &applied.before, read, report_drift, options);
+            let in_doubt = known.as_ref().is_some_and(|user| user.in_doubt);
+            return settle_read(
+                ctx,
+                row,
+                hash,
+                &applied.before,
+                read,
+                report_drift,
+                options,
+                in_doubt,
+            );
         }
         if !applied.written {
             return Ok(Done {
@@ -456,7 +466,17 @@ async fn process(
     }
     let pending = updater.pending(&row.patch, &before);
     if pending.is_empty() {
-        return settle_read(ctx, row, hash, &before, read, report_drift, options);
+        let in_doubt = known.as_ref().is_some_and(|user| user.in_doubt);
+        return settle_read(
+            ctx,
+            row,
+            hash,
+            &before,
+            read,
+            report_drift,
+            options,
+            in_doubt,
+        );
     }
     if options.dry_run {
         return Ok(Done {
@@ -481,6 +501,9 @@ async fn process(
 }
 
 /// A row read at the vendor and found to hold everything: its values are remembered.
+/// When a write of it was in doubt (sent by a run that was killed, or not answered), the
+/// vendor holding the values means that write was applied: the row counts as updated.
+#[allow(clippy::too_many_arguments)]
 fn settle_read(
     ctx: &StateContext,
     row: &SyncRow,
@@ -489,7 +512,20 @@ fn settle_read(
     read: Map<String, Value>,
     drift: Vec<FieldDiff>,
     options: &SyncOptions,
+    in_doubt: bool,
 ) -> Result<Done, StateError> {
+    if in_doubt && !options.dry_run {
+        return settle_write(
+            ctx,
+            row,
+            hash,
+            Ok(()),
+            &row.patch,
+            read,
+            before.id().map(str::to_owned),
+            drift,
+        );
+    }
     if !options.dry_run {
         ctx.store.settle(
             ctx.scope,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use profile_core::{FieldPath, UserRef};
+use profile_core::{FieldPath, KeyKind};
 use serde::Deserialize;
 
 use crate::Vendor;
@@ -44,32 +44,6 @@ struct MappingFile {
     sunshine: Option<Section>,
     capture: Option<Section>,
     lumapps: Option<Section>,
-}
-
-/// How the key column's value addresses the user.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum KeyKind {
-    Email,
-    Id,
-    Attribute(String),
-}
-
-impl KeyKind {
-    fn parse(text: &str) -> Self {
-        match text {
-            "email" => KeyKind::Email,
-            "id" => KeyKind::Id,
-            other => KeyKind::Attribute(other.to_owned()),
-        }
-    }
-
-    pub(crate) fn user(&self, value: &str) -> UserRef {
-        match self {
-            KeyKind::Email => UserRef::email(value),
-            KeyKind::Id => UserRef::id(value),
-            KeyKind::Attribute(attribute) => UserRef::key(attribute.clone(), value),
-        }
-    }
 }
 
 /// The resolved mapping of a sync.

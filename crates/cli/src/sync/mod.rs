@@ -1,7 +1,6 @@
 //! `profiles sync`: push a CSV or JSON Lines export into one vendor.
 
 mod input;
-mod journal;
 mod mapping;
 
 use std::io::IsTerminal;
@@ -12,7 +11,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use futures_util::stream;
 use profile_core::ProfileUpdater;
-use profile_sync::{RowOutcome, SyncOptions, SyncSummary, sync_rows};
+use profile_sync::state::{RunEnd, ScopeKey};
+use profile_sync::{
+    RowOutcome, SqliteState, StateContext, StateStore, SyncOptions, SyncSummary, read_everyone,
+    sync_rows, sync_with_state,
+};
 use serde_json::json;
 
 use crate::Vendor;
@@ -22,7 +25,6 @@ use crate::error::CliError;
 use crate::lumapps::LumAppsFlags;
 use crate::sunshine::SunshineFlags;
 use input::Format;
-use journal::{Journal, finished_rows};
 use mapping::{Mapping, MappingFlags, Scope};
 
 #[derive(Debug, Args)]
@@ -72,16 +74,28 @@ pub(crate) struct SyncArgs {
     /// Read and compare only; print what would change; write nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Write every row without reading the profile first.
-    #[arg(long)]
+    /// Write every row without reading the profile first, and without a state.
+    #[arg(long, conflicts_with_all = ["state", "verify"])]
     no_read_first: bool,
-    /// Record each row's outcome here (JSON Lines).
+    /// The state database (SQLite; created on first use): what the vendor last confirmed
+    /// for each user, so that a night sends only what changed and an interrupted run is
+    /// finished by running the same command again.
     #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Read everyone at the vendor (in bulk where it can list) and compare with the state:
+    /// report each field changed at the vendor since, and correct it (unless --dry-run).
+    #[arg(long)]
+    verify: bool,
+    /// Removed: --state FILE keeps what a journal kept, and more.
+    #[arg(long, value_name = "FILE", hide = true)]
     journal: Option<PathBuf>,
-    /// Resume from this journal: skip the rows it records as done, read before writing the
-    /// others, and append to it.
-    #[arg(long, value_name = "JOURNAL", conflicts_with = "journal")]
+    /// Removed: run the same command with --state FILE again.
+    #[arg(long, value_name = "FILE", hide = true)]
     resume: Option<PathBuf>,
+    /// What to print on stdout at the end: nothing but the dry run's diffs (text), or the
+    /// summary as JSON (json).
+    #[arg(long, value_enum, default_value = "text")]
+    output: SyncOutput,
     /// Write the closing summary, with the failed rows, as JSON here.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -174,6 +188,15 @@ impl SyncArgs {
     }
 }
 
+/// What `profiles sync` prints on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SyncOutput {
+    /// The dry run's diffs, a line each.
+    Text,
+    /// The closing report as one JSON document.
+    Json,
+}
+
 fn parse_rate(text: &str) -> Result<u32, String> {
     text.trim_end_matches("/min")
         .parse()
@@ -187,6 +210,7 @@ struct Progress {
     terminal: bool,
     /// The rows to do, when known (counted up front for a terminal, to give an ETA).
     total: Option<u64>,
+    /// Rows settled from the state alone.
     skipped: u64,
     done: u64,
     failed: u64,
@@ -212,11 +236,11 @@ impl Progress {
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         let rate = self.done as f64 / secs;
         let mut line = format!(
-            "{} rows done, {} failed, {} unchanged, {} skipped by the journal, {:.0} rows/s",
+            "{} rows done, {} failed, {} unchanged ({} known from the state), {:.0} rows/s",
             self.done, self.failed, self.unchanged, self.skipped, rate
         );
         if let Some(total) = self.total {
-            let left = total.saturating_sub(self.done + self.skipped);
+            let left = total.saturating_sub(self.done);
             if rate > 0.0 {
                 line.push_str(&format!(", {left} to go, ETA {:.0}s", left as f64 / rate));
             }
@@ -255,8 +279,88 @@ impl Progress {
     }
 }
 
+/// The state database of a run: the user's `--state FILE`, or a file of its own in the
+/// temporary folder, removed at the end (each such run starts from what the vendor holds).
+struct StateFile {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl StateFile {
+    fn new(state: Option<&PathBuf>) -> Self {
+        match state {
+            Some(path) => Self {
+                path: path.clone(),
+                temporary: false,
+            },
+            None => {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos());
+                Self {
+                    path: std::env::temp_dir()
+                        .join(format!("profiles-sync-{}-{nanos}.db", std::process::id())),
+                    temporary: true,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for StateFile {
+    fn drop(&mut self) {
+        if self.temporary {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = self.path.clone().into_os_string();
+                name.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(name));
+            }
+        }
+    }
+}
+
+fn base_url_var(vendor: Vendor) -> &'static str {
+    match vendor {
+        Vendor::Sunshine => "ZENDESK_BASE_URL",
+        Vendor::Capture => "CAPTURE_BASE_URL",
+        Vendor::Lumapps => "LUMAPPS_BASE_URL",
+    }
+}
+
+/// What addresses the records of a sync at its vendor, as the state names its scope.
+fn scope_name(vendor: Vendor, scope: &Scope) -> String {
+    let or =
+        |value: &Option<String>, default: &str| value.clone().unwrap_or_else(|| default.to_owned());
+    match vendor {
+        Vendor::Sunshine => format!(
+            "source={};type={}",
+            or(&scope.source, ""),
+            or(&scope.profile_type, "")
+        ),
+        Vendor::Capture => format!("type_name={}", or(&scope.type_name, "user")),
+        Vendor::Lumapps => format!("directory={}", or(&scope.directory, "")),
+    }
+}
+
+fn show(value: &Option<serde_json::Value>) -> String {
+    value
+        .as_ref()
+        .map_or("(none)".to_owned(), ToString::to_string)
+}
+
+fn state_error(error: profile_sync::state::StateError) -> CliError {
+    CliError::Failed(error.to_string())
+}
+
 pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     args.refuse_other_vendors()?;
+    if args.journal.is_some() || args.resume.is_some() {
+        return Err(CliError::Usage(
+            "--journal and --resume were replaced by --state FILE: one database for every night; \
+             run the same command again to finish an interrupted run"
+                .into(),
+        ));
+    }
     let flags = MappingFlags {
         file: args.mapping.clone(),
         key: args.key.clone(),
@@ -272,40 +376,34 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     };
     let mapping = Mapping::resolve(args.vendor, &flags)?;
     let format = args.format.unwrap_or_else(|| Format::guess(&args.input));
-    let (columns, rows) = input::open(&args.input, format)?;
+    let (columns, _) = input::open(&args.input, format)?;
     // Everything that can be refused is refused before the first request.
     mapping.check_columns(&columns)?;
-    let done = match &args.resume {
-        Some(path) => finished_rows(path)?,
-        None => Default::default(),
-    };
-    let mut journal = match (&args.resume, &args.journal) {
-        (Some(path), _) => Some(Journal::open(path, true)?),
-        (None, Some(path)) => Some(Journal::open(path, false)?),
-        (None, None) => None,
-    };
+    let base_url = args.endpoint.base_url(base_url_var(args.vendor))?;
     let politeness = Politeness {
         per_minute: args.rate,
         max_in_flight: args.concurrency.max(1),
     };
     let updater = args.updater(&mapping.scope, politeness).await?;
+    let fields: Vec<profile_core::FieldPath> =
+        mapping.fields.iter().map(|(_, f)| f.clone()).collect();
+    let check = updater
+        .check_fields(&fields)
+        .await
+        .map_err(|e| CliError::vendor(e, &base_url))?;
+    if !check.is_ok() {
+        return Err(CliError::Usage(format!(
+            "the mapping names field(s) {} does not have: {}; its fields are: {}",
+            updater.vendor(),
+            check.unknown.join(", "),
+            check.known.join(", ")
+        )));
+    }
     let options = SyncOptions::default()
         .with_concurrency(args.concurrency)
         .with_dry_run(args.dry_run)
-        // A resume always reads first: a row whose write may have been applied is checked
-        // before anything is sent again.
-        .with_read_first(!args.no_read_first || args.resume.is_some());
-
-    let skipped = std::cell::Cell::new(0u64);
-    let rows = rows
-        .map(|raw| input::to_sync_row(raw, &mapping))
-        .filter(|row| match row {
-            Ok(row) if done.get(&row.line) == Some(&row.key) => {
-                skipped.set(skipped.get() + 1);
-                false
-            }
-            _ => true,
-        });
+        .with_verify(args.verify)
+        .with_read_first(!args.no_read_first);
     let terminal = std::io::stderr().is_terminal();
     // On a terminal the rows are counted first (a quick pass over the file) for an ETA.
     let total = if terminal {
@@ -316,20 +414,156 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         None
     };
     let mut progress = Progress::new(terminal, total);
-    let mut failures = Vec::new();
-    let mut journal_error = None;
-    let summary = sync_rows(
+
+    if args.no_read_first {
+        let (_, rows) = input::open(&args.input, format)?;
+        let rows = rows.map(|raw| input::to_sync_row(raw, &mapping));
+        let mut failures = Vec::new();
+        let summary = sync_rows(
+            updater,
+            stream::iter(rows),
+            &options,
+            |line, key, outcome| {
+                progress.tick(outcome);
+                if !outcome.is_success() {
+                    let result = json!(outcome);
+                    failures.push(json!({
+                        "line": line,
+                        "key": key,
+                        "outcome": result["outcome"],
+                        "code": result["code"],
+                        "detail": result["reason"],
+                    }));
+                }
+            },
+        )
+        .await;
+        progress.finish();
+        let report = json!({
+            "vendor": args.vendor.name(),
+            "input": args.input.display().to_string(),
+            "dry_run": args.dry_run,
+            "summary": summary,
+            "failures": failures,
+        });
+        finish(&args, &summary, &report)?;
+        return Ok(summary);
+    }
+
+    let file = StateFile::new(args.state.as_ref());
+    let store = Arc::new(
+        SqliteState::open(&file.path)
+            .map_err(|e| CliError::Usage(format!("cannot use the state database: {e}")))?,
+    );
+    let scope_key = ScopeKey {
+        vendor: updater.vendor().to_owned(),
+        base_url: base_url.to_string(),
+        name: scope_name(args.vendor, &mapping.scope),
+        key_kind: mapping.key_kind.name().to_owned(),
+    };
+    let scope = store.scope(&scope_key).map_err(state_error)?;
+    let run_options = json!({
+        "vendor": args.vendor.name(),
+        "concurrency": args.concurrency,
+        "rate": args.rate,
+        "dry_run": args.dry_run,
+        "verify": args.verify,
+        "fields": fields.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    let (run, continues) = store
+        .begin_run(scope, &args.input.display().to_string(), &run_options)
+        .map_err(state_error)?;
+    if let (Some(earlier), false) = (continues, file.temporary) {
+        eprintln!(
+            "sync: run {} did not finish; this run (run {}) finishes it",
+            earlier.0, run.0
+        );
+    }
+    // The keys first: a key on two lines is synced once, from its last line.
+    let (_, rows) = input::open(&args.input, format)?;
+    let mut keys = rows
+        .map(|raw| input::to_sync_row(raw, &mapping))
+        .filter_map(Result::ok)
+        .map(|row| (row.key, row.line));
+    let duplicates = store.load_input_keys(&mut keys).map_err(state_error)?;
+    for (key, lines) in duplicates.iter().take(20) {
+        let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+        eprintln!(
+            "warning: the key {key} is on lines {}: the last one is synced, the others are left out",
+            lines.join(", ")
+        );
+    }
+    if duplicates.len() > 20 {
+        eprintln!(
+            "warning: … and {} more keys on several lines (see --report)",
+            duplicates.len() - 20
+        );
+    }
+    let ctx = StateContext {
+        store: store.clone(),
+        scope,
+        run,
+        key_kind: mapping.key_kind.clone(),
+        fields: fields.clone(),
+    };
+    let first_night = !store.has_users(scope).map_err(state_error)?;
+    let mut bulk = None;
+    if first_night || args.verify {
+        let started = Instant::now();
+        match read_everyone(updater.as_ref(), &ctx, args.verify).await {
+            Ok(read) => {
+                if read.listed {
+                    eprintln!(
+                        "sync: read {} users from {} in {:.1}s{}",
+                        read.profiles,
+                        updater.vendor(),
+                        started.elapsed().as_secs_f64(),
+                        if args.verify {
+                            format!(
+                                ", {} changed there since the state saw them",
+                                read.drift.len()
+                            )
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+                bulk = Some(read);
+            }
+            Err(stop) => {
+                let reason = stop.to_string();
+                let _ = store.end_run(run, &RunEnd::Stopped(reason.clone()), &json!({}));
+                return Err(CliError::Stopped(reason));
+            }
+        }
+    }
+
+    let (_, rows) = input::open(&args.input, format)?;
+    let rows = rows.map(|raw| input::to_sync_row(raw, &mapping));
+    let mut malformed = Vec::new();
+    let (summary, stop) = sync_with_state(
         updater,
+        &ctx,
         stream::iter(rows),
         &options,
-        |line, key, outcome| {
-            progress.skipped = skipped.get();
-            progress.tick(outcome);
-            if let RowOutcome::WouldUpdate { changes } = outcome {
+        bulk.as_ref(),
+        |report| {
+            if report.from_state {
+                progress.skipped += 1;
+            }
+            progress.tick(&report.outcome);
+            let (line, key) = (report.line, &report.key);
+            for drift in &report.drift {
+                eprintln!(
+                    "drift: line {line} {key}: {}: the state had {}, {} has {}",
+                    drift.field,
+                    show(&drift.from),
+                    args.vendor.name(),
+                    show(&drift.to)
+                );
+            }
+            if let RowOutcome::WouldUpdate { changes } = &report.outcome {
                 for change in changes {
-                    let show = |v: &Option<serde_json::Value>| {
-                        v.as_ref().map_or("(none)".to_owned(), ToString::to_string)
-                    };
                     say!(
                         "line {line} {key}: {}: {} -> {}",
                         change.field,
@@ -338,65 +572,108 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
                     );
                 }
             }
-            if !outcome.is_success() {
-                failures.push(json!({"line": line, "key": key, "result": outcome}));
-            }
-            if let Some(journal) = journal.as_mut() {
-                if let Err(e) = journal.record(line, key, outcome) {
-                    journal_error.get_or_insert(e.to_string());
-                }
+            if let RowOutcome::Malformed { reason } = &report.outcome {
+                malformed.push(json!({"line": line, "outcome": "malformed", "detail": reason}));
             }
         },
     )
     .await;
     progress.finish();
+    let end = match &stop {
+        None => RunEnd::Finished,
+        Some(stop) => RunEnd::Stopped(stop.to_string()),
+    };
+    store
+        .end_run(
+            run,
+            &end,
+            &serde_json::to_value(&summary).unwrap_or_default(),
+        )
+        .map_err(state_error)?;
 
-    eprintln!(
-        "sync: {} rows in {:.1}s ({:.0} rows/s): {} updated, {} unchanged, {} would update, {} failed, {} unknown, {} malformed{}",
-        summary.rows,
-        summary.elapsed.as_secs_f64(),
-        summary.rows_per_second(),
-        summary.updated,
-        summary.unchanged,
-        summary.would_update,
-        summary.failed,
-        summary.unknown,
-        summary.malformed,
-        if skipped.get() > 0 {
-            format!("; {} already done by the journal", skipped.get())
-        } else {
-            String::new()
+    // The report covers the whole run, from the database: the parts an interrupted run
+    // did, and this one.
+    let chain = store.run_chain(run).map_err(state_error)?;
+    let rows = store.run_rows(&chain).map_err(state_error)?;
+    let count = |outcome: &str| rows.iter().filter(|r| r.outcome == outcome).count();
+    let mut failures: Vec<serde_json::Value> = rows
+        .iter()
+        .filter(|r| matches!(r.outcome.as_str(), "failed" | "unknown"))
+        .map(|r| json!(r))
+        .collect();
+    failures.extend(malformed);
+    failures.sort_by_key(|f| f["line"].as_u64());
+    let report = json!({
+        "vendor": args.vendor.name(),
+        "input": args.input.display().to_string(),
+        "dry_run": args.dry_run,
+        "state": args.state.as_ref().map(|p| p.display().to_string()),
+        "runs": chain.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "stopped": stop.as_ref().map(ToString::to_string),
+        "summary": summary,
+        "whole_run": {
+            "updated": count("updated") + count("corrected"),
+            "drift": count("drift") + count("corrected"),
+            "failed": count("failed"),
+            "unknown": count("unknown"),
         },
-    );
+        "duplicates": duplicates
+            .iter()
+            .map(|(key, lines)| json!({"key": key, "lines": lines}))
+            .collect::<Vec<_>>(),
+        "failures": failures,
+        "changed": rows.iter().filter(|r| r.outcome != "failed" && r.outcome != "unknown").collect::<Vec<_>>(),
+    });
+    finish(&args, &summary, &report)?;
     for failure in failures.iter().take(20) {
         eprintln!(
             "  line {} {}: {} {}",
             failure["line"],
             failure["key"].as_str().unwrap_or(""),
-            failure["result"]["outcome"].as_str().unwrap_or(""),
-            failure["result"]["reason"].as_str().unwrap_or("")
+            failure["outcome"].as_str().unwrap_or(""),
+            failure["detail"].as_str().unwrap_or("")
         );
     }
     if failures.len() > 20 {
         eprintln!("  … and {} more (see --report)", failures.len() - 20);
     }
+    if let Some(stop) = stop {
+        return Err(CliError::Stopped(stop.to_string()));
+    }
+    Ok(summary)
+}
+
+/// Prints the closing line (and the JSON report with `--output json`) and writes the
+/// report file.
+fn finish(
+    args: &SyncArgs,
+    summary: &SyncSummary,
+    report: &serde_json::Value,
+) -> Result<(), CliError> {
+    eprintln!(
+        "sync: {} rows in {:.1}s ({:.0} rows/s): {} updated, {} unchanged ({} known from the state, no request), {} would update, {} failed, {} unknown, {} malformed, {} left out as duplicates",
+        summary.rows,
+        summary.elapsed.as_secs_f64(),
+        summary.rows_per_second(),
+        summary.updated,
+        summary.unchanged,
+        summary.from_state,
+        summary.would_update,
+        summary.failed,
+        summary.unknown,
+        summary.malformed,
+        summary.superseded,
+    );
+    if args.output == SyncOutput::Json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
+    }
     if let Some(path) = &args.report {
-        let report = json!({
-            "vendor": args.vendor.name(),
-            "input": args.input.display().to_string(),
-            "dry_run": args.dry_run,
-            "summary": summary,
-            "skipped_by_journal": skipped.get(),
-            "failures": failures,
-        });
-        std::fs::write(path, serde_json::to_vec_pretty(&report).unwrap_or_default()).map_err(
+        std::fs::write(path, serde_json::to_vec_pretty(report).unwrap_or_default()).map_err(
             |e| CliError::Failed(format!("cannot write report {}: {e}", path.display())),
         )?;
     }
-    if let Some(error) = journal_error {
-        return Err(CliError::Failed(format!(
-            "the journal could not be written: {error}"
-        )));
-    }
-    Ok(summary)
+    Ok(())
 }

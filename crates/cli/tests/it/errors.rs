@@ -151,10 +151,10 @@ async fn cli_sync(
         let report: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
         let failure = &report["failures"][0];
-        assert_eq!(failure["result"]["outcome"], "malformed", "{report}");
+        assert_eq!(failure["outcome"], "malformed", "{report}");
         (
             "malformed row".to_owned(),
-            failure["result"]["reason"].as_str().unwrap().to_owned(),
+            failure["detail"].as_str().unwrap().to_owned(),
         )
     } else {
         assert_eq!(code, 2, "{stderr}");

@@ -11,6 +11,7 @@ mod errors;
 mod exits;
 mod secrets;
 mod single;
+mod state;
 mod sync;
 
 use std::process::Stdio;

@@ -1,7 +1,7 @@
 //! No credential, token or signature appears anywhere a user can see: every vendor's flows
 //! (syncs and single commands, each authentication scheme, refusals), run by the real
 //! binary with logging at TRACE and with faults injected, leave no secret in standard
-//! output, standard error, the journal or the report; and no snapshot in the repository
+//! output, standard error, the state database or the report; and no snapshot in the repository
 //! holds an authorization value.
 
 use std::path::{Path, PathBuf};
@@ -71,21 +71,26 @@ async fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     (output.status.code().unwrap_or(-1), stderr)
 }
 
-/// A sync with a journal and a report; checks both.
+/// A sync with a state database and a report; checks both (the database byte for byte,
+/// its write-ahead log included).
 async fn sync(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let journal = dir.join("journal.jsonl");
+    let state = dir.join("state.db");
     let report = dir.join("report.json");
     let mut all = vec!["sync"];
     all.extend_from_slice(args);
     all.extend([
-        "--journal",
-        journal.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
         "--report",
         report.to_str().unwrap(),
     ]);
     let (code, stderr) = run(&all, env).await;
     assert!(code == 0 || code == 1, "{stderr}");
-    assert_clean("the journal", &std::fs::read_to_string(&journal).unwrap());
+    let database = std::fs::read(&state).unwrap();
+    assert_clean("the state database", &String::from_utf8_lossy(&database));
+    if let Ok(log) = std::fs::read(dir.join("state.db-wal")) {
+        assert_clean("its write-ahead log", &String::from_utf8_lossy(&log));
+    }
     assert_clean("the report", &std::fs::read_to_string(&report).unwrap());
     stderr
 }

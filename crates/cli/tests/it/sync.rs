@@ -1,8 +1,6 @@
 //! `profiles sync` end to end: the real binary against the emulators.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use profile_emulator::capture::{CaptureEmulator, SEED_CLIENT_2};
 use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator};
@@ -12,11 +10,11 @@ use tokio::process::Command;
 
 use crate::PROFILES;
 
-fn dir() -> PathBuf {
+pub(crate) fn dir() -> PathBuf {
     crate::scratch_dir("sync")
 }
 
-async fn sync(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) async fn sync(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let output = Command::new(PROFILES)
         .arg("sync")
         .args(args)
@@ -31,12 +29,12 @@ async fn sync(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     )
 }
 
-fn report(path: &Path) -> Value {
+pub(crate) fn report(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 /// A Sunshine emulator holding `n` riders, rider{i}@example.com, saddle 85cm.
-async fn sunshine_with_riders(n: usize) -> SunshineEmulator {
+pub(crate) async fn sunshine_with_riders(n: usize) -> SunshineEmulator {
     let emulator = SunshineEmulator::start().await.unwrap();
     let client = reqwest::Client::new();
     for i in 0..n {
@@ -53,7 +51,7 @@ async fn sunshine_with_riders(n: usize) -> SunshineEmulator {
     emulator
 }
 
-fn sunshine_env(base: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn sunshine_env(base: &str) -> Vec<(&'static str, String)> {
     vec![
         ("ZENDESK_BASE_URL", base.to_owned()),
         ("ZENDESK_EMAIL", SEED_EMAIL.to_owned()),
@@ -61,11 +59,11 @@ fn sunshine_env(base: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+pub(crate) fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
-fn riders_csv(path: &Path, n: usize) {
+pub(crate) fn riders_csv(path: &Path, n: usize) {
     let mut csv = String::from("email,saddle\n");
     for i in 0..n {
         // Every third rider already has the wanted height.
@@ -75,7 +73,7 @@ fn riders_csv(path: &Path, n: usize) {
     std::fs::write(path, csv).unwrap();
 }
 
-const SUNSHINE_MAP: [&str; 8] = [
+pub(crate) const SUNSHINE_MAP: [&str; 8] = [
     "--vendor",
     "sunshine",
     "--source",
@@ -217,98 +215,6 @@ async fn an_unknown_column_in_the_mapping_is_refused_before_anything_is_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sync_killed_mid_run_resumes_from_its_journal_without_redoing_rows() {
-    let n = 300;
-    let emulator = sunshine_with_riders(n).await;
-    let dir = dir();
-    let input = dir.join("riders.csv");
-    riders_csv(&input, n);
-    let journal = dir.join("journal.jsonl");
-    let env = sunshine_env(&emulator.base_url());
-    let mut args: Vec<String> = SUNSHINE_MAP.iter().map(|s| (*s).to_owned()).collect();
-    // Slow enough (1,200 requests a minute) to be killed half way.
-    args.extend(
-        [
-            "--input",
-            input.to_str().unwrap(),
-            "--rate",
-            "1200",
-            "--journal",
-            journal.to_str().unwrap(),
-        ]
-        .map(str::to_owned),
-    );
-    let mut child = Command::new(PROFILES)
-        .arg("sync")
-        .args(&args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until some rows are journaled, then SIGKILL.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let lines = std::fs::read_to_string(&journal)
-            .map(|j| j.lines().count())
-            .unwrap_or(0);
-        if lines >= 20 || std::time::Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    child.kill().await.unwrap();
-    let journaled = std::fs::read_to_string(&journal).unwrap().lines().count();
-    assert!(
-        journaled >= 20 && journaled < n,
-        "killed after {journaled} rows"
-    );
-
-    let report_path = dir.join("report.json");
-    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
-    args.extend([
-        "--input",
-        input.to_str().unwrap(),
-        "--rate",
-        "0",
-        "--resume",
-        journal.to_str().unwrap(),
-        "--report",
-        report_path.to_str().unwrap(),
-    ]);
-    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
-    assert_eq!(code, 0, "{stderr}");
-    let report = report(&report_path);
-    let skipped = report["skipped_by_journal"].as_u64().unwrap();
-    assert!(skipped >= 20, "{report}");
-    assert_eq!(
-        skipped + report["summary"]["rows"].as_u64().unwrap(),
-        n as u64,
-        "every row exactly once across both runs"
-    );
-    // The final state is the same as an uninterrupted run's.
-    for profile in emulator.profiles() {
-        let email = profile["identifiers"][0]["value"].as_str().unwrap();
-        let i: usize = email
-            .trim_start_matches("rider")
-            .trim_end_matches("@example.com")
-            .parse()
-            .unwrap();
-        assert_eq!(
-            profile["attributes"]["saddle_height"],
-            if i % 3 == 0 { "85cm" } else { "87cm" }
-        );
-    }
-    // The journal now covers every row.
-    let done: std::collections::HashSet<u64> = std::fs::read_to_string(&journal)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|e| e["line"].as_u64())
-        .collect();
-    assert_eq!(done.len(), n);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capture_sync_from_json_lines_with_a_mapping_file() {
     let emulator = CaptureEmulator::start().await.unwrap();
     let client = reqwest::Client::new();
@@ -445,7 +351,7 @@ async fn a_lumapps_sync_of_two_thousand_directory_users() {
 
 /// Capture records rider{i}@example.com, family "Old", no statuses: the same on every
 /// emulator this is called for.
-async fn capture_with_riders(n: usize) -> CaptureEmulator {
+pub(crate) async fn capture_with_riders(n: usize) -> CaptureEmulator {
     let emulator = CaptureEmulator::start().await.unwrap();
     let records: Vec<Value> = (0..n)
         .map(|i| serde_json::json!({"email": format!("rider{i}@example.com"), "givenName": "G", "familyName": "Old"}))
@@ -456,7 +362,7 @@ async fn capture_with_riders(n: usize) -> CaptureEmulator {
 
 /// Each rider's family name and the statuses they hold (element ids left out: Capture
 /// gives new ones on every append).
-fn capture_state(emulator: &CaptureEmulator) -> Vec<(String, Value, Vec<Value>)> {
+pub(crate) fn capture_state(emulator: &CaptureEmulator) -> Vec<(String, Value, Vec<Value>)> {
     let mut state: Vec<(String, Value, Vec<Value>)> = emulator
         .records("user")
         .into_iter()
@@ -475,142 +381,4 @@ fn capture_state(emulator: &CaptureEmulator) -> Vec<(String, Value, Vec<Value>)>
         .collect();
     state.sort_by(|a, b| a.0.cmp(&b.0));
     state
-}
-
-fn journal_lines(journal: &Path) -> usize {
-    std::fs::read_to_string(journal)
-        .map(|j| j.lines().count())
-        .unwrap_or(0)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_capture_sync_killed_at_several_points_ends_as_an_uninterrupted_run() {
-    let n = 400;
-    let dir = dir();
-    // Every row appends a plural element: sent twice, it would show twice.
-    let input = dir.join("riders.jsonl");
-    let mut lines = String::new();
-    for i in 0..n {
-        lines.push_str(&format!(
-            "{{\"mail\":\"rider{i}@example.com\",\"family\":\"Family{i}\",\"statuses\":[{{\"status\":\"onboarded\"}}]}}\n"
-        ));
-    }
-    std::fs::write(&input, lines).unwrap();
-    let mapping = dir.join("mapping.toml");
-    std::fs::write(
-        &mapping,
-        "[capture]\nkey = \"mail\"\nkey_kind = \"email\"\ntype_name = \"user\"\n[capture.fields]\nfamily = \"familyName\"\nstatuses = \"statuses\"\n",
-    )
-    .unwrap();
-    let env = |emulator: &CaptureEmulator| {
-        vec![
-            ("CAPTURE_BASE_URL", emulator.base_url()),
-            ("CAPTURE_CLIENT_ID", SEED_CLIENT_2.0.to_owned()),
-            ("CAPTURE_CLIENT_SECRET", SEED_CLIENT_2.1.to_owned()),
-        ]
-    };
-    let journal = dir.join("journal.jsonl");
-    // At most 6,000 requests a minute: slow enough to be killed on cue.
-    let args = |resume: bool| -> Vec<String> {
-        let mut args: Vec<String> = [
-            "sync",
-            "--vendor",
-            "capture",
-            "--input",
-            input.to_str().unwrap(),
-            "--mapping",
-            mapping.to_str().unwrap(),
-            "--rate",
-            "6000",
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        args.push(if resume { "--resume" } else { "--journal" }.to_owned());
-        args.push(journal.to_str().unwrap().to_owned());
-        args
-    };
-
-    // The uninterrupted run, on its own emulator.
-    let calm = capture_with_riders(n).await;
-    let calm_env = env(&calm);
-    let (code, _, stderr) = sync(
-        &args(false)[1..]
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        &env_refs(&calm_env),
-    )
-    .await;
-    assert_eq!(code, 0, "{stderr}");
-    let expected = capture_state(&calm);
-    assert!(expected.iter().all(|(_, _, statuses)| statuses.len() == 1));
-    std::fs::remove_file(&journal).unwrap();
-
-    // The same sync, SIGKILLed as soon as its first requests are out, then after 60, 150
-    // and 300 journaled rows; each time resumed from the journal.
-    let crashy = capture_with_riders(n).await;
-    // Every write lands at once but is answered 100 ms later: a kill always finds writes
-    // that were applied and never journaled.
-    crashy
-        .faults()
-        .set_answer_delay(Some(Duration::from_millis(100)));
-    let crashy_env = env(&crashy);
-    let mut kills = Vec::new();
-    for (run, cue) in [0usize, 60, 150, 300].into_iter().enumerate() {
-        let mut child = Command::new(PROFILES)
-            .args(args(run > 0))
-            .envs(crashy_env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let seen_before = crashy.faults().requests_seen();
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let reached = if cue == 0 {
-                crashy.faults().requests_seen() > seen_before
-            } else {
-                journal_lines(&journal) >= cue
-            };
-            if reached || std::time::Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        child.kill().await.unwrap();
-        kills.push((cue, journal_lines(&journal), crashy.faults().in_flight()));
-    }
-    assert!(
-        journal_lines(&journal) < n + 20,
-        "killed before the end: {kills:?}"
-    );
-    crashy.faults().wait_idle(Duration::from_secs(5)).await;
-    crashy.faults().set_answer_delay(None);
-
-    let report_path = dir.join("report.json");
-    let mut last: Vec<String> = args(true)[1..].to_vec();
-    last.extend([
-        "--report".to_owned(),
-        report_path.to_str().unwrap().to_owned(),
-    ]);
-    let (code, _, stderr) = sync(
-        &last.iter().map(String::as_str).collect::<Vec<_>>(),
-        &env_refs(&crashy_env),
-    )
-    .await;
-    assert_eq!(code, 0, "{stderr}");
-    let report = report(&report_path);
-    assert!(
-        report["skipped_by_journal"].as_u64().unwrap() >= 300,
-        "{report}"
-    );
-    let got = capture_state(&crashy);
-    assert_eq!(got.len(), expected.len());
-    let differences: Vec<_> = got.iter().zip(&expected).filter(|(g, e)| g != e).collect();
-    assert!(
-        differences.is_empty(),
-        "{} riders differ from an uninterrupted run (kills: {kills:?}), first: {:?}",
-        differences.len(),
-        differences.first()
-    );
 }
