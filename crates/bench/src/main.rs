@@ -43,6 +43,10 @@ struct Sizes {
     stream_users: [u64; 2],
     sync_rows: [usize; 2],
     capacity: Duration,
+    /// Users per vendor in the nights with a state database, and the emulator's limit on
+    /// the second night (requests a minute).
+    night_users: usize,
+    night_limit: u32,
 }
 
 const FULL: Sizes = Sizes {
@@ -56,6 +60,8 @@ const FULL: Sizes = Sizes {
     stream_users: [100_000, 1_000_000],
     sync_rows: [100_000, 1_000_000],
     capacity: Duration::from_secs(5),
+    night_users: 20_000,
+    night_limit: 700,
 };
 
 const SMOKE: Sizes = Sizes {
@@ -69,6 +75,8 @@ const SMOKE: Sizes = Sizes {
     stream_users: [2_000, 20_000],
     sync_rows: [500, 2_000],
     capacity: Duration::from_millis(500),
+    night_users: 500,
+    night_limit: 6_000,
 };
 
 fn profiles_binary() -> PathBuf {
@@ -716,8 +724,11 @@ async fn memory(sizes: &Sizes, results: &mut Vec<Result>) {
 
     let mut sync_peaks = Vec::new();
     for rows in sizes.sync_rows {
-        let config =
-            profile_emulator::lumapps::LumAppsConfig::default().synthetic_users(rows as u64);
+        // Every synthetic user already holds the title the export gives: after the first
+        // night, a night is rows compared with the state and nothing sent.
+        let config = profile_emulator::lumapps::LumAppsConfig::default()
+            .synthetic_users(rows as u64)
+            .synthetic_title("Engineer");
         let emulator = profile_emulator::lumapps::LumAppsEmulator::start_with(
             config,
             profile_emulator::loopback(0),
@@ -725,24 +736,19 @@ async fn memory(sizes: &Sizes, results: &mut Vec<Result>) {
         .await
         .expect("an emulator");
         let input = write_csv("lumapps", rows, "Engineer");
+        let state = temp_file(&format!("memory-{rows}.db"));
+        remove_state(&state);
         let wrapped = vendors::Emulator::LumApps(emulator);
-        let (env, args, _, _) = sync_setup("lumapps", &wrapped);
+        let night = |state: &Path| night_command("lumapps", &wrapped, &input, state, None);
+        let first = night(&state).output().await.expect("profiles sync runs");
+        assert!(
+            first.status.success(),
+            "{}",
+            String::from_utf8_lossy(&first.stderr)
+        );
+        let seen = wrapped.faults().requests_seen();
         let started = Instant::now();
-        let mut child = tokio::process::Command::new(profiles_binary())
-            .args([
-                "sync",
-                "--vendor",
-                "lumapps",
-                "--dry-run",
-                "--rate",
-                "0",
-                "--concurrency",
-                "32",
-                "--input",
-            ])
-            .arg(&input)
-            .args(&args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        let mut child = night(&state)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -754,17 +760,21 @@ async fn memory(sizes: &Sizes, results: &mut Vec<Result>) {
                 peak = peak.max(now);
             }
             tokio::select! {
-                status = child.wait() => { assert!(status.is_ok()); break; }
+                status = child.wait() => { assert!(status.is_ok_and(|s| s.success())); break; }
                 () = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
         }
+        let elapsed = started.elapsed();
+        // Only the directory's template is read: every row is settled by the state.
+        assert_eq!(wrapped.faults().requests_seen() - seen, 1);
         let _ = std::fs::remove_file(&input);
+        remove_state(&state);
         let peak = peak as f64 / 1024.0;
         sync_peaks.push(peak);
         results.push(
             Result::new(
                 "memory",
-                format!("dry-run sync of {rows} rows: peak RSS"),
+                format!("no-change night of {rows} rows (--state): peak RSS"),
                 peak,
                 "MiB",
             )
@@ -772,20 +782,191 @@ async fn memory(sizes: &Sizes, results: &mut Vec<Result>) {
         );
         results.push(Result::new(
             "memory",
-            format!("dry-run sync of {rows} rows: rate"),
-            rows as f64 / started.elapsed().as_secs_f64(),
+            format!("no-change night of {rows} rows (--state): rate"),
+            rows as f64 / elapsed.as_secs_f64(),
             "rows/s",
         ));
     }
     results.push(
         Result::new(
             "memory",
-            "sync: large / small peak",
+            "no-change night: large / small peak",
             sync_peaks[1] / sync_peaks[0],
             "ratio",
         )
         .goal("<= 1.10"),
     );
+}
+
+fn remove_state(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+}
+
+/// `profiles sync` of `input` into `emulator` with a state database, at `rate` requests a
+/// minute (none when `None`).
+fn night_command(
+    vendor: &str,
+    emulator: &vendors::Emulator,
+    input: &Path,
+    state: &Path,
+    rate: Option<u32>,
+) -> tokio::process::Command {
+    let (env, args, _, _) = sync_setup(vendor, emulator);
+    let mut command = tokio::process::Command::new(profiles_binary());
+    command
+        .args(["sync", "--vendor", vendor, "--concurrency", "32", "--rate"])
+        .arg(rate.unwrap_or(0).to_string())
+        .arg("--input")
+        .arg(input)
+        .arg("--state")
+        .arg(state)
+        .args(&args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    command
+}
+
+/// 6. Two nights with a state database, per vendor: the first reads everyone (in bulk
+/// where the vendor can list), the second has 2% of the rows changed, at an emulator limit.
+async fn nights(vendor: &'static str, sizes: &Sizes, results: &mut Vec<Result>) {
+    let users = sizes.night_users;
+    let emulator = match vendor {
+        "lumapps" => {
+            let config = profile_emulator::lumapps::LumAppsConfig::default()
+                .synthetic_users(users as u64)
+                .synthetic_title("Engineer");
+            vendors::Emulator::LumApps(
+                profile_emulator::lumapps::LumAppsEmulator::start_with(
+                    config,
+                    profile_emulator::loopback(0),
+                )
+                .await
+                .expect("an emulator"),
+            )
+        }
+        _ => emulator(vendor, users).await,
+    };
+    // What the emulator holds, then a new value for every fiftieth user.
+    let held = match vendor {
+        "sunshine" => "85cm",
+        "capture" => "G",
+        _ => "Engineer",
+    };
+    let state = temp_file(&format!("nights-{vendor}.db"));
+    remove_state(&state);
+    let first_input = write_csv(vendor, users, held);
+    let seen = emulator.faults().requests_seen();
+    let started = Instant::now();
+    let first = night_command(vendor, &emulator, &first_input, &state, None)
+        .output()
+        .await
+        .expect("profiles sync runs");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let first_requests = emulator.faults().requests_seen() - seen;
+    results.push(Result::new(
+        "nights",
+        format!("{vendor}: first night of {users}: requests"),
+        first_requests as f64,
+        "requests",
+    ));
+    results.push(Result::new(
+        "nights",
+        format!("{vendor}: first night of {users}: wall time"),
+        started.elapsed().as_secs_f64(),
+        "s",
+    ));
+    if vendor == "capture" {
+        let finds = emulator.faults().requests_to("POST", "/entity.find");
+        let result = Result::new(
+            "nights",
+            format!("capture: first night: entity.find requests for {users} records"),
+            finds as f64,
+            "requests",
+        );
+        // The goal is set for 20,000 records (1,000 a request).
+        results.push(if users >= 20_000 {
+            result.goal("<= 25")
+        } else {
+            result
+        });
+    }
+
+    let second_input = {
+        use std::io::Write;
+        let path = temp_file(&format!("{vendor}-night2.csv"));
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("a file"));
+        writeln!(file, "email,value").expect("write");
+        for i in 0..users {
+            let value = if i % 50 == 0 { "Changed" } else { held };
+            writeln!(file, "{},{value}", email(vendor, i)).expect("write");
+        }
+        path
+    };
+    let changed = users.div_ceil(50);
+    emulator
+        .faults()
+        .set_rate_limit_per_minute(Some(sizes.night_limit));
+    let seen = emulator.faults().requests_seen();
+    let started = Instant::now();
+    let second = night_command(
+        vendor,
+        &emulator,
+        &second_input,
+        &state,
+        Some(sizes.night_limit),
+    )
+    .output()
+    .await
+    .expect("profiles sync runs");
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    emulator.faults().set_rate_limit_per_minute(None);
+    let requests = emulator.faults().requests_seen() - seen;
+    // LumApps reads a user before it saves it (its save replaces the whole user).
+    let per_row = if vendor == "lumapps" { 2.0 } else { 1.0 };
+    results.push(
+        Result::new(
+            "nights",
+            format!(
+                "{vendor}: second night, {changed} of {users} changed: requests / changed rows"
+            ),
+            requests as f64 / changed as f64,
+            "ratio",
+        )
+        .goal(if vendor == "lumapps" {
+            "<= 2.02"
+        } else {
+            "<= 1.02"
+        }),
+    );
+    let floor = changed as f64 * per_row / f64::from(sizes.night_limit) * 60.0;
+    results.push(
+        Result::new(
+            "nights",
+            format!(
+                "{vendor}: second night at {}/min: wall time / (writes ÷ limit)",
+                sizes.night_limit
+            ),
+            elapsed / floor,
+            "ratio",
+        )
+        .goal("<= 1.10"),
+    );
+    for path in [&first_input, &second_input] {
+        let _ = std::fs::remove_file(path);
+    }
+    remove_state(&state);
 }
 
 /// 5. Requests a second each emulator serves to a bare client at concurrency 32.
@@ -942,6 +1123,10 @@ async fn run(args: Vec<String>) {
         if wanted("capacity") {
             eprintln!("bench: {vendor}: capacity");
             capacity(vendor, sizes.capacity, &mut results).await;
+        }
+        if wanted("nights") {
+            eprintln!("bench: {vendor}: nights with a state database");
+            nights(vendor, &sizes, &mut results).await;
         }
     }
     if wanted("politeness") {

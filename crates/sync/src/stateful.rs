@@ -599,8 +599,15 @@ fn record_failure(
 ) -> Result<Done, StateError> {
     let outcome = failed(error);
     let signal = signal_of(error);
-    // A failure that stops the run is not this row's: the next run does it.
-    if !matches!(signal, Signal::Stop(_)) {
+    // A failure that stops the run, or a vendor that could not be reached, is not this
+    // row's: nothing is recorded (a write in doubt stays marked so), and the next run does
+    // the row.
+    let not_the_rows = match &signal {
+        Signal::Stop(_) => true,
+        Signal::Unreachable(_) => matches!(outcome, RowOutcome::Failed { .. }),
+        Signal::Answered => false,
+    };
+    if !not_the_rows {
         let settled = match &outcome {
             RowOutcome::Unknown { reason } => Settled::Unknown {
                 reason: reason.clone(),

@@ -348,6 +348,25 @@ fn show(value: &Option<serde_json::Value>) -> String {
         .map_or("(none)".to_owned(), ToString::to_string)
 }
 
+/// A refusal of the credentials before the first row stops the sync as one during the rows
+/// does (exit 3): no row can succeed until they are fixed.
+fn credentials_refused(error: CliError) -> CliError {
+    match &error {
+        CliError::Vendor(inner)
+            if matches!(
+                inner.api_kind(),
+                Some(
+                    profile_core::ApiErrorKind::Unauthorized
+                        | profile_core::ApiErrorKind::Forbidden
+                )
+            ) =>
+        {
+            CliError::Stopped(format!("the vendor refused the credentials: {inner}"))
+        }
+        _ => error,
+    }
+}
+
 fn state_error(error: profile_sync::state::StateError) -> CliError {
     CliError::Failed(error.to_string())
 }
@@ -384,13 +403,16 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         per_minute: args.rate,
         max_in_flight: args.concurrency.max(1),
     };
-    let updater = args.updater(&mapping.scope, politeness).await?;
+    let updater = args
+        .updater(&mapping.scope, politeness)
+        .await
+        .map_err(credentials_refused)?;
     let fields: Vec<profile_core::FieldPath> =
         mapping.fields.iter().map(|(_, f)| f.clone()).collect();
     let check = updater
         .check_fields(&fields)
         .await
-        .map_err(|e| CliError::vendor(e, &base_url))?;
+        .map_err(|e| credentials_refused(CliError::vendor(e, &base_url)))?;
     if !check.is_ok() {
         return Err(CliError::Usage(format!(
             "the mapping names field(s) {} does not have: {}; its fields are: {}",

@@ -612,3 +612,55 @@ async fn a_run_killed_at_random_moments_under_faults_ends_exactly_as_the_input_s
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_unreachable_row_after_row_stops_the_run_and_wrong_capture_secrets_stop_before_it()
+{
+    let dir = dir();
+    let (input, state, report_path) = (
+        dir.join("riders.csv"),
+        dir.join("state.db"),
+        dir.join("report.json"),
+    );
+    riders_csv(&input, 100);
+    // Nothing listens on port 1.
+    let env = sunshine_env("http://127.0.0.1:1");
+    let args = sunshine_args(&input, &state, &report_path);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("could not be reached for 10 rows in a row"),
+        "{stderr}"
+    );
+    let report = report(&report_path);
+    assert!(
+        report["summary"]["rows"].as_u64().unwrap() < 100,
+        "{report}"
+    );
+    assert_eq!(
+        report["whole_run"]["failed"], 0,
+        "nothing recorded as failed: {report}"
+    );
+
+    let emulator = capture_with_riders(5).await;
+    let mut env = capture_env(&emulator);
+    env[2].1 = "wrong-secret".to_owned();
+    families_csv(&input, 5, &[]);
+    let (code, _, stderr) = sync(
+        &[
+            "--vendor",
+            "capture",
+            "--input",
+            input.to_str().unwrap(),
+            "--map",
+            "family=familyName",
+            "--state",
+            dir.join("capture.db").to_str().unwrap(),
+        ],
+        &env_refs(&env),
+    )
+    .await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("refused the credentials"), "{stderr}");
+    assert_eq!(capture_requests(&emulator, "/entity.update"), 0);
+}

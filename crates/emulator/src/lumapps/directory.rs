@@ -11,6 +11,8 @@ pub(crate) struct Users {
     saved: BTreeMap<String, Map<String, Value>>,
     synthetic: u64,
     domain: String,
+    /// The synthetic users' job title, if they have one.
+    pub(crate) title: Option<String>,
 }
 
 fn synthetic_email(index: u64, domain: &str) -> String {
@@ -58,6 +60,7 @@ impl Users {
             saved: BTreeMap::new(),
             synthetic,
             domain: domain.to_owned(),
+            title: None,
         }
     }
 
@@ -76,7 +79,14 @@ impl Users {
             "apiProfile": {"name": {"givenName": "User", "familyName": format!("{index:07}")}},
         });
         match user {
-            Value::Object(map) => map,
+            Value::Object(mut map) => {
+                if let (Some(title), Some(Value::Object(api))) =
+                    (&self.title, map.get_mut("apiProfile"))
+                {
+                    api.insert("organizations".into(), json!({"title": title}));
+                }
+                map
+            }
             _ => Map::new(),
         }
     }

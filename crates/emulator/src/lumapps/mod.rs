@@ -64,6 +64,7 @@ pub struct LumAppsConfig {
     clients: Vec<(String, String)>,
     token_lifetime: Duration,
     synthetic_users: u64,
+    synthetic_title: Option<String>,
 }
 
 impl Default for LumAppsConfig {
@@ -73,6 +74,7 @@ impl Default for LumAppsConfig {
             clients: vec![(DEMO_CLIENT.0.to_owned(), DEMO_CLIENT.1.to_owned())],
             token_lifetime: Duration::from_secs(3_600),
             synthetic_users: 0,
+            synthetic_title: None,
         }
     }
 }
@@ -103,6 +105,13 @@ impl LumAppsConfig {
     /// only when asked (`status: DISABLED`, `showHidden: true`).
     pub fn synthetic_users(mut self, count: u64) -> Self {
         self.synthetic_users = count;
+        self
+    }
+
+    /// Gives every synthetic user this job title (the "Title" field,
+    /// `apiProfile.organizations.title`); by default they have none.
+    pub fn synthetic_title(mut self, title: impl Into<String>) -> Self {
+        self.synthetic_title = Some(title.into());
         self
     }
 }
@@ -313,6 +322,7 @@ fn page_body(items: Vec<Value>, more: bool, next: u64) -> Value {
 /// The routes, for embedding in a server of your own.
 pub fn router(config: LumAppsConfig) -> (Router, Arc<LumAppsState>) {
     let mut users = Users::new(config.synthetic_users, "customer.com");
+    users.title = config.synthetic_title.clone();
     users.insert(seed_user());
     let news = json!({"id": NEWS_PAGE, "uid": NEWS_PAGE, "instance": SEED_INSTANCE, "customer": SEED_CUSTOMER,
                       "type": "news", "title": {"en": "Company news"}, "status": "LIVE"});
