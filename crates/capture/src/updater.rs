@@ -9,7 +9,10 @@ use profile_core::{
 use serde_json::{Map, Value};
 
 use crate::model::is_attribute_name;
-use crate::{AttrDef, CaptureClient, CaptureInputError, EntityLocator, EntityRead, EntityUpdate};
+use crate::{
+    AttrDef, CaptureClient, CaptureInputError, EntityCreate, EntityDelete, EntityLocator,
+    EntityRead, EntityUpdate,
+};
 
 /// Records a bulk read asks for at a time: 20,000 users in 20 requests, one page in memory.
 const BULK_PAGE: u32 = 1_000;
@@ -153,6 +156,58 @@ fn key_attribute(key: &KeyKind) -> &str {
 
 #[async_trait]
 impl ProfileUpdater for CaptureUpdater {
+    fn can_create(&self) -> bool {
+        true
+    }
+
+    /// `entity.create` with the patch's attributes and the key's (the e-mail for
+    /// [`UserRef::Email`], the attribute for [`UserRef::Key`]). Not idempotent: a create
+    /// whose outcome is unknown must be followed by a read by key, never sent again blind;
+    /// a record that already holds the key is refused with 361 (a conflict).
+    async fn create(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Option<String>, Error> {
+        let mut attributes = match attributes(patch)? {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        match user {
+            UserRef::Email(email) => {
+                attributes.insert("email".into(), Value::String(email.clone()));
+            }
+            UserRef::Key { attribute, value } => {
+                attributes.insert(attribute.clone(), Value::String(value.clone()));
+            }
+            _ => {
+                return Err(Error::invalid_input(
+                    "a Capture record is created with its key attribute, not by id",
+                ));
+            }
+        }
+        let create = EntityCreate::new(self.type_name.clone(), Value::Object(attributes))?;
+        let created = self.client.create(&create).await?;
+        Ok(Some(created.uuid))
+    }
+
+    fn can_delete(&self) -> bool {
+        true
+    }
+
+    /// `entity.delete` by the record's key (or its uuid when known). A record already gone
+    /// counts as deleted.
+    async fn delete(&self, user: &UserRef, id: Option<&str>) -> Result<(), Error> {
+        let target = match id {
+            Some(uuid) => EntityLocator::uuid(uuid.to_owned()),
+            None => locator(user)?,
+        };
+        match self
+            .client
+            .delete(&EntityDelete::new(self.type_name.clone(), target))
+            .await
+        {
+            Err(error) if error.is_not_found() => Ok(()),
+            other => other,
+        }
+    }
+
     /// Reads the entity type's schema (`entityType`, one request) and looks each path up
     /// in it.
     async fn check_fields(&self, fields: &[FieldPath]) -> Result<FieldCheck, Error> {

@@ -6,6 +6,7 @@
 //! | 1 | the vendor refused, or the network failed (a sync: some rows failed) |
 //! | 2 | usage, configuration or input: nothing was sent, or the sync did not start |
 //! | 3 | a sync stopped: the credentials were refused, or the vendor could not be reached for many rows in a row; the rows left are done by the next run |
+//! | 4 | a mirror's leavers were held by the mass-leaver guard: nothing was done to any leaver (`--allow-leavers N` approves them) |
 
 use std::error::Error as _;
 use std::fmt;
@@ -42,6 +43,9 @@ pub(crate) enum CliError {
         "the sync stopped: {0}; fix it and run the same command again: the rows left are done then"
     )]
     Stopped(String),
+    /// The mass-leaver guard held a mirror's leavers back.
+    #[error("{0}")]
+    LeaversHeld(String),
 }
 
 /// Why a vendor could not be reached.
@@ -88,6 +92,7 @@ impl CliError {
             CliError::Vendor(error) if error.is_invalid_input() => 2,
             CliError::Unreachable { .. } | CliError::Vendor(_) | CliError::Failed(_) => 1,
             CliError::Stopped(_) => 3,
+            CliError::LeaversHeld(_) => 4,
         }
     }
 

@@ -436,6 +436,46 @@ pub trait ProfileUpdater: Send + Sync {
         patch.pending_against(current)
     }
 
+    /// Whether [`create`](Self::create) can make a profile for a user who has none (no by
+    /// default).
+    fn can_create(&self) -> bool {
+        false
+    }
+
+    /// Whether a create whose outcome is unknown may be sent again as it is (a Sunshine
+    /// `PUT ?identifier=` may; a Capture `entity.create` may not: the record is read by
+    /// its key first). No by default.
+    fn create_is_idempotent(&self) -> bool {
+        false
+    }
+
+    /// Creates the profile of `user`, who has none, holding the fields `patch` sets (and
+    /// the key `user` names, where the vendor keeps it as a field). Answers the vendor's
+    /// id when it gives one. The default refuses with [`Error::InvalidInput`]: the vendor
+    /// cannot create profiles this way.
+    async fn create(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Option<String>, Error> {
+        let _ = patch;
+        Err(Error::invalid_input(format!(
+            "{} cannot create a profile for {user} through this API",
+            self.vendor()
+        )))
+    }
+
+    /// Whether [`delete`](Self::delete) can remove a profile (no by default).
+    fn can_delete(&self) -> bool {
+        false
+    }
+
+    /// Deletes the profile of `user` (`id`: the vendor's id of it, when known). The default
+    /// refuses with [`Error::InvalidInput`].
+    async fn delete(&self, user: &UserRef, id: Option<&str>) -> Result<(), Error> {
+        let _ = id;
+        Err(Error::invalid_input(format!(
+            "{} cannot delete the profile of {user} through this API",
+            self.vendor()
+        )))
+    }
+
     /// Whether [`write`](Self::write) changes only the fields it is given (the default).
     /// A vendor whose save replaces the whole user (LumApps) answers `false`, and a sync
     /// that knows what the profile holds still reads it before writing.

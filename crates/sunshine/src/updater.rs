@@ -186,6 +186,53 @@ impl ProfileUpdater for SunshineUpdater {
         "sunshine"
     }
 
+    fn can_create(&self) -> bool {
+        true
+    }
+
+    /// `PUT ?identifier=` is idempotent: sent twice, it leaves one profile.
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    /// `PUT /api/v2/user_profiles?identifier={source}:{type}:{kind}:{value}` with the
+    /// patch's fields: Zendesk creates the profile with that identifier, and, when no
+    /// Zendesk user has it yet, a Zendesk user too. A user addressed by profile id cannot be
+    /// created.
+    async fn create(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Option<String>, Error> {
+        let ProfileLocator::Identifier(query) = self.locator(user)? else {
+            return Err(Error::invalid_input(
+                "a Sunshine profile is created by identifier, not by profile id",
+            ));
+        };
+        let mut fields = serde_json::Map::new();
+        patch.apply_to(&mut fields);
+        let content = content_from(&fields)?;
+        let outcome = self.client.create_or_replace(&query, &content).await?;
+        Ok(Some(outcome.profile.id))
+    }
+
+    fn can_delete(&self) -> bool {
+        true
+    }
+
+    /// `DELETE /api/v2/user_profiles/{id}`, after a read by identifier when the id is not
+    /// known. A profile already gone counts as deleted.
+    async fn delete(&self, user: &UserRef, id: Option<&str>) -> Result<(), Error> {
+        let id = match id {
+            Some(id) => ProfileId::new(id.to_owned())?,
+            None => match self.client.get_profile(&self.locator(user)?).await {
+                Ok(profile) => ProfileId::new(profile.id)?,
+                Err(error) if error.is_not_found() => return Ok(()),
+                Err(error) => return Err(error),
+            },
+        };
+        match self.client.delete_profile(&id).await {
+            Err(error) if error.is_not_found() => Ok(()),
+            other => other,
+        }
+    }
+
     /// A profile has `name`, `identifiers` and any `attributes.<key>`; nothing else can be
     /// written. Zendesk has no schema of attributes to ask, so no request is made.
     async fn check_fields(&self, fields: &[FieldPath]) -> Result<FieldCheck, Error> {

@@ -87,6 +87,33 @@ pub enum RowOutcome {
         /// The line that wins.
         by_line: u64,
     },
+    /// The user had no profile, and one was created.
+    Created {
+        /// The fields written.
+        fields: Vec<String>,
+    },
+    /// Dry run: the user has no profile, and one would be created with these fields.
+    WouldCreate {
+        /// The fields.
+        changes: Vec<FieldDiff>,
+    },
+    /// The user has no profile at the vendor, and none was created (`--mode update`, or a
+    /// vendor that cannot create them).
+    Missing {
+        /// Why none was created.
+        reason: String,
+    },
+    /// A leaver (managed, gone from the input): their profile was deleted, or the leaver
+    /// fields written.
+    Retired {
+        /// Deleted (else the leaver fields were written).
+        deleted: bool,
+    },
+    /// Dry run: a leaver who would be retired.
+    WouldRetire {
+        /// Would be deleted (else the leaver fields written).
+        deleted: bool,
+    },
 }
 
 impl RowOutcome {
@@ -98,6 +125,9 @@ impl RowOutcome {
                 | RowOutcome::Unchanged
                 | RowOutcome::Malformed { .. }
                 | RowOutcome::Superseded { .. }
+                | RowOutcome::Created { .. }
+                | RowOutcome::Missing { .. }
+                | RowOutcome::Retired { .. }
         ) || matches!(
             self,
             RowOutcome::Failed {
@@ -115,8 +145,29 @@ impl RowOutcome {
                 | RowOutcome::Unchanged
                 | RowOutcome::WouldUpdate { .. }
                 | RowOutcome::Superseded { .. }
+                | RowOutcome::Created { .. }
+                | RowOutcome::WouldCreate { .. }
+                | RowOutcome::Missing { .. }
+                | RowOutcome::Retired { .. }
+                | RowOutcome::WouldRetire { .. }
         )
     }
+}
+
+/// What a sync does with users the vendor does not have, and with users gone from the
+/// input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SyncMode {
+    /// Movers only: a user the vendor does not have is reported `missing`.
+    #[default]
+    Update,
+    /// Joiners too: a user the vendor does not have is created (where the vendor can).
+    Upsert,
+    /// Upsert, and leavers: users this state manages who are gone from the input get the
+    /// leaver action.
+    Mirror,
 }
 
 /// How a sync runs.
@@ -134,6 +185,8 @@ pub struct SyncOptions {
     /// with what the state remembers, so that a change made at the vendor is found and
     /// corrected.
     pub verify: bool,
+    /// Update, upsert or mirror.
+    pub mode: SyncMode,
 }
 
 impl Default for SyncOptions {
@@ -143,6 +196,7 @@ impl Default for SyncOptions {
             dry_run: false,
             read_first: true,
             verify: false,
+            mode: SyncMode::Update,
         }
     }
 }
@@ -157,6 +211,12 @@ impl SyncOptions {
     /// Compares without writing.
     pub fn with_dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
+        self
+    }
+
+    /// Sets the mode.
+    pub fn with_mode(mut self, mode: SyncMode) -> Self {
+        self.mode = mode;
         self
     }
 
@@ -192,6 +252,18 @@ pub struct SyncSummary {
     pub malformed: u64,
     /// Rows left out because a later row has the same key.
     pub superseded: u64,
+    /// Rows whose user was created.
+    pub created: u64,
+    /// Dry run: rows whose user would be created.
+    pub would_create: u64,
+    /// Rows whose user the vendor does not have, and none was created.
+    pub missing: u64,
+    /// Leavers deleted.
+    pub deleted: u64,
+    /// Leavers whose leaver fields were written.
+    pub retired: u64,
+    /// Dry run: leavers who would be retired or deleted.
+    pub would_retire: u64,
     /// Of the unchanged and would-update rows, those settled from the state alone, with
     /// no request.
     pub from_state: u64,
@@ -217,6 +289,12 @@ impl SyncSummary {
             RowOutcome::Unknown { .. } => self.unknown += 1,
             RowOutcome::Malformed { .. } => self.malformed += 1,
             RowOutcome::Superseded { .. } => self.superseded += 1,
+            RowOutcome::Created { .. } => self.created += 1,
+            RowOutcome::WouldCreate { .. } => self.would_create += 1,
+            RowOutcome::Missing { .. } => self.missing += 1,
+            RowOutcome::Retired { deleted: true } => self.deleted += 1,
+            RowOutcome::Retired { deleted: false } => self.retired += 1,
+            RowOutcome::WouldRetire { .. } => self.would_retire += 1,
         }
     }
 

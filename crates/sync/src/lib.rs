@@ -163,8 +163,11 @@ mod engine;
 pub mod state;
 mod stateful;
 
-pub use engine::{FieldDiff, RowError, RowOutcome, SyncOptions, SyncRow, SyncSummary, sync_rows};
+pub use engine::{
+    FieldDiff, RowError, RowOutcome, SyncMode, SyncOptions, SyncRow, SyncSummary, sync_rows,
+};
 pub use state::{SqliteState, StateStore};
 pub use stateful::{
-    BulkRead, RowReport, StateContext, SyncStop, read_everyone, row_hash, sync_with_state,
+    BulkRead, LeaverAction, LeaverGuard, LeaverLimit, RowReport, StateContext, SyncStop,
+    guard_leavers, read_everyone, retire_leavers, row_hash, sync_with_state,
 };

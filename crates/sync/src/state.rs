@@ -8,7 +8,7 @@
 //! | table | one row per |
 //! |---|---|
 //! | `scopes` | vendor, base URL, what addresses records there (`source=…;type=…`, `type_name=…`, `directory=…`) and the key kind |
-//! | `users` | scope and user key: the vendor's id, the mapped fields as last confirmed (`fields`, JSON), a hash of the input row, the last outcome and vendor error code, timestamps |
+//! | `users` | scope and user key: the vendor's id, the mapped fields as last confirmed (`fields`, JSON), a hash of the input row, the last outcome and vendor error code, whether the sync manages the user, timestamps |
 //! | `runs` | run: start, end, status, options (JSON), summary (JSON), the run it continues |
 //! | `run_rows` | row of a run that did something or failed (unchanged rows are only counted) |
 //!
@@ -95,12 +95,15 @@ pub struct UserState {
     pub outcome: String,
     /// The vendor's error code of the last failure.
     pub code: Option<String>,
+    /// What the last failure said.
+    pub reason: Option<String>,
     /// Whether the last failure may pass.
     pub retryable: bool,
     /// A write was sent and its outcome is not known: read before writing again.
     pub in_doubt: bool,
-    /// The sync has written this user at least once.
-    pub written: bool,
+    /// The sync manages this user: it settled them from an input row (wrote, created or
+    /// confirmed them). Only managed users can be leavers.
+    pub managed: bool,
 }
 
 /// A row's result, as recorded.
@@ -139,6 +142,52 @@ pub enum Settled {
         /// Why.
         reason: String,
     },
+    /// The vendor has no such user, and none was created.
+    Missing {
+        /// Why none was created.
+        reason: String,
+        /// The input row's hash.
+        row_hash: String,
+    },
+    /// A leaver's action was done: the profile deleted, or the leaver fields written.
+    Retired {
+        /// Whether the profile was deleted (else the leaver fields were written).
+        deleted: bool,
+        /// The leaver fields written, path → value.
+        fields: Map<String, Value>,
+    },
+}
+
+/// A user the state manages who is gone from today's input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Leaver {
+    /// The user's key.
+    pub key: String,
+    /// The vendor's id, when known.
+    pub vendor_id: Option<String>,
+}
+
+/// A user whose last row did not succeed, as `profiles sync status` lists them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct DeadLetter {
+    /// The scope: vendor, base URL and name.
+    pub scope: String,
+    /// The user's key.
+    pub key: String,
+    /// `failed`, `unknown` or `missing`.
+    pub outcome: String,
+    /// The vendor's code.
+    pub code: Option<String>,
+    /// What it said.
+    pub reason: Option<String>,
+    /// Whether the next run tries it again even if its row does not change.
+    pub retried: bool,
+    /// When.
+    pub at: Option<String>,
+    /// The input line of its last row.
+    pub line: Option<u64>,
 }
 
 /// How a run ended.
@@ -203,7 +252,7 @@ pub trait StateStore: Send + Sync {
     fn user(&self, scope: ScopeId, key: &str) -> Result<Option<UserState>, StateError>;
 
     /// Stores what a bulk read of the vendor found, for the given paths (a user not in the
-    /// store is added, never written by the sync).
+    /// store is added, not managed by the sync).
     fn listed(
         &self,
         scope: ScopeId,
@@ -223,6 +272,14 @@ pub trait StateStore: Send + Sync {
         key: &str,
         settled: &Settled,
     ) -> Result<(), StateError>;
+
+    /// The users of `scope` the sync manages (it settled them from an input row) who are
+    /// not in the input loaded by [`load_input_keys`](Self::load_input_keys) and not
+    /// retired yet; and how many users it manages in all.
+    fn leavers(&self, scope: ScopeId) -> Result<(Vec<Leaver>, u64), StateError>;
+
+    /// Every user, of every scope, whose last row failed, is unknown or missing.
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError>;
 
     /// Ends a run with its summary.
     fn end_run(&self, run: RunId, end: &RunEnd, summary: &Value) -> Result<(), StateError>;
@@ -259,7 +316,7 @@ const MIGRATIONS: &[&str] = &[
         reason TEXT,
         retryable INTEGER NOT NULL DEFAULT 0,
         in_doubt INTEGER NOT NULL DEFAULT 0,
-        written INTEGER NOT NULL DEFAULT 0,
+        managed INTEGER NOT NULL DEFAULT 0,
         last_run INTEGER,
         last_line INTEGER,
         confirmed_at TEXT,
@@ -593,7 +650,8 @@ impl StateStore for SqliteState {
         let mut select = inner
             .conn
             .prepare_cached(
-                "SELECT vendor_id, fields, row_hash, outcome, code, retryable, in_doubt, written
+                "SELECT vendor_id, fields, row_hash, outcome, code, retryable, in_doubt, managed,
+                    reason
                  FROM users WHERE scope_id = ?1 AND key = ?2",
             )
             .map_err(|e| self.sqlite(e))?;
@@ -608,11 +666,22 @@ impl StateStore for SqliteState {
                     row.get::<_, bool>(5)?,
                     row.get::<_, bool>(6)?,
                     row.get::<_, bool>(7)?,
+                    row.get::<_, Option<String>>(8)?,
                 ))
             })
             .optional()
             .map_err(|e| self.sqlite(e))?;
-        let Some((vendor_id, fields, row_hash, outcome, code, retryable, in_doubt, written)) = row
+        let Some((
+            vendor_id,
+            fields,
+            row_hash,
+            outcome,
+            code,
+            retryable,
+            in_doubt,
+            written,
+            reason,
+        )) = row
         else {
             return Ok(None);
         };
@@ -628,9 +697,10 @@ impl StateStore for SqliteState {
             row_hash,
             outcome,
             code,
+            reason,
             retryable,
             in_doubt,
-            written,
+            managed: written,
         }))
     }
 
@@ -689,7 +759,7 @@ impl StateStore for SqliteState {
     ) -> Result<(), StateError> {
         let line = line as i64;
         let mut stored: Option<Map<String, Value>> = None;
-        if let Settled::Confirmed { fields, .. } = settled {
+        if let Settled::Confirmed { fields, .. } | Settled::Retired { fields, .. } = settled {
             let mut merged = self
                 .user(scope, key)?
                 .map(|user| user.fields)
@@ -725,14 +795,14 @@ impl StateStore for SqliteState {
                     let changed = !written.is_empty();
                     conn.prepare_cached(&format!(
                         "INSERT INTO users (scope_id, key, vendor_id, fields, row_hash, outcome,
-                            written, last_run, last_line, confirmed_at, changed_at)
+                            managed, last_run, last_line, confirmed_at, changed_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, {NOW},
-                            CASE WHEN ?7 THEN {NOW} END)
+                            CASE WHEN ?10 THEN {NOW} END)
                          ON CONFLICT (scope_id, key) DO UPDATE SET
                             vendor_id = coalesce(excluded.vendor_id, vendor_id),
                             fields = excluded.fields, row_hash = excluded.row_hash,
                             outcome = excluded.outcome, code = NULL, reason = NULL,
-                            retryable = 0, in_doubt = 0, written = written OR excluded.written,
+                            retryable = 0, in_doubt = 0, managed = managed OR excluded.managed,
                             last_run = excluded.last_run, last_line = excluded.last_line,
                             confirmed_at = excluded.confirmed_at,
                             changed_at = coalesce(excluded.changed_at, changed_at)"
@@ -744,9 +814,10 @@ impl StateStore for SqliteState {
                         fields_json(stored.as_ref().unwrap_or(&Map::new())),
                         row_hash,
                         outcome,
-                        changed,
+                        true,
                         run.0,
-                        line
+                        line,
+                        changed
                     ])?;
                     let detail = match (changed, drift.is_empty()) {
                         (true, true) => Some(written.join(", ")),
@@ -760,12 +831,58 @@ impl StateStore for SqliteState {
                     };
                     if let Some(detail) = detail {
                         let outcome = match (changed, drift.is_empty()) {
+                            (true, true) if *outcome == "created" => "created",
                             (true, true) => "updated",
                             (true, false) => "corrected",
                             _ => "drift",
                         };
                         row.execute(params![run.0, key, line, outcome, None::<String>, detail])?;
                     }
+                }
+                Settled::Missing { reason, row_hash } => {
+                    conn.prepare_cached(&format!(
+                        "INSERT INTO users (scope_id, key, row_hash, outcome, reason, last_run,
+                            last_line, failed_at)
+                         VALUES (?1, ?2, ?3, 'missing', ?4, ?5, ?6, {NOW})
+                         ON CONFLICT (scope_id, key) DO UPDATE SET
+                            row_hash = excluded.row_hash, outcome = 'missing', code = NULL,
+                            reason = excluded.reason, retryable = 0, in_doubt = 0,
+                            last_run = excluded.last_run, last_line = excluded.last_line,
+                            failed_at = excluded.failed_at"
+                    ))?
+                    .execute(params![scope.0, key, row_hash, reason, run.0, line])?;
+                    row.execute(params![run.0, key, line, "missing", None::<String>, reason])?;
+                }
+                Settled::Retired { deleted, fields } => {
+                    let outcome = if *deleted { "deleted" } else { "retired" };
+                    conn.prepare_cached(&format!(
+                        "UPDATE users SET outcome = ?3, in_doubt = 0, code = NULL, reason = NULL,
+                            managed = CASE WHEN ?4 THEN 0 ELSE managed END,
+                            fields = CASE WHEN ?4 THEN '{{}}' ELSE ?5 END,
+                            last_run = ?6, changed_at = {NOW}, confirmed_at = {NOW}
+                         WHERE scope_id = ?1 AND key = ?2"
+                    ))?
+                    .execute(params![
+                        scope.0,
+                        key,
+                        outcome,
+                        deleted,
+                        fields_json(stored.as_ref().unwrap_or(&Map::new())),
+                        run.0
+                    ])?;
+                    let detail: Vec<&String> = fields.keys().collect();
+                    row.execute(params![
+                        run.0,
+                        key,
+                        line,
+                        outcome,
+                        None::<String>,
+                        detail
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ])?;
                 }
                 Settled::Failed {
                     reason,
@@ -804,6 +921,74 @@ impl StateStore for SqliteState {
             }
             Ok(())
         })
+    }
+
+    fn leavers(&self, scope: ScopeId) -> Result<(Vec<Leaver>, u64), StateError> {
+        self.flush()?;
+        let inner = self.lock();
+        let conn = &inner.conn;
+        let managed: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM users WHERE scope_id = ?1 AND managed
+                 AND outcome NOT IN ('deleted', 'retired')",
+                [scope.0],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let mut select = conn
+            .prepare(
+                "SELECT key, vendor_id FROM users WHERE scope_id = ?1 AND managed
+                 AND outcome NOT IN ('deleted', 'retired')
+                 AND key NOT IN (SELECT key FROM temp.input_keys) ORDER BY key",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let leavers = select
+            .query_map([scope.0], |row| {
+                Ok(Leaver {
+                    key: row.get(0)?,
+                    vendor_id: row.get(1)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.sqlite(e))?;
+        Ok((leavers, managed.max(0) as u64))
+    }
+
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
+        self.flush()?;
+        let inner = self.lock();
+        let mut select = inner
+            .conn
+            .prepare(
+                "SELECT s.vendor || ' ' || s.base_url || ' ' || s.name, u.key, u.outcome, u.code,
+                    u.reason, u.retryable, u.in_doubt, u.failed_at, u.last_line
+                 FROM users u JOIN scopes s ON s.id = u.scope_id
+                 WHERE u.outcome IN ('failed', 'unknown', 'missing', 'sending')
+                 ORDER BY u.failed_at DESC, u.key",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        select
+            .query_map([], |row| {
+                let outcome: String = row.get(2)?;
+                let retryable: bool = row.get(5)?;
+                let in_doubt: bool = row.get(6)?;
+                Ok(DeadLetter {
+                    scope: row.get(0)?,
+                    key: row.get(1)?,
+                    retried: retryable || in_doubt || outcome != "failed",
+                    outcome: if outcome == "sending" {
+                        "unknown".to_owned()
+                    } else {
+                        outcome
+                    },
+                    code: row.get(3)?,
+                    reason: row.get(4)?,
+                    at: row.get(7)?,
+                    line: row.get::<_, Option<i64>>(8)?.map(|l| l.max(0) as u64),
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.sqlite(e))
     }
 
     fn end_run(&self, run: RunId, end: &RunEnd, summary: &Value) -> Result<(), StateError> {
@@ -950,7 +1135,7 @@ mod tests {
             user.fields,
             object(json!({"name": "A", "attributes.size": null}))
         );
-        assert!(!user.in_doubt && user.written);
+        assert!(!user.in_doubt && user.managed);
         assert_eq!(user.outcome, "updated");
         assert_eq!(state.integrity_check().unwrap(), "ok");
         // The finished run is not continued.

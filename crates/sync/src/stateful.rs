@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use futures_util::stream::{Stream, StreamExt};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
@@ -15,7 +15,9 @@ use profile_core::{
     ApiErrorKind, Error, FieldChange, FieldPath, KeyKind, Profile, ProfilePatch, ProfileUpdater,
 };
 
-use crate::engine::{FieldDiff, RowError, RowOutcome, SyncOptions, SyncRow, SyncSummary, failed};
+use crate::engine::{
+    FieldDiff, RowError, RowOutcome, SyncMode, SyncOptions, SyncRow, SyncSummary, failed,
+};
 use crate::state::{RunId, ScopeId, Settled, StateError, StateStore, UserState};
 
 /// Where a stateful sync keeps what it knows.
@@ -301,19 +303,23 @@ fn values_written(pending: &ProfilePatch) -> Map<String, Value> {
 
 fn would_update(pending: &ProfilePatch, before: &Profile) -> RowOutcome {
     RowOutcome::WouldUpdate {
-        changes: pending
-            .changes()
-            .iter()
-            .map(|change| FieldDiff {
-                field: change.path().to_string(),
-                from: before.get(change.path()).cloned().filter(|v| !v.is_null()),
-                to: match change {
-                    FieldChange::Set { value, .. } => Some(value.clone()),
-                    _ => None,
-                },
-            })
-            .collect(),
+        changes: would_changes(pending, before),
     }
+}
+
+fn would_changes(pending: &ProfilePatch, before: &Profile) -> Vec<FieldDiff> {
+    pending
+        .changes()
+        .iter()
+        .map(|change| FieldDiff {
+            field: change.path().to_string(),
+            from: before.get(change.path()).cloned().filter(|v| !v.is_null()),
+            to: match change {
+                FieldChange::Set { value, .. } => Some(value.clone()),
+                _ => None,
+            },
+        })
+        .collect()
 }
 
 async fn process(
@@ -333,17 +339,41 @@ async fn process(
     }
     let hash = row_hash(&row.patch);
     let known = store.user(ctx.scope, &row.key)?;
+    // A row the vendor refused for its values is sent again only once it changes.
+    if let Some(user) = &known {
+        if user.outcome == "failed"
+            && !user.retryable
+            && user.row_hash.as_deref() == Some(hash.as_str())
+        {
+            return Ok(Done {
+                outcome: RowOutcome::Failed {
+                    reason: format!(
+                        "refused before, not sent again until the row changes: {}",
+                        user.reason.as_deref().unwrap_or("no reason given")
+                    ),
+                    code: user.code.clone(),
+                    retryable: false,
+                },
+                from_state: true,
+                drift: Vec::new(),
+                signal: Signal::Answered,
+            });
+        }
+    }
     let paths: Vec<String> = row
         .patch
         .changes()
         .iter()
         .map(|c| c.path().to_string())
         .collect();
-    let mut report_drift = drift.cloned().unwrap_or_default();
-    // The state is trusted for a row when no write of it is in doubt and it knows every
-    // field the row sets; a verify that could not list reads everyone anyway.
+    let report_drift = drift.cloned().unwrap_or_default();
+    // The state is trusted for a row when no write of it is in doubt, the user is known to
+    // exist, and the state knows every field the row sets; a verify that could not list
+    // reads everyone anyway.
     let trusted = known.as_ref().filter(|user| {
         !user.in_doubt
+            && user.outcome != "missing"
+            && user.outcome != "deleted"
             && paths.iter().all(|p| user.fields.contains_key(p))
             && (!options.verify || listed)
     });
@@ -388,75 +418,85 @@ async fn process(
         }
         if updater.write_merges() {
             store.intend(ctx.scope, ctx.run, &row.key)?;
+            let result = updater.write(&row.user, &pending).await;
+            if let Err(error) = &result {
+                // Gone from the vendor since the state saw the user.
+                if error.is_not_found() {
+                    return missing(updater, ctx, row, options, hash, error, true).await;
+                }
+            }
             return settle_write(
                 ctx,
                 row,
                 hash,
-                updater.write(&row.user, &pending).await,
+                result,
                 &pending,
                 Map::new(),
                 None,
                 report_drift,
+                "updated",
             );
         }
     }
-    // Read at the vendor: no state yet, a write in doubt, a field not known, a verify, or
-    // a vendor whose save replaces the whole user.
-    if !updater.write_merges() {
+    read_then_write(updater, ctx, row, options, hash, known, report_drift, true).await
+}
+
+/// Reads the user at the vendor, then writes what the row asks that it does not hold: no
+/// state yet, a write in doubt, a field not known, a verify, or a vendor whose save
+/// replaces the whole user. A user the vendor does not have is created if the mode says
+/// so (and `may_create`).
+#[allow(clippy::too_many_arguments)]
+async fn read_then_write(
+    updater: &dyn ProfileUpdater,
+    ctx: &StateContext,
+    row: &SyncRow,
+    options: &SyncOptions,
+    hash: String,
+    known: Option<UserState>,
+    mut report_drift: Vec<FieldDiff>,
+    may_create: bool,
+) -> Result<Done, StateError> {
+    let store = ctx.store.as_ref();
+    let paths: Vec<String> = row
+        .patch
+        .changes()
+        .iter()
+        .map(|c| c.path().to_string())
+        .collect();
+    let in_doubt = known.as_ref().is_some_and(|user| user.in_doubt);
+    let (before, pending, written) = if updater.write_merges() {
+        let before = match updater.get_for(&row.user, &row.patch).await {
+            Ok(before) => before,
+            Err(error) if error.is_not_found() => {
+                return missing(updater, ctx, row, options, hash, &error, may_create).await;
+            }
+            Err(error) => return record_failure(ctx, row, hash, &error),
+        };
+        let pending = updater.pending(&row.patch, &before);
+        if pending.is_empty() || options.dry_run {
+            (before, pending, None)
+        } else {
+            store.intend(ctx.scope, ctx.run, &row.key)?;
+            let result = updater.write(&row.user, &pending).await;
+            (before, pending, Some(result))
+        }
+    } else {
         if !options.dry_run {
             store.intend(ctx.scope, ctx.run, &row.key)?;
         }
-        let applied = match updater
+        match updater
             .apply_pending(&row.user, &row.patch, options.dry_run)
             .await
         {
-            Ok(applied) => applied,
-            Err(error) => return record_failure(ctx, row, hash, &error),
-        };
-        let read = values_of(
-            &applied.before,
-            row.patch.changes().iter().map(|c| c.path()),
-        );
-        if let Some(user) = &known {
-            if report_drift.is_empty() && options.verify {
-                report_drift = drift_between(&user.fields, &read, paths.iter());
+            Ok(applied) => {
+                let written = applied.written.then_some(Ok(()));
+                (applied.before, applied.pending, written)
             }
+            Err(error) if error.is_not_found() => {
+                return missing(updater, ctx, row, options, hash, &error, may_create).await;
+            }
+            Err(error) => return record_failure(ctx, row, hash, &error),
         }
-        if applied.pending.is_empty() {
-            let in_doubt = known.as_ref().is_some_and(|user| user.in_doubt);
-            return settle_read(
-                ctx,
-                row,
-                hash,
-                &applied.before,
-                read,
-                report_drift,
-                options,
-                in_doubt,
-            );
-        }
-        if !applied.written {
-            return Ok(Done {
-                outcome: would_update(&applied.pending, &applied.before),
-                from_state: false,
-                drift: report_drift,
-                signal: Signal::Answered,
-            });
-        }
-        return settle_write(
-            ctx,
-            row,
-            hash,
-            Ok(()),
-            &applied.pending,
-            read,
-            applied.before.id().map(str::to_owned),
-            report_drift,
-        );
-    }
-    let before = match updater.get_for(&row.user, &row.patch).await {
-        Ok(before) => before,
-        Err(error) => return record_failure(ctx, row, hash, &error),
     };
     let read = values_of(&before, row.patch.changes().iter().map(|c| c.path()));
     if let Some(user) = &known {
@@ -464,9 +504,7 @@ async fn process(
             report_drift = drift_between(&user.fields, &read, paths.iter());
         }
     }
-    let pending = updater.pending(&row.patch, &before);
     if pending.is_empty() {
-        let in_doubt = known.as_ref().is_some_and(|user| user.in_doubt);
         return settle_read(
             ctx,
             row,
@@ -478,16 +516,14 @@ async fn process(
             in_doubt,
         );
     }
-    if options.dry_run {
+    let Some(result) = written else {
         return Ok(Done {
             outcome: would_update(&pending, &before),
             from_state: false,
             drift: report_drift,
             signal: Signal::Answered,
         });
-    }
-    store.intend(ctx.scope, ctx.run, &row.key)?;
-    let result = updater.write(&row.user, &pending).await;
+    };
     settle_write(
         ctx,
         row,
@@ -497,7 +533,77 @@ async fn process(
         read,
         before.id().map(str::to_owned),
         report_drift,
+        "updated",
     )
+}
+
+/// The vendor has no such user: created in upsert and mirror mode where the vendor can,
+/// else recorded as missing.
+#[allow(clippy::too_many_arguments)]
+fn missing<'a>(
+    updater: &'a dyn ProfileUpdater,
+    ctx: &'a StateContext,
+    row: &'a SyncRow,
+    options: &'a SyncOptions,
+    hash: String,
+    error: &'a Error,
+    may_create: bool,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Done, StateError>> + Send + 'a>> {
+    Box::pin(async move {
+        let creating = matches!(options.mode, SyncMode::Upsert | SyncMode::Mirror);
+        if !creating || !updater.can_create() || !may_create {
+            let reason = if !creating {
+                format!("not at {} (--mode update creates no one)", updater.vendor())
+            } else if !updater.can_create() {
+                format!(
+                    "not at {}, which cannot create users through its API",
+                    updater.vendor()
+                )
+            } else {
+                error.to_string()
+            };
+            if !options.dry_run {
+                ctx.store.settle(
+                    ctx.scope,
+                    ctx.run,
+                    row.line,
+                    &row.key,
+                    &Settled::Missing {
+                        reason: reason.clone(),
+                        row_hash: hash,
+                    },
+                )?;
+            }
+            return Ok(Done::of(RowOutcome::Missing { reason }));
+        }
+        if options.dry_run {
+            return Ok(Done::of(RowOutcome::WouldCreate {
+                changes: would_changes(&row.patch, &Profile::default()),
+            }));
+        }
+        // Marked in doubt first: a create whose answer is lost is followed, on the next
+        // run, by a read by key, never by a second create sent blind.
+        ctx.store.intend(ctx.scope, ctx.run, &row.key)?;
+        match updater.create(&row.user, &row.patch).await {
+            Ok(vendor_id) => settle_write(
+                ctx,
+                row,
+                hash,
+                Ok(()),
+                &row.patch,
+                Map::new(),
+                vendor_id,
+                Vec::new(),
+                "created",
+            ),
+            // The record exists after all (Capture's 361: a unique value already taken):
+            // the row goes on as an update.
+            Err(error) if error.api_kind() == Some(ApiErrorKind::Conflict) => {
+                read_then_write(updater, ctx, row, options, hash, None, Vec::new(), false).await
+            }
+            Err(error) => record_failure(ctx, row, hash, &error),
+        }
+    })
 }
 
 /// A row read at the vendor and found to hold everything: its values are remembered.
@@ -524,6 +630,7 @@ fn settle_read(
             read,
             before.id().map(str::to_owned),
             drift,
+            "updated",
         );
     }
     if !options.dry_run {
@@ -560,6 +667,7 @@ fn settle_write(
     mut read: Map<String, Value>,
     vendor_id: Option<String>,
     drift: Vec<FieldDiff>,
+    outcome: &'static str,
 ) -> Result<Done, StateError> {
     if let Err(error) = result {
         let mut done = record_failure(ctx, row, hash, &error)?;
@@ -578,13 +686,17 @@ fn settle_write(
             vendor_id,
             fields: read,
             row_hash: hash,
-            outcome: "updated",
+            outcome,
             written: written.clone(),
             drift: drift.iter().map(|d| d.field.clone()).collect(),
         },
     )?;
     Ok(Done {
-        outcome: RowOutcome::Updated { fields: written },
+        outcome: if outcome == "created" {
+            RowOutcome::Created { fields: written }
+        } else {
+            RowOutcome::Updated { fields: written }
+        },
         from_state: false,
         drift,
         signal: Signal::Answered,
@@ -733,4 +845,227 @@ where
     }
     summary.elapsed = started.elapsed();
     (summary, stop)
+}
+
+/// What is done to a leaver: a user this state manages who is gone from the input.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum LeaverAction {
+    /// Delete the profile (Sunshine `DELETE`, Capture `entity.delete`).
+    Delete,
+    /// Write these fields (a status attribute; `null` clears a field).
+    Set(ProfilePatch),
+}
+
+/// How many leavers a run may retire before the mass-leaver guard holds them all.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum LeaverLimit {
+    /// At most this many.
+    Count(u64),
+    /// At most this share of the users the state manages, in percent.
+    Percent(f64),
+}
+
+impl Default for LeaverLimit {
+    fn default() -> Self {
+        LeaverLimit::Percent(10.0)
+    }
+}
+
+impl std::fmt::Display for LeaverLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LeaverLimit::Count(n) => write!(f, "{n}"),
+            LeaverLimit::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl std::str::FromStr for LeaverLimit {
+    type Err = String;
+
+    /// `25` (a count) or `10%` (a share of the managed users).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad =
+            || format!("`{text}` is not a leaver limit: write a count (25) or a percentage (10%)");
+        match text.trim().strip_suffix('%') {
+            Some(percent) => match percent.trim().parse::<f64>() {
+                Ok(p) if (0.0..=100.0).contains(&p) => Ok(LeaverLimit::Percent(p)),
+                _ => Err(bad()),
+            },
+            None => text
+                .trim()
+                .parse()
+                .map(LeaverLimit::Count)
+                .map_err(|_| bad()),
+        }
+    }
+}
+
+impl LeaverLimit {
+    /// Whether `leavers` of `managed` users stay within the limit.
+    pub fn allows(&self, leavers: u64, managed: u64) -> bool {
+        match *self {
+            LeaverLimit::Count(n) => leavers <= n,
+            LeaverLimit::Percent(p) => (leavers as f64) <= managed as f64 * p / 100.0,
+        }
+    }
+}
+
+/// The mass-leaver guard held every leaver back.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "{leavers} of the {managed} users this state manages are gone from the input, more than --max-leavers {limit} allows{}: nothing was done to any leaver. If they did leave, run again with --allow-leavers {leavers}",
+    match .allowed { Some(n) => format!(" (--allow-leavers {n} approves exactly {n}, not {leavers})"), None => String::new() }
+)]
+#[non_exhaustive]
+pub struct LeaverGuard {
+    /// Leavers found.
+    pub leavers: u64,
+    /// Users the state manages.
+    pub managed: u64,
+    /// The limit.
+    pub limit: LeaverLimit,
+    /// What `--allow-leavers` approved, if given.
+    pub allowed: Option<u64>,
+}
+
+/// The guard: `leavers` of `managed` may be retired when `allowed` approves exactly that
+/// many, or when they stay within `limit`.
+pub fn guard_leavers(
+    leavers: u64,
+    managed: u64,
+    limit: LeaverLimit,
+    allowed: Option<u64>,
+) -> Result<(), LeaverGuard> {
+    if allowed == Some(leavers) || limit.allows(leavers, managed) {
+        return Ok(());
+    }
+    Err(LeaverGuard {
+        leavers,
+        managed,
+        limit,
+        allowed,
+    })
+}
+
+/// Does the leaver action to each of `leavers` (as [`StateStore::leavers`] found them,
+/// after the guard let them through), `options.concurrency` at a time; reports each as a
+/// row of line 0.
+pub async fn retire_leavers<F>(
+    updater: Arc<dyn ProfileUpdater>,
+    ctx: &StateContext,
+    leavers: Vec<crate::state::Leaver>,
+    action: &LeaverAction,
+    options: &SyncOptions,
+    mut on_row: F,
+) -> (SyncSummary, Option<SyncStop>)
+where
+    F: FnMut(&RowReport),
+{
+    let started = Instant::now();
+    let mut summary = SyncSummary::default();
+    let deleted = matches!(action, LeaverAction::Delete);
+    let stopping = AtomicBool::new(false);
+    let stopping = &stopping;
+    let work = stream::iter(leavers)
+        .take_while(|_| std::future::ready(!stopping.load(Ordering::SeqCst)))
+        .map(|leaver| {
+            let updater = updater.clone();
+            async move {
+                let done = retire(updater.as_ref(), ctx, &leaver, action, options, deleted).await;
+                (leaver.key, done)
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1));
+    futures_util::pin_mut!(work);
+    let mut stop = None;
+    while let Some((key, done)) = work.next().await {
+        let done = match done {
+            Ok(done) => done,
+            Err(error) => {
+                stopping.store(true, Ordering::SeqCst);
+                stop.get_or_insert(SyncStop::State(error));
+                continue;
+            }
+        };
+        if let Signal::Stop(cause) = done.signal {
+            stopping.store(true, Ordering::SeqCst);
+            stop.get_or_insert(cause);
+        }
+        summary.count(&done.outcome);
+        on_row(&RowReport {
+            line: 0,
+            key,
+            outcome: done.outcome,
+            from_state: false,
+            drift: Vec::new(),
+        });
+    }
+    summary.elapsed = started.elapsed();
+    (summary, stop)
+}
+
+async fn retire(
+    updater: &dyn ProfileUpdater,
+    ctx: &StateContext,
+    leaver: &crate::state::Leaver,
+    action: &LeaverAction,
+    options: &SyncOptions,
+    deleted: bool,
+) -> Result<Done, StateError> {
+    if options.dry_run {
+        return Ok(Done::of(RowOutcome::WouldRetire { deleted }));
+    }
+    let user = ctx.key_kind.user(&leaver.key);
+    ctx.store.intend(ctx.scope, ctx.run, &leaver.key)?;
+    let (result, fields) = match action {
+        LeaverAction::Delete => (
+            updater.delete(&user, leaver.vendor_id.as_deref()).await,
+            Map::new(),
+        ),
+        LeaverAction::Set(patch) => (updater.write(&user, patch).await, values_written(patch)),
+    };
+    match result {
+        Ok(()) => {
+            ctx.store.settle(
+                ctx.scope,
+                ctx.run,
+                0,
+                &leaver.key,
+                &Settled::Retired { deleted, fields },
+            )?;
+            Ok(Done::of(RowOutcome::Retired { deleted }))
+        }
+        Err(error) => {
+            let outcome = failed(&error);
+            let signal = signal_of(&error);
+            if !matches!(signal, Signal::Stop(_)) {
+                let settled = match &outcome {
+                    RowOutcome::Failed {
+                        reason,
+                        code,
+                        retryable,
+                    } => Settled::Failed {
+                        reason: format!("as a leaver: {reason}"),
+                        code: code.clone(),
+                        retryable: *retryable,
+                        row_hash: String::new(),
+                    },
+                    _ => Settled::Unknown {
+                        reason: error.to_string(),
+                    },
+                };
+                ctx.store
+                    .settle(ctx.scope, ctx.run, 0, &leaver.key, &settled)?;
+            }
+            Ok(Done {
+                outcome,
+                from_state: false,
+                drift: Vec::new(),
+                signal,
+            })
+        }
+    }
 }

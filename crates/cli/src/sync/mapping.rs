@@ -33,8 +33,26 @@ pub(crate) struct Section {
     type_name: Option<String>,
     directory: Option<String>,
     lang: Option<String>,
+    /// `update`, `upsert` or `mirror`.
+    mode: Option<String>,
+    /// What a mirror does to leavers.
+    leavers: Option<LeaversSpec>,
     #[serde(default)]
     fields: BTreeMap<String, String>,
+}
+
+/// The leaver action in a mapping file: `leavers = "delete"`, or
+/// `leavers = { set = { "attributes.status" = "left" }, clear = ["Title"] }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum LeaversSpec {
+    Named(String),
+    Fields {
+        #[serde(default)]
+        set: BTreeMap<String, toml::Value>,
+        #[serde(default)]
+        clear: Vec<String>,
+    },
 }
 
 /// A mapping file: one section per vendor, so one file serves all three.
@@ -53,6 +71,10 @@ pub(crate) struct Mapping {
     pub(crate) key_kind: KeyKind,
     pub(crate) fields: Vec<(String, FieldPath)>,
     pub(crate) scope: Scope,
+    /// The mode the file names, if any.
+    pub(crate) mode: Option<String>,
+    /// The leaver action the file names, if any.
+    pub(crate) leavers: Option<LeaversSpec>,
 }
 
 /// The mapping flags of `profiles sync`.
@@ -101,6 +123,8 @@ impl Mapping {
                 directory: pick(&flags.scope.directory, &section.directory),
                 lang: pick(&flags.scope.lang, &section.lang),
             },
+            mode: section.mode.clone(),
+            leavers: section.leavers.clone(),
         })
     }
 

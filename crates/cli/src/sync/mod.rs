@@ -13,8 +13,9 @@ use futures_util::stream;
 use profile_core::ProfileUpdater;
 use profile_sync::state::{RunEnd, ScopeKey};
 use profile_sync::{
-    RowOutcome, SqliteState, StateContext, StateStore, SyncOptions, SyncSummary, read_everyone,
-    sync_rows, sync_with_state,
+    LeaverAction, LeaverLimit, RowOutcome, SqliteState, StateContext, StateStore, SyncMode,
+    SyncOptions, SyncSummary, guard_leavers, read_everyone, retire_leavers, sync_rows,
+    sync_with_state,
 };
 use serde_json::json;
 
@@ -28,13 +29,35 @@ use input::Format;
 use mapping::{Mapping, MappingFlags, Scope};
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct SyncArgs {
+    #[command(subcommand)]
+    command: Option<SyncCommand>,
     /// The vendor to write to.
-    #[arg(long, value_enum)]
-    vendor: Vendor,
+    #[arg(long, value_enum, required = true)]
+    vendor: Option<Vendor>,
     /// The input: CSV with a header row, or JSON Lines.
-    #[arg(long, value_name = "FILE")]
-    input: PathBuf,
+    #[arg(long, value_name = "FILE", required = true)]
+    input: Option<PathBuf>,
+    /// What to do with users the vendor does not have, and with leavers: update (movers
+    /// only), upsert (create joiners), mirror (upsert, and retire leavers). Default: the
+    /// mapping file's `mode`, else update.
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// Mirror: what a leaver gets; `delete` deletes their profile (Sunshine, Capture).
+    #[arg(long, value_name = "ACTION", value_parser = ["delete"])]
+    leavers: Option<String>,
+    /// Mirror: write FIELD=VALUE to each leaver instead (repeatable; an empty VALUE clears
+    /// the field).
+    #[arg(long = "leaver-set", value_name = "FIELD=VALUE")]
+    leaver_set: Vec<String>,
+    /// Mirror: the most leavers one run retires, a count (25) or a percentage of the users
+    /// the state manages (10%, the default). Above it, nothing is done to any leaver.
+    #[arg(long, value_name = "N|P%", value_parser = parse_limit)]
+    max_leavers: Option<LeaverLimit>,
+    /// Mirror: approve exactly this many leavers, once, whatever --max-leavers says.
+    #[arg(long, value_name = "N")]
+    allow_leavers: Option<u64>,
     /// The input's format (default: from the extension; .jsonl/.ndjson/.json are JSON Lines).
     #[arg(long, value_enum)]
     format: Option<Format>,
@@ -113,12 +136,18 @@ pub(crate) struct SyncArgs {
 }
 
 impl SyncArgs {
+    /// The vendor: clap requires `--vendor` unless a subcommand is given, and
+    /// `sync status` never asks.
+    fn vendor(&self) -> Vendor {
+        self.vendor.unwrap_or(Vendor::Sunshine)
+    }
+
     /// Refuses the flags of the vendors this sync is not for: a flag that would be ignored
     /// is a mistake to point out, not to pass over.
     fn refuse_other_vendors(&self) -> Result<(), CliError> {
-        let vendor = self.vendor.name();
+        let vendor = self.vendor().name();
         let mut foreign: Vec<&str> = Vec::new();
-        if self.vendor != Vendor::Sunshine {
+        if self.vendor() != Vendor::Sunshine {
             foreign.extend(self.sunshine.given());
             if self.source.is_some() {
                 foreign.push("--source");
@@ -127,13 +156,13 @@ impl SyncArgs {
                 foreign.push("--type");
             }
         }
-        if self.vendor != Vendor::Capture {
+        if self.vendor() != Vendor::Capture {
             foreign.extend(self.capture.given());
             if self.type_name.is_some() {
                 foreign.push("--type-name");
             }
         }
-        if self.vendor != Vendor::Lumapps {
+        if self.vendor() != Vendor::Lumapps {
             foreign.extend(self.lumapps.given());
             if self.directory.is_some() {
                 foreign.push("--directory");
@@ -142,7 +171,7 @@ impl SyncArgs {
                 foreign.push("--lang");
             }
         }
-        if self.vendor == Vendor::Sunshine && self.credentials.given() {
+        if self.vendor() == Vendor::Sunshine && self.credentials.given() {
             foreign.push(if self.credentials.client_id.is_some() {
                 "--client-id"
             } else {
@@ -160,7 +189,7 @@ impl SyncArgs {
         scope: &Scope,
         politeness: Politeness,
     ) -> Result<Arc<dyn ProfileUpdater>, CliError> {
-        match self.vendor {
+        match self.vendor() {
             Vendor::Sunshine => self.sunshine.updater(
                 &self.endpoint,
                 scope.source.clone(),
@@ -186,6 +215,37 @@ impl SyncArgs {
             }
         }
     }
+}
+
+/// `profiles sync status`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum SyncCommand {
+    /// The rows that did not succeed, per user, with their codes and dates (the dead
+    /// letters): those the next run retries, and those it sends again only once their row
+    /// changes.
+    Status {
+        /// The state database.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `--mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ModeArg {
+    /// Movers only: a user the vendor does not have is `missing`.
+    Update,
+    /// Create joiners (Sunshine, Capture).
+    Upsert,
+    /// Upsert, and retire leavers: managed users gone from the input.
+    Mirror,
+}
+
+fn parse_limit(text: &str) -> Result<LeaverLimit, String> {
+    text.parse()
 }
 
 /// What `profiles sync` prints on stdout.
@@ -371,7 +431,145 @@ fn state_error(error: profile_sync::state::StateError) -> CliError {
     CliError::Failed(error.to_string())
 }
 
+/// `profiles sync status`: the dead letters of a state database.
+fn status(path: &std::path::Path, as_json: bool) -> Result<(), CliError> {
+    if !path.exists() {
+        return Err(CliError::Usage(format!(
+            "no state database at {}",
+            path.display()
+        )));
+    }
+    let store = SqliteState::open(path)
+        .map_err(|e| CliError::Usage(format!("cannot use the state database: {e}")))?;
+    let letters = store.dead_letters().map_err(state_error)?;
+    if as_json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&letters).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    if letters.is_empty() {
+        say!("every user's last row succeeded: nothing to retry");
+        return Ok(());
+    }
+    say!(
+        "{:<32} {:<8} {:<22} {:<24} {:<6} REASON",
+        "KEY",
+        "OUTCOME",
+        "CODE",
+        "SINCE",
+        "RETRY"
+    );
+    for letter in &letters {
+        say!(
+            "{:<32} {:<8} {:<22} {:<24} {:<6} {}",
+            letter.key,
+            letter.outcome,
+            letter.code.as_deref().unwrap_or("-"),
+            letter.at.as_deref().unwrap_or("-"),
+            if letter.retried { "next" } else { "change" },
+            letter.reason.as_deref().unwrap_or("")
+        );
+    }
+    say!(
+        "{} users; RETRY next: the next run tries them again; change: only once their row changes",
+        letters.len()
+    );
+    Ok(())
+}
+
+/// A leaver field's value: JSON when it parses as JSON, else a string; empty clears it.
+fn leaver_value(text: &str) -> serde_json::Value {
+    if text.is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
+}
+
+/// The mode and the leaver action, from the flags, else the mapping file.
+fn mode_and_leavers(
+    args: &SyncArgs,
+    mapping: &Mapping,
+) -> Result<(SyncMode, Option<LeaverAction>), CliError> {
+    let mode = match (args.mode, mapping.mode.as_deref()) {
+        (Some(ModeArg::Update), _) | (None, None | Some("update")) => SyncMode::Update,
+        (Some(ModeArg::Upsert), _) | (None, Some("upsert")) => SyncMode::Upsert,
+        (Some(ModeArg::Mirror), _) | (None, Some("mirror")) => SyncMode::Mirror,
+        (None, Some(other)) => {
+            return Err(CliError::Usage(format!(
+                "mapping file: mode `{other}` is not update, upsert or mirror"
+            )));
+        }
+    };
+    let flag_given = args.leavers.is_some() || !args.leaver_set.is_empty();
+    if args.leavers.is_some() && !args.leaver_set.is_empty() {
+        return Err("--leavers delete and --leaver-set are two leaver actions: give one".into());
+    }
+    let set = |pairs: Vec<(String, serde_json::Value)>| -> Result<LeaverAction, CliError> {
+        let mut patch = profile_core::ProfilePatch::new();
+        for (field, value) in pairs {
+            let path = profile_core::FieldPath::parse(&field)
+                .map_err(|e| CliError::Usage(format!("leaver field `{field}`: {e}")))?;
+            patch = patch.set_path(path, value);
+        }
+        Ok(LeaverAction::Set(patch))
+    };
+    let action = if args.leavers.is_some() {
+        Some(LeaverAction::Delete)
+    } else if !args.leaver_set.is_empty() {
+        let mut pairs = Vec::new();
+        for pair in &args.leaver_set {
+            let (field, value) = pair.split_once('=').ok_or_else(|| {
+                CliError::Usage(format!("--leaver-set takes FIELD=VALUE, not `{pair}`"))
+            })?;
+            pairs.push((field.to_owned(), leaver_value(value)));
+        }
+        Some(set(pairs)?)
+    } else {
+        match &mapping.leavers {
+            None => None,
+            Some(mapping::LeaversSpec::Named(name)) if name == "delete" => {
+                Some(LeaverAction::Delete)
+            }
+            Some(mapping::LeaversSpec::Named(other)) => {
+                return Err(CliError::Usage(format!(
+                    "mapping file: leavers = \"{other}\" is not an action: write \"delete\", or {{ set = {{ FIELD = VALUE }} }}"
+                )));
+            }
+            Some(mapping::LeaversSpec::Fields { set: fields, clear }) => {
+                let mut pairs: Vec<(String, serde_json::Value)> = fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+                    .collect();
+                pairs.extend(clear.iter().map(|k| (k.clone(), serde_json::Value::Null)));
+                Some(set(pairs)?)
+            }
+        }
+    };
+    match (mode, &action) {
+        (SyncMode::Mirror, None) => Err(CliError::Usage(
+            "--mode mirror needs the leaver action: --leavers delete, or --leaver-set FIELD=VALUE \
+             (or `leavers` in the mapping file)"
+                .into(),
+        )),
+        (SyncMode::Mirror, _) => Ok((mode, action)),
+        (_, Some(_)) if flag_given => Err(CliError::Usage(
+            "--leavers and --leaver-set apply to --mode mirror".into(),
+        )),
+        _ => Ok((mode, None)),
+    }
+}
+
 pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
+    if let Some(SyncCommand::Status { state, json }) = &args.command {
+        status(state, *json)?;
+        return Ok(SyncSummary::default());
+    }
+    let input_path = args
+        .input
+        .clone()
+        .ok_or_else(|| CliError::Usage("--input is required".into()))?;
     args.refuse_other_vendors()?;
     if args.journal.is_some() || args.resume.is_some() {
         return Err(CliError::Usage(
@@ -393,12 +591,18 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
             lang: args.lang.clone(),
         },
     };
-    let mapping = Mapping::resolve(args.vendor, &flags)?;
-    let format = args.format.unwrap_or_else(|| Format::guess(&args.input));
-    let (columns, _) = input::open(&args.input, format)?;
+    let mapping = Mapping::resolve(args.vendor(), &flags)?;
+    let (mode, leaver_action) = mode_and_leavers(&args, &mapping)?;
+    if mode != SyncMode::Update && args.state.is_none() && mode == SyncMode::Mirror {
+        return Err(CliError::Usage(
+            "--mode mirror needs --state FILE: leavers are the users an earlier run managed".into(),
+        ));
+    }
+    let format = args.format.unwrap_or_else(|| Format::guess(&input_path));
+    let (columns, _) = input::open(&input_path, format)?;
     // Everything that can be refused is refused before the first request.
     mapping.check_columns(&columns)?;
-    let base_url = args.endpoint.base_url(base_url_var(args.vendor))?;
+    let base_url = args.endpoint.base_url(base_url_var(args.vendor()))?;
     let politeness = Politeness {
         per_minute: args.rate,
         max_in_flight: args.concurrency.max(1),
@@ -409,8 +613,22 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         .map_err(credentials_refused)?;
     let fields: Vec<profile_core::FieldPath> =
         mapping.fields.iter().map(|(_, f)| f.clone()).collect();
+    let mut checked = fields.clone();
+    match &leaver_action {
+        Some(LeaverAction::Set(patch)) => {
+            checked.extend(patch.changes().iter().map(|c| c.path().clone()));
+        }
+        Some(LeaverAction::Delete) if !updater.can_delete() => {
+            return Err(CliError::Usage(format!(
+                "{} profiles cannot be deleted through its API: give leavers fields to set \
+                 instead (--leaver-set FIELD=VALUE; an empty VALUE clears a field)",
+                updater.vendor()
+            )));
+        }
+        _ => {}
+    }
     let check = updater
-        .check_fields(&fields)
+        .check_fields(&checked)
         .await
         .map_err(|e| credentials_refused(CliError::vendor(e, &base_url)))?;
     if !check.is_ok() {
@@ -425,11 +643,12 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         .with_concurrency(args.concurrency)
         .with_dry_run(args.dry_run)
         .with_verify(args.verify)
+        .with_mode(mode)
         .with_read_first(!args.no_read_first);
     let terminal = std::io::stderr().is_terminal();
     // On a terminal the rows are counted first (a quick pass over the file) for an ETA.
     let total = if terminal {
-        input::open(&args.input, format)
+        input::open(&input_path, format)
             .ok()
             .map(|(_, rows)| rows.count() as u64)
     } else {
@@ -438,7 +657,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     let mut progress = Progress::new(terminal, total);
 
     if args.no_read_first {
-        let (_, rows) = input::open(&args.input, format)?;
+        let (_, rows) = input::open(&input_path, format)?;
         let rows = rows.map(|raw| input::to_sync_row(raw, &mapping));
         let mut failures = Vec::new();
         let summary = sync_rows(
@@ -462,8 +681,8 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         .await;
         progress.finish();
         let report = json!({
-            "vendor": args.vendor.name(),
-            "input": args.input.display().to_string(),
+            "vendor": args.vendor().name(),
+            "input": input_path.display().to_string(),
             "dry_run": args.dry_run,
             "summary": summary,
             "failures": failures,
@@ -480,20 +699,21 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     let scope_key = ScopeKey {
         vendor: updater.vendor().to_owned(),
         base_url: base_url.to_string(),
-        name: scope_name(args.vendor, &mapping.scope),
+        name: scope_name(args.vendor(), &mapping.scope),
         key_kind: mapping.key_kind.name().to_owned(),
     };
     let scope = store.scope(&scope_key).map_err(state_error)?;
     let run_options = json!({
-        "vendor": args.vendor.name(),
+        "vendor": args.vendor().name(),
         "concurrency": args.concurrency,
         "rate": args.rate,
         "dry_run": args.dry_run,
         "verify": args.verify,
+        "mode": mode,
         "fields": fields.iter().map(ToString::to_string).collect::<Vec<_>>(),
     });
     let (run, continues) = store
-        .begin_run(scope, &args.input.display().to_string(), &run_options)
+        .begin_run(scope, &input_path.display().to_string(), &run_options)
         .map_err(state_error)?;
     if let (Some(earlier), false) = (continues, file.temporary) {
         eprintln!(
@@ -502,7 +722,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         );
     }
     // The keys first: a key on two lines is synced once, from its last line.
-    let (_, rows) = input::open(&args.input, format)?;
+    let (_, rows) = input::open(&input_path, format)?;
     let mut keys = rows
         .map(|raw| input::to_sync_row(raw, &mapping))
         .filter_map(Result::ok)
@@ -560,11 +780,11 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         }
     }
 
-    let (_, rows) = input::open(&args.input, format)?;
+    let (_, rows) = input::open(&input_path, format)?;
     let rows = rows.map(|raw| input::to_sync_row(raw, &mapping));
     let mut malformed = Vec::new();
     let (summary, stop) = sync_with_state(
-        updater,
+        updater.clone(),
         &ctx,
         stream::iter(rows),
         &options,
@@ -580,8 +800,23 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
                     "drift: line {line} {key}: {}: the state had {}, {} has {}",
                     drift.field,
                     show(&drift.from),
-                    args.vendor.name(),
+                    args.vendor().name(),
                     show(&drift.to)
+                );
+            }
+            if let RowOutcome::WouldCreate { changes } = &report.outcome {
+                let fields: Vec<String> = changes
+                    .iter()
+                    .map(|c| format!("{} = {}", c.field, show(&c.to)))
+                    .collect();
+                say!(
+                    "line {line} {key}: would create it with {}{}",
+                    fields.join(", "),
+                    if args.vendor() == Vendor::Sunshine {
+                        " (the first profile of someone Zendesk does not know creates a Zendesk user too)"
+                    } else {
+                        ""
+                    }
                 );
             }
             if let RowOutcome::WouldUpdate { changes } = &report.outcome {
@@ -601,6 +836,60 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     )
     .await;
     progress.finish();
+    let mut summary = summary;
+    let mut stop = stop;
+    let mut held: Option<String> = None;
+    if let (SyncMode::Mirror, Some(action), None) = (mode, &leaver_action, &stop) {
+        if summary.malformed > 0 {
+            eprintln!(
+                "warning: {} rows could not be read: leavers are not looked for while the input has unreadable rows (their users would look gone)",
+                summary.malformed
+            );
+        } else {
+            let (leavers, managed) = store.leavers(scope).map_err(state_error)?;
+            if !leavers.is_empty() {
+                match guard_leavers(
+                    leavers.len() as u64,
+                    managed,
+                    args.max_leavers.unwrap_or_default(),
+                    args.allow_leavers,
+                ) {
+                    Err(guard) => held = Some(guard.to_string()),
+                    Ok(()) => {
+                        eprintln!(
+                            "sync: {} of the {managed} managed users are gone from the input: {}",
+                            leavers.len(),
+                            match (action, args.dry_run) {
+                                (LeaverAction::Delete, true) => "would delete them",
+                                (LeaverAction::Delete, false) => "deleting them",
+                                (_, true) => "would write their leaver fields",
+                                (_, false) => "writing their leaver fields",
+                            }
+                        );
+                        let (retired, leaver_stop) = retire_leavers(
+                            updater.clone(),
+                            &ctx,
+                            leavers,
+                            action,
+                            &options,
+                            |report| {
+                                if args.dry_run {
+                                    say!("leaver {}: {:?}", report.key, report.outcome);
+                                }
+                            },
+                        )
+                        .await;
+                        summary.deleted += retired.deleted;
+                        summary.retired += retired.retired;
+                        summary.would_retire += retired.would_retire;
+                        summary.failed += retired.failed;
+                        summary.unknown += retired.unknown;
+                        stop = leaver_stop;
+                    }
+                }
+            }
+        }
+    }
     let end = match &stop {
         None => RunEnd::Finished,
         Some(stop) => RunEnd::Stopped(stop.to_string()),
@@ -626,18 +915,23 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     failures.extend(malformed);
     failures.sort_by_key(|f| f["line"].as_u64());
     let report = json!({
-        "vendor": args.vendor.name(),
-        "input": args.input.display().to_string(),
+        "vendor": args.vendor().name(),
+        "input": input_path.display().to_string(),
         "dry_run": args.dry_run,
         "state": args.state.as_ref().map(|p| p.display().to_string()),
         "runs": chain.iter().map(|r| r.0).collect::<Vec<_>>(),
         "stopped": stop.as_ref().map(ToString::to_string),
+        "leavers_held": held,
         "summary": summary,
         "whole_run": {
             "updated": count("updated") + count("corrected"),
             "drift": count("drift") + count("corrected"),
             "failed": count("failed"),
             "unknown": count("unknown"),
+            "created": count("created"),
+            "missing": count("missing"),
+            "deleted": count("deleted"),
+            "retired": count("retired"),
         },
         "duplicates": duplicates
             .iter()
@@ -662,6 +956,9 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     if let Some(stop) = stop {
         return Err(CliError::Stopped(stop.to_string()));
     }
+    if let Some(held) = held {
+        return Err(CliError::LeaversHeld(held));
+    }
     Ok(summary)
 }
 
@@ -673,18 +970,35 @@ fn finish(
     report: &serde_json::Value,
 ) -> Result<(), CliError> {
     eprintln!(
-        "sync: {} rows in {:.1}s ({:.0} rows/s): {} updated, {} unchanged ({} known from the state, no request), {} would update, {} failed, {} unknown, {} malformed, {} left out as duplicates",
+        "sync: {} rows in {:.1}s ({:.0} rows/s): {} updated, {} created, {} unchanged ({} known from the state, no request), {} missing, {} failed, {} unknown, {} malformed, {} left out as duplicates{}{}",
         summary.rows,
         summary.elapsed.as_secs_f64(),
         summary.rows_per_second(),
         summary.updated,
+        summary.created,
         summary.unchanged,
         summary.from_state,
-        summary.would_update,
+        summary.missing,
         summary.failed,
         summary.unknown,
         summary.malformed,
         summary.superseded,
+        if args.dry_run {
+            format!(
+                "; dry run: {} would update, {} would be created, {} leavers would be retired",
+                summary.would_update, summary.would_create, summary.would_retire
+            )
+        } else {
+            String::new()
+        },
+        if summary.deleted + summary.retired > 0 {
+            format!(
+                "; leavers: {} deleted, {} given their leaver fields",
+                summary.deleted, summary.retired
+            )
+        } else {
+            String::new()
+        },
     );
     if args.output == SyncOutput::Json {
         say!(

@@ -175,6 +175,21 @@ async fn every_command_exits_by_one_table() {
         "{}",
         stderr(&missing)
     );
+    // A rider the vendor does not have is `missing` in --mode update, not a failure.
+    let missing_rows = profiles(&sync_args, &env).await;
+    assert_eq!(
+        missing_rows.status.code(),
+        Some(0),
+        "{}",
+        stderr(&missing_rows)
+    );
+    assert!(
+        stderr(&missing_rows).contains("1 missing"),
+        "{}",
+        stderr(&missing_rows)
+    );
+    // A row the vendor refuses is.
+    emulator.faults().fail_next(1, 400);
     let failed_rows = profiles(&sync_args, &env).await;
     assert_eq!(
         failed_rows.status.code(),

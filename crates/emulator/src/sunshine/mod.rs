@@ -186,6 +186,15 @@ impl SunshineState {
         self.rate_limited.load(Ordering::Relaxed)
     }
 
+    /// Forgets the requests of the current 60-second window, as if a minute had passed
+    /// with none.
+    pub fn forget_rate_window(&self) {
+        self.window
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Counts a request arriving now against the 60-second window (unless the enforced
     /// limit refuses it) and says where it stands.
     fn arrive(&self) -> Standing {
@@ -303,6 +312,12 @@ impl Emulator<SunshineState> {
     /// How many requests the plan's limit answered 429.
     pub fn rate_limited(&self) -> u64 {
         self.state().rate_limited()
+    }
+
+    /// Forgets the requests of the current 60-second window (a test's "the next night
+    /// comes a day later").
+    pub fn forget_rate_window(&self) {
+        self.state().forget_rate_window();
     }
 
     /// Adds profiles, each `{"source", "type", "name"?, "identifiers": [{"type", "value"}],
