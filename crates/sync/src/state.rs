@@ -895,7 +895,7 @@ impl StateStore for SqliteState {
                             retryable, last_run, last_line, failed_at)
                          VALUES (?1, ?2, ?3, 'failed', ?4, ?5, ?6, ?7, ?8, {NOW})
                          ON CONFLICT (scope_id, key) DO UPDATE SET
-                            row_hash = excluded.row_hash, outcome = 'failed',
+                            row_hash = excluded.row_hash, outcome = 'failed', in_doubt = 0,
                             code = excluded.code, reason = excluded.reason,
                             retryable = excluded.retryable, last_run = excluded.last_run,
                             last_line = excluded.last_line, failed_at = excluded.failed_at"

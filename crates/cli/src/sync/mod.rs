@@ -829,8 +829,22 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
                     );
                 }
             }
-            if let RowOutcome::Malformed { reason } = &report.outcome {
-                malformed.push(json!({"line": line, "outcome": "malformed", "detail": reason}));
+            match &report.outcome {
+                RowOutcome::Malformed { reason } => {
+                    malformed.push(json!({"line": line, "outcome": "malformed", "detail": reason}));
+                }
+                // Refused before and unchanged since: not sent, so not in the database's
+                // rows of this run, but still a failure to show.
+                RowOutcome::Failed { reason, code, .. } if report.from_state => {
+                    malformed.push(json!({
+                        "line": line,
+                        "key": key,
+                        "outcome": "failed",
+                        "code": code,
+                        "detail": reason,
+                    }));
+                }
+                _ => {}
             }
         },
     )

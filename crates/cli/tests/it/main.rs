@@ -9,6 +9,7 @@
 
 mod errors;
 mod exits;
+mod modes;
 mod secrets;
 mod single;
 mod state;

@@ -1,0 +1,537 @@
+//! `profiles sync --mode update|upsert|mirror`: joiners, movers and leavers, against the
+//! emulators.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use profile_emulator::capture::{CaptureEmulator, SEED_CLIENT_2};
+use profile_emulator::faults::RandomFaults;
+use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator};
+use profile_emulator::sunshine::SunshineEmulator;
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::PROFILES;
+use crate::sync::{dir, env_refs, report, riders_csv, sunshine_env, sync};
+
+const PROFILES_PATH: &str = "/api/v2/user_profiles";
+
+fn sunshine_sync<'a>(
+    input: &'a Path,
+    state: &'a Path,
+    report: &'a Path,
+    mode: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "--vendor",
+        "sunshine",
+        "--source",
+        "coolbikes",
+        "--type",
+        "rider",
+        "--map",
+        "saddle=attributes.saddle_height",
+        "--input",
+        input.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--rate",
+        "0",
+        "--mode",
+        mode,
+    ]
+}
+
+fn riders_of(emulator: &SunshineEmulator) -> Vec<String> {
+    let mut emails: Vec<String> = emulator
+        .profiles()
+        .iter()
+        .filter_map(|p| p["identifiers"][0]["value"].as_str().map(str::to_owned))
+        .collect();
+    emails.sort();
+    emails
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sunshine_upsert_creates_joiners_once_and_update_only_counts_them_missing() {
+    let emulator = SunshineEmulator::start().await.unwrap();
+    let dir = dir();
+    let (input, state, report_path) = (
+        dir.join("riders.csv"),
+        dir.join("state.db"),
+        dir.join("report.json"),
+    );
+    riders_csv(&input, 30);
+    let env = sunshine_env(&emulator.base_url());
+
+    // Update: nobody exists yet; each is missing, none failed, nothing created.
+    let (code, _, stderr) = sync(
+        &sunshine_sync(&input, &state, &report_path, "update"),
+        &env_refs(&env),
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let summary = &report(&report_path)["summary"];
+    assert_eq!(
+        (summary["missing"].as_u64(), summary["failed"].as_u64()),
+        (Some(30), Some(0))
+    );
+    assert!(emulator.profiles().is_empty());
+
+    // A dry run of the upsert says what it would create, and that Zendesk makes a user too.
+    let mut dry = sunshine_sync(&input, &state, &report_path, "upsert");
+    dry.push("--dry-run");
+    let (code, stdout, stderr) = sync(&dry, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("line 2 rider0@example.com: would create it with attributes.saddle_height = \"85cm\" (the first profile of someone Zendesk does not know creates a Zendesk user too)"),
+        "{stdout}"
+    );
+    assert!(emulator.profiles().is_empty());
+
+    // Upsert: one PUT ?identifier= per joiner.
+    let puts = emulator.faults().requests_to("PUT", PROFILES_PATH);
+    let (code, _, stderr) = sync(
+        &sunshine_sync(&input, &state, &report_path, "upsert"),
+        &env_refs(&env),
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        emulator.faults().requests_to("PUT", PROFILES_PATH) - puts,
+        30
+    );
+    assert_eq!(report(&report_path)["summary"]["created"], 30);
+    assert_eq!(riders_of(&emulator).len(), 30);
+    let rider3 = emulator
+        .profiles()
+        .into_iter()
+        .find(|p| p["identifiers"][0]["value"] == "rider3@example.com")
+        .unwrap();
+    assert_eq!(rider3["attributes"]["saddle_height"], "85cm");
+    assert_eq!(rider3["identifiers"][0]["type"], "email");
+
+    // The next night sends nothing.
+    let seen = emulator.faults().requests_seen();
+    let (code, _, stderr) = sync(
+        &sunshine_sync(&input, &state, &report_path, "upsert"),
+        &env_refs(&env),
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(emulator.faults().requests_seen(), seen);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_with_half_the_input_gone_is_held_then_approved_and_never_touches_strangers() {
+    let emulator = SunshineEmulator::start().await.unwrap();
+    // A profile the sync never wrote: present at the vendor, never in any input.
+    let stranger = serde_json::json!({"source": "coolbikes", "type": "rider",
+        "identifiers": [{"type": "email", "value": "stranger@example.com"}],
+        "attributes": {"saddle_height": "70cm"}});
+    emulator.seed(&[stranger]).unwrap();
+    let dir = dir();
+    let (input, state, report_path) = (
+        dir.join("riders.csv"),
+        dir.join("state.db"),
+        dir.join("report.json"),
+    );
+    let env = sunshine_env(&emulator.base_url());
+    let mirror = |extra: &[&'static str]| {
+        let mut args: Vec<String> = sunshine_sync(&input, &state, &report_path, "mirror")
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        args.extend(["--leavers".to_owned(), "delete".to_owned()]);
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args
+    };
+    let run = |args: Vec<String>| {
+        let env = env.clone();
+        async move {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            sync(&refs, &env_refs(&env)).await
+        }
+    };
+    riders_csv(&input, 40);
+    let (code, _, stderr) = run(mirror(&[])).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(riders_of(&emulator).len(), 41);
+
+    // Tonight's export lost half its rows: 20 of 40 managed users would leave, above the
+    // 10% guard. Nothing is deleted; the run says why and exits 4.
+    riders_csv(&input, 20);
+    let (code, _, stderr) = run(mirror(&[])).await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("20 of the 40 users this state manages are gone from the input, more than --max-leavers 10% allows"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-leavers 20"), "{stderr}");
+    assert_eq!(riders_of(&emulator).len(), 41, "nothing deleted");
+
+    // Approving a different number is not approval.
+    let (code, _, stderr) = run(mirror(&["--allow-leavers", "19"])).await;
+    assert_eq!(code, 4, "{stderr}");
+    assert_eq!(riders_of(&emulator).len(), 41);
+
+    // Approved: exactly the 20 leavers are deleted; the stranger stays.
+    let (code, _, stderr) = run(mirror(&["--allow-leavers", "20"])).await;
+    assert_eq!(code, 0, "{stderr}");
+    let left = riders_of(&emulator);
+    assert_eq!(left.len(), 21, "{left:?}");
+    assert!(left.contains(&"stranger@example.com".to_owned()));
+    assert!(left.contains(&"rider19@example.com".to_owned()));
+    assert!(!left.contains(&"rider20@example.com".to_owned()));
+    assert_eq!(report(&report_path)["summary"]["deleted"], 20);
+
+    // The next night has no leavers left to retire, and the guard has nothing to hold.
+    let seen = emulator.faults().requests_seen();
+    let (code, _, stderr) = run(mirror(&[])).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(emulator.faults().requests_seen(), seen);
+}
+
+fn capture_env(emulator: &CaptureEmulator) -> Vec<(&'static str, String)> {
+    vec![
+        ("CAPTURE_BASE_URL", emulator.base_url()),
+        ("CAPTURE_CLIENT_ID", SEED_CLIENT_2.0.to_owned()),
+        ("CAPTURE_CLIENT_SECRET", SEED_CLIENT_2.1.to_owned()),
+    ]
+}
+
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_upsert_killed_at_random_under_faults_creates_every_joiner_exactly_once() {
+    let n = 2_000;
+    let emulator = CaptureEmulator::start().await.unwrap();
+    let before: usize = emulator.records("user").len();
+    let dir = dir();
+    let input = dir.join("joiners.csv");
+    let mut csv = String::from("email,family\n");
+    for i in 0..n {
+        csv.push_str(&format!("joiner{i}@example.com,Family{i}\n"));
+    }
+    std::fs::write(&input, csv).unwrap();
+    let state = dir.join("state.db");
+    let args = [
+        "sync",
+        "--vendor",
+        "capture",
+        "--input",
+        input.to_str().unwrap(),
+        "--map",
+        "family=familyName",
+        "--mode",
+        "upsert",
+        "--state",
+        state.to_str().unwrap(),
+        "--rate",
+        "0",
+        "--concurrency",
+        "16",
+    ];
+    emulator.faults().set_random(Some(
+        RandomFaults::typical(11)
+            .rate_limited(0.005, Duration::from_secs(1))
+            .slow(0.0, Duration::ZERO),
+    ));
+    // Creates land at once and are answered 20 ms later: a kill finds records created and
+    // not yet recorded.
+    emulator
+        .faults()
+        .set_answer_delay(Some(Duration::from_millis(20)));
+    let env = capture_env(&emulator);
+    let mut seed = 0xc0ffee_u64;
+    for _ in 0..4 {
+        let mut child = Command::new(PROFILES)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let cue = emulator.faults().requests_seen() + 1 + next(&mut seed) % 700;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while emulator.faults().requests_seen() < cue && std::time::Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        child.kill().await.unwrap();
+    }
+    emulator.faults().wait_idle(Duration::from_secs(5)).await;
+    let mut exits = Vec::new();
+    for _ in 0..15 {
+        let (code, _, stderr) = sync(&args[1..], &env_refs(&env)).await;
+        exits.push(code);
+        assert!(code == 0 || code == 1, "{stderr}");
+        if code == 0 {
+            break;
+        }
+    }
+    assert_eq!(exits.last(), Some(&0), "{exits:?}");
+    let records = emulator.records("user");
+    assert_eq!(
+        records.len(),
+        before + n,
+        "one record per joiner, no duplicates"
+    );
+    let mut emails: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r["email"].as_str())
+        .filter(|e| e.starts_with("joiner"))
+        .collect();
+    emails.sort_unstable();
+    emails.dedup();
+    assert_eq!(emails.len(), n);
+    for record in records
+        .iter()
+        .filter(|r| r["email"].as_str().is_some_and(|e| e.starts_with("joiner")))
+    {
+        let email = record["email"].as_str().unwrap();
+        let i: usize = email
+            .trim_start_matches("joiner")
+            .trim_end_matches("@example.com")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            record["familyName"],
+            Value::from(format!("Family{i}")),
+            "{email}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_mirror_deletes_its_leavers_and_lumapps_clears_their_fields() {
+    // Capture: created by the sync, then gone from the input: entity.delete.
+    let emulator = CaptureEmulator::start().await.unwrap();
+    let dir = dir();
+    let (input, state) = (dir.join("members.csv"), dir.join("capture.db"));
+    let write = |n: usize| {
+        let mut csv = String::from("email,family\n");
+        for i in 0..n {
+            csv.push_str(&format!("member{i}@example.com,F{i}\n"));
+        }
+        std::fs::write(&input, csv).unwrap();
+    };
+    let env = capture_env(&emulator);
+    let args = [
+        "--vendor",
+        "capture",
+        "--input",
+        input.to_str().unwrap(),
+        "--map",
+        "family=familyName",
+        "--mode",
+        "mirror",
+        "--leavers",
+        "delete",
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    write(20);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    let members = |e: &CaptureEmulator| {
+        e.records("user")
+            .iter()
+            .filter(|r| r["email"].as_str().is_some_and(|m| m.starts_with("member")))
+            .count()
+    };
+    assert_eq!(members(&emulator), 20);
+    write(19);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "one of 20 is within 10%: {stderr}");
+    assert_eq!(members(&emulator), 19);
+    assert_eq!(emulator.faults().requests_to("POST", "/entity.delete"), 1);
+
+    // LumApps cannot delete directory users: refused before anything is sent.
+    let lumapps = LumAppsEmulator::start_with(
+        LumAppsConfig::default().synthetic_users(30),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let base = lumapps.base_url();
+    let lenv = [
+        ("LUMAPPS_BASE_URL", base.as_str()),
+        ("LUMAPPS_TOKEN", DEMO_TOKEN),
+    ];
+    let hr = dir.join("hr.csv");
+    let write_hr = |n: usize| {
+        let mut csv = String::from("email,title\n");
+        for i in 0..n {
+            csv.push_str(&format!("user{i:07}@customer.com,Engineer\n"));
+        }
+        std::fs::write(&hr, csv).unwrap();
+    };
+    write_hr(30);
+    let lstate = dir.join("lumapps.db");
+    let base_args = [
+        "--vendor",
+        "lumapps",
+        "--input",
+        hr.to_str().unwrap(),
+        "--directory",
+        "6486401110769664",
+        "--map",
+        "title=Title",
+        "--mode",
+        "mirror",
+        "--state",
+        lstate.to_str().unwrap(),
+    ];
+    let mut delete = base_args.to_vec();
+    delete.extend(["--leavers", "delete"]);
+    let seen = lumapps.faults().requests_seen();
+    let (code, _, stderr) = sync(&delete, &lenv).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot be deleted through its API"),
+        "{stderr}"
+    );
+    // Only the directory's template was read to know the vendor.
+    assert!(lumapps.faults().requests_seen() - seen <= 1);
+
+    // Clearing a leaver's fields instead; a user LumApps does not have stays missing.
+    let mut clear = base_args.to_vec();
+    clear.extend(["--leaver-set", "Title="]);
+    std::fs::write(&hr, {
+        let mut csv = String::from("email,title\n");
+        for i in 0..30 {
+            csv.push_str(&format!("user{i:07}@customer.com,Engineer\n"));
+        }
+        csv.push_str("newhire@customer.com,Intern\n");
+        csv
+    })
+    .unwrap();
+    let report_path = dir.join("report.json");
+    let mut first = clear.clone();
+    first.extend(["--report", report_path.to_str().unwrap()]);
+    let (code, _, stderr) = sync(&first, &lenv).await;
+    assert_eq!(code, 0, "{stderr}");
+    let summary = &report(&report_path)["summary"];
+    assert_eq!(
+        summary["missing"], 1,
+        "LumApps cannot create directory users: {stderr}"
+    );
+    assert_eq!(
+        lumapps.user("user0000003@customer.com").unwrap()["apiProfile"]["organizations"]["title"],
+        "Engineer"
+    );
+    write_hr(29);
+    let (code, _, stderr) = sync(&clear, &lenv).await;
+    assert_eq!(code, 0, "{stderr}");
+    let leaver = lumapps.user("user0000029@customer.com").unwrap();
+    assert!(
+        leaver["apiProfile"]["organizations"]["title"].is_null(),
+        "{leaver:?}"
+    );
+    assert_eq!(
+        lumapps.user("user0000028@customer.com").unwrap()["apiProfile"]["organizations"]["title"],
+        "Engineer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_is_listed_retried_by_the_next_run_and_leaves_the_list() {
+    let emulator = crate::sync::sunshine_with_riders(3).await;
+    let dir = dir();
+    let (input, state, report_path) = (
+        dir.join("riders.csv"),
+        dir.join("state.db"),
+        dir.join("report.json"),
+    );
+    riders_csv(&input, 3);
+    let env = sunshine_env(&emulator.base_url());
+    let mut args = sunshine_sync(&input, &state, &report_path, "update");
+    args.extend(["--concurrency", "1"]);
+    // The first request (rider0's read) fails for good: 503s until the retries run out.
+    emulator.faults().fail_next(4, 503);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 1, "{stderr}");
+    let status = |json: bool| {
+        let mut command = std::process::Command::new(PROFILES);
+        command.args(["sync", "status", "--state", state.to_str().unwrap()]);
+        if json {
+            command.arg("--json");
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let listed: Value = serde_json::from_str(&status(true)).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["key"], "rider0@example.com");
+    assert!(
+        listed[0]["outcome"] == "failed" || listed[0]["outcome"] == "unknown",
+        "{listed}"
+    );
+    assert_eq!(listed[0]["retried"], true);
+    assert!(
+        listed[0]["at"].as_str().unwrap().starts_with("20"),
+        "{listed}"
+    );
+    let table = status(false);
+    assert!(
+        table.contains("rider0@example.com") && table.contains("next"),
+        "{table}"
+    );
+
+    // The same input again: the dead letter is retried and succeeds.
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report(&report_path)["summary"]["updated"], 1);
+    assert!(status(true).trim() == "[]", "{}", status(true));
+    assert!(status(false).contains("nothing to retry"));
+
+    // A row the vendor refuses for its value is listed as waiting for a change, and not
+    // sent again until its row changes.
+    std::fs::write(
+        &input,
+        "email,saddle\nrider0@example.com,85cm\nrider1@example.com,87cm\nrider2@example.com,99cm\n",
+    )
+    .unwrap();
+    emulator.faults().respond_next(
+        1,
+        422,
+        r#"{"errors":[{"code":"InvalidValue","title":"saddle_height is too high"}]}"#,
+    );
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 1, "{stderr}");
+    let listed: Value = serde_json::from_str(&status(true)).unwrap();
+    assert_eq!(listed[0]["key"], "rider2@example.com", "{listed}");
+    assert_eq!(listed[0]["retried"], false, "{listed}");
+    let seen = emulator.faults().requests_seen();
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        emulator.faults().requests_seen(),
+        seen,
+        "not sent again unchanged"
+    );
+    assert!(
+        stderr.contains("refused before, not sent again until the row changes"),
+        "{stderr}"
+    );
+    std::fs::write(
+        &input,
+        "email,saddle\nrider0@example.com,85cm\nrider1@example.com,87cm\nrider2@example.com,90cm\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(status(true).trim() == "[]");
+}
