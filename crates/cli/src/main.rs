@@ -53,12 +53,17 @@ pub(crate) enum Vendor {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Walk through a vendor's documented story against its built-in emulator, printing every
-    /// request and response. Nothing leaves the machine.
+    /// Three nights of an HR sync against a vendor's built-in emulator (joiners, movers,
+    /// leavers held by the guard then approved), or with --calls its documented calls one by
+    /// one. Nothing leaves the machine.
     Demo {
-        /// Which vendor's walkthrough.
+        /// Which vendor.
         #[arg(long, value_enum, default_value = "sunshine")]
         vendor: Vendor,
+        /// Walk through the vendor's documented calls one by one instead, printing every
+        /// request and response.
+        #[arg(long)]
+        calls: bool,
     },
     /// Run a vendor's emulator in the foreground for your own tests, until Ctrl-C.
     Emulator(emulator::EmulatorArgs),
@@ -138,7 +143,9 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Demo { vendor } => demo::run(vendor).await.map_err(error::CliError::Failed),
+        Command::Demo { vendor, calls } => demo::run(vendor, calls)
+            .await
+            .map_err(error::CliError::Failed),
         Command::Emulator(args) => emulator::run(args).await,
         Command::Sunshine(command) => sunshine::run(command).await,
         Command::Capture(command) => capture::run(command).await,

@@ -1,12 +1,17 @@
-//! `profiles demo`: each vendor's documented story against its built-in emulator.
+//! `profiles demo`: three nights of a sync against the built-in emulator, or with
+//! `--calls`, each vendor's documented calls one by one.
 
 mod capture;
 mod lumapps;
+mod nights;
 mod sunshine;
 
 use crate::Vendor;
 
-pub(crate) async fn run(vendor: Vendor) -> Result<(), String> {
+pub(crate) async fn run(vendor: Vendor, calls: bool) -> Result<(), String> {
+    if !calls {
+        return nights::run(vendor).await;
+    }
     match vendor {
         Vendor::Sunshine => sunshine::run().await,
         Vendor::Capture => capture::run().await,
