@@ -173,10 +173,74 @@ pub fn rate_limit_headers(text: &str) {
     });
 }
 
+/// The state database's stored `fields` read back, whatever the text in the file: a value
+/// or nothing, never a panic; what this program writes reads back the same.
+pub fn state_values(text: &str) {
+    if let Some(fields) = profile_sync::state::decode_fields(text) {
+        let written = profile_sync::state::encode_fields(&fields);
+        assert_eq!(profile_sync::state::decode_fields(&written), Some(fields.clone()));
+        // A stored path that is not a path is left out of comparisons, not a panic.
+        for path in fields.keys() {
+            let _parsed_or_refused = profile_core::FieldPath::parse(path).is_ok();
+        }
+    }
+}
+
+/// The mapping file's reading: any text is a section or a typed error; a section is a
+/// mapping or a typed error.
+pub fn mapping_file(text: &str) {
+    for vendor in ["sunshine", "capture", "lumapps"] {
+        if let Ok(section) = profile_sync::mapping::Mapping::parse_section(text, vendor, "fuzz") {
+            if let Ok(mapping) =
+                profile_sync::mapping::Mapping::from_section(section, &Default::default())
+            {
+                assert!(!mapping.fields.is_empty());
+                assert!(mapping.check_columns(&[]).is_err());
+            }
+        }
+    }
+}
+
+/// The CSV and JSON Lines readers: any bytes, with the delimiter and encoding the first
+/// byte picks, give columns and rows, or a typed error; every row is a sync row or a
+/// row error with a line number.
+pub fn row_reader(data: &[u8]) {
+    use profile_sync::input::{EmptyCells, Format, InputOptions, open_reader, to_sync_row};
+    let (head, body) = data.split_at(data.len().min(1));
+    let pick = head.first().copied().unwrap_or(0);
+    let format = if pick & 1 == 0 { Format::Csv } else { Format::Jsonl };
+    let mut options = InputOptions::new(format)
+        .delimiter([b',', b';', b'\t', b'|'][usize::from(pick >> 1) % 4])
+        .empty(if pick & 8 == 0 { EmptyCells::Skip } else { EmptyCells::Clear })
+        .key_lowercase(pick & 16 != 0);
+    if pick & 32 != 0 {
+        options = options
+            .encoding("windows-1252")
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mapping = profile_sync::mapping::Mapping::from_flags(
+        "email",
+        profile_core::KeyKind::Email,
+        &[("name".to_owned(), "name".to_owned())],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    if let Ok((_, rows)) = open_reader("fuzz", std::io::Cursor::new(body.to_vec()), &options) {
+        for row in rows.take(10_000) {
+            match to_sync_row(row, &mapping, &options) {
+                Ok(row) => assert!(!row.key.is_empty()),
+                Err(error) => assert!(!error.reason.is_empty()),
+            }
+        }
+    }
+}
+
 /// Every target: its name, and its body over raw bytes (text targets take the bytes that
 /// are UTF-8, as `fuzz_target!` does for a `&str` input).
-pub const ALL: [(&str, fn(&[u8])); 7] = [
+pub const ALL: [(&str, fn(&[u8])); 10] = [
     ("response_decoders", response_decoders),
+    ("row_reader", row_reader),
+    ("state_values", |data| text(data, state_values)),
+    ("mapping_file", |data| text(data, mapping_file)),
     ("capture_queries", capture_queries),
     ("rate_limit_headers", |data| text(data, rate_limit_headers)),
     ("identifier_query", |data| text(data, identifier_query)),

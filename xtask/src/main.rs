@@ -182,6 +182,9 @@ fn bench(smoke: bool) -> Result<(), String> {
 /// The fuzz targets, as `fuzz/Cargo.toml` names them.
 const FUZZ_TARGETS: &[&str] = &[
     "response_decoders",
+    "row_reader",
+    "state_values",
+    "mapping_file",
     "identifier_query",
     "attribute_path",
     "form_encoder",

@@ -160,6 +160,8 @@
 //! ```
 
 mod engine;
+pub mod input;
+pub mod mapping;
 pub mod state;
 mod stateful;
 

@@ -518,7 +518,21 @@ fn migrate(conn: &Connection, path: &str) -> Result<(), StateError> {
 }
 
 fn fields_json(fields: &Map<String, Value>) -> String {
+    encode_fields(fields)
+}
+
+/// The text a user's confirmed fields are stored as (a JSON object, path → value).
+pub fn encode_fields(fields: &Map<String, Value>) -> String {
     Value::Object(fields.clone()).to_string()
+}
+
+/// A stored `fields` value read back: the object, or `None` when the text is not one (a
+/// file edited by hand, or damaged).
+pub fn decode_fields(text: &str) -> Option<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(fields)) => Some(fields),
+        _ => None,
+    }
 }
 
 impl StateStore for SqliteState {
@@ -685,9 +699,9 @@ impl StateStore for SqliteState {
         else {
             return Ok(None);
         };
-        let fields = match serde_json::from_str::<Value>(&fields) {
-            Ok(Value::Object(fields)) => fields,
-            _ => {
+        let fields = match decode_fields(&fields) {
+            Some(fields) => fields,
+            None => {
                 return Err(self.corrupt(format!("the fields of user {key} are not a JSON object")));
             }
         };

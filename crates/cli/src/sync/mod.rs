@@ -1,8 +1,5 @@
 //! `profiles sync`: push a CSV or JSON Lines export into one vendor.
 
-mod input;
-mod mapping;
-
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,8 +22,8 @@ use crate::connect::{ClientCredentials, Endpoint, Politeness, refuse_foreign};
 use crate::error::CliError;
 use crate::lumapps::LumAppsFlags;
 use crate::sunshine::SunshineFlags;
-use input::Format;
-use mapping::{Mapping, MappingFlags, Scope};
+use profile_sync::input::{self, EmptyCells, Format, InputOptions};
+use profile_sync::mapping::{LeaversSpec, Mapping, MappingFlags, Scope};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -60,7 +57,22 @@ pub(crate) struct SyncArgs {
     allow_leavers: Option<u64>,
     /// The input's format (default: from the extension; .jsonl/.ndjson/.json are JSON Lines).
     #[arg(long, value_enum)]
-    format: Option<Format>,
+    format: Option<FormatArg>,
+    /// CSV: the byte between cells (default `,`; `;` and `tab` are common in exports).
+    #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
+    delimiter: Option<u8>,
+    /// The input's encoding when it is not UTF-8 (`windows-1252` for Excel's exports,
+    /// `latin1`, `utf-16le`, …).
+    #[arg(long, value_name = "LABEL")]
+    encoding: Option<String>,
+    /// What an empty cell (or a JSON null) does: `skip` leaves the field alone (default),
+    /// `clear` clears it.
+    #[arg(long, value_enum, default_value = "skip")]
+    empty: EmptyArg,
+    /// Lower-case every key (e-mail addresses: Capture matches them exactly, Zendesk and
+    /// LumApps do not).
+    #[arg(long)]
+    key_lowercase: bool,
     /// A TOML mapping file with a `[sunshine]`, `[capture]` and/or `[lumapps]` section.
     #[arg(long, value_name = "FILE")]
     mapping: Option<PathBuf>,
@@ -231,6 +243,32 @@ pub(crate) enum SyncCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FormatArg {
+    /// Delimited values with a header row; every cell is a string.
+    Csv,
+    /// One JSON object per line; values are taken as they are.
+    Jsonl,
+}
+
+/// `--empty`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EmptyArg {
+    /// Leave the field as it is.
+    Skip,
+    /// Clear the field.
+    Clear,
+}
+
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),
+        _ => Err(format!("`{text}` is not one character: write , ; | or tab")),
+    }
 }
 
 /// `--mode`.
@@ -529,21 +567,24 @@ fn mode_and_leavers(
     } else {
         match &mapping.leavers {
             None => None,
-            Some(mapping::LeaversSpec::Named(name)) if name == "delete" => {
-                Some(LeaverAction::Delete)
-            }
-            Some(mapping::LeaversSpec::Named(other)) => {
+            Some(LeaversSpec::Named(name)) if name == "delete" => Some(LeaverAction::Delete),
+            Some(LeaversSpec::Named(other)) => {
                 return Err(CliError::Usage(format!(
                     "mapping file: leavers = \"{other}\" is not an action: write \"delete\", or {{ set = {{ FIELD = VALUE }} }}"
                 )));
             }
-            Some(mapping::LeaversSpec::Fields { set: fields, clear }) => {
+            Some(LeaversSpec::Fields { set: fields, clear }) => {
                 let mut pairs: Vec<(String, serde_json::Value)> = fields
                     .iter()
                     .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
                     .collect();
                 pairs.extend(clear.iter().map(|k| (k.clone(), serde_json::Value::Null)));
                 Some(set(pairs)?)
+            }
+            Some(_) => {
+                return Err(CliError::Usage(
+                    "mapping file: `leavers` is not an action this version knows".into(),
+                ));
             }
         }
     };
@@ -591,17 +632,39 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
             lang: args.lang.clone(),
         },
     };
-    let mapping = Mapping::resolve(args.vendor(), &flags)?;
+    let mapping = Mapping::resolve(args.vendor().name(), &flags)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let (mode, leaver_action) = mode_and_leavers(&args, &mapping)?;
     if mode != SyncMode::Update && args.state.is_none() && mode == SyncMode::Mirror {
         return Err(CliError::Usage(
             "--mode mirror needs --state FILE: leavers are the users an earlier run managed".into(),
         ));
     }
-    let format = args.format.unwrap_or_else(|| Format::guess(&input_path));
-    let (columns, _) = input::open(&input_path, format)?;
+    let format = match args.format {
+        Some(FormatArg::Csv) => Format::Csv,
+        Some(FormatArg::Jsonl) => Format::Jsonl,
+        None => Format::guess(&input_path),
+    };
+    let mut input_options = InputOptions::new(format)
+        .empty(match args.empty {
+            EmptyArg::Skip => EmptyCells::Skip,
+            EmptyArg::Clear => EmptyCells::Clear,
+        })
+        .key_lowercase(args.key_lowercase);
+    if let Some(delimiter) = args.delimiter {
+        input_options = input_options.delimiter(delimiter);
+    }
+    if let Some(label) = &args.encoding {
+        input_options = input_options
+            .encoding(label)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+    }
+    let input_error = |e: input::InputError| CliError::Usage(e.to_string());
+    let (columns, _) = input::open(&input_path, &input_options).map_err(input_error)?;
     // Everything that can be refused is refused before the first request.
-    mapping.check_columns(&columns)?;
+    mapping
+        .check_columns(&columns)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let base_url = args.endpoint.base_url(base_url_var(args.vendor()))?;
     let politeness = Politeness {
         per_minute: args.rate,
@@ -648,7 +711,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     let terminal = std::io::stderr().is_terminal();
     // On a terminal the rows are counted first (a quick pass over the file) for an ETA.
     let total = if terminal {
-        input::open(&input_path, format)
+        input::reopen(&input_path, &input_options)
             .ok()
             .map(|(_, rows)| rows.count() as u64)
     } else {
@@ -657,8 +720,8 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     let mut progress = Progress::new(terminal, total);
 
     if args.no_read_first {
-        let (_, rows) = input::open(&input_path, format)?;
-        let rows = rows.map(|raw| input::to_sync_row(raw, &mapping));
+        let (_, rows) = input::reopen(&input_path, &input_options).map_err(input_error)?;
+        let rows = rows.map(|raw| input::to_sync_row(raw, &mapping, &input_options));
         let mut failures = Vec::new();
         let summary = sync_rows(
             updater,
@@ -722,9 +785,9 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         );
     }
     // The keys first: a key on two lines is synced once, from its last line.
-    let (_, rows) = input::open(&input_path, format)?;
+    let (_, rows) = input::reopen(&input_path, &input_options).map_err(input_error)?;
     let mut keys = rows
-        .map(|raw| input::to_sync_row(raw, &mapping))
+        .map(|raw| input::to_sync_row(raw, &mapping, &input_options))
         .filter_map(Result::ok)
         .map(|row| (row.key, row.line));
     let duplicates = store.load_input_keys(&mut keys).map_err(state_error)?;
@@ -780,8 +843,8 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         }
     }
 
-    let (_, rows) = input::open(&input_path, format)?;
-    let rows = rows.map(|raw| input::to_sync_row(raw, &mapping));
+    let (_, rows) = input::reopen(&input_path, &input_options).map_err(input_error)?;
+    let rows = rows.map(|raw| input::to_sync_row(raw, &mapping, &input_options));
     let mut malformed = Vec::new();
     let (summary, stop) = sync_with_state(
         updater.clone(),

@@ -9,6 +9,7 @@
 
 mod errors;
 mod exits;
+mod input;
 mod modes;
 mod secrets;
 mod single;

@@ -1,0 +1,307 @@
+//! Which column addresses the user and which columns go to which fields: from flags and a
+//! TOML mapping file with one section per vendor, so one file serves all three.
+//!
+//! ```
+//! use profile_sync::mapping::Mapping;
+//!
+//! let file = r#"
+//! [sunshine]
+//! key = "email"
+//! source = "coolbikes"
+//! type = "rider"
+//! mode = "upsert"
+//! [sunshine.fields]
+//! saddle = "attributes.saddle_height"
+//! "#;
+//! let section = Mapping::parse_section(file, "sunshine", "mapping.toml")?;
+//! let mapping = Mapping::from_section(section, &Default::default())?;
+//! assert_eq!(mapping.fields[0].1.to_string(), "attributes.saddle_height");
+//! assert_eq!(mapping.scope.source.as_deref(), Some("coolbikes"));
+//! # Ok::<(), profile_sync::mapping::MappingError>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use profile_core::{FieldPath, InvalidFieldPath, KeyKind};
+use serde::Deserialize;
+
+/// What addresses records at each vendor, beyond the connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Sunshine: the profiles' source.
+    pub source: Option<String>,
+    /// Sunshine: the profiles' type.
+    pub profile_type: Option<String>,
+    /// Capture: the entity type.
+    pub type_name: Option<String>,
+    /// LumApps: the directory.
+    pub directory: Option<String>,
+    /// LumApps: the language of field titles.
+    pub lang: Option<String>,
+}
+
+/// One vendor's section of a mapping file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Section {
+    /// The key column.
+    pub key: Option<String>,
+    /// What the key is (`email`, `id`, an attribute).
+    pub key_kind: Option<String>,
+    /// Sunshine: the source.
+    pub source: Option<String>,
+    /// Sunshine: the type.
+    #[serde(rename = "type")]
+    pub profile_type: Option<String>,
+    /// Capture: the entity type.
+    pub type_name: Option<String>,
+    /// LumApps: the directory.
+    pub directory: Option<String>,
+    /// LumApps: the language of titles.
+    pub lang: Option<String>,
+    /// `update`, `upsert` or `mirror`.
+    pub mode: Option<String>,
+    /// What a mirror does to leavers.
+    pub leavers: Option<LeaversSpec>,
+    /// Column → field.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// The leaver action in a mapping file: `leavers = "delete"`, or
+/// `leavers = { set = { "attributes.status" = "left" }, clear = ["Title"] }`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum LeaversSpec {
+    /// An action by name (`delete`).
+    Named(String),
+    /// Fields to write, and fields to clear.
+    Fields {
+        /// Field → value.
+        #[serde(default)]
+        set: BTreeMap<String, toml::Value>,
+        /// Fields to clear.
+        #[serde(default)]
+        clear: Vec<String>,
+    },
+}
+
+/// A mapping file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MappingFile {
+    sunshine: Option<Section>,
+    capture: Option<Section>,
+    lumapps: Option<Section>,
+}
+
+/// Why a mapping cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MappingError {
+    /// The file cannot be read.
+    #[error("cannot read mapping file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a mapping file.
+    #[error("mapping file {path}: {reason}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What TOML or the schema said.
+        reason: String,
+    },
+    /// The file has no section for the vendor.
+    #[error("mapping file {path} has no [{vendor}] section")]
+    NoSection {
+        /// The file.
+        path: String,
+        /// The vendor.
+        vendor: String,
+    },
+    /// A field path is not one.
+    #[error("field `{text}`: {source}")]
+    Field {
+        /// As written.
+        text: String,
+        /// Why.
+        #[source]
+        source: InvalidFieldPath,
+    },
+    /// A `--map` flag is not `COLUMN=FIELD`.
+    #[error("--map takes COLUMN=FIELD, not `{0}`")]
+    MapFlag(String),
+    /// No column is mapped.
+    #[error(
+        "nothing to sync: map at least one column to a field (--map COLUMN=FIELD or a mapping file)"
+    )]
+    Nothing,
+    /// Columns the mapping names are not in the input.
+    #[error(
+        "the mapping names column(s) the input does not have: {}; the input has: {}",
+        .missing.join(", "),
+        .columns.join(", ")
+    )]
+    MissingColumns {
+        /// Those missing.
+        missing: Vec<String>,
+        /// Those the input has.
+        columns: Vec<String>,
+    },
+}
+
+/// The resolved mapping of a sync.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Mapping {
+    /// The column that addresses the user.
+    pub key_column: String,
+    /// What its values are.
+    pub key_kind: KeyKind,
+    /// Column → field, in order.
+    pub fields: Vec<(String, FieldPath)>,
+    /// What addresses records at the vendor.
+    pub scope: Scope,
+    /// The mode the file names, if any.
+    pub mode: Option<String>,
+    /// The leaver action the file names, if any.
+    pub leavers: Option<LeaversSpec>,
+}
+
+/// The mapping flags of `profiles sync`: they take precedence over the file's section.
+#[derive(Clone, Debug, Default)]
+pub struct MappingFlags {
+    /// The mapping file.
+    pub file: Option<PathBuf>,
+    /// `--key`.
+    pub key: Option<String>,
+    /// `--key-kind`.
+    pub key_kind: Option<String>,
+    /// `--map COLUMN=FIELD`, each.
+    pub maps: Vec<String>,
+    /// The vendor's scope flags.
+    pub scope: Scope,
+}
+
+fn parse_field(text: &str) -> Result<FieldPath, MappingError> {
+    FieldPath::parse(text).map_err(|source| MappingError::Field {
+        text: text.to_owned(),
+        source,
+    })
+}
+
+impl Mapping {
+    /// The file's section for `vendor` (if a file is given), with flags taking precedence.
+    pub fn resolve(vendor: &str, flags: &MappingFlags) -> Result<Self, MappingError> {
+        let section = match &flags.file {
+            Some(path) => read_section(path, vendor)?,
+            None => Section::default(),
+        };
+        Self::from_section(section, flags)
+    }
+
+    /// The `[vendor]` section of a mapping file's text (`origin` names it in errors).
+    pub fn parse_section(text: &str, vendor: &str, origin: &str) -> Result<Section, MappingError> {
+        let file: MappingFile = toml::from_str(text).map_err(|e| MappingError::Parse {
+            path: origin.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let section = match vendor {
+            "sunshine" => file.sunshine,
+            "capture" => file.capture,
+            "lumapps" => file.lumapps,
+            _ => None,
+        };
+        section.ok_or_else(|| MappingError::NoSection {
+            path: origin.to_owned(),
+            vendor: vendor.to_owned(),
+        })
+    }
+
+    /// A section with flags on top.
+    pub fn from_section(section: Section, flags: &MappingFlags) -> Result<Self, MappingError> {
+        let mut fields = Vec::new();
+        for (column, field) in &section.fields {
+            fields.push((column.clone(), parse_field(field)?));
+        }
+        for pair in &flags.maps {
+            let (column, field) = pair
+                .split_once('=')
+                .ok_or_else(|| MappingError::MapFlag(pair.clone()))?;
+            fields.retain(|(c, _)| c != column);
+            fields.push((column.to_owned(), parse_field(field)?));
+        }
+        if fields.is_empty() {
+            return Err(MappingError::Nothing);
+        }
+        let pick =
+            |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+        Ok(Self {
+            key_column: pick(&flags.key, &section.key).unwrap_or_else(|| "email".to_owned()),
+            key_kind: KeyKind::parse(
+                &pick(&flags.key_kind, &section.key_kind).unwrap_or_else(|| "email".to_owned()),
+            ),
+            fields,
+            scope: Scope {
+                source: pick(&flags.scope.source, &section.source),
+                profile_type: pick(&flags.scope.profile_type, &section.profile_type),
+                type_name: pick(&flags.scope.type_name, &section.type_name),
+                directory: pick(&flags.scope.directory, &section.directory),
+                lang: pick(&flags.scope.lang, &section.lang),
+            },
+            mode: section.mode.clone(),
+            leavers: section.leavers.clone(),
+        })
+    }
+
+    /// A mapping of `key_column` (as `key_kind`) and `COLUMN → FIELD` pairs, no file.
+    pub fn from_flags(
+        key_column: &str,
+        key_kind: KeyKind,
+        fields: &[(String, String)],
+    ) -> Result<Self, MappingError> {
+        let mut mapping = Self::from_section(
+            Section::default(),
+            &MappingFlags {
+                key: Some(key_column.to_owned()),
+                maps: fields.iter().map(|(c, f)| format!("{c}={f}")).collect(),
+                ..MappingFlags::default()
+            },
+        )?;
+        mapping.key_kind = key_kind;
+        Ok(mapping)
+    }
+
+    /// Refuses a mapping that names a column the input does not have.
+    pub fn check_columns(&self, columns: &[String]) -> Result<(), MappingError> {
+        let missing: Vec<String> = std::iter::once(&self.key_column)
+            .chain(self.fields.iter().map(|(c, _)| c))
+            .filter(|c| !columns.contains(c))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(MappingError::MissingColumns {
+                missing,
+                columns: columns.to_vec(),
+            })
+        }
+    }
+}
+
+fn read_section(path: &Path, vendor: &str) -> Result<Section, MappingError> {
+    let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Mapping::parse_section(&text, vendor, &path.display().to_string())
+}
