@@ -7,6 +7,7 @@
 //! | 2 | usage, configuration or input: nothing was sent, or the sync did not start |
 //! | 3 | a sync stopped: the credentials were refused, or the vendor could not be reached for many rows in a row; the rows left are done by the next run |
 //! | 4 | a mirror's leavers were held by the mass-leaver guard: nothing was done to any leaver (`--allow-leavers N` approves them) |
+//! | 130 | a sync interrupted by Ctrl-C: the rows in flight were finished, the summary and report written |
 
 use std::error::Error as _;
 use std::fmt;
@@ -46,6 +47,11 @@ pub(crate) enum CliError {
     /// The mass-leaver guard held a mirror's leavers back.
     #[error("{0}")]
     LeaversHeld(String),
+    /// Ctrl-C: the rows in flight were finished, the summary and report written.
+    #[error(
+        "interrupted: the rows in flight were finished; run the same command again to do the rest"
+    )]
+    Interrupted,
 }
 
 /// Why a vendor could not be reached.
@@ -93,6 +99,7 @@ impl CliError {
             CliError::Unreachable { .. } | CliError::Vendor(_) | CliError::Failed(_) => 1,
             CliError::Stopped(_) => 3,
             CliError::LeaversHeld(_) => 4,
+            CliError::Interrupted => 130,
         }
     }
 

@@ -36,9 +36,33 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "profiles", version, about, long_about)]
 struct Cli {
+    /// Print errors only: no progress, no summary, no warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also log each request, attempt and retry decision to stderr (what
+    /// `PROFILES_LOG=debug` does; `-vv` is `trace`). Credentials never show.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `-q` was given: only errors are printed.
+pub(crate) fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Prints a line to stderr unless `-q`.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        if !$crate::quiet() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+pub(crate) use note;
 
 /// The vendors this build speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -69,6 +93,11 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Push a CSV or JSON Lines export into one vendor: only what changed is written.
     Sync(Box<sync::SyncArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// One Zendesk Sunshine profile.
     #[command(subcommand)]
     Sunshine(sunshine::SunshineCommand),
@@ -100,9 +129,12 @@ pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
 
 /// Logs to standard error at the level named by `PROFILES_LOG` (`error` … `trace`), if set.
 /// Credentials never show: requests carry them as redacted values.
-fn init_logging() {
-    let Ok(level) = std::env::var("PROFILES_LOG") else {
-        return;
+fn init_logging(verbose: u8) {
+    let level = match (std::env::var("PROFILES_LOG"), verbose) {
+        (Ok(level), _) => level,
+        (Err(_), 0) => return,
+        (Err(_), 1) => "debug".to_owned(),
+        (Err(_), _) => "trace".to_owned(),
     };
     match level.parse::<tracing_subscriber::filter::LevelFilter>() {
         Ok(level) => tracing_subscriber::fmt()
@@ -118,7 +150,8 @@ fn init_logging() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
+    init_logging(cli.verbose);
     // The emulators serve other processes' tests: every core. The clients run on one
     // thread: a sync is all waiting on the network (its rows share one task, and the
     // connections' tasks are woken by the same thread), so a second thread only adds
@@ -147,6 +180,16 @@ async fn run(cli: Cli) -> ExitCode {
             .await
             .map_err(error::CliError::Failed),
         Command::Emulator(args) => emulator::run(args).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "profiles",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
         Command::Sunshine(command) => sunshine::run(command).await,
         Command::Capture(command) => capture::run(command).await,
         Command::Lumapps(command) => lumapps::run(command).await,

@@ -2,6 +2,7 @@
 //! concurrency, and only what changed written.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{Stream, StreamExt};
@@ -187,6 +188,9 @@ pub struct SyncOptions {
     pub verify: bool,
     /// Update, upsert or mirror.
     pub mode: SyncMode,
+    /// Set to stop taking rows (a Ctrl-C): the rows in flight finish, the others are left
+    /// for the next run.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for SyncOptions {
@@ -197,6 +201,7 @@ impl Default for SyncOptions {
             read_first: true,
             verify: false,
             mode: SyncMode::Update,
+            cancel: None,
         }
     }
 }
@@ -212,6 +217,19 @@ impl SyncOptions {
     pub fn with_dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
         self
+    }
+
+    /// Stops taking rows once `cancel` is set.
+    pub fn with_cancel(mut self, cancel: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// Whether the run was asked to stop.
+    pub fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|cancel| cancel.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     /// Sets the mode.

@@ -80,6 +80,9 @@ pub enum SyncStop {
     /// The state database failed: nothing more can be remembered.
     #[error(transparent)]
     State(#[from] StateError),
+    /// Asked to stop ([`SyncOptions::cancel`]): the rows in flight were finished.
+    #[error("interrupted: the rows in flight were finished, the others are left for the next run")]
+    Interrupted,
 }
 
 /// The vendor unreachable for this many rows in a row stops a run.
@@ -779,7 +782,9 @@ where
     let stopping = AtomicBool::new(false);
     let stopping = &stopping;
     let work = rows
-        .take_while(|_| std::future::ready(!stopping.load(Ordering::SeqCst)))
+        .take_while(|_| {
+            std::future::ready(!stopping.load(Ordering::SeqCst) && !options.cancelled())
+        })
         .map(|row| {
             let updater = updater.clone();
             async move {
@@ -844,6 +849,9 @@ where
         });
     }
     summary.elapsed = started.elapsed();
+    if stop.is_none() && options.cancelled() {
+        stop = Some(SyncStop::Interrupted);
+    }
     (summary, stop)
 }
 
@@ -970,7 +978,9 @@ where
     let stopping = AtomicBool::new(false);
     let stopping = &stopping;
     let work = stream::iter(leavers)
-        .take_while(|_| std::future::ready(!stopping.load(Ordering::SeqCst)))
+        .take_while(|_| {
+            std::future::ready(!stopping.load(Ordering::SeqCst) && !options.cancelled())
+        })
         .map(|leaver| {
             let updater = updater.clone();
             async move {
@@ -1004,6 +1014,9 @@ where
         });
     }
     summary.elapsed = started.elapsed();
+    if stop.is_none() && options.cancelled() {
+        stop = Some(SyncStop::Interrupted);
+    }
     (summary, stop)
 }
 

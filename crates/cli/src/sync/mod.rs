@@ -1,9 +1,11 @@
 //! `profiles sync`: push a CSV or JSON Lines export into one vendor.
 
+mod progress;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 use futures_util::stream;
@@ -24,6 +26,7 @@ use crate::lumapps::LumAppsFlags;
 use crate::sunshine::SunshineFlags;
 use profile_sync::input::{self, EmptyCells, Format, InputOptions};
 use profile_sync::mapping::{LeaversSpec, Mapping, MappingFlags, Scope};
+use progress::Progress;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -299,82 +302,6 @@ fn parse_rate(text: &str) -> Result<u32, String> {
     text.trim_end_matches("/min")
         .parse()
         .map_err(|_| format!("`{text}` is not a rate; write it as N or N/min"))
-}
-
-/// Progress on stderr: a line redrawn in place on a terminal, else a line every few seconds.
-struct Progress {
-    started: Instant,
-    last: Instant,
-    terminal: bool,
-    /// The rows to do, when known (counted up front for a terminal, to give an ETA).
-    total: Option<u64>,
-    /// Rows settled from the state alone.
-    skipped: u64,
-    done: u64,
-    failed: u64,
-    unchanged: u64,
-}
-
-impl Progress {
-    fn new(terminal: bool, total: Option<u64>) -> Self {
-        let now = Instant::now();
-        Self {
-            started: now,
-            last: now,
-            terminal,
-            total,
-            skipped: 0,
-            done: 0,
-            failed: 0,
-            unchanged: 0,
-        }
-    }
-
-    fn line(&self) -> String {
-        let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        let rate = self.done as f64 / secs;
-        let mut line = format!(
-            "{} rows done, {} failed, {} unchanged ({} known from the state), {:.0} rows/s",
-            self.done, self.failed, self.unchanged, self.skipped, rate
-        );
-        if let Some(total) = self.total {
-            let left = total.saturating_sub(self.done);
-            if rate > 0.0 {
-                line.push_str(&format!(", {left} to go, ETA {:.0}s", left as f64 / rate));
-            }
-        }
-        line
-    }
-
-    fn tick(&mut self, outcome: &RowOutcome) {
-        self.done += 1;
-        match outcome {
-            RowOutcome::Unchanged => self.unchanged += 1,
-            RowOutcome::Failed { .. }
-            | RowOutcome::Unknown { .. }
-            | RowOutcome::Malformed { .. } => self.failed += 1,
-            _ => {}
-        }
-        let every = if self.terminal {
-            Duration::from_millis(200)
-        } else {
-            Duration::from_secs(5)
-        };
-        if self.last.elapsed() >= every {
-            self.last = Instant::now();
-            if self.terminal {
-                eprint!("\r\x1b[2K{}", self.line());
-            } else {
-                eprintln!("progress: {}", self.line());
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if self.terminal {
-            eprint!("\r\x1b[2K");
-        }
-    }
 }
 
 /// The state database of a run: the user's `--state FILE`, or a file of its own in the
@@ -702,7 +629,23 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
             check.known.join(", ")
         )));
     }
+    // Ctrl-C: stop taking rows, let those in flight finish, write the summary and the
+    // report; a second Ctrl-C leaves at once.
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            crate::note!(
+                "\ninterrupted: finishing the rows in flight (Ctrl-C again to leave at once)"
+            );
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
     let options = SyncOptions::default()
+        .with_cancel(cancel)
         .with_concurrency(args.concurrency)
         .with_dry_run(args.dry_run)
         .with_verify(args.verify)
@@ -717,7 +660,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     } else {
         None
     };
-    let mut progress = Progress::new(terminal, total);
+    let mut progress = Progress::new(terminal, crate::quiet(), total, args.dry_run);
 
     if args.no_read_first {
         let (_, rows) = input::reopen(&input_path, &input_options).map_err(input_error)?;
@@ -728,7 +671,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
             stream::iter(rows),
             &options,
             |line, key, outcome| {
-                progress.tick(outcome);
+                progress.tick(outcome, false);
                 if !outcome.is_success() {
                     let result = json!(outcome);
                     failures.push(json!({
@@ -779,9 +722,10 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         .begin_run(scope, &input_path.display().to_string(), &run_options)
         .map_err(state_error)?;
     if let (Some(earlier), false) = (continues, file.temporary) {
-        eprintln!(
+        crate::note!(
             "sync: run {} did not finish; this run (run {}) finishes it",
-            earlier.0, run.0
+            earlier.0,
+            run.0
         );
     }
     // The keys first: a key on two lines is synced once, from its last line.
@@ -793,13 +737,13 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     let duplicates = store.load_input_keys(&mut keys).map_err(state_error)?;
     for (key, lines) in duplicates.iter().take(20) {
         let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
-        eprintln!(
+        crate::note!(
             "warning: the key {key} is on lines {}: the last one is synced, the others are left out",
             lines.join(", ")
         );
     }
     if duplicates.len() > 20 {
-        eprintln!(
+        crate::note!(
             "warning: … and {} more keys on several lines (see --report)",
             duplicates.len() - 20
         );
@@ -818,7 +762,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         match read_everyone(updater.as_ref(), &ctx, args.verify).await {
             Ok(read) => {
                 if read.listed {
-                    eprintln!(
+                    crate::note!(
                         "sync: read {} users from {} in {:.1}s{}",
                         read.profiles,
                         updater.vendor(),
@@ -853,13 +797,10 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         &options,
         bulk.as_ref(),
         |report| {
-            if report.from_state {
-                progress.skipped += 1;
-            }
-            progress.tick(&report.outcome);
+            progress.tick(&report.outcome, report.from_state);
             let (line, key) = (report.line, &report.key);
             for drift in &report.drift {
-                eprintln!(
+                crate::note!(
                     "drift: line {line} {key}: {}: the state had {}, {} has {}",
                     drift.field,
                     show(&drift.from),
@@ -918,7 +859,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     let mut held: Option<String> = None;
     if let (SyncMode::Mirror, Some(action), None) = (mode, &leaver_action, &stop) {
         if summary.malformed > 0 {
-            eprintln!(
+            crate::note!(
                 "warning: {} rows could not be read: leavers are not looked for while the input has unreadable rows (their users would look gone)",
                 summary.malformed
             );
@@ -933,7 +874,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
                 ) {
                     Err(guard) => held = Some(guard.to_string()),
                     Ok(()) => {
-                        eprintln!(
+                        crate::note!(
                             "sync: {} of the {managed} managed users are gone from the input: {}",
                             leavers.len(),
                             match (action, args.dry_run) {
@@ -1019,7 +960,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     });
     finish(&args, &summary, &report)?;
     for failure in failures.iter().take(20) {
-        eprintln!(
+        crate::note!(
             "  line {} {}: {} {}",
             failure["line"],
             failure["key"].as_str().unwrap_or(""),
@@ -1028,10 +969,12 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         );
     }
     if failures.len() > 20 {
-        eprintln!("  … and {} more (see --report)", failures.len() - 20);
+        crate::note!("  … and {} more (see --report)", failures.len() - 20);
     }
-    if let Some(stop) = stop {
-        return Err(CliError::Stopped(stop.to_string()));
+    match stop {
+        Some(profile_sync::SyncStop::Interrupted) => return Err(CliError::Interrupted),
+        Some(stop) => return Err(CliError::Stopped(stop.to_string())),
+        None => {}
     }
     if let Some(held) = held {
         return Err(CliError::LeaversHeld(held));
@@ -1046,7 +989,7 @@ fn finish(
     summary: &SyncSummary,
     report: &serde_json::Value,
 ) -> Result<(), CliError> {
-    eprintln!(
+    crate::note!(
         "sync: {} rows in {:.1}s ({:.0} rows/s): {} updated, {} created, {} unchanged ({} known from the state, no request), {} missing, {} failed, {} unknown, {} malformed, {} left out as duplicates{}{}",
         summary.rows,
         summary.elapsed.as_secs_f64(),

@@ -164,3 +164,129 @@ async fn an_upper_case_email_finds_its_capture_record_with_key_lowercase() {
         .unwrap();
     assert_eq!(record["familyName"], "Newname");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_finishes_the_rows_in_flight_writes_the_report_and_exits_130() {
+    let n = 300;
+    let emulator = sunshine_with_riders(n).await;
+    let env = sunshine_env(&emulator.base_url());
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    crate::sync::riders_csv(&input, n);
+    let (state, report_path) = (dir.join("state.db"), dir.join("report.json"));
+    let args = vec![
+        "sync",
+        "--vendor",
+        "sunshine",
+        "--source",
+        "coolbikes",
+        "--type",
+        "rider",
+        "--map",
+        "saddle=attributes.saddle_height",
+        "--input",
+        input.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--report",
+        report_path.to_str().unwrap(),
+        "--rate",
+        "1200",
+    ];
+    let before = emulator.faults().requests_seen();
+    let child = tokio::process::Command::new(crate::PROFILES)
+        .args(&args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while emulator.faults().requests_seen() < before + 40 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: finishing the rows in flight"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("sync: "),
+        "the summary is printed: {stderr}"
+    );
+    let first = report(&report_path);
+    let rows = first["summary"]["rows"].as_u64().unwrap();
+    assert!(rows > 0 && rows < n as u64, "{first}");
+    assert!(
+        first["stopped"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{first}"
+    );
+    // The same command finishes the run (without a client limit here, to be quick).
+    let mut again: Vec<&str> = args[1..].to_vec();
+    let at = again.iter().position(|a| *a == "1200").unwrap();
+    again[at] = "0";
+    let (code, _, stderr) = sync(&again, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report(&report_path)["runs"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_prints_only_errors_verbose_adds_the_request_log_and_completions_are_made() {
+    let emulator = sunshine_with_riders(3).await;
+    let env = sunshine_env(&emulator.base_url());
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    crate::sync::riders_csv(&input, 3);
+    let path = input.to_str().unwrap();
+    let base = sunshine_args(path, &[]);
+    let mut quiet = vec!["-q"];
+    quiet.extend(base.iter().filter(|a| **a != "--map" && **a != "name=name"));
+    quiet.insert(
+        quiet
+            .iter()
+            .position(|a| *a == "saddle=attributes.saddle_height")
+            .unwrap(),
+        "--map",
+    );
+    let (code, stdout, stderr) = sync(&quiet, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""));
+    let mut verbose = quiet.clone();
+    verbose[0] = "-v";
+    let (code, _, stderr) = sync(&verbose, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("DEBUG"), "{stderr}");
+    assert!(stderr.contains("sync: 3 rows"), "{stderr}");
+    assert!(!stderr.contains(profile_emulator::sunshine::SEED_API_TOKEN));
+    // An error still shows with -q.
+    let missing = dir.join("nope.csv");
+    let mut broken = quiet.clone();
+    let at = broken.iter().position(|a| *a == path).unwrap();
+    broken[at] = missing.to_str().unwrap();
+    let (code, _, stderr) = sync(&broken, &env_refs(&env)).await;
+    assert_eq!(code, 2);
+    assert!(stderr.starts_with("error: cannot read"), "{stderr}");
+
+    for shell in ["bash", "zsh", "fish"] {
+        let output = std::process::Command::new(crate::PROFILES)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let script = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            script.contains("profiles") && script.contains("--state"),
+            "{shell}"
+        );
+    }
+}
