@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::connect::{ClientCredentials, Endpoint, Politeness, SINGLE, given, need, pick};
 use crate::error::CliError;
-use crate::output::{OutputArgs, dry, parse_set, print};
+use crate::output::{Output, OutputArgs, dry, parse_set, print, print_labelled};
 
 /// LumApps' bearer token, or what the application-token exchange needs beside the client.
 #[derive(Clone, Debug, Default, Args)]
@@ -144,6 +144,9 @@ pub(crate) enum LumAppsCommand {
         directory: String,
         #[command(flatten)]
         target: Target,
+        /// The language of the field titles shown beside each directory field.
+        #[arg(long, default_value = "en")]
+        lang: String,
         #[command(flatten)]
         common: Common,
     },
@@ -165,6 +168,28 @@ pub(crate) enum LumAppsCommand {
     },
 }
 
+/// Where each directory field's value is in a user (`customProfile.{uuid}`, or
+/// `apiProfile.{bound path}`), and its title in `lang`.
+fn titles(
+    module: &profile_lumapps::DirectoryModule,
+    lang: &str,
+) -> std::collections::HashMap<String, String> {
+    let mut titles = std::collections::HashMap::new();
+    for field in module.schema.fields() {
+        let Some(title) = field.title(lang) else {
+            continue;
+        };
+        titles.insert(format!("customProfile.{}", field.uuid), title.to_owned());
+        if let Some(bound) = &field.bound_path {
+            titles.insert(
+                format!("apiProfile.{}", bound.replace('/', ".")),
+                title.to_owned(),
+            );
+        }
+    }
+    titles
+}
+
 fn locator(target: &Target) -> Result<UserLocator, CliError> {
     match (&target.email, &target.uid) {
         (Some(email), _) => Ok(UserLocator::Email(email.clone())),
@@ -178,6 +203,7 @@ pub(crate) async fn run(command: LumAppsCommand) -> Result<(), CliError> {
         LumAppsCommand::Get {
             directory,
             target,
+            lang,
             common,
         } => {
             let user = locator(&target)?;
@@ -194,7 +220,19 @@ pub(crate) async fn run(command: LumAppsCommand) -> Result<(), CliError> {
                 .get_user(&directory, &user)
                 .await
                 .map_err(|e| CliError::vendor(e, &base))?;
-            print(&Value::Object(found), common.output.output);
+            if common.output.output == Output::Json {
+                print(&Value::Object(found), Output::Json);
+            } else {
+                // The directory's template names each field: its title beside its path.
+                let module = client
+                    .get_directory(&directory, &lang)
+                    .await
+                    .map_err(|e| CliError::vendor(e, &base))?;
+                let titles = titles(&module, &lang);
+                print_labelled(&Value::Object(found), Output::Table, &|key| {
+                    titles.get(key).cloned()
+                });
+            }
         }
         LumAppsCommand::Update {
             directory,
@@ -234,7 +272,10 @@ pub(crate) async fn run(command: LumAppsCommand) -> Result<(), CliError> {
                 .update_fields(&module, &user, &changes)
                 .await
                 .map_err(|e| CliError::vendor(e, &base))?;
-            print(&Value::Object(update.user), common.output.output);
+            let titles = titles(&module, &lang);
+            print_labelled(&Value::Object(update.user), common.output.output, &|key| {
+                titles.get(key).cloned()
+            });
         }
     }
     Ok(())

@@ -48,12 +48,32 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
                 flatten(&path, v, out);
             }
         }
-        other => out.push((prefix.to_owned(), other.to_string())),
+        other => out.push((prefix.to_owned(), plain(other))),
+    }
+}
+
+/// A value as a table shows it: a string without JSON quotes, nothing as `(none)`, the
+/// rest as JSON.
+pub(crate) fn plain(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "(none)".to_owned(),
+        other => other.to_string(),
     }
 }
 
 /// Prints what a vendor returned.
 pub(crate) fn print(value: &Value, output: Output) {
+    print_labelled(value, output, &|_| None);
+}
+
+/// Prints what a vendor returned; in a table, a field `label` names (a LumApps field's
+/// title beside its uuid) gets its name in parentheses after the path.
+pub(crate) fn print_labelled(
+    value: &Value,
+    output: Output,
+    label: &dyn Fn(&str) -> Option<String>,
+) {
     match output {
         Output::Json => say!(
             "{}",
@@ -62,7 +82,18 @@ pub(crate) fn print(value: &Value, output: Output) {
         Output::Table => {
             let mut rows = Vec::new();
             flatten("", value, &mut rows);
-            let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            let rows: Vec<(String, String)> = rows
+                .into_iter()
+                .map(|(key, value)| match label(&key) {
+                    Some(name) => (format!("{key} ({name})"), value),
+                    None => (key, value),
+                })
+                .collect();
+            let width = rows
+                .iter()
+                .map(|(k, _)| k.chars().count())
+                .max()
+                .unwrap_or(0);
             for (key, value) in rows {
                 say!("{key:<width$}  {value}");
             }
@@ -79,6 +110,25 @@ pub(crate) fn dry(request: &ApiRequest) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_shows_strings_without_quotes_and_nothing_as_none() {
+        let mut rows = Vec::new();
+        flatten(
+            "",
+            &serde_json::json!({"givenName": "Gary", "age": 42, "middle": null, "a": {"b": true}}),
+            &mut rows,
+        );
+        assert_eq!(
+            rows,
+            [
+                ("givenName".to_owned(), "Gary".to_owned()),
+                ("age".to_owned(), "42".to_owned()),
+                ("middle".to_owned(), "(none)".to_owned()),
+                ("a.b".to_owned(), "true".to_owned()),
+            ]
+        );
+    }
 
     #[test]
     fn set_values_are_json_when_they_parse_as_json() {

@@ -379,7 +379,12 @@ async fn process(updater: &dyn ProfileUpdater, row: &SyncRow, options: &SyncOpti
             .iter()
             .map(|change| FieldDiff {
                 field: change.path().to_string(),
-                from: applied.before.get(change.path()).cloned(),
+                // Missing and null read the same way at every vendor: no value.
+                from: applied
+                    .before
+                    .get(change.path())
+                    .cloned()
+                    .filter(|v| !v.is_null()),
                 to: match change {
                     FieldChange::Set { value, .. } => Some(value.clone()),
                     _ => None,

@@ -66,8 +66,16 @@ async fn sunshine_update_and_get_with_credentials_from_the_environment() {
     );
     let (ok, stdout, _) = run(&["sunshine", "get", "--identifier", q], &env).await;
     assert!(ok);
+    // A table shows values as they read: no JSON quotes.
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("attributes.saddle_height"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.ends_with("  87cm"), "{line}");
     assert!(
-        stdout.contains("attributes.saddle_height") && stdout.contains("\"87cm\""),
+        stdout
+            .lines()
+            .any(|l| l == "name                       Jane Doe"),
         "{stdout}"
     );
     for text in [&stdout, &stderr] {
@@ -272,6 +280,27 @@ async fn lumapps_update_by_title() {
         stderr.contains("the directory has no field `Shoe size`"),
         "{stderr}"
     );
+    // `get` shows each directory field's title beside where its value is kept.
+    let (ok, stdout, stderr) = run(
+        &[
+            "lumapps",
+            "get",
+            "--directory",
+            "6486401110769664",
+            "--email",
+            "me@customer.com",
+            "--lang",
+            "en",
+        ],
+        &env,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("apiProfile.organizations.title (Title)"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.ends_with("  Support Leader"), "{line}");
 }
 
 #[tokio::test]
