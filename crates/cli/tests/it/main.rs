@@ -7,6 +7,7 @@
     unreachable_pub
 )]
 
+mod docs;
 mod errors;
 mod exits;
 mod input;
