@@ -295,7 +295,12 @@ pub fn open_reader<R: Read + Send + 'static>(
     if first.trim_ascii().is_empty() {
         // A file of blank lines is as empty as one of none.
         let mut more = Vec::new();
-        let _ = reader.read_to_end(&mut more);
+        reader
+            .read_to_end(&mut more)
+            .map_err(|source| InputError::Io {
+                path: name.to_owned(),
+                source,
+            })?;
         if more.trim_ascii().is_empty() {
             return Err(InputError::Empty {
                 path: name.to_owned(),

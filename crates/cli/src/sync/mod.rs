@@ -652,8 +652,8 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
         .with_mode(mode)
         .with_read_first(!args.no_read_first);
     let terminal = std::io::stderr().is_terminal();
-    // On a terminal the rows are counted first (a quick pass over the file) for an ETA.
-    let total = if terminal {
+    // With a state, the key pre-pass counts the rows; without one, a terminal counts them.
+    let total = if terminal && args.no_read_first {
         input::reopen(&input_path, &input_options)
             .ok()
             .map(|(_, rows)| rows.count() as u64)
@@ -730,11 +730,15 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
     }
     // The keys first: a key on two lines is synced once, from its last line.
     let (_, rows) = input::reopen(&input_path, &input_options).map_err(input_error)?;
+    let counted = std::cell::Cell::new(0u64);
     let mut keys = rows
+        .inspect(|_| counted.set(counted.get() + 1))
         .map(|raw| input::to_sync_row(raw, &mapping, &input_options))
         .filter_map(Result::ok)
         .map(|row| (row.key, row.line));
     let duplicates = store.load_input_keys(&mut keys).map_err(state_error)?;
+    // The rows to do, for the progress line's "to go" and ETA, on a terminal or not.
+    progress.set_total(counted.get());
     for (key, lines) in duplicates.iter().take(20) {
         let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
         crate::note!(

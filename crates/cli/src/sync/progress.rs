@@ -145,6 +145,14 @@ impl Progress {
         }
     }
 
+    /// The rows to do, once known.
+    pub(crate) fn set_total(&mut self, total: u64) {
+        self.counts.total = Some(total);
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+        }
+    }
+
     pub(crate) fn tick(&mut self, outcome: &RowOutcome, from_state: bool) {
         self.counts.count(outcome, from_state);
         self.counts.elapsed = self.started.elapsed();

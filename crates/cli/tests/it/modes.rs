@@ -535,3 +535,67 @@ async fn a_dead_letter_is_listed_retried_by_the_next_run_and_leaves_the_list() {
     assert_eq!(code, 0, "{stderr}");
     assert!(status(true).trim() == "[]");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_create_refused_with_361_goes_on_as_an_update() {
+    let emulator = CaptureEmulator::start().await.unwrap();
+    let dir = dir();
+    let (input, state) = (dir.join("members.csv"), dir.join("state.db"));
+    std::fs::write(&input, "email,family\nlate@example.com,Late\n").unwrap();
+    let env = capture_env(&emulator);
+    let args = |mode: &'static str| {
+        vec![
+            "--vendor".to_owned(),
+            "capture".to_owned(),
+            "--input".to_owned(),
+            input.to_str().unwrap().to_owned(),
+            "--map".to_owned(),
+            "family=familyName".to_owned(),
+            "--mode".to_owned(),
+            mode.to_owned(),
+            "--state".to_owned(),
+            state.to_str().unwrap().to_owned(),
+            "--concurrency".to_owned(),
+            "1".to_owned(),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        let env = env.clone();
+        async move {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            sync(&refs, &env_refs(&env)).await
+        }
+    };
+    // Night 1, update: Capture has no such member yet.
+    let (code, _, stderr) = run(args("update")).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("1 missing"), "{stderr}");
+    // Meanwhile the record is created elsewhere, and find has not caught up: tonight's read
+    // by key still says 310. The create that follows is refused with 361.
+    emulator
+        .seed(
+            "user",
+            &[serde_json::json!({"email": "late@example.com", "familyName": "Early"})],
+        )
+        .unwrap();
+    emulator.faults().delay_next(1, Duration::ZERO); // entityType passes
+    emulator.faults().respond_next(
+        1,
+        200,
+        r#"{"stat":"error","code":310,"error":"record_not_found","error_description":"no record"}"#,
+    );
+    let creates = emulator.faults().requests_to("POST", "/entity.create");
+    let (code, _, stderr) = run(args("upsert")).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        emulator.faults().requests_to("POST", "/entity.create") - creates,
+        1
+    );
+    let records: Vec<Value> = emulator
+        .records("user")
+        .into_iter()
+        .filter(|r| r["email"] == "late@example.com")
+        .collect();
+    assert_eq!(records.len(), 1, "no duplicate");
+    assert_eq!(records[0]["familyName"], "Late", "it went on as an update");
+}
