@@ -2,7 +2,6 @@
 //! emulators.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use profile_emulator::capture::{CaptureEmulator, SEED_CLIENT_2};
@@ -10,7 +9,6 @@ use profile_emulator::faults::RandomFaults;
 use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator};
 use profile_emulator::sunshine::SunshineEmulator;
 use serde_json::Value;
-use tokio::process::Command;
 
 use crate::PROFILES;
 use crate::sync::{dir, env_refs, report, riders_csv, sunshine_env, sync};
@@ -203,13 +201,6 @@ fn capture_env(emulator: &CaptureEmulator) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capture_upsert_killed_at_random_under_faults_creates_every_joiner_exactly_once() {
     let n = 2_000;
@@ -251,35 +242,9 @@ async fn a_capture_upsert_killed_at_random_under_faults_creates_every_joiner_exa
         .faults()
         .set_answer_delay(Some(Duration::from_millis(20)));
     let env = capture_env(&emulator);
-    let mut seed = 0xc0ffee_u64;
-    for _ in 0..4 {
-        let mut child = Command::new(PROFILES)
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let cue = emulator.faults().requests_seen() + 1 + next(&mut seed) % 700;
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while emulator.faults().requests_seen() < cue && std::time::Instant::now() < deadline {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        child.kill().await.unwrap();
-    }
-    emulator.faults().wait_idle(Duration::from_secs(5)).await;
-    let mut exits = Vec::new();
-    for _ in 0..15 {
-        let (code, _, stderr) = sync(&args[1..], &env_refs(&env)).await;
-        exits.push(code);
-        assert!(code == 0 || code == 1, "{stderr}");
-        if code == 0 {
-            break;
-        }
-    }
+    let (_, exits) =
+        crate::sync::kill_then_rerun(&args, &env, emulator.faults(), (4, 700, 0xc0ffee), |_| {})
+            .await;
     assert_eq!(exits.last(), Some(&0), "{exits:?}");
     let records = emulator.records("user");
     assert_eq!(

@@ -1,7 +1,6 @@
 //! `profiles sync --state`: nights that cost what changed, against the emulators.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use profile_emulator::capture::{CaptureEmulator, SEED_CLIENT_2};
@@ -9,9 +8,7 @@ use profile_emulator::faults::RandomFaults;
 use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator};
 use profile_emulator::sunshine::SunshineEmulator;
 use serde_json::Value;
-use tokio::process::Command;
 
-use crate::PROFILES;
 use crate::sync::{
     SUNSHINE_MAP, capture_state, capture_with_riders, dir, env_refs, report, riders_csv,
     sunshine_env, sunshine_with_riders, sync,
@@ -498,15 +495,6 @@ fn integrity(state: &Path) -> String {
         .unwrap()
 }
 
-/// A small deterministic generator for the kill points (the test must not depend on a
-/// random crate).
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_at_random_moments_under_faults_ends_exactly_as_the_input_says() {
     let n = 2_000;
@@ -556,40 +544,13 @@ async fn a_run_killed_at_random_moments_under_faults_ends_exactly_as_the_input_s
         .faults()
         .set_answer_delay(Some(Duration::from_millis(20)));
     let env = capture_env(&emulator);
-    let mut seed = 0x5eed_u64;
-    let mut kills = Vec::new();
-    for _ in 0..5 {
-        let mut child = Command::new(PROFILES)
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let cue = emulator.faults().requests_seen() + 1 + next(&mut seed) % 600;
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while emulator.faults().requests_seen() < cue && std::time::Instant::now() < deadline {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        child.kill().await.unwrap();
-        kills.push(cue);
-        assert_eq!(integrity(&state), "ok", "after the kill at {cue}");
-    }
-    emulator.faults().wait_idle(Duration::from_secs(5)).await;
-    // The same command again until it exits 0 (faults leave rows unknown or failed for a
-    // while; each run settles more).
-    let mut exits = Vec::new();
-    for _ in 0..15 {
-        let (code, _, stderr) = sync(&args[1..], &env_refs(&env)).await;
-        exits.push(code);
-        assert!(code == 0 || code == 1, "{stderr}");
-        if code == 0 {
-            break;
-        }
-    }
+    // Killed at five random moments, then the same command again until it exits 0
+    // (faults leave rows unknown or failed for a while; each run settles more).
+    let (kills, exits) =
+        crate::sync::kill_then_rerun(&args, &env, emulator.faults(), (5, 600, 0x5eed), |cue| {
+            assert_eq!(integrity(&state), "ok", "after the kill at {cue}")
+        })
+        .await;
     assert_eq!(
         exits.last(),
         Some(&0),

@@ -382,3 +382,58 @@ pub(crate) fn capture_state(emulator: &CaptureEmulator) -> Vec<(String, Value, V
     state.sort_by(|a, b| a.0.cmp(&b.0));
     state
 }
+
+/// A small deterministic generator for kill points (the tests depend on no random crate).
+pub(crate) fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// Runs `profiles {args}` `kills` times, SIGKILLing each run once up to `within` more
+/// requests have reached `faults` (a point drawn from `seed`; `after_kill` sees each),
+/// waits for the emulator to be idle, then runs the same command again until it exits 0
+/// (at most 15 times). Returns the kill points and the last runs' exit codes.
+pub(crate) async fn kill_then_rerun(
+    args: &[&str],
+    env: &[(&'static str, String)],
+    faults: &profile_emulator::FaultController,
+    (kills, within, mut seed): (usize, u64, u64),
+    after_kill: impl Fn(u64),
+) -> (Vec<u64>, Vec<i32>) {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut points = Vec::new();
+    for _ in 0..kills {
+        let mut child = Command::new(PROFILES)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let cue = faults.requests_seen() + 1 + next(&mut seed) % within;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while faults.requests_seen() < cue && Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        child.kill().await.unwrap();
+        points.push(cue);
+        after_kill(cue);
+    }
+    faults.wait_idle(Duration::from_secs(5)).await;
+    let mut exits = Vec::new();
+    for _ in 0..15 {
+        let (code, _, stderr) = sync(&args[1..], &env_refs(env)).await;
+        exits.push(code);
+        assert!(code == 0 || code == 1, "{stderr}");
+        if code == 0 {
+            break;
+        }
+    }
+    (points, exits)
+}
