@@ -404,7 +404,8 @@ async fn process(updater: &dyn ProfileUpdater, row: &SyncRow, options: &SyncOpti
 /// Rows are pulled from the stream only as slots free up, so memory stays flat however
 /// long the input is. A row that fails, or that could not be read, is reported and the
 /// others go on. Politeness (requests a minute, in flight) is the client's rate limit;
-/// retries are the client's retry policy.
+/// retries are the client's retry policy. Once [`SyncOptions::cancel`] is set, no more
+/// rows are taken; those in flight finish.
 pub async fn sync_rows<S, F>(
     updater: Arc<dyn ProfileUpdater>,
     rows: S,
@@ -418,6 +419,7 @@ where
     let started = Instant::now();
     let mut summary = SyncSummary::default();
     let work = rows
+        .take_while(|_| std::future::ready(!options.cancelled()))
         .map(|row| {
             let updater = updater.clone();
             async move {
@@ -659,6 +661,20 @@ mod tests {
         assert_eq!(summary.updated, 50);
         let most = memory.most_in_flight.load(Ordering::SeqCst);
         assert!((2..=4).contains(&most), "{most}");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_sync_takes_no_more_rows() {
+        let memory = memory(&[("a@x", json!({"name": "A"}))]);
+        let cancel = Arc::new(AtomicBool::new(true));
+        let (summary, _) = run(
+            &memory,
+            vec![row(2, "a@x", "B"), row(3, "a@x", "C")],
+            SyncOptions::default().with_cancel(cancel),
+        )
+        .await;
+        assert_eq!(summary.rows, 0);
+        assert_eq!(memory.writes.load(Ordering::SeqCst), 0);
     }
 
     #[test]

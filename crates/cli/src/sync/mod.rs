@@ -694,6 +694,9 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
             "failures": failures,
         });
         finish(&args, &summary, &report)?;
+        if options.cancelled() {
+            return Err(CliError::Interrupted);
+        }
         return Ok(summary);
     }
 
