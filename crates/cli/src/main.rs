@@ -29,10 +29,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Akamai Identity Cloud (Capture) or LumApps every night, writing only what changed and
 /// never going past the vendor's limit. `profiles sunshine|capture|lumapps get|update`
 /// reads or changes one user; `profiles emulator` runs a local fake of a vendor to rehearse
-/// against, and `profiles demo` walks through a vendor's documented story against it.
+/// against, and `profiles demo` tells three nights of a sync against it.
 ///
 /// Exit codes: 0 done; 1 the vendor refused or the network failed (a sync: some rows
-/// failed); 2 usage, configuration or input (nothing was sent, or the sync did not start).
+/// failed); 2 usage, configuration or input (nothing was sent, or the sync did not start);
+/// 3 a sync stopped (credentials refused, vendor unreachable; run it again once fixed); 4 a
+/// mirror's leavers held by the guard; 130 interrupted by Ctrl-C.
 #[derive(Debug, Parser)]
 #[command(name = "profiles", version, about, long_about)]
 struct Cli {
