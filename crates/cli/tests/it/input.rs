@@ -3,7 +3,6 @@
 use crate::sync::{
     capture_with_riders, dir, env_refs, report, sunshine_env, sunshine_with_riders, sync,
 };
-use profile_emulator::capture::SEED_CLIENT_2;
 
 fn sunshine_args<'a>(input: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
@@ -117,11 +116,7 @@ async fn an_empty_cell_is_skipped_by_default_and_clears_with_empty_clear() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upper_case_email_finds_its_capture_record_with_key_lowercase() {
     let emulator = capture_with_riders(2).await;
-    let env = vec![
-        ("CAPTURE_BASE_URL", emulator.base_url()),
-        ("CAPTURE_CLIENT_ID", SEED_CLIENT_2.0.to_owned()),
-        ("CAPTURE_CLIENT_SECRET", SEED_CLIENT_2.1.to_owned()),
-    ];
+    let env = crate::sync::capture_env(&emulator);
     let dir = dir();
     let input = dir.join("hr.csv");
     std::fs::write(&input, "email,family\nRider1@Example.COM,Newname\n").unwrap();

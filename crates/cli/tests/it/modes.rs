@@ -4,14 +4,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use profile_emulator::capture::{CaptureEmulator, SEED_CLIENT_2};
-use profile_emulator::faults::RandomFaults;
+use profile_emulator::capture::CaptureEmulator;
 use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator};
 use profile_emulator::sunshine::SunshineEmulator;
 use serde_json::Value;
 
 use crate::PROFILES;
-use crate::sync::{dir, env_refs, report, riders_csv, sunshine_env, sync};
+use crate::sync::{capture_env, dir, env_refs, report, riders_csv, sunshine_env, sync};
 
 const PROFILES_PATH: &str = "/api/v2/user_profiles";
 
@@ -193,14 +192,6 @@ async fn a_mirror_with_half_the_input_gone_is_held_then_approved_and_never_touch
     assert_eq!(emulator.faults().requests_seen(), seen);
 }
 
-fn capture_env(emulator: &CaptureEmulator) -> Vec<(&'static str, String)> {
-    vec![
-        ("CAPTURE_BASE_URL", emulator.base_url()),
-        ("CAPTURE_CLIENT_ID", SEED_CLIENT_2.0.to_owned()),
-        ("CAPTURE_CLIENT_SECRET", SEED_CLIENT_2.1.to_owned()),
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capture_upsert_killed_at_random_under_faults_creates_every_joiner_exactly_once() {
     let n = 2_000;
@@ -231,16 +222,7 @@ async fn a_capture_upsert_killed_at_random_under_faults_creates_every_joiner_exa
         "--concurrency",
         "16",
     ];
-    emulator.faults().set_random(Some(
-        RandomFaults::typical(11)
-            .rate_limited(0.005, Duration::from_secs(1))
-            .slow(0.0, Duration::ZERO),
-    ));
-    // Creates land at once and are answered 20 ms later: a kill finds records created and
-    // not yet recorded.
-    emulator
-        .faults()
-        .set_answer_delay(Some(Duration::from_millis(20)));
+    crate::sync::kill_test_faults(emulator.faults(), 11);
     let env = capture_env(&emulator);
     let (_, exits) =
         crate::sync::kill_then_rerun(&args, &env, emulator.faults(), (4, 700, 0xc0ffee), |_| {})

@@ -1,17 +1,15 @@
 //! `profiles sync --state`: nights that cost what changed, against the emulators.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use profile_emulator::capture::{CaptureEmulator, SEED_CLIENT_2};
-use profile_emulator::faults::RandomFaults;
 use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator};
 use profile_emulator::sunshine::SunshineEmulator;
 use serde_json::Value;
 
 use crate::sync::{
-    SUNSHINE_MAP, capture_state, capture_with_riders, dir, env_refs, report, riders_csv,
-    sunshine_env, sunshine_with_riders, sync,
+    SUNSHINE_MAP, capture_env, capture_state, capture_with_riders, dir, env_refs, report,
+    riders_csv, sunshine_env, sunshine_with_riders, sync,
 };
 
 const PROFILES_PATH: &str = "/api/v2/user_profiles";
@@ -95,14 +93,6 @@ async fn a_steady_night_sends_nothing_and_a_changed_night_sends_only_the_changes
         .filter(|p| p["attributes"]["saddle_height"] == "91cm")
         .count();
     assert_eq!(changed, 6);
-}
-
-fn capture_env(emulator: &CaptureEmulator) -> Vec<(&'static str, String)> {
-    vec![
-        ("CAPTURE_BASE_URL", emulator.base_url()),
-        ("CAPTURE_CLIENT_ID", SEED_CLIENT_2.0.to_owned()),
-        ("CAPTURE_CLIENT_SECRET", SEED_CLIENT_2.1.to_owned()),
-    ]
 }
 
 fn capture_requests(emulator: &CaptureEmulator, path: &str) -> u64 {
@@ -531,18 +521,7 @@ async fn a_run_killed_at_random_moments_under_faults_ends_exactly_as_the_input_s
         "16",
     ];
     let emulator = capture_with_riders(n).await;
-    // The typical mix, but fewer 429s (each one holds every request for a second) and no
-    // slow answers: the test is about kills and unknown outcomes, not waiting.
-    emulator.faults().set_random(Some(
-        RandomFaults::typical(7)
-            .rate_limited(0.005, Duration::from_secs(1))
-            .slow(0.0, Duration::ZERO),
-    ));
-    // Writes land at once and are answered 20 ms later: a kill finds writes applied and
-    // not yet recorded.
-    emulator
-        .faults()
-        .set_answer_delay(Some(Duration::from_millis(20)));
+    crate::sync::kill_test_faults(emulator.faults(), 7);
     let env = capture_env(&emulator);
     // Killed at five random moments, then the same command again until it exits 0
     // (faults leave rows unknown or failed for a while; each run settles more).

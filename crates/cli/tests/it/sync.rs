@@ -437,3 +437,26 @@ pub(crate) async fn kill_then_rerun(
     }
     (points, exits)
 }
+
+/// The environment of a sync into `emulator` with the documentation's second API client.
+pub(crate) fn capture_env(emulator: &CaptureEmulator) -> Vec<(&'static str, String)> {
+    vec![
+        ("CAPTURE_BASE_URL", emulator.base_url()),
+        ("CAPTURE_CLIENT_ID", SEED_CLIENT_2.0.to_owned()),
+        ("CAPTURE_CLIENT_SECRET", SEED_CLIENT_2.1.to_owned()),
+    ]
+}
+
+/// The faults of the kill tests: the typical mix drawn from `seed`, but fewer 429s (each
+/// one holds every request for a second) and no slow answers, since the tests are about
+/// kills and unknown outcomes, not waiting; and every write answered 20 ms after it lands,
+/// so that a kill finds writes applied and not yet recorded.
+pub(crate) fn kill_test_faults(faults: &profile_emulator::FaultController, seed: u64) {
+    use std::time::Duration;
+    faults.set_random(Some(
+        profile_emulator::faults::RandomFaults::typical(seed)
+            .rate_limited(0.005, Duration::from_secs(1))
+            .slow(0.0, Duration::ZERO),
+    ));
+    faults.set_answer_delay(Some(Duration::from_millis(20)));
+}
