@@ -345,7 +345,8 @@ pub(crate) fn failed(error: &Error) -> RowOutcome {
     }
 }
 
-fn changed_fields(patch: &ProfilePatch) -> Vec<String> {
+/// The paths a patch changes, as text.
+pub(crate) fn changed_fields(patch: &ProfilePatch) -> Vec<String> {
     patch
         .changes()
         .iter()

@@ -16,7 +16,8 @@ use profile_core::{
 };
 
 use crate::engine::{
-    FieldDiff, RowError, RowOutcome, SyncMode, SyncOptions, SyncRow, SyncSummary, failed,
+    FieldDiff, RowError, RowOutcome, SyncMode, SyncOptions, SyncRow, SyncSummary, changed_fields,
+    failed,
 };
 use crate::state::{RunId, ScopeId, Settled, StateError, StateStore, UserState};
 
@@ -281,14 +282,6 @@ impl Done {
     }
 }
 
-fn written_fields(pending: &ProfilePatch) -> Vec<String> {
-    pending
-        .changes()
-        .iter()
-        .map(|c| c.path().to_string())
-        .collect()
-}
-
 /// The values a write of `pending` leaves, by path.
 fn values_written(pending: &ProfilePatch) -> Map<String, Value> {
     pending
@@ -363,12 +356,7 @@ async fn process(
             });
         }
     }
-    let paths: Vec<String> = row
-        .patch
-        .changes()
-        .iter()
-        .map(|c| c.path().to_string())
-        .collect();
+    let paths = changed_fields(&row.patch);
     let report_drift = drift.cloned().unwrap_or_default();
     // The state is trusted for a row when no write of it is in doubt, the user is known to
     // exist, and the state knows every field the row sets; a verify that could not list
@@ -460,12 +448,7 @@ async fn read_then_write(
     may_create: bool,
 ) -> Result<Done, StateError> {
     let store = ctx.store.as_ref();
-    let paths: Vec<String> = row
-        .patch
-        .changes()
-        .iter()
-        .map(|c| c.path().to_string())
-        .collect();
+    let paths = changed_fields(&row.patch);
     let in_doubt = known.as_ref().is_some_and(|user| user.in_doubt);
     let (before, pending, written) = if updater.write_merges() {
         let before = match updater.get_for(&row.user, &row.patch).await {
@@ -679,7 +662,7 @@ fn settle_write(
     }
     // What the vendor confirmed: what it held for the row's fields, with the write on top.
     read.extend(values_written(pending));
-    let written = written_fields(pending);
+    let written = changed_fields(pending);
     ctx.store.settle(
         ctx.scope,
         ctx.run,
