@@ -13,10 +13,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream;
+use profile_core::{FieldChange, KeyKind};
 use profile_core::{HttpConfig, ProfilePatch, ProfileUpdater, RateLimit, RetryPolicy, UserRef};
 use profile_emulator::{FaultController, RandomFaults};
-use profile_sync::{RowOutcome, SyncOptions, SyncRow, sync_rows};
+use profile_sync::input::{Format, InputOptions};
+use profile_sync::mapping::Mapping;
+use profile_sync::source::FileSource;
+use profile_sync::store::{MemoryState, ScopeKey};
+use profile_sync::{Night, NightEvent, RowOutcome, SyncOptions, SyncRow};
 use serde_json::{Value, json};
 
 const ROWS: usize = 2_000;
@@ -58,15 +62,65 @@ fn kind(outcome: &RowOutcome) -> &'static str {
     }
 }
 
+/// One night of `rows` with no state (every row read first), through an export written
+/// as JSON Lines: a column per field path, the e-mail as the key.
 async fn one_pass(updater: &Arc<dyn ProfileUpdater>, rows: &[SyncRow]) -> HashMap<u64, RowOutcome> {
+    let path = std::env::temp_dir().join(format!(
+        "faults-{}-{}-{}.jsonl",
+        updater.vendor(),
+        std::process::id(),
+        rows.len()
+    ));
+    let mut text = String::new();
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for row in rows {
+        let mut object = serde_json::Map::new();
+        object.insert(
+            "email".into(),
+            json!(row.user.to_string().trim_start_matches("email ")),
+        );
+        for change in row.patch.changes() {
+            if let FieldChange::Set { path, value } = change {
+                object.insert(path.to_string(), value.clone());
+                if !fields.iter().any(|(c, _)| *c == path.to_string()) {
+                    fields.push((path.to_string(), path.to_string()));
+                }
+            }
+        }
+        text.push_str(&Value::Object(object).to_string());
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    let mapping = Mapping::from_flags("email", KeyKind::Email, &fields).unwrap();
+    let mut source = FileSource::open(&path, InputOptions::new(Format::Jsonl)).unwrap();
+    let scope = ScopeKey {
+        vendor: updater.vendor().into(),
+        base_url: "faults".into(),
+        name: "faults".into(),
+        key_kind: "email".into(),
+    };
     let mut outcomes = HashMap::new();
-    let options = SyncOptions::default().with_concurrency(CONCURRENCY);
-    let input = stream::iter(rows.iter().cloned().map(Ok));
-    let summary = sync_rows(updater.clone(), input, &options, |line, _, outcome| {
-        outcomes.insert(line, outcome.clone());
+    let report = Night::new(
+        updater.clone(),
+        Arc::new(MemoryState::new()),
+        scope,
+        mapping,
+    )
+    .options(SyncOptions::default().with_concurrency(CONCURRENCY))
+    .run(&mut source, |event| {
+        if let NightEvent::Row(report) = event {
+            outcomes.insert(rows[report.line as usize - 1].line, report.outcome.clone());
+        }
     })
-    .await;
-    assert_eq!(summary.rows as usize, rows.len());
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(
+        report.summary.rows as usize,
+        rows.len(),
+        "{:?}",
+        report.stopped
+    );
     outcomes
 }
 

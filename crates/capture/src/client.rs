@@ -63,6 +63,11 @@ pub struct CaptureClient {
 }
 
 impl CaptureClient {
+    /// Requests this client (and its clones) has sent so far, each attempt counted.
+    pub fn requests_sent(&self) -> u64 {
+        self.core.requests_sent()
+    }
+
     /// Starts building a client for the application at `base_url`
     /// (`https://{app}.janraincapture.com`), with at most [`DEFAULT_MAX_IN_FLIGHT`] calls in
     /// flight by default.

@@ -259,6 +259,10 @@ impl ProfileUpdater for CaptureUpdater {
         "capture"
     }
 
+    fn requests_sent(&self) -> Option<u64> {
+        Some(self.client.requests_sent())
+    }
+
     /// Plurals grow: an array written to a plural appends its elements. So an array in the
     /// patch is pending only for the elements the record does not hold yet (an element is
     /// held when a stored element has every key and value it names, `id` included when it

@@ -47,6 +47,9 @@ pub(crate) enum CliError {
     /// The mass-leaver guard held a mirror's leavers back.
     #[error("{0}")]
     LeaversHeld(String),
+    /// Another run holds the sync's scope in its state.
+    #[error("{0}")]
+    Busy(String),
     /// Ctrl-C: the rows in flight were finished, the summary and report written.
     #[error(
         "interrupted: the rows in flight were finished; run the same command again to do the rest"
@@ -99,6 +102,7 @@ impl CliError {
             CliError::Unreachable { .. } | CliError::Vendor(_) | CliError::Failed(_) => 1,
             CliError::Stopped(_) => 3,
             CliError::LeaversHeld(_) => 4,
+            CliError::Busy(_) => 5,
             CliError::Interrupted => 130,
         }
     }

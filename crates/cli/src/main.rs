@@ -34,7 +34,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Exit codes: 0 done; 1 the vendor refused or the network failed (a sync: some rows
 /// failed); 2 usage, configuration or input (nothing was sent, or the sync did not start);
 /// 3 a sync stopped (credentials refused, vendor unreachable; run it again once fixed); 4 a
-/// mirror's leavers held by the guard; 130 interrupted by Ctrl-C.
+/// mirror's leavers held by the guard; 5 another run holds the sync's state (--wait waits
+/// for it); 130 interrupted by Ctrl-C.
 #[derive(Debug, Parser)]
 #[command(name = "profiles", version, about, long_about)]
 struct Cli {
@@ -111,13 +112,84 @@ enum Command {
     Lumapps(lumapps::LumAppsCommand),
 }
 
-impl Vendor {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Vendor::Sunshine => "sunshine",
-            Vendor::Capture => "capture",
-            Vendor::Lumapps => "lumapps",
+/// What the CLI knows of a vendor beyond its own module: one entry each.
+pub(crate) struct VendorEntry {
+    /// The vendor's name, as `--vendor` and the mapping file's section say it.
+    pub(crate) name: &'static str,
+    /// The variable holding its base URL.
+    pub(crate) base_url_var: &'static str,
+    /// The settings that address its records (mapping file keys and sync flags), each
+    /// with its default.
+    pub(crate) scope: &'static [(&'static str, &'static str)],
+    /// Said of a joiner in a dry run.
+    pub(crate) create_note: &'static str,
+}
+
+const SUNSHINE: VendorEntry = VendorEntry {
+    name: "sunshine",
+    base_url_var: "ZENDESK_BASE_URL",
+    scope: &[("source", ""), ("type", "")],
+    create_note: " (the first profile of someone Zendesk does not know creates a Zendesk user too)",
+};
+const CAPTURE: VendorEntry = VendorEntry {
+    name: "capture",
+    base_url_var: "CAPTURE_BASE_URL",
+    scope: &[("type_name", "user")],
+    create_note: "",
+};
+const LUMAPPS: VendorEntry = VendorEntry {
+    name: "lumapps",
+    base_url_var: "LUMAPPS_BASE_URL",
+    scope: &[("directory", ""), ("lang", "en")],
+    create_note: "",
+};
+
+impl VendorEntry {
+    /// The state's name of a scope: its settings (the language of titles left out: it
+    /// does not address records), `;`-separated.
+    pub(crate) fn scope_name(&self, scope: &profile_sync::mapping::Scope) -> String {
+        self.scope
+            .iter()
+            .filter(|(name, _)| *name != "lang")
+            .map(|(name, default)| format!("{name}={}", scope.get(name).unwrap_or(default)))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    /// Refuses a setting that is not this vendor's.
+    pub(crate) fn check_scope(
+        &self,
+        scope: &profile_sync::mapping::Scope,
+    ) -> Result<(), error::CliError> {
+        match scope
+            .names()
+            .find(|name| !self.scope.iter().any(|(known, _)| known == name))
+        {
+            Some(name) => Err(error::CliError::Usage(format!(
+                "mapping file: [{}] has no setting `{name}`; its settings are key, key_kind, mode, leavers, fields, {}",
+                self.name,
+                self.scope
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+            None => Ok(()),
         }
+    }
+}
+
+impl Vendor {
+    pub(crate) fn entry(self) -> &'static VendorEntry {
+        match self {
+            Vendor::Sunshine => &SUNSHINE,
+            Vendor::Capture => &CAPTURE,
+            Vendor::Lumapps => &LUMAPPS,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        self.entry().name
     }
 }
 
@@ -197,8 +269,8 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Lumapps(command) => lumapps::run(command).await,
         // A sync that ran exits 1 when some rows failed.
         Command::Sync(args) => match sync::run(*args).await {
-            Ok(summary) if !summary.all_succeeded() => return ExitCode::from(1),
-            Ok(_) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Ok(true) => Ok(()),
             Err(error) => Err(error),
         },
     };

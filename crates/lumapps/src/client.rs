@@ -146,6 +146,11 @@ fn page_of<T>(body: &mut Value, decode: impl Fn(Value) -> Option<T>) -> Page<T> 
 }
 
 impl LumAppsClient {
+    /// Requests this client (and its clones) has sent so far, each attempt counted.
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.core.requests_sent()
+    }
+
     /// Starts building a client for the cell at `base_url`
     /// (`https://go-cell-001.api.lumapps.com`).
     pub fn builder(base_url: BaseUrl, auth: LumAppsAuth) -> LumAppsClientBuilder {

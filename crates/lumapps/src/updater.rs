@@ -89,6 +89,10 @@ impl ProfileUpdater for LumAppsUpdater {
         "lumapps"
     }
 
+    fn requests_sent(&self) -> Option<u64> {
+        Some(self.client.requests_sent())
+    }
+
     /// A save replaces the whole user: a sync reads before it writes.
     fn write_merges(&self) -> bool {
         false

@@ -74,6 +74,7 @@ impl ClientConfig {
             clock: self.clock,
             sleep: self.sleep,
             jitter: self.jitter.unwrap_or_else(|| Arc::new(Jitter::from_time())),
+            sent: Arc::default(),
         })
     }
 }
@@ -144,6 +145,8 @@ pub struct ApiClient {
     clock: Arc<dyn Clock>,
     sleep: Arc<dyn Sleep>,
     jitter: Arc<Jitter>,
+    /// Attempts handed to the transport, by this client and its clones.
+    sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl fmt::Debug for ApiClient {
@@ -161,9 +164,16 @@ impl ApiClient {
         &*self.clock
     }
 
+    /// Requests this client and its clones have handed to the transport so far, each
+    /// attempt of a retried call counted.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Sends `request` once through the stack (rate limit, tracing), without retrying or
     /// reading the answer: for printing a raw exchange.
     pub async fn send_once(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.transport.send(request).await
     }
 
@@ -185,6 +195,7 @@ impl ApiClient {
         // Whether an attempt that was sent again may have been applied.
         let mut uncertain = false;
         loop {
+            self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let sent = self
                 .transport
                 .send(request)

@@ -483,6 +483,12 @@ pub trait ProfileUpdater: Send + Sync {
         true
     }
 
+    /// Requests sent to the vendor so far, each attempt counted, where the updater knows
+    /// (the vendor crates' updaters do; the default does not).
+    fn requests_sent(&self) -> Option<u64> {
+        None
+    }
+
     /// Checks fields a sync will write against the vendor's schema, before the first row:
     /// which are unknown, and which names would do. The default knows no schema and
     /// accepts every field.

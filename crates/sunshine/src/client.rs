@@ -82,6 +82,11 @@ pub struct SunshineClient {
 }
 
 impl SunshineClient {
+    /// Requests this client (and its clones) has sent so far, each attempt counted.
+    pub fn requests_sent(&self) -> u64 {
+        self.core.requests_sent()
+    }
+
     /// Starts building a client for the account at `base_url`
     /// (`https://{subdomain}.zendesk.com`), limited by default to
     /// [`DEFAULT_RATE_LIMIT_PER_MINUTE`] until Zendesk states the account's limit, which it

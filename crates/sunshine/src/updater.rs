@@ -186,6 +186,10 @@ impl ProfileUpdater for SunshineUpdater {
         "sunshine"
     }
 
+    fn requests_sent(&self) -> Option<u64> {
+        Some(self.client.requests_sent())
+    }
+
     fn can_create(&self) -> bool {
         true
     }

@@ -21,8 +21,8 @@ use std::path::Path;
 use profile_core::{FieldChange, ProfilePatch};
 use serde_json::{Map, Value};
 
-use crate::engine::{RowError, SyncRow};
 use crate::mapping::Mapping;
+use crate::outcome::{RowError, SyncRow};
 
 /// A row as read: its line and its columns.
 pub type RawRow = Result<(u64, Map<String, Value>), RowError>;
@@ -181,6 +181,33 @@ pub enum InputError {
         /// What it is instead.
         reason: String,
     },
+}
+
+impl InputError {
+    /// The same error, naming the input `name` instead of its path (standard input read
+    /// through a private copy).
+    pub fn renamed(self, name: &str) -> Self {
+        let name = name.to_owned();
+        match self {
+            InputError::Io { source, .. } => InputError::Io { path: name, source },
+            InputError::Empty { .. } => InputError::Empty { path: name },
+            InputError::Delimiter {
+                header,
+                name: word,
+                shown,
+                ..
+            } => InputError::Delimiter {
+                path: name,
+                header,
+                name: word,
+                shown,
+            },
+            InputError::NotUtf8 { line, .. } => InputError::NotUtf8 { path: name, line },
+            InputError::Header { reason, .. } => InputError::Header { path: name, reason },
+            InputError::FirstLine { reason, .. } => InputError::FirstLine { path: name, reason },
+            other => other,
+        }
+    }
 }
 
 /// Opens the file at `path`; returns the columns known up front (CSV's header, or the
@@ -355,6 +382,9 @@ fn csv_rows<R: Read + Send + 'static>(
     }
     let header = columns.clone();
     let empty = options.empty;
+    // With CRLF line ends the reader has not yet counted a record's preceding `\n` when it
+    // gives the record's line: one more is the file's line number.
+    let crlf = u64::from(first.ends_with(b"\r\n"));
     let mut stopped = false;
     let rows = reader.into_records().map_while(move |record| {
         if stopped {
@@ -362,7 +392,7 @@ fn csv_rows<R: Read + Send + 'static>(
         }
         Some(match record {
             Ok(record) => {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = record.position().map_or(0, |p| p.line()) + crlf;
                 let row = header
                     .iter()
                     .zip(record.iter())
@@ -377,7 +407,7 @@ fn csv_rows<R: Read + Send + 'static>(
                 Ok((line, row))
             }
             Err(error) => {
-                let line = error.position().map_or(0, |p| p.line());
+                let line = error.position().map_or(0, |p| p.line()) + crlf;
                 if matches!(error.kind(), csv::ErrorKind::Io(_)) {
                     stopped = true;
                 }
@@ -515,6 +545,21 @@ mod tests {
         .unwrap();
         assert_eq!(columns, ["email", "first_name"]);
         assert_eq!(rows[0].as_ref().unwrap().1["first_name"], "A");
+    }
+
+    #[test]
+    fn crlf_line_numbers_are_the_files() {
+        let text: &'static [u8] = b"email,name\r\na@x,A\r\nb@x,\"B\r\nB\"\r\nc@x,C\r\n";
+        let (_, rows) = read(text, &InputOptions::new(Format::Csv)).unwrap();
+        let lines: Vec<u64> = rows.iter().map(|r| r.as_ref().unwrap().0).collect();
+        assert_eq!(lines, [2, 3, 5]);
+        let (_, rows) = read(
+            b"email,name\na@x,A\nb@x,\"B\nB\"\nc@x,C\n",
+            &InputOptions::new(Format::Csv),
+        )
+        .unwrap();
+        let lines: Vec<u64> = rows.iter().map(|r| r.as_ref().unwrap().0).collect();
+        assert_eq!(lines, [2, 3, 5]);
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! let section = Mapping::parse_section(file, "sunshine", "mapping.toml")?;
 //! let mapping = Mapping::from_section(section, &Default::default())?;
 //! assert_eq!(mapping.fields[0].1.to_string(), "attributes.saddle_height");
-//! assert_eq!(mapping.scope.source.as_deref(), Some("coolbikes"));
+//! assert_eq!(mapping.scope.get("source"), Some("coolbikes"));
 //! # Ok::<(), profile_sync::mapping::MappingError>(())
 //! ```
 
@@ -26,41 +26,44 @@ use std::path::{Path, PathBuf};
 use profile_core::{FieldPath, InvalidFieldPath, KeyKind};
 use serde::Deserialize;
 
-/// What addresses records at each vendor, beyond the connection.
+/// What addresses records at a vendor beyond the connection, by setting name
+/// (`source`, `type`, `type_name`, `directory`, `lang`: each vendor says which it takes).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Scope {
-    /// Sunshine: the profiles' source.
-    pub source: Option<String>,
-    /// Sunshine: the profiles' type.
-    pub profile_type: Option<String>,
-    /// Capture: the entity type.
-    pub type_name: Option<String>,
-    /// LumApps: the directory.
-    pub directory: Option<String>,
-    /// LumApps: the language of field titles.
-    pub lang: Option<String>,
+pub struct Scope(pub BTreeMap<String, String>);
+
+impl Scope {
+    /// A setting's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The value of `name`, owned.
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+
+    /// Sets `name` when `value` is given.
+    pub fn with(mut self, name: &str, value: Option<String>) -> Self {
+        if let Some(value) = value {
+            self.0.insert(name.to_owned(), value);
+        }
+        self
+    }
+
+    /// The settings' names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
 }
 
 /// One vendor's section of a mapping file.
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Section {
     /// The key column.
     pub key: Option<String>,
     /// What the key is (`email`, `id`, an attribute).
     pub key_kind: Option<String>,
-    /// Sunshine: the source.
-    pub source: Option<String>,
-    /// Sunshine: the type.
-    #[serde(rename = "type")]
-    pub profile_type: Option<String>,
-    /// Capture: the entity type.
-    pub type_name: Option<String>,
-    /// LumApps: the directory.
-    pub directory: Option<String>,
-    /// LumApps: the language of titles.
-    pub lang: Option<String>,
     /// `update`, `upsert` or `mirror`.
     pub mode: Option<String>,
     /// What a mirror does to leavers.
@@ -68,6 +71,9 @@ pub struct Section {
     /// Column → field.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// The vendor's own settings (what addresses its records): every other key.
+    #[serde(flatten)]
+    pub scope: BTreeMap<String, toml::Value>,
 }
 
 /// The leaver action in a mapping file: `leavers = "delete"`, or
@@ -90,13 +96,8 @@ pub enum LeaversSpec {
 }
 
 /// A mapping file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MappingFile {
-    sunshine: Option<Section>,
-    capture: Option<Section>,
-    lumapps: Option<Section>,
-}
+/// A mapping file: one section per vendor, by its name.
+type MappingFile = BTreeMap<String, Section>;
 
 /// Why a mapping cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +137,15 @@ pub enum MappingError {
         #[source]
         source: InvalidFieldPath,
     },
-    /// A `--map` flag is not `COLUMN=FIELD`.
+    /// A vendor setting of the section that is not text.
+    #[error("mapping file: `{name}` {reason}")]
+    Setting {
+        /// The setting.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `--map` without `=`.
     #[error("--map takes COLUMN=FIELD, not `{0}`")]
     MapFlag(String),
     /// No column is mapped.
@@ -214,13 +223,8 @@ impl Mapping {
             path: origin.to_owned(),
             reason: e.to_string(),
         })?;
-        let section = match vendor {
-            "sunshine" => file.sunshine,
-            "capture" => file.capture,
-            "lumapps" => file.lumapps,
-            _ => None,
-        };
-        section.ok_or_else(|| MappingError::NoSection {
+        let mut file = file;
+        file.remove(vendor).ok_or_else(|| MappingError::NoSection {
             path: origin.to_owned(),
             vendor: vendor.to_owned(),
         })
@@ -250,12 +254,21 @@ impl Mapping {
                 &pick(&flags.key_kind, &section.key_kind).unwrap_or_else(|| "email".to_owned()),
             ),
             fields,
-            scope: Scope {
-                source: pick(&flags.scope.source, &section.source),
-                profile_type: pick(&flags.scope.profile_type, &section.profile_type),
-                type_name: pick(&flags.scope.type_name, &section.type_name),
-                directory: pick(&flags.scope.directory, &section.directory),
-                lang: pick(&flags.scope.lang, &section.lang),
+            scope: {
+                let mut scope = Scope::default();
+                for (name, value) in &section.scope {
+                    let Some(text) = value.as_str() else {
+                        return Err(MappingError::Setting {
+                            name: name.clone(),
+                            reason: format!("is {}, not text", value.type_str()),
+                        });
+                    };
+                    scope.0.insert(name.clone(), text.to_owned());
+                }
+                for (name, value) in &flags.scope.0 {
+                    scope.0.insert(name.clone(), value.clone());
+                }
+                scope
             },
             mode: section.mode.clone(),
             leavers: section.leavers.clone(),

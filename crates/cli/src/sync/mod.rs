@@ -5,27 +5,25 @@ mod progress;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use clap::Args;
-use futures_util::stream;
 use profile_core::ProfileUpdater;
-use profile_sync::state::{RunEnd, ScopeKey};
+use profile_sync::input::{EmptyCells, Format, InputOptions};
+use profile_sync::mapping::{LeaversSpec, Mapping, MappingFlags, Scope};
+use profile_sync::source::{FileSource, RowSource};
+use profile_sync::store::{MemoryState, ScopeKey, SqliteState, StateStore};
 use profile_sync::{
-    LeaverAction, LeaverLimit, RowOutcome, SqliteState, StateContext, StateStore, SyncMode,
-    SyncOptions, SyncSummary, guard_leavers, read_everyone, retire_leavers, sync_rows,
-    sync_with_state,
+    LeaverAction, LeaverLimit, Night, NightError, NightEvent, NightReport, RowOutcome, RowReport,
+    ScopeLease, SyncMode, SyncOptions, SyncStop, SyncSummary,
 };
 use serde_json::json;
 
-use crate::Vendor;
 use crate::capture::CaptureFlags;
 use crate::connect::{ClientCredentials, Endpoint, Politeness, refuse_foreign};
 use crate::error::CliError;
 use crate::lumapps::LumAppsFlags;
 use crate::sunshine::SunshineFlags;
-use profile_sync::input::{self, EmptyCells, Format, InputOptions};
-use profile_sync::mapping::{LeaversSpec, Mapping, MappingFlags, Scope};
+use crate::{Vendor, VendorEntry};
 use progress::Progress;
 
 #[derive(Debug, Args)]
@@ -36,7 +34,7 @@ pub(crate) struct SyncArgs {
     /// The vendor to write to.
     #[arg(long, value_enum, required = true)]
     vendor: Option<Vendor>,
-    /// The input: CSV with a header row, or JSON Lines.
+    /// The input: CSV with a header row, or JSON Lines; `-` reads standard input.
     #[arg(long, value_name = "FILE", required = true)]
     input: Option<PathBuf>,
     /// What to do with users the vendor does not have, and with leavers: update (movers
@@ -120,6 +118,10 @@ pub(crate) struct SyncArgs {
     /// finished by running the same command again.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// When another run holds the state's scope, wait up to this long for it (`90s`,
+    /// `10m`) instead of exiting with code 5 at once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+    wait: Option<std::time::Duration>,
     /// Read everyone at the vendor (in bulk where it can list) and compare with the state:
     /// report each field changed at the vendor since, and correct it (unless --dry-run).
     #[arg(long)]
@@ -207,14 +209,14 @@ impl SyncArgs {
         match self.vendor() {
             Vendor::Sunshine => self.sunshine.updater(
                 &self.endpoint,
-                scope.source.clone(),
-                scope.profile_type.clone(),
+                scope.value("source"),
+                scope.value("type"),
                 politeness,
             ),
             Vendor::Capture => self.capture.updater(
                 &self.endpoint,
                 &self.credentials,
-                scope.type_name.clone(),
+                scope.value("type_name"),
                 politeness,
             ),
             Vendor::Lumapps => {
@@ -222,8 +224,8 @@ impl SyncArgs {
                     .updater(
                         &self.endpoint,
                         &self.credentials,
-                        scope.directory.clone(),
-                        scope.lang.clone(),
+                        scope.value("directory"),
+                        scope.value("lang"),
                         politeness,
                     )
                     .await
@@ -298,73 +300,15 @@ pub(crate) enum SyncOutput {
     Json,
 }
 
+fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write it as 90s, 10m or 1h"))
+}
+
 fn parse_rate(text: &str) -> Result<u32, String> {
     text.trim_end_matches("/min")
         .parse()
         .map_err(|_| format!("`{text}` is not a rate; write it as N or N/min"))
-}
-
-/// The state database of a run: the user's `--state FILE`, or a file of its own in the
-/// temporary folder, removed at the end (each such run starts from what the vendor holds).
-struct StateFile {
-    path: PathBuf,
-    temporary: bool,
-}
-
-impl StateFile {
-    fn new(state: Option<&PathBuf>) -> Self {
-        match state {
-            Some(path) => Self {
-                path: path.clone(),
-                temporary: false,
-            },
-            None => {
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.subsec_nanos());
-                Self {
-                    path: std::env::temp_dir()
-                        .join(format!("profiles-sync-{}-{nanos}.db", std::process::id())),
-                    temporary: true,
-                }
-            }
-        }
-    }
-}
-
-impl Drop for StateFile {
-    fn drop(&mut self) {
-        if self.temporary {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut name = self.path.clone().into_os_string();
-                name.push(suffix);
-                let _ = std::fs::remove_file(PathBuf::from(name));
-            }
-        }
-    }
-}
-
-fn base_url_var(vendor: Vendor) -> &'static str {
-    match vendor {
-        Vendor::Sunshine => "ZENDESK_BASE_URL",
-        Vendor::Capture => "CAPTURE_BASE_URL",
-        Vendor::Lumapps => "LUMAPPS_BASE_URL",
-    }
-}
-
-/// What addresses the records of a sync at its vendor, as the state names its scope.
-fn scope_name(vendor: Vendor, scope: &Scope) -> String {
-    let or =
-        |value: &Option<String>, default: &str| value.clone().unwrap_or_else(|| default.to_owned());
-    match vendor {
-        Vendor::Sunshine => format!(
-            "source={};type={}",
-            or(&scope.source, ""),
-            or(&scope.profile_type, "")
-        ),
-        Vendor::Capture => format!("type_name={}", or(&scope.type_name, "user")),
-        Vendor::Lumapps => format!("directory={}", or(&scope.directory, "")),
-    }
 }
 
 fn show(value: &Option<serde_json::Value>) -> String {
@@ -392,12 +336,12 @@ fn credentials_refused(error: CliError) -> CliError {
     }
 }
 
-fn state_error(error: profile_sync::state::StateError) -> CliError {
+fn state_error(error: profile_sync::store::StateError) -> CliError {
     CliError::Failed(error.to_string())
 }
 
 /// `profiles sync status`: the dead letters of a state database.
-fn status(path: &std::path::Path, as_json: bool) -> Result<(), CliError> {
+async fn status(path: &std::path::Path, as_json: bool) -> Result<(), CliError> {
     if !path.exists() {
         return Err(CliError::Usage(format!(
             "no state database at {}",
@@ -406,7 +350,7 @@ fn status(path: &std::path::Path, as_json: bool) -> Result<(), CliError> {
     }
     let store = SqliteState::open(path)
         .map_err(|e| CliError::Usage(format!("cannot use the state database: {e}")))?;
-    let letters = store.dead_letters().map_err(state_error)?;
+    let letters = store.dead_letters().await.map_err(state_error)?;
     if as_json {
         say!(
             "{}",
@@ -529,108 +473,78 @@ fn mode_and_leavers(
     }
 }
 
-pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
-    if let Some(SyncCommand::Status { state, json }) = &args.command {
-        status(state, *json)?;
-        return Ok(SyncSummary::default());
-    }
-    let input_path = args
-        .input
-        .clone()
-        .ok_or_else(|| CliError::Usage("--input is required".into()))?;
-    args.refuse_other_vendors()?;
-    if args.journal.is_some() || args.resume.is_some() {
-        return Err(CliError::Usage(
-            "--journal and --resume were replaced by --state FILE: one database for every night; \
-             run the same command again to finish an interrupted run"
-                .into(),
-        ));
-    }
-    let flags = MappingFlags {
-        file: args.mapping.clone(),
-        key: args.key.clone(),
-        key_kind: args.key_kind.clone(),
-        maps: args.maps.clone(),
-        scope: Scope {
-            source: args.source.clone(),
-            profile_type: args.profile_type.clone(),
-            type_name: args.type_name.clone(),
-            directory: args.directory.clone(),
-            lang: args.lang.clone(),
-        },
+/// The input: a file, or standard input for `-`.
+fn open_source(path: &std::path::Path, options: InputOptions) -> Result<FileSource, CliError> {
+    let opened = if path == std::path::Path::new("-") {
+        FileSource::stdin(options)
+    } else {
+        FileSource::open(path, options)
     };
-    let mapping = Mapping::resolve(args.vendor().name(), &flags)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let (mode, leaver_action) = mode_and_leavers(&args, &mapping)?;
-    if mode != SyncMode::Update && args.state.is_none() && mode == SyncMode::Mirror {
-        return Err(CliError::Usage(
-            "--mode mirror needs --state FILE: leavers are the users an earlier run managed".into(),
-        ));
-    }
+    opened.map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// How the input is read, from the flags.
+fn input_options(args: &SyncArgs, path: &std::path::Path) -> Result<InputOptions, CliError> {
     let format = match args.format {
         Some(FormatArg::Csv) => Format::Csv,
         Some(FormatArg::Jsonl) => Format::Jsonl,
-        None => Format::guess(&input_path),
+        None => Format::guess(path),
     };
-    let mut input_options = InputOptions::new(format)
+    let mut options = InputOptions::new(format)
         .empty(match args.empty {
             EmptyArg::Skip => EmptyCells::Skip,
             EmptyArg::Clear => EmptyCells::Clear,
         })
         .key_lowercase(args.key_lowercase);
     if let Some(delimiter) = args.delimiter {
-        input_options = input_options.delimiter(delimiter);
+        options = options.delimiter(delimiter);
     }
     if let Some(label) = &args.encoding {
-        input_options = input_options
+        options = options
             .encoding(label)
             .map_err(|e| CliError::Usage(e.to_string()))?;
     }
-    let input_error = |e: input::InputError| CliError::Usage(e.to_string());
-    let (columns, _) = input::open(&input_path, &input_options).map_err(input_error)?;
-    // Everything that can be refused is refused before the first request.
-    mapping
-        .check_columns(&columns)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let base_url = args.endpoint.base_url(base_url_var(args.vendor()))?;
-    let politeness = Politeness {
-        per_minute: args.rate,
-        max_in_flight: args.concurrency.max(1),
+    Ok(options)
+}
+
+/// The mapping, from the flags and the mapping file, checked against the vendor's settings.
+fn mapping(args: &SyncArgs) -> Result<Mapping, CliError> {
+    let entry = args.vendor().entry();
+    let scope = Scope::default()
+        .with("source", args.source.clone())
+        .with("type", args.profile_type.clone())
+        .with("type_name", args.type_name.clone())
+        .with("directory", args.directory.clone())
+        .with("lang", args.lang.clone());
+    let flags = MappingFlags {
+        file: args.mapping.clone(),
+        key: args.key.clone(),
+        key_kind: args.key_kind.clone(),
+        maps: args.maps.clone(),
+        scope,
     };
-    let updater = args
-        .updater(&mapping.scope, politeness)
-        .await
-        .map_err(credentials_refused)?;
-    let fields: Vec<profile_core::FieldPath> =
-        mapping.fields.iter().map(|(_, f)| f.clone()).collect();
-    let mut checked = fields.clone();
-    match &leaver_action {
-        Some(LeaverAction::Set(patch)) => {
-            checked.extend(patch.changes().iter().map(|c| c.path().clone()));
-        }
-        Some(LeaverAction::Delete) if !updater.can_delete() => {
-            return Err(CliError::Usage(format!(
-                "{} profiles cannot be deleted through its API: give leavers fields to set \
-                 instead (--leaver-set FIELD=VALUE; an empty VALUE clears a field)",
-                updater.vendor()
-            )));
-        }
-        _ => {}
+    let mapping =
+        Mapping::resolve(entry.name, &flags).map_err(|e| CliError::Usage(e.to_string()))?;
+    entry.check_scope(&mapping.scope)?;
+    Ok(mapping)
+}
+
+/// A night's error as the CLI says it, with its exit code.
+fn night_error(error: NightError) -> CliError {
+    match error {
+        NightError::Busy { .. } => CliError::Busy(format!(
+            "{error}; it exits when done (or pass --wait DURATION to wait for it)"
+        )),
+        NightError::Refused(_) => CliError::Stopped(error.to_string()),
+        NightError::Vendor(inner) => CliError::Vendor(inner),
+        error if error.is_usage() => CliError::Usage(error.to_string()),
+        error => CliError::Failed(error.to_string()),
     }
-    let check = updater
-        .check_fields(&checked)
-        .await
-        .map_err(|e| credentials_refused(CliError::vendor(e, &base_url)))?;
-    if !check.is_ok() {
-        return Err(CliError::Usage(format!(
-            "the mapping names field(s) {} does not have: {}; its fields are: {}",
-            updater.vendor(),
-            check.unknown.join(", "),
-            check.known.join(", ")
-        )));
-    }
-    // Ctrl-C: stop taking rows, let those in flight finish, write the summary and the
-    // report; a second Ctrl-C leaves at once.
+}
+
+/// Ctrl-C: stop taking rows, let those in flight finish, write the summary and the
+/// report; a second Ctrl-C leaves at once.
+fn cancel_on_ctrl_c() -> Arc<std::sync::atomic::AtomicBool> {
     let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = cancel.clone();
     tokio::spawn(async move {
@@ -644,399 +558,355 @@ pub(crate) async fn run(args: SyncArgs) -> Result<SyncSummary, CliError> {
             }
         }
     });
+    cancel
+}
+
+/// `profiles sync`: flags → options → night → print. Answers whether every row succeeded.
+pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
+    if let Some(SyncCommand::Status { state, json }) = &args.command {
+        status(state, *json).await?;
+        return Ok(true);
+    }
+    let input_path = args
+        .input
+        .clone()
+        .ok_or_else(|| CliError::Usage("--input is required".into()))?;
+    args.refuse_other_vendors()?;
+    if args.journal.is_some() || args.resume.is_some() {
+        return Err(CliError::Usage(
+            "--journal and --resume were replaced by --state FILE: one database for every night; \
+             run the same command again to finish an interrupted run"
+                .into(),
+        ));
+    }
+    let entry = args.vendor().entry();
+    let mapping = mapping(&args)?;
+    let (mode, leaver_action) = mode_and_leavers(&args, &mapping)?;
+    if mode == SyncMode::Mirror && args.state.is_none() {
+        return Err(night_error(NightError::MirrorNeedsState));
+    }
+    let input_options = input_options(&args, &input_path)?;
+    let mut source = open_source(&input_path, input_options.clone())?;
+    mapping
+        .check_columns(source.columns())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let base_url = args.endpoint.base_url(entry.base_url_var)?;
+    let store: Arc<dyn StateStore> = match &args.state {
+        Some(path) => Arc::new(
+            SqliteState::open(path)
+                .map_err(|e| CliError::Usage(format!("cannot use the state database: {e}")))?,
+        ),
+        None => Arc::new(MemoryState::new()),
+    };
+    let scope = ScopeKey {
+        vendor: entry.name.to_owned(),
+        base_url: base_url.to_string(),
+        name: entry.scope_name(&mapping.scope),
+        key_kind: mapping.key_kind.name().to_owned(),
+    };
+    // The lease before the first request: building an updater may read (LumApps' template).
+    let lease = ScopeLease::take(store.clone(), &scope, args.wait, |held| {
+        crate::note!("sync: another run holds this scope ({held}): waiting for it");
+    })
+    .await
+    .map_err(night_error)?;
+    let politeness = Politeness {
+        per_minute: args.rate,
+        max_in_flight: args.concurrency.max(1),
+    };
+    let updater = args
+        .updater(&mapping.scope, politeness)
+        .await
+        .map_err(credentials_refused)?;
     let options = SyncOptions::default()
-        .with_cancel(cancel)
+        .with_cancel(cancel_on_ctrl_c())
         .with_concurrency(args.concurrency)
         .with_dry_run(args.dry_run)
         .with_verify(args.verify)
         .with_mode(mode)
         .with_read_first(!args.no_read_first);
-    let terminal = std::io::stderr().is_terminal();
-    // With a state, the key pre-pass counts the rows; without one, a terminal counts them.
-    let total = if terminal && args.no_read_first {
-        input::reopen(&input_path, &input_options)
-            .ok()
-            .map(|(_, rows)| rows.count() as u64)
-    } else {
-        None
-    };
-    let mut progress = Progress::new(terminal, crate::quiet(), total, args.dry_run);
-
-    if args.no_read_first {
-        let (_, rows) = input::reopen(&input_path, &input_options).map_err(input_error)?;
-        let rows = rows.map(|raw| input::to_sync_row(raw, &mapping, &input_options));
-        let mut failures = Vec::new();
-        let summary = sync_rows(
-            updater,
-            stream::iter(rows),
-            &options,
-            |line, key, outcome| {
-                progress.tick(outcome, false);
-                if !outcome.is_success() {
-                    let result = json!(outcome);
-                    failures.push(json!({
-                        "line": line,
-                        "key": key,
-                        "outcome": result["outcome"],
-                        "code": result["code"],
-                        "detail": result["reason"],
-                    }));
-                }
-            },
-        )
-        .await;
-        progress.finish();
-        let report = json!({
-            "vendor": args.vendor().name(),
-            "input": input_path.display().to_string(),
+    let mut night = Night::new(updater, store, scope, mapping.clone())
+        .options(options)
+        .row_rules(input_options)
+        .with_lease(lease)
+        .record_options(json!({
+            "vendor": entry.name,
+            "concurrency": args.concurrency,
+            "rate": args.rate,
             "dry_run": args.dry_run,
-            "summary": summary,
-            "failures": failures,
-        });
-        finish(&args, &summary, &report)?;
-        if options.cancelled() {
-            return Err(CliError::Interrupted);
-        }
-        return Ok(summary);
-    }
-
-    let file = StateFile::new(args.state.as_ref());
-    let store = Arc::new(
-        SqliteState::open(&file.path)
-            .map_err(|e| CliError::Usage(format!("cannot use the state database: {e}")))?,
-    );
-    let scope_key = ScopeKey {
-        vendor: updater.vendor().to_owned(),
-        base_url: base_url.to_string(),
-        name: scope_name(args.vendor(), &mapping.scope),
-        key_kind: mapping.key_kind.name().to_owned(),
-    };
-    let scope = store.scope(&scope_key).map_err(state_error)?;
-    let run_options = json!({
-        "vendor": args.vendor().name(),
-        "concurrency": args.concurrency,
-        "rate": args.rate,
-        "dry_run": args.dry_run,
-        "verify": args.verify,
-        "mode": mode,
-        "fields": fields.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    });
-    let (run, continues) = store
-        .begin_run(scope, &input_path.display().to_string(), &run_options)
-        .map_err(state_error)?;
-    if let (Some(earlier), false) = (continues, file.temporary) {
-        crate::note!(
-            "sync: run {} did not finish; this run (run {}) finishes it",
-            earlier.0,
-            run.0
+            "verify": args.verify,
+            "mode": mode,
+            "fields": mapping.fields.iter().map(|(_, f)| f.to_string()).collect::<Vec<_>>(),
+        }));
+    if let Some(action) = leaver_action {
+        night = night.leavers(
+            action,
+            args.max_leavers.unwrap_or_default(),
+            args.allow_leavers,
         );
     }
-    // The keys first: a key on two lines is synced once, from its last line.
-    let (_, rows) = input::reopen(&input_path, &input_options).map_err(input_error)?;
-    let counted = std::cell::Cell::new(0u64);
-    let mut keys = rows
-        .inspect(|_| counted.set(counted.get() + 1))
-        .map(|raw| input::to_sync_row(raw, &mapping, &input_options))
-        .filter_map(Result::ok)
-        .map(|row| (row.key, row.line));
-    let duplicates = store.load_input_keys(&mut keys).map_err(state_error)?;
-    // The rows to do, for the progress line's "to go" and ETA, on a terminal or not.
-    progress.set_total(counted.get());
-    for (key, lines) in duplicates.iter().take(20) {
-        let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
-        crate::note!(
-            "warning: the key {key} is on lines {}: the last one is synced, the others are left out",
-            lines.join(", ")
-        );
-    }
-    if duplicates.len() > 20 {
-        crate::note!(
-            "warning: … and {} more keys on several lines (see --report)",
-            duplicates.len() - 20
-        );
-    }
-    let ctx = StateContext {
-        store: store.clone(),
-        scope,
-        run,
-        key_kind: mapping.key_kind.clone(),
-        fields: fields.clone(),
-    };
-    let first_night = !store.has_users(scope).map_err(state_error)?;
-    let mut bulk = None;
-    if first_night || args.verify {
-        let started = Instant::now();
-        match read_everyone(updater.as_ref(), &ctx, args.verify).await {
-            Ok(read) => {
-                if read.listed {
-                    crate::note!(
-                        "sync: read {} users from {} in {:.1}s{}",
-                        read.profiles,
-                        updater.vendor(),
-                        started.elapsed().as_secs_f64(),
-                        if args.verify {
-                            format!(
-                                ", {} changed there since the state saw them",
-                                read.drift.len()
-                            )
-                        } else {
-                            String::new()
-                        }
-                    );
-                }
-                bulk = Some(read);
-            }
-            Err(stop) => {
-                let reason = stop.to_string();
-                let _ = store.end_run(run, &RunEnd::Stopped(reason.clone()), &json!({}));
-                return Err(CliError::Stopped(reason));
-            }
-        }
-    }
-
-    let (_, rows) = input::reopen(&input_path, &input_options).map_err(input_error)?;
-    let rows = rows.map(|raw| input::to_sync_row(raw, &mapping, &input_options));
-    let mut malformed = Vec::new();
-    let (summary, stop) = sync_with_state(
-        updater.clone(),
-        &ctx,
-        stream::iter(rows),
-        &options,
-        bulk.as_ref(),
-        |report| {
-            progress.tick(&report.outcome, report.from_state);
-            let (line, key) = (report.line, &report.key);
-            for drift in &report.drift {
-                crate::note!(
-                    "drift: line {line} {key}: {}: the state had {}, {} has {}",
-                    drift.field,
-                    show(&drift.from),
-                    args.vendor().name(),
-                    show(&drift.to)
-                );
-            }
-            if let RowOutcome::WouldCreate { changes } = &report.outcome {
-                let fields: Vec<String> = changes
-                    .iter()
-                    .map(|c| format!("{} = {}", c.field, show(&c.to)))
-                    .collect();
-                say!(
-                    "line {line} {key}: would create it with {}{}",
-                    fields.join(", "),
-                    if args.vendor() == Vendor::Sunshine {
-                        " (the first profile of someone Zendesk does not know creates a Zendesk user too)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            if let RowOutcome::WouldUpdate { changes } = &report.outcome {
-                for change in changes {
-                    say!(
-                        "line {line} {key}: {}: {} -> {}",
-                        change.field,
-                        show(&change.from),
-                        show(&change.to)
-                    );
-                }
-            }
-            match &report.outcome {
-                RowOutcome::Malformed { reason } => {
-                    malformed.push(json!({"line": line, "outcome": "malformed", "detail": reason}));
-                }
-                // Refused before and unchanged since: not sent, so not in the database's
-                // rows of this run, but still a failure to show.
-                RowOutcome::Failed { reason, code, .. } if report.from_state => {
-                    malformed.push(json!({
-                        "line": line,
-                        "key": key,
-                        "outcome": "failed",
-                        "code": code,
-                        "detail": reason,
-                    }));
-                }
-                _ => {}
-            }
-        },
-    )
-    .await;
+    let terminal = std::io::stderr().is_terminal();
+    let mut progress = Progress::new(terminal, crate::quiet(), None, args.dry_run);
+    let with_state = args.state.is_some();
+    let report = night
+        .run(&mut source, |event| {
+            tell(&args, entry, with_state, &mut progress, event)
+        })
+        .await
+        .map_err(|e| credentials_refused(night_error(e)))?;
     progress.finish();
-    let mut summary = summary;
-    let mut stop = stop;
-    let mut held: Option<String> = None;
-    if let (SyncMode::Mirror, Some(action), None) = (mode, &leaver_action, &stop) {
-        if summary.malformed > 0 {
-            crate::note!(
-                "warning: {} rows could not be read: leavers are not looked for while the input has unreadable rows (their users would look gone)",
-                summary.malformed
-            );
-        } else {
-            let (leavers, managed) = store.leavers(scope).map_err(state_error)?;
-            if !leavers.is_empty() {
-                match guard_leavers(
-                    leavers.len() as u64,
-                    managed,
-                    args.max_leavers.unwrap_or_default(),
-                    args.allow_leavers,
-                ) {
-                    Err(guard) => held = Some(guard.to_string()),
-                    Ok(()) => {
-                        crate::note!(
-                            "sync: {} of the {managed} managed users are gone from the input: {}",
-                            leavers.len(),
-                            match (action, args.dry_run) {
-                                (LeaverAction::Delete, true) => "would delete them",
-                                (LeaverAction::Delete, false) => "deleting them",
-                                (_, true) => "would write their leaver fields",
-                                (_, false) => "writing their leaver fields",
-                            }
-                        );
-                        let (retired, leaver_stop) = retire_leavers(
-                            updater.clone(),
-                            &ctx,
-                            leavers,
-                            action,
-                            &options,
-                            |report| {
-                                if args.dry_run {
-                                    say!("leaver {}: {:?}", report.key, report.outcome);
-                                }
-                            },
-                        )
-                        .await;
-                        summary.deleted += retired.deleted;
-                        summary.retired += retired.retired;
-                        summary.would_retire += retired.would_retire;
-                        summary.failed += retired.failed;
-                        summary.unknown += retired.unknown;
-                        stop = leaver_stop;
-                    }
-                }
-            }
-        }
-    }
-    let end = match &stop {
-        None => RunEnd::Finished,
-        Some(stop) => RunEnd::Stopped(stop.to_string()),
-    };
-    store
-        .end_run(
-            run,
-            &end,
-            &serde_json::to_value(&summary).unwrap_or_default(),
-        )
-        .map_err(state_error)?;
-
-    // The report covers the whole run, from the database: the parts an interrupted run
-    // did, and this one.
-    let chain = store.run_chain(run).map_err(state_error)?;
-    let rows = store.run_rows(&chain).map_err(state_error)?;
-    let count = |outcome: &str| rows.iter().filter(|r| r.outcome == outcome).count();
-    let mut failures: Vec<serde_json::Value> = rows
-        .iter()
-        .filter(|r| matches!(r.outcome.as_str(), "failed" | "unknown"))
-        .map(|r| json!(r))
-        .collect();
-    failures.extend(malformed);
-    failures.sort_by_key(|f| f["line"].as_u64());
-    let report = json!({
-        "vendor": args.vendor().name(),
-        "input": input_path.display().to_string(),
-        "dry_run": args.dry_run,
-        "state": args.state.as_ref().map(|p| p.display().to_string()),
-        "runs": chain.iter().map(|r| r.0).collect::<Vec<_>>(),
-        "stopped": stop.as_ref().map(ToString::to_string),
-        "leavers_held": held,
-        "summary": summary,
-        "whole_run": {
-            "updated": count("updated") + count("corrected"),
-            "drift": count("drift") + count("corrected"),
-            "failed": count("failed"),
-            "unknown": count("unknown"),
-            "created": count("created"),
-            "missing": count("missing"),
-            "deleted": count("deleted"),
-            "retired": count("retired"),
-        },
-        "duplicates": duplicates
-            .iter()
-            .map(|(key, lines)| json!({"key": key, "lines": lines}))
-            .collect::<Vec<_>>(),
-        "failures": failures,
-        "changed": rows.iter().filter(|r| r.outcome != "failed" && r.outcome != "unknown").collect::<Vec<_>>(),
-    });
-    finish(&args, &summary, &report)?;
-    for failure in failures.iter().take(20) {
-        crate::note!(
-            "  line {} {}: {} {}",
-            failure["line"],
-            failure["key"].as_str().unwrap_or(""),
-            failure["outcome"].as_str().unwrap_or(""),
-            failure["detail"].as_str().unwrap_or("")
-        );
-    }
-    if failures.len() > 20 {
-        crate::note!("  … and {} more (see --report)", failures.len() - 20);
-    }
-    match stop {
-        Some(profile_sync::SyncStop::Interrupted) => return Err(CliError::Interrupted),
+    finish(&args, with_state, &report)?;
+    match &report.stopped {
+        Some(SyncStop::Interrupted) => return Err(CliError::Interrupted),
         Some(stop) => return Err(CliError::Stopped(stop.to_string())),
         None => {}
     }
-    if let Some(held) = held {
-        return Err(CliError::LeaversHeld(held));
+    if let Some(held) = &report.leavers_held {
+        return Err(CliError::LeaversHeld(held.to_string()));
     }
-    Ok(summary)
+    Ok(report.summary.all_succeeded())
 }
 
-/// Prints the closing line (and the JSON report with `--output json`) and writes the
-/// report file.
-fn finish(
+/// Prints what the night tells as it goes: warnings, drift, a dry run's diffs, progress.
+fn tell(
     args: &SyncArgs,
+    entry: &VendorEntry,
+    with_state: bool,
+    progress: &mut Progress,
+    event: NightEvent<'_>,
+) {
+    match event {
+        NightEvent::Continues { earlier, run } if with_state => crate::note!(
+            "sync: run {} did not finish; this run (run {}) finishes it",
+            earlier.0,
+            run.0
+        ),
+        NightEvent::Total(total) => progress.set_total(total),
+        NightEvent::Duplicate { key, lines } => {
+            let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+            crate::note!(
+                "warning: the key {key} is on lines {}: the last one is synced, the others are left out",
+                lines.join(", ")
+            );
+        }
+        NightEvent::BulkRead { read, took } if read.listed => crate::note!(
+            "sync: read {} users from {} in {:.1}s{}",
+            read.profiles,
+            entry.name,
+            took.as_secs_f64(),
+            if args.verify {
+                format!(
+                    ", {} changed there since the state saw them",
+                    read.drift.len()
+                )
+            } else {
+                String::new()
+            }
+        ),
+        NightEvent::BulkReadFailed(why) => {
+            crate::note!("warning: {why}; reading each user on their own instead");
+        }
+        NightEvent::Row(report) => {
+            progress.tick(&report.outcome, report.from_state);
+            print_row(entry, report);
+        }
+        NightEvent::LeaversNotLooked { malformed } => crate::note!(
+            "warning: {malformed} rows could not be read: leavers are not looked for while the input has unreadable rows (their users would look gone)"
+        ),
+        NightEvent::Leavers { leavers, managed } => crate::note!(
+            "sync: {leavers} of the {managed} managed users are gone from the input: {}",
+            match (args.leavers.is_some(), args.dry_run) {
+                (true, true) => "would delete them",
+                (true, false) => "deleting them",
+                (false, true) => "would write their leaver fields",
+                (false, false) => "writing their leaver fields",
+            }
+        ),
+        NightEvent::Leaver(report) if args.dry_run => {
+            say!("leaver {}: {}", report.key, leaver_words(&report.outcome));
+        }
+        _ => {}
+    }
+}
+
+/// A leaver's outcome in words.
+fn leaver_words(outcome: &RowOutcome) -> String {
+    match outcome {
+        RowOutcome::WouldRetire { deleted: true } => "would be deleted".into(),
+        RowOutcome::WouldRetire { deleted: false } => "would get the leaver fields".into(),
+        RowOutcome::Retired { deleted: true } => "deleted".into(),
+        RowOutcome::Retired { deleted: false } => "given the leaver fields".into(),
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v["outcome"].as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    }
+}
+
+/// A row's drift, and a dry run's diff.
+fn print_row(entry: &VendorEntry, report: &RowReport) {
+    let (line, key) = (report.line, &report.key);
+    for drift in &report.drift {
+        crate::note!(
+            "drift: line {line} {key}: {}: the state had {}, {} has {}",
+            drift.field,
+            show(&drift.from),
+            entry.name,
+            show(&drift.to)
+        );
+    }
+    match &report.outcome {
+        RowOutcome::WouldCreate { changes } => {
+            let fields: Vec<String> = changes
+                .iter()
+                .map(|c| format!("{} = {}", c.field, show(&c.to)))
+                .collect();
+            say!(
+                "line {line} {key}: would create it with {}{}",
+                fields.join(", "),
+                entry.create_note
+            );
+        }
+        RowOutcome::WouldUpdate { changes } => {
+            for change in changes {
+                say!(
+                    "line {line} {key}: {}: {} -> {}",
+                    change.field,
+                    show(&change.from),
+                    show(&change.to)
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The closing summary, a few lines of at most 80 columns.
+fn summary_lines(
     summary: &SyncSummary,
-    report: &serde_json::Value,
-) -> Result<(), CliError> {
-    crate::note!(
-        "sync: {} rows in {:.1}s ({:.0} rows/s): {} updated, {} created, {} unchanged ({} known from the state, no request), {} missing, {} failed, {} unknown, {} malformed, {} left out as duplicates{}{}",
-        summary.rows,
-        summary.elapsed.as_secs_f64(),
-        summary.rows_per_second(),
-        summary.updated,
-        summary.created,
-        summary.unchanged,
-        summary.from_state,
-        summary.missing,
-        summary.failed,
-        summary.unknown,
-        summary.malformed,
-        summary.superseded,
-        if args.dry_run {
-            format!(
-                "; dry run: {} would update, {} would be created, {} leavers would be retired",
-                summary.would_update, summary.would_create, summary.would_retire
-            )
-        } else {
-            String::new()
-        },
-        if summary.deleted + summary.retired > 0 {
-            format!(
-                "; leavers: {} deleted, {} given their leaver fields",
-                summary.deleted, summary.retired
-            )
-        } else {
-            String::new()
-        },
-    );
+    requests: Option<u64>,
+    with_state: bool,
+    dry_run: bool,
+) -> Vec<String> {
+    let s = summary;
+    let mut lines = vec![
+        format!(
+            "sync: {} rows in {:.1}s ({:.0} rows/s){}",
+            s.rows,
+            s.elapsed.as_secs_f64(),
+            s.rows_per_second(),
+            requests.map_or(String::new(), |n| format!("; {n} requests sent"))
+        ),
+        format!(
+            "  {} updated, {} created, {} unchanged, {} missing",
+            s.updated, s.created, s.unchanged, s.missing
+        ),
+    ];
+    if with_state {
+        lines.push(format!(
+            "  {} of the unchanged known from the state, with no request",
+            s.from_state
+        ));
+    }
+    lines.push(format!(
+        "  {} failed, {} unknown, {} malformed, {} duplicates",
+        s.failed, s.unknown, s.malformed, s.superseded
+    ));
+    if dry_run {
+        lines.push(format!(
+            "  dry run: {} would update, {} would be created, {} would retire",
+            s.would_update, s.would_create, s.would_retire
+        ));
+    }
+    if s.deleted + s.retired > 0 {
+        lines.push(format!(
+            "  leavers: {} deleted, {} given their leaver fields",
+            s.deleted, s.retired
+        ));
+    }
+    lines
+}
+
+/// Prints the closing summary and the failures (and the JSON report with `--output json`),
+/// and writes the report file.
+fn finish(args: &SyncArgs, with_state: bool, report: &NightReport) -> Result<(), CliError> {
+    for line in summary_lines(&report.summary, report.requests, with_state, args.dry_run) {
+        crate::note!("{line}");
+    }
+    let mut document = serde_json::to_value(report).unwrap_or_default();
+    document["state"] = json!(args.state.as_ref().map(|p| p.display().to_string()));
     if args.output == SyncOutput::Json {
         say!(
             "{}",
-            serde_json::to_string_pretty(report).unwrap_or_default()
+            serde_json::to_string_pretty(&document).unwrap_or_default()
         );
     }
     if let Some(path) = &args.report {
-        std::fs::write(path, serde_json::to_vec_pretty(report).unwrap_or_default()).map_err(
-            |e| CliError::Failed(format!("cannot write report {}: {e}", path.display())),
-        )?;
+        std::fs::write(
+            path,
+            serde_json::to_vec_pretty(&document).unwrap_or_default(),
+        )
+        .map_err(|e| CliError::Failed(format!("cannot write report {}: {e}", path.display())))?;
+    }
+    for failure in report.failures.iter().take(20) {
+        crate::note!(
+            "  line {} {}: {} {}",
+            failure.line,
+            failure.key,
+            serde_json::to_value(failure.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            failure.detail
+        );
+    }
+    if report.failures.len() > 20 {
+        crate::note!("  … and {} more (see --report)", report.failures.len() - 20);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_closing_summary_fits_in_80_columns_even_for_a_million_rows() {
+        let n = 1_000_000;
+        let summary = SyncSummary {
+            rows: n,
+            updated: n,
+            unchanged: n,
+            would_update: n,
+            failed: n,
+            unknown: n,
+            malformed: n,
+            superseded: n,
+            created: n,
+            would_create: n,
+            missing: n,
+            deleted: n,
+            retired: n,
+            would_retire: n,
+            from_state: n,
+            elapsed: std::time::Duration::from_secs(12_345),
+            ..SyncSummary::default()
+        };
+        let lines = summary_lines(&summary, Some(n), true, true);
+        assert_eq!(lines.len(), 6);
+        for line in &lines {
+            assert!(line.chars().count() <= 80, "{} columns: {line}", line.len());
+        }
+        assert!(
+            lines[0].ends_with("; 1000000 requests sent"),
+            "{}",
+            lines[0]
+        );
+        let without_state = summary_lines(&summary, None, false, false);
+        assert!(
+            !without_state
+                .iter()
+                .any(|l| l.contains("known from the state"))
+        );
+    }
 }

@@ -1,0 +1,939 @@
+//! One night: the lease on the scope, the run, the input's keys, the bulk read, the rows,
+//! the leavers behind their guard, and the report.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, StreamExt};
+use serde_json::Value;
+
+use profile_core::{FieldPath, ProfileUpdater};
+
+use crate::input::{self, InputError, InputOptions};
+use crate::leavers::{LeaverAction, LeaverGuard, LeaverLimit, guard_leavers, retire};
+use crate::mapping::{Mapping, MappingError};
+use crate::outcome::{RowError, RowOutcome, SyncMode, SyncOptions, SyncRow, SyncSummary};
+use crate::report::{FailedRow, NightReport, WholeRun};
+use crate::row::{
+    BulkRead, Done, RowContext, RowReport, Signal, drift_between, process, stop_of, values_of,
+};
+use crate::source::RowSource;
+use crate::store::{
+    HeldLease, Known, LEASE_TTL, LeaseHolder, ListedUser, RunEnd, RunId, ScopeId, ScopeKey,
+    Settlement, StateError, StateStore,
+};
+
+/// A row with what the store knows of it.
+type LookedUp = (Result<SyncRow, RowError>, Result<Known, Arc<StateError>>);
+
+/// The vendor unreachable for this many rows in a row stops a run.
+const UNREACHABLE_ROWS: u32 = 10;
+/// Rows whose state is looked up at once.
+const LOOKUP_GROUP: usize = 256;
+/// Keys recorded at once.
+const KEY_GROUP: usize = 4096;
+/// Settlements committed at once, at the most, and how long one may wait for its group.
+const SETTLE_GROUP: usize = 512;
+const SETTLE_TIME: Duration = Duration::from_millis(500);
+
+/// Why a night stopped before its last row. Rows not taken are left for the next run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncStop {
+    /// The vendor refused the credentials or their permissions: no row can succeed.
+    #[error("the vendor refused the credentials: {0}")]
+    Unauthorized(String),
+    /// The vendor could not be reached for many rows in a row.
+    #[error("the vendor could not be reached for {rows} rows in a row: {last}")]
+    Unreachable {
+        /// How many rows.
+        rows: u32,
+        /// The last error.
+        last: String,
+    },
+    /// The state store failed: nothing more can be remembered.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Another run took the scope over (this one stalled past the lease's time).
+    #[error("another run took the scope over: {0}")]
+    LeaseLost(String),
+    /// Asked to stop ([`SyncOptions::cancel`]): the rows in flight were finished.
+    #[error("interrupted: the rows in flight were finished, the others are left for the next run")]
+    Interrupted,
+}
+
+/// Why a night did not start, or could not go on at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NightError {
+    /// Another run holds the scope.
+    #[error("another run is syncing this scope of {store}: {held}{}", match .waited {
+        Some(waited) => format!(" (waited {}s for it)", waited.as_secs()),
+        None => String::new(),
+    })]
+    Busy {
+        /// The store.
+        store: String,
+        /// Who holds it.
+        held: HeldLease,
+        /// How long this run waited for it.
+        waited: Option<Duration>,
+    },
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The input cannot be read.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The mapping does not fit the input.
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    /// The mapping names fields the vendor does not have.
+    #[error(
+        "the mapping names field(s) {vendor} does not have: {}; its fields are: {}",
+        .unknown.join(", "),
+        .known.join(", ")
+    )]
+    UnknownFields {
+        /// The vendor.
+        vendor: &'static str,
+        /// The fields it does not have.
+        unknown: Vec<String>,
+        /// Those it has.
+        known: Vec<String>,
+    },
+    /// Leavers are to be deleted, and the vendor cannot delete.
+    #[error(
+        "{vendor} profiles cannot be deleted through its API: give leavers fields to set instead (--leaver-set FIELD=VALUE; an empty VALUE clears a field)"
+    )]
+    CannotDelete {
+        /// The vendor.
+        vendor: &'static str,
+    },
+    /// A mirror with a state that does not outlive the run.
+    #[error("--mode mirror needs --state FILE: leavers are the users an earlier run managed")]
+    MirrorNeedsState,
+    /// A mirror with no leaver action.
+    #[error(
+        "--mode mirror needs the leaver action: --leavers delete, or --leaver-set FIELD=VALUE (or `leavers` in the mapping file)"
+    )]
+    NoLeaverAction,
+    /// The vendor refused the credentials before the first row.
+    #[error("the vendor refused the credentials: {0}")]
+    Refused(String),
+    /// The vendor failed the schema check before the first row.
+    #[error("{0}")]
+    Vendor(#[source] profile_core::Error),
+}
+
+impl NightError {
+    /// Whether a person must change the command, the mapping or the input (nothing was
+    /// sent to the vendor but the schema check), rather than wait or fix the vendor side.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            NightError::Input(_)
+                | NightError::Mapping(_)
+                | NightError::UnknownFields { .. }
+                | NightError::CannotDelete { .. }
+                | NightError::MirrorNeedsState
+                | NightError::NoLeaverAction
+        )
+    }
+}
+
+/// What a night tells as it goes, for a progress line or a log.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NightEvent<'a> {
+    /// Another run holds the scope; this one waits for it.
+    Waiting(&'a HeldLease),
+    /// The scope's last run did not finish: this one finishes it.
+    Continues {
+        /// The unfinished run.
+        earlier: RunId,
+        /// This run.
+        run: RunId,
+    },
+    /// The input's rows, counted by the key pass.
+    Total(u64),
+    /// A key on several lines: the last is synced, the others are left out.
+    Duplicate {
+        /// The key.
+        key: &'a str,
+        /// Its lines.
+        lines: &'a [u64],
+    },
+    /// The vendor was read in bulk (the first night of a scope, or a verify).
+    BulkRead {
+        /// What was read.
+        read: &'a BulkRead,
+        /// How long it took.
+        took: Duration,
+    },
+    /// The bulk read failed (not for the credentials): each row is read on its own.
+    BulkReadFailed(&'a str),
+    /// A row is done.
+    Row(&'a RowReport),
+    /// Leavers are not looked for: some rows could not be read.
+    LeaversNotLooked {
+        /// Rows that could not be read.
+        malformed: u64,
+    },
+    /// Leavers passed the guard and are being retired.
+    Leavers {
+        /// How many.
+        leavers: u64,
+        /// Of how many managed users.
+        managed: u64,
+    },
+    /// A leaver is done.
+    Leaver(&'a RowReport),
+}
+
+/// One night of a sync; see the [crate docs](crate) for a whole one.
+///
+/// It takes a vendor's [`ProfileUpdater`], a [`StateStore`] and a [`RowSource`], and
+/// [`run`](Self::run) does everything `profiles sync` does: the lease on the scope (one
+/// writer per scope), the run record, the input's keys, the mapping checked against the
+/// vendor's schema, the bulk read where the state is new (or `verify`), the rows, the
+/// leavers behind the mass-leaver guard, and the report.
+pub struct Night {
+    updater: Arc<dyn ProfileUpdater>,
+    store: Arc<dyn StateStore>,
+    scope: ScopeKey,
+    mapping: Mapping,
+    rows: InputOptions,
+    options: SyncOptions,
+    leavers: Option<LeaverAction>,
+    max_leavers: LeaverLimit,
+    allow_leavers: Option<u64>,
+    wait: Option<Duration>,
+    lease: Option<ScopeLease>,
+    run_options: Value,
+}
+
+impl std::fmt::Debug for Night {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Night")
+            .field("vendor", &self.updater.vendor())
+            .field("store", &self.store)
+            .field("scope", &self.scope)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Night {
+    /// A night of `mapping`'s rows into `scope` of `updater`'s vendor, with `store`.
+    pub fn new(
+        updater: Arc<dyn ProfileUpdater>,
+        store: Arc<dyn StateStore>,
+        scope: ScopeKey,
+        mapping: Mapping,
+    ) -> Self {
+        Self {
+            updater,
+            store,
+            scope,
+            mapping,
+            rows: InputOptions::new(input::Format::Csv),
+            options: SyncOptions::default(),
+            leavers: None,
+            max_leavers: LeaverLimit::default(),
+            allow_leavers: None,
+            wait: None,
+            lease: None,
+            run_options: Value::Null,
+        }
+    }
+
+    /// Runs under a lease taken before (see [`ScopeLease::take`]): a caller that must
+    /// send a request before the night (to build its vendor's updater) takes the lease
+    /// first, so that a second run sends nothing.
+    pub fn with_lease(mut self, lease: ScopeLease) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// Mode, dry run, verify, concurrency, read first and cancel.
+    pub fn options(mut self, options: SyncOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// How rows become changes: what an empty cell does, and whether keys are lower-cased
+    /// (the [`InputOptions`] the source was opened with).
+    pub fn row_rules(mut self, rows: InputOptions) -> Self {
+        self.rows = rows;
+        self
+    }
+
+    /// Mirror: what is done to leavers, the most a run retires, and an approval of
+    /// exactly this many above it.
+    pub fn leavers(mut self, action: LeaverAction, limit: LeaverLimit, allow: Option<u64>) -> Self {
+        self.leavers = Some(action);
+        self.max_leavers = limit;
+        self.allow_leavers = allow;
+        self
+    }
+
+    /// Waits this long for another run to give the scope up, instead of failing at once.
+    pub fn wait(mut self, wait: Option<Duration>) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// What the run record keeps of the options (JSON; never a credential).
+    pub fn record_options(mut self, options: Value) -> Self {
+        self.run_options = options;
+        self
+    }
+
+    /// Runs the night; `on_event` hears each step and each row as it finishes.
+    pub async fn run<F>(
+        self,
+        source: &mut dyn RowSource,
+        mut on_event: F,
+    ) -> Result<NightReport, NightError>
+    where
+        F: FnMut(NightEvent<'_>),
+    {
+        let started = Instant::now();
+        let mode = self.options.mode;
+        if mode == SyncMode::Mirror {
+            if !self.store.persistent() {
+                return Err(NightError::MirrorNeedsState);
+            }
+            if self.leavers.is_none() {
+                return Err(NightError::NoLeaverAction);
+            }
+        }
+        self.mapping.check_columns(source.columns())?;
+        let vendor = self.updater.vendor();
+        let fields: Vec<FieldPath> = self.mapping.fields.iter().map(|(_, f)| f.clone()).collect();
+        let mut checked = fields.clone();
+        match &self.leavers {
+            Some(LeaverAction::Set(patch)) if mode == SyncMode::Mirror => {
+                checked.extend(patch.changes().iter().map(|c| c.path().clone()));
+            }
+            Some(LeaverAction::Delete)
+                if mode == SyncMode::Mirror && !self.updater.can_delete() =>
+            {
+                return Err(NightError::CannotDelete { vendor });
+            }
+            _ => {}
+        }
+
+        // One writer per scope, before the first request.
+        let mut this = self;
+        let lease = match this.lease.take() {
+            Some(lease) => lease,
+            None => {
+                ScopeLease::take(this.store.clone(), &this.scope, this.wait, |held| {
+                    on_event(NightEvent::Waiting(held))
+                })
+                .await?
+            }
+        };
+        let result = this
+            .run_holding(
+                source,
+                lease.scope,
+                fields,
+                checked,
+                started,
+                &lease.lost,
+                &mut on_event,
+            )
+            .await;
+        lease.release().await;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_holding<F>(
+        &self,
+        source: &mut dyn RowSource,
+        scope: ScopeId,
+        fields: Vec<FieldPath>,
+        checked: Vec<FieldPath>,
+        started: Instant,
+        lost: &Arc<AtomicBool>,
+        on_event: &mut F,
+    ) -> Result<NightReport, NightError>
+    where
+        F: FnMut(NightEvent<'_>),
+    {
+        let updater = self.updater.clone();
+        let vendor = updater.vendor();
+        let check =
+            updater
+                .check_fields(&checked)
+                .await
+                .map_err(|error| match stop_of(&error) {
+                    Some(reason) => NightError::Refused(reason),
+                    None => NightError::Vendor(error),
+                })?;
+        if !check.is_ok() {
+            return Err(NightError::UnknownFields {
+                vendor,
+                unknown: check.unknown,
+                known: check.known,
+            });
+        }
+        let store = self.store.clone();
+        let (run, continues) = store
+            .begin_run(scope, &source.name(), &self.run_options)
+            .await?;
+        if let Some(earlier) = continues {
+            on_event(NightEvent::Continues { earlier, run });
+        }
+        // The keys first: a key on two lines is synced once, from its last line.
+        let (total, malformed_keys) = self.load_keys(source, run).await?;
+        let _ = malformed_keys;
+        on_event(NightEvent::Total(total));
+        let duplicates = store.input_duplicates(run).await?;
+        for (key, lines) in &duplicates {
+            on_event(NightEvent::Duplicate { key, lines });
+        }
+        let mut ctx = RowContext {
+            updater: updater.clone(),
+            store: store.clone(),
+            scope,
+            run,
+            key_kind: self.mapping.key_kind.clone(),
+            options: self.options.clone(),
+            bulk: None,
+        };
+        let first_night = !store.has_users(scope).await?;
+        let mut stop: Option<SyncStop> = None;
+        if first_night || self.options.verify {
+            let began = Instant::now();
+            match read_everyone(&ctx, &fields, self.options.verify).await {
+                Ok(read) => {
+                    on_event(NightEvent::BulkRead {
+                        read: &read,
+                        took: began.elapsed(),
+                    });
+                    ctx.bulk = Some(read);
+                }
+                // A listing that failed for another reason than the credentials is not
+                // the night's end: each row is read on its own instead.
+                Err(SyncStop::Unreachable { last, .. }) => {
+                    on_event(NightEvent::BulkReadFailed(&last));
+                }
+                Err(cause) => stop = Some(cause),
+            }
+        }
+        let ctx = ctx;
+        let mut summary = SyncSummary::default();
+        let mut refused_unchanged: Vec<FailedRow> = Vec::new();
+        let mut malformed: Vec<FailedRow> = Vec::new();
+        if stop.is_none() {
+            let rows = source.rows()?;
+            let (rows_summary, rows_stop) = self
+                .rows(&ctx, rows, lost, &mut |report: &RowReport| {
+                    match &report.outcome {
+                        RowOutcome::Malformed { reason } => {
+                            malformed.push(FailedRow::malformed(report.line, reason))
+                        }
+                        // Refused before and unchanged since: not sent, so not among this
+                        // run's recorded rows, but still a failure to show.
+                        RowOutcome::Failed { reason, code, .. } if report.from_state => {
+                            refused_unchanged.push(FailedRow::failed(
+                                report.line,
+                                &report.key,
+                                code.clone(),
+                                reason,
+                            ));
+                        }
+                        _ => {}
+                    }
+                    on_event(NightEvent::Row(report));
+                })
+                .await;
+            summary = rows_summary;
+            stop = rows_stop;
+        }
+
+        let mut held: Option<LeaverGuard> = None;
+        if let (SyncMode::Mirror, Some(action), None) = (self.options.mode, &self.leavers, &stop) {
+            if summary.malformed > 0 {
+                on_event(NightEvent::LeaversNotLooked {
+                    malformed: summary.malformed,
+                });
+            } else {
+                let (leavers, managed) = store.leavers(scope, run).await?;
+                if !leavers.is_empty() {
+                    match guard_leavers(
+                        leavers.len() as u64,
+                        managed,
+                        self.max_leavers,
+                        self.allow_leavers,
+                    ) {
+                        Err(guard) => held = Some(guard),
+                        Ok(()) => {
+                            on_event(NightEvent::Leavers {
+                                leavers: leavers.len() as u64,
+                                managed,
+                            });
+                            let work = stream::iter(leavers).map(|leaver| {
+                                let ctx = &ctx;
+                                async move {
+                                    let done = retire(ctx, &leaver, action).await;
+                                    (0u64, leaver.key, done)
+                                }
+                            });
+                            let (retired, leaver_stop) =
+                                drive(&ctx, work, lost, &mut |report: &RowReport| {
+                                    on_event(NightEvent::Leaver(report));
+                                })
+                                .await;
+                            summary.deleted += retired.deleted;
+                            summary.retired += retired.retired;
+                            summary.would_retire += retired.would_retire;
+                            summary.failed += retired.failed;
+                            summary.unknown += retired.unknown;
+                            stop = leaver_stop;
+                        }
+                    }
+                }
+            }
+        }
+        summary.elapsed = started.elapsed();
+        let end = match &stop {
+            None => RunEnd::Finished,
+            Some(stop) => RunEnd::Stopped(stop.to_string()),
+        };
+        store
+            .end_run(
+                run,
+                &end,
+                &serde_json::to_value(&summary).unwrap_or_default(),
+            )
+            .await?;
+
+        // The report covers the whole run, from the store: the parts an interrupted run
+        // did, and this one.
+        let chain = store.run_chain(run).await?;
+        let rows = store.run_rows(&chain).await?;
+        let mut failures: Vec<FailedRow> = rows
+            .iter()
+            .filter(|r| r.outcome.is_failure())
+            .map(FailedRow::of)
+            .collect();
+        failures.extend(malformed);
+        failures.extend(refused_unchanged);
+        failures.sort_by_key(|f| f.line);
+        Ok(NightReport {
+            vendor,
+            input: source.name(),
+            dry_run: self.options.dry_run,
+            runs: chain,
+            requests: updater.requests_sent(),
+            stopped: stop,
+            leavers_held: held,
+            summary,
+            whole_run: WholeRun::of(&rows),
+            duplicates,
+            failures,
+            changed: rows
+                .into_iter()
+                .filter(|r| !r.outcome.is_failure())
+                .collect(),
+        })
+    }
+
+    /// The key pass: every key with its line, recorded in groups; answers the rows read
+    /// and those that could not be.
+    async fn load_keys(
+        &self,
+        source: &mut dyn RowSource,
+        run: RunId,
+    ) -> Result<(u64, u64), NightError> {
+        let mut rows = source.rows()?;
+        let (mut total, mut bad) = (0u64, 0u64);
+        let mut group: Vec<(String, u64)> = Vec::with_capacity(KEY_GROUP);
+        while let Some(raw) = rows.next().await {
+            total += 1;
+            match input::to_sync_row(raw, &self.mapping, &self.rows) {
+                Ok(row) => group.push((row.key, row.line)),
+                Err(_) => bad += 1,
+            }
+            if group.len() >= KEY_GROUP {
+                self.store.add_input_keys(run, &group).await?;
+                group.clear();
+            }
+        }
+        if !group.is_empty() {
+            self.store.add_input_keys(run, &group).await?;
+        }
+        Ok((total, bad))
+    }
+
+    /// The rows: looked up in the store in groups, done `concurrency` at a time.
+    async fn rows<F>(
+        &self,
+        ctx: &RowContext,
+        rows: crate::source::RowStream,
+        lost: &Arc<AtomicBool>,
+        on_row: &mut F,
+    ) -> (SyncSummary, Option<SyncStop>)
+    where
+        F: FnMut(&RowReport),
+    {
+        let mapping = &self.mapping;
+        let rules = &self.rows;
+        let looked_up = rows
+            .map(|raw| input::to_sync_row(raw, mapping, rules))
+            .ready_chunks(LOOKUP_GROUP)
+            .then(|group: Vec<Result<SyncRow, RowError>>| async move {
+                let keys: Vec<String> = group
+                    .iter()
+                    .filter_map(|row| row.as_ref().ok().map(|r| r.key.clone()))
+                    .collect();
+                let known = ctx.store.lookup(ctx.scope, ctx.run, &keys).await;
+                let mut known = match known {
+                    Ok(known) => known.into_iter().map(Ok).collect::<Vec<_>>(),
+                    Err(error) => {
+                        let error = Arc::new(error);
+                        keys.iter().map(|_| Err(error.clone())).collect()
+                    }
+                }
+                .into_iter();
+                let items: Vec<LookedUp> = group
+                    .into_iter()
+                    .map(|row| {
+                        let known = if row.is_ok() {
+                            known.next().unwrap_or_else(|| Ok(Known::default()))
+                        } else {
+                            Ok(Known::default())
+                        };
+                        (row, known)
+                    })
+                    .collect();
+                stream::iter(items)
+            })
+            .flatten();
+        let work = looked_up.map(|(row, known)| async move {
+            match (row, known) {
+                (Ok(row), Ok(known)) => {
+                    let done = process(ctx, &row, known).await;
+                    (row.line, row.key, done)
+                }
+                (Ok(row), Err(error)) => (
+                    row.line,
+                    row.key,
+                    Err(StateError::Closed {
+                        store: ctx.store.describe(),
+                        reason: error.to_string(),
+                    }),
+                ),
+                (Err(error), _) => (
+                    error.line,
+                    String::new(),
+                    Ok(Done::of(RowOutcome::Malformed {
+                        reason: error.reason,
+                    })),
+                ),
+            }
+        });
+        drive(ctx, work, lost, on_row).await
+    }
+}
+
+/// A scope's lease, held by this process: one writer per scope. It is renewed in the
+/// background every quarter of [`LEASE_TTL`] while held, and given back by
+/// [`release`](Self::release) (a process that dies without giving it back loses it to the
+/// next run: at once on the same host, after [`LEASE_TTL`] elsewhere).
+#[derive(Debug)]
+pub struct ScopeLease {
+    store: Arc<dyn StateStore>,
+    scope: ScopeId,
+    holder: LeaseHolder,
+    lost: Arc<AtomicBool>,
+    renewal: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ScopeLease {
+    /// Takes the lease of `scope` in `store`, waiting up to `wait` for another run to give
+    /// it up (`on_wait` is told who holds it, once), or failing at once with
+    /// [`NightError::Busy`].
+    pub async fn take(
+        store: Arc<dyn StateStore>,
+        scope: &ScopeKey,
+        wait: Option<Duration>,
+        mut on_wait: impl FnMut(&HeldLease),
+    ) -> Result<Self, NightError> {
+        let id = store.scope(scope).await?;
+        let holder = LeaseHolder::this_process();
+        let began = Instant::now();
+        let mut told = false;
+        loop {
+            let Some(held) = store.acquire(id, &holder).await? else {
+                break;
+            };
+            let waited = began.elapsed();
+            match wait {
+                Some(wait) if waited < wait => {
+                    if !told {
+                        on_wait(&held);
+                        told = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500).min(wait - waited)).await;
+                }
+                _ => {
+                    return Err(NightError::Busy {
+                        store: store.describe(),
+                        held,
+                        waited: wait.map(|_| waited),
+                    });
+                }
+            }
+        }
+        let lost = Arc::new(AtomicBool::new(false));
+        let renewal = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            let (store, holder, lost) = (store.clone(), holder.clone(), lost.clone());
+            runtime.spawn(async move {
+                loop {
+                    tokio::time::sleep(LEASE_TTL / 4).await;
+                    if let Ok(false) = store.renew(id, &holder).await {
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            })
+        });
+        Ok(Self {
+            store,
+            scope: id,
+            holder,
+            lost,
+            renewal,
+        })
+    }
+
+    /// Gives the lease back.
+    pub async fn release(mut self) {
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
+        }
+        let _ = self.store.release(self.scope, &self.holder).await;
+    }
+}
+
+impl Drop for ScopeLease {
+    fn drop(&mut self) {
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
+        }
+    }
+}
+
+/// Settlements waiting for their group's commit.
+struct Settlements {
+    pending: Vec<Settlement>,
+    since: Instant,
+}
+
+impl Settlements {
+    async fn flush(&mut self, ctx: &RowContext) -> Result<(), StateError> {
+        if !self.pending.is_empty() {
+            ctx.store.settle(ctx.scope, ctx.run, &self.pending).await?;
+            self.pending.clear();
+        }
+        self.since = Instant::now();
+        Ok(())
+    }
+}
+
+/// The one driver loop, for rows and for leavers: `concurrency` at a time, settlements
+/// committed in groups, a stop (credentials refused, vendor unreachable, store failing,
+/// lease lost, cancel) ends the taking of rows and lets those in flight finish.
+async fn drive<S, Fut, F>(
+    ctx: &RowContext,
+    work: S,
+    lost: &Arc<AtomicBool>,
+    on_row: &mut F,
+) -> (SyncSummary, Option<SyncStop>)
+where
+    S: futures_util::Stream<Item = Fut>,
+    Fut: std::future::Future<Output = (u64, String, Result<Done, StateError>)>,
+    F: FnMut(&RowReport),
+{
+    let started = Instant::now();
+    let options = &ctx.options;
+    let mut summary = SyncSummary::default();
+    let stopping = AtomicBool::new(false);
+    let stopping = &stopping;
+    let work = work
+        .take_while(|_| {
+            std::future::ready(
+                !stopping.load(Ordering::SeqCst)
+                    && !options.cancelled()
+                    && !lost.load(Ordering::SeqCst),
+            )
+        })
+        .buffer_unordered(options.concurrency.max(1));
+    futures_util::pin_mut!(work);
+    let mut stop: Option<SyncStop> = None;
+    let mut unreachable = 0u32;
+    let mut settlements = Settlements {
+        pending: Vec::new(),
+        since: Instant::now(),
+    };
+    while let Some((line, key, done)) = work.next().await {
+        let done = match done {
+            Ok(done) => done,
+            Err(error) => {
+                stopping.store(true, Ordering::SeqCst);
+                stop.get_or_insert(SyncStop::State(error));
+                continue;
+            }
+        };
+        match &done.signal {
+            Signal::Answered => unreachable = 0,
+            Signal::Unreachable(last) => {
+                unreachable += 1;
+                if unreachable >= UNREACHABLE_ROWS {
+                    stopping.store(true, Ordering::SeqCst);
+                    stop.get_or_insert(SyncStop::Unreachable {
+                        rows: unreachable,
+                        last: last.clone(),
+                    });
+                }
+            }
+            Signal::Stop(cause) => {
+                stopping.store(true, Ordering::SeqCst);
+                stop.get_or_insert(SyncStop::Unauthorized(cause.clone()));
+            }
+        }
+        if let Some(settled) = done.settlement {
+            settlements
+                .pending
+                .push(Settlement::new(line, &key, settled));
+        }
+        if settlements.pending.len() >= SETTLE_GROUP || settlements.since.elapsed() >= SETTLE_TIME {
+            if let Err(error) = settlements.flush(ctx).await {
+                stopping.store(true, Ordering::SeqCst);
+                stop.get_or_insert(SyncStop::State(error));
+            }
+        }
+        summary.count(&done.outcome);
+        if done.from_state {
+            summary.from_state += 1;
+        }
+        if !done.drift.is_empty() {
+            summary.drifted += 1;
+        }
+        on_row(&RowReport {
+            line,
+            key,
+            outcome: done.outcome,
+            from_state: done.from_state,
+            drift: done.drift,
+        });
+    }
+    if let Err(error) = settlements.flush(ctx).await {
+        stop.get_or_insert(SyncStop::State(error));
+    }
+    summary.elapsed = started.elapsed();
+    if stop.is_none() && lost.load(Ordering::SeqCst) {
+        stop = Some(SyncStop::LeaseLost(
+            "the lease was not renewed in time".into(),
+        ));
+    }
+    if stop.is_none() && options.cancelled() {
+        stop = Some(SyncStop::Interrupted);
+    }
+    (summary, stop)
+}
+
+/// Reads every user of the scope from the vendor in bulk (where it can list) into the
+/// state: on the first night, so that no user is read alone; with `verify`, to find what
+/// was changed at the vendor since (drift), which the rows then correct.
+async fn read_everyone(
+    ctx: &RowContext,
+    fields: &[FieldPath],
+    verify: bool,
+) -> Result<BulkRead, SyncStop> {
+    let mut result = BulkRead::default();
+    // The listing is stored as it comes, in groups, while the vendor is still read: memory
+    // stays flat however many users the vendor holds.
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<ListedUser>();
+    let reading = async move {
+        let mut each = move |key: String, profile: profile_core::Profile| {
+            let values = values_of(&profile, fields.iter());
+            let _ = sender.send((key, profile.id().map(str::to_owned), values));
+        };
+        ctx.updater.read_all(&ctx.key_kind, fields, &mut each).await
+    };
+    let storing = async {
+        let mut stored: Result<
+            (
+                u64,
+                std::collections::HashMap<String, Vec<crate::outcome::FieldDiff>>,
+            ),
+            StateError,
+        > = Ok((0, Default::default()));
+        while let Some(first) = receiver.recv().await {
+            let mut group = vec![first];
+            while group.len() < 500 {
+                match receiver.try_recv() {
+                    Ok(user) => group.push(user),
+                    Err(_) => break,
+                }
+            }
+            let Ok((count, drift)) = &mut stored else {
+                continue;
+            };
+            *count += group.len() as u64;
+            if let Err(error) = store_listed(ctx, &group, verify, drift).await {
+                stored = Err(error);
+            }
+        }
+        stored
+    };
+    let (read, stored) = futures_util::future::join(reading, storing).await;
+    result.listed = match read {
+        Ok(listed) => listed,
+        Err(error) => {
+            return Err(match stop_of(&error) {
+                Some(reason) => SyncStop::Unauthorized(reason),
+                None => SyncStop::Unreachable {
+                    rows: 0,
+                    last: format!("the bulk read failed: {error}"),
+                },
+            });
+        }
+    };
+    let (profiles, drift) = stored?;
+    result.profiles = profiles;
+    result.drift = drift;
+    Ok(result)
+}
+
+/// Stores a group of listed users; with `verify`, first notes where they differ from the
+/// state.
+async fn store_listed(
+    ctx: &RowContext,
+    group: &[ListedUser],
+    verify: bool,
+    drift: &mut std::collections::HashMap<String, Vec<crate::outcome::FieldDiff>>,
+) -> Result<(), StateError> {
+    if verify {
+        let keys: Vec<String> = group.iter().map(|(key, _, _)| key.clone()).collect();
+        let known = ctx.store.lookup(ctx.scope, ctx.run, &keys).await?;
+        for ((key, _, held), known) in group.iter().zip(known) {
+            if let Some(user) = known.user {
+                let found = drift_between(&user.fields, held, held.keys());
+                if !found.is_empty() {
+                    drift.insert(key.clone(), found);
+                }
+            }
+        }
+    }
+    ctx.store.listed(ctx.scope, group).await
+}

@@ -1,0 +1,616 @@
+//! What to do with one row: settle it from the state when the state shows it unchanged,
+//! else read (where needed), diff, write or create, and say what the store should record.
+//!
+//! The only store call made here is the intent, which must be durable before a write is
+//! sent; every other record is handed back as a [`Settlement`] for the night to commit in
+//! groups.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use sha1::{Digest, Sha1};
+
+use profile_core::{
+    ApiErrorKind, Error, FieldChange, FieldPath, KeyKind, Profile, ProfilePatch, ProfileUpdater,
+};
+
+use crate::outcome::{
+    FieldDiff, RowOutcome, SyncMode, SyncOptions, SyncRow, changed_fields, failed,
+};
+use crate::store::{
+    Confirmation, Known, RunId, ScopeId, Settled, StateError, StateStore, UserOutcome, UserState,
+};
+
+/// One row's result, as a night reports it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RowReport {
+    /// The input line (0 for a leaver).
+    pub line: u64,
+    /// The row's key.
+    pub key: String,
+    /// What happened.
+    pub outcome: RowOutcome,
+    /// Settled from the state alone: no request was sent for it.
+    pub from_state: bool,
+    /// Fields the vendor held otherwise than the state remembered (found by a verify).
+    pub drift: Vec<FieldDiff>,
+}
+
+/// What a bulk read of everyone found.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct BulkRead {
+    /// Whether the vendor can list (nothing was read when it cannot).
+    pub listed: bool,
+    /// Profiles read.
+    pub profiles: u64,
+    /// Per key, the fields whose value at the vendor differed from the state's.
+    pub drift: HashMap<String, Vec<FieldDiff>>,
+}
+
+/// Everything a row is done against.
+pub(crate) struct RowContext {
+    pub(crate) updater: Arc<dyn ProfileUpdater>,
+    pub(crate) store: Arc<dyn StateStore>,
+    pub(crate) scope: ScopeId,
+    pub(crate) run: RunId,
+    pub(crate) key_kind: KeyKind,
+    pub(crate) options: SyncOptions,
+    pub(crate) bulk: Option<BulkRead>,
+}
+
+/// Whether a row's error stops the run, or says the vendor could not be reached.
+pub(crate) enum Signal {
+    /// The vendor answered (or nothing was asked).
+    Answered,
+    /// Nothing reached the vendor.
+    Unreachable(String),
+    /// The run must stop: the credentials were refused.
+    Stop(String),
+}
+
+/// A row done: its report, and what the store should record of it.
+pub(crate) struct Done {
+    pub(crate) outcome: RowOutcome,
+    pub(crate) from_state: bool,
+    pub(crate) drift: Vec<FieldDiff>,
+    pub(crate) signal: Signal,
+    pub(crate) settlement: Option<Settled>,
+}
+
+impl Done {
+    pub(crate) fn of(outcome: RowOutcome) -> Self {
+        Self {
+            outcome,
+            from_state: false,
+            drift: Vec::new(),
+            signal: Signal::Answered,
+            settlement: None,
+        }
+    }
+
+    pub(crate) fn recording(mut self, settled: Settled) -> Self {
+        self.settlement = Some(settled);
+        self
+    }
+}
+
+/// The hash of what a row asks for: its changes, in order.
+pub fn row_hash(patch: &ProfilePatch) -> String {
+    let mut hasher = Sha1::new();
+    for change in patch.changes() {
+        match change {
+            FieldChange::Set { path, value } => {
+                hasher.update(b"s");
+                hasher.update(path.to_string().as_bytes());
+                hasher.update(b"\0");
+                hasher.update(value.to_string().as_bytes());
+            }
+            FieldChange::Remove { path } => {
+                hasher.update(b"r");
+                hasher.update(path.to_string().as_bytes());
+            }
+            _ => hasher.update(b"?"),
+        }
+        hasher.update(b"\n");
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The stored fields as a profile to compare a patch against.
+fn profile_of(user: &UserState) -> Profile {
+    let mut patch = ProfilePatch::new();
+    for (path, value) in &user.fields {
+        if let Ok(path) = FieldPath::parse(path) {
+            patch = patch.set_path(path, value.clone());
+        }
+    }
+    let mut fields = Map::new();
+    patch.apply_to(&mut fields);
+    Profile::new(user.vendor_id.clone(), fields)
+}
+
+/// The values of `paths` in a profile read from the vendor (`null` where it holds none).
+pub(crate) fn values_of<'a>(
+    profile: &Profile,
+    paths: impl Iterator<Item = &'a FieldPath>,
+) -> Map<String, Value> {
+    paths
+        .map(|path| {
+            (
+                path.to_string(),
+                profile.get(path).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+/// Fields of `paths` where `vendor` holds otherwise than `stored` says.
+pub(crate) fn drift_between<'a>(
+    stored: &Map<String, Value>,
+    vendor: &Map<String, Value>,
+    paths: impl Iterator<Item = &'a String>,
+) -> Vec<FieldDiff> {
+    paths
+        .filter_map(|path| {
+            let (known, held) = (stored.get(path)?, vendor.get(path).unwrap_or(&Value::Null));
+            (known != held).then(|| FieldDiff {
+                field: path.clone(),
+                from: Some(known.clone()).filter(|v| !v.is_null()),
+                to: Some(held.clone()).filter(|v| !v.is_null()),
+            })
+        })
+        .collect()
+}
+
+/// Whether an error stops the whole run (the credentials refused).
+pub(crate) fn stop_of(error: &Error) -> Option<String> {
+    matches!(
+        error.api_kind(),
+        Some(ApiErrorKind::Unauthorized | ApiErrorKind::Forbidden)
+    )
+    .then(|| error.to_string())
+}
+
+pub(crate) fn signal_of(error: &Error) -> Signal {
+    if let Some(stop) = stop_of(error) {
+        return Signal::Stop(stop);
+    }
+    match error {
+        Error::Connect { .. } | Error::Timeout { .. } => Signal::Unreachable(error.to_string()),
+        _ => Signal::Answered,
+    }
+}
+
+/// The values a write of `pending` leaves, by path.
+pub(crate) fn values_written(pending: &ProfilePatch) -> Map<String, Value> {
+    pending
+        .changes()
+        .iter()
+        .map(|change| {
+            let value = match change {
+                FieldChange::Set { value, .. } => value.clone(),
+                _ => Value::Null,
+            };
+            (change.path().to_string(), value)
+        })
+        .collect()
+}
+
+fn would_changes(pending: &ProfilePatch, before: &Profile) -> Vec<FieldDiff> {
+    pending
+        .changes()
+        .iter()
+        .map(|change| FieldDiff {
+            field: change.path().to_string(),
+            // Missing and null read the same way at every vendor: no value.
+            from: before.get(change.path()).cloned().filter(|v| !v.is_null()),
+            to: match change {
+                FieldChange::Set { value, .. } => Some(value.clone()),
+                _ => None,
+            },
+        })
+        .collect()
+}
+
+fn would_update(pending: &ProfilePatch, before: &Profile) -> RowOutcome {
+    RowOutcome::WouldUpdate {
+        changes: would_changes(pending, before),
+    }
+}
+
+/// Where a row stands before anything is sent: the hash of what it asks, the user as the
+/// store knows them, and the drift a bulk verify found.
+struct Facts {
+    hash: String,
+    known: Option<UserState>,
+    drift: Vec<FieldDiff>,
+}
+
+/// Does one row; see the [module](self) docs.
+pub(crate) async fn process(
+    ctx: &RowContext,
+    row: &SyncRow,
+    known: Known,
+) -> Result<Done, StateError> {
+    if let Some(last) = known.last_line {
+        if last != row.line {
+            return Ok(Done::of(RowOutcome::Superseded { by_line: last }));
+        }
+    }
+    let options = &ctx.options;
+    let updater = ctx.updater.as_ref();
+    let facts = Facts {
+        hash: row_hash(&row.patch),
+        known: known.user,
+        drift: ctx
+            .bulk
+            .as_ref()
+            .and_then(|bulk| bulk.drift.get(&row.key))
+            .cloned()
+            .unwrap_or_default(),
+    };
+    // A row the vendor refused for its values is sent again only once it changes.
+    if let Some(user) = &facts.known {
+        if user.outcome == UserOutcome::Failed
+            && !user.retryable
+            && user.row_hash.as_deref() == Some(facts.hash.as_str())
+        {
+            return Ok(Done {
+                from_state: true,
+                ..Done::of(RowOutcome::Failed {
+                    reason: format!(
+                        "refused before, not sent again until the row changes: {}",
+                        user.reason.as_deref().unwrap_or("no reason given")
+                    ),
+                    code: user.code.clone(),
+                    retryable: false,
+                })
+            });
+        }
+    }
+    // Written as it is, with no read (`--no-read-first`): a vendor that merges takes the
+    // whole patch; one it does not have is a joiner.
+    if !options.read_first && !options.dry_run && updater.write_merges() {
+        ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+        let result = updater.write(&row.user, &row.patch).await;
+        if let Err(error) = &result {
+            if error.is_not_found() {
+                return missing(ctx, row, facts, error, true).await;
+            }
+        }
+        return Ok(settle_write(
+            facts,
+            result,
+            &row.patch,
+            Map::new(),
+            None,
+            Confirmation::Updated,
+        ));
+    }
+    let listed = ctx.bulk.as_ref().is_some_and(|bulk| bulk.listed);
+    let paths = changed_fields(&row.patch);
+    // The state is trusted for a row when no write of it is in doubt, the user is known to
+    // exist, and the state knows every field the row sets; a verify that could not list
+    // reads everyone anyway.
+    let trusted = facts.known.as_ref().filter(|user| {
+        !user.in_doubt
+            && !matches!(
+                user.outcome,
+                UserOutcome::Missing | UserOutcome::Deleted | UserOutcome::Sending
+            )
+            && paths.iter().all(|p| user.fields.contains_key(p))
+            && (!options.verify || listed)
+    });
+    if let Some(user) = trusted {
+        let current = profile_of(user);
+        let pending = updater.pending(&row.patch, &current);
+        if pending.is_empty() {
+            // Recorded only when there is something new to remember.
+            let same = user.row_hash.as_deref() == Some(facts.hash.as_str())
+                && user.outcome != UserOutcome::Failed
+                && facts.drift.is_empty();
+            let mut done = Done {
+                from_state: true,
+                drift: facts.drift.clone(),
+                ..Done::of(RowOutcome::Unchanged)
+            };
+            if !same && !options.dry_run {
+                let drift = done.drift.iter().map(|d| d.field.clone()).collect();
+                done = done.recording(Settled::Confirmed {
+                    vendor_id: None,
+                    fields: Map::new(),
+                    row_hash: facts.hash,
+                    outcome: Confirmation::Unchanged,
+                    written: Vec::new(),
+                    drift,
+                });
+            }
+            return Ok(done);
+        }
+        if options.dry_run {
+            return Ok(Done {
+                from_state: true,
+                drift: facts.drift,
+                ..Done::of(would_update(&pending, &current))
+            });
+        }
+        if updater.write_merges() {
+            ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+            let result = updater.write(&row.user, &pending).await;
+            if let Err(error) = &result {
+                // Gone from the vendor since the state saw the user.
+                if error.is_not_found() {
+                    return missing(ctx, row, facts, error, true).await;
+                }
+            }
+            return Ok(settle_write(
+                facts,
+                result,
+                &pending,
+                Map::new(),
+                None,
+                Confirmation::Updated,
+            ));
+        }
+    }
+    read_then_write(ctx, row, facts, true).await
+}
+
+/// Reads the user at the vendor, then writes what the row asks that it does not hold: no
+/// state yet, a write in doubt, a field not known, a verify, or a vendor whose save
+/// replaces the whole user. A user the vendor does not have is created if the mode says
+/// so (and `may_create`).
+async fn read_then_write(
+    ctx: &RowContext,
+    row: &SyncRow,
+    mut facts: Facts,
+    may_create: bool,
+) -> Result<Done, StateError> {
+    let (updater, options) = (ctx.updater.as_ref(), &ctx.options);
+    let in_doubt = facts.known.as_ref().is_some_and(|user| user.in_doubt);
+    let (before, pending, written) = if updater.write_merges() {
+        let before = match updater.get_for(&row.user, &row.patch).await {
+            Ok(before) => before,
+            Err(error) if error.is_not_found() => {
+                return missing(ctx, row, facts, &error, may_create).await;
+            }
+            Err(error) => return Ok(record_failure(facts.hash, &error)),
+        };
+        let pending = updater.pending(&row.patch, &before);
+        if pending.is_empty() || options.dry_run {
+            (before, pending, None)
+        } else {
+            ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+            let result = updater.write(&row.user, &pending).await;
+            (before, pending, Some(result))
+        }
+    } else {
+        if !options.dry_run {
+            ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+        }
+        match updater
+            .apply_pending(&row.user, &row.patch, options.dry_run)
+            .await
+        {
+            Ok(applied) => {
+                let written = applied.written.then_some(Ok(()));
+                (applied.before, applied.pending, written)
+            }
+            Err(error) if error.is_not_found() => {
+                return missing(ctx, row, facts, &error, may_create).await;
+            }
+            Err(error) => return Ok(record_failure(facts.hash, &error)),
+        }
+    };
+    let read = values_of(&before, row.patch.changes().iter().map(|c| c.path()));
+    if let Some(user) = &facts.known {
+        if facts.drift.is_empty() && options.verify {
+            facts.drift = drift_between(&user.fields, &read, changed_fields(&row.patch).iter());
+        }
+    }
+    if pending.is_empty() {
+        return Ok(settle_read(row, facts, &before, read, options, in_doubt));
+    }
+    let Some(result) = written else {
+        return Ok(Done {
+            drift: facts.drift,
+            ..Done::of(would_update(&pending, &before))
+        });
+    };
+    let id = before.id().map(str::to_owned);
+    Ok(settle_write(
+        facts,
+        result,
+        &pending,
+        read,
+        id,
+        Confirmation::Updated,
+    ))
+}
+
+/// The vendor has no such user: created in upsert and mirror mode where the vendor can,
+/// else recorded as missing.
+fn missing<'a>(
+    ctx: &'a RowContext,
+    row: &'a SyncRow,
+    facts: Facts,
+    error: &'a Error,
+    may_create: bool,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Done, StateError>> + Send + 'a>> {
+    Box::pin(async move {
+        let (updater, options) = (ctx.updater.as_ref(), &ctx.options);
+        let creating = matches!(options.mode, SyncMode::Upsert | SyncMode::Mirror);
+        if !creating || !updater.can_create() || !may_create {
+            let reason = if !creating {
+                format!("not at {} (--mode update creates no one)", updater.vendor())
+            } else if !updater.can_create() {
+                format!(
+                    "not at {}, which cannot create users through its API",
+                    updater.vendor()
+                )
+            } else {
+                error.to_string()
+            };
+            let done = Done::of(RowOutcome::Missing {
+                reason: reason.clone(),
+            });
+            return Ok(if options.dry_run {
+                done
+            } else {
+                done.recording(Settled::Missing {
+                    reason,
+                    row_hash: facts.hash,
+                })
+            });
+        }
+        if options.dry_run {
+            return Ok(Done::of(RowOutcome::WouldCreate {
+                changes: would_changes(&row.patch, &Profile::default()),
+            }));
+        }
+        // Marked in doubt first: a create whose answer is lost is followed, on the next
+        // run, by a read by key, never by a second create sent blind.
+        ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+        match updater.create(&row.user, &row.patch).await {
+            Ok(vendor_id) => Ok(settle_write(
+                Facts {
+                    drift: Vec::new(),
+                    ..facts
+                },
+                Ok(()),
+                &row.patch,
+                Map::new(),
+                vendor_id,
+                Confirmation::Created,
+            )),
+            // The record exists after all (Capture's 361: a unique value already taken):
+            // the row goes on as an update.
+            Err(error) if error.api_kind() == Some(ApiErrorKind::Conflict) => {
+                let facts = Facts {
+                    known: None,
+                    drift: Vec::new(),
+                    ..facts
+                };
+                read_then_write(ctx, row, facts, false).await
+            }
+            Err(error) => Ok(record_failure(facts.hash, &error)),
+        }
+    })
+}
+
+/// A row read at the vendor and found to hold everything: its values are remembered.
+/// When a write of it was in doubt (sent by a run that was killed, or not answered), the
+/// vendor holding the values means that write was applied: the row counts as updated.
+fn settle_read(
+    row: &SyncRow,
+    facts: Facts,
+    before: &Profile,
+    read: Map<String, Value>,
+    options: &crate::outcome::SyncOptions,
+    in_doubt: bool,
+) -> Done {
+    let id = before.id().map(str::to_owned);
+    if in_doubt && !options.dry_run {
+        return settle_write(facts, Ok(()), &row.patch, read, id, Confirmation::Updated);
+    }
+    let done = Done {
+        drift: facts.drift,
+        ..Done::of(RowOutcome::Unchanged)
+    };
+    if options.dry_run {
+        return done;
+    }
+    let drift = done.drift.iter().map(|d| d.field.clone()).collect();
+    done.recording(Settled::Confirmed {
+        vendor_id: id,
+        fields: read,
+        row_hash: facts.hash,
+        outcome: Confirmation::Unchanged,
+        written: Vec::new(),
+        drift,
+    })
+}
+
+fn settle_write(
+    facts: Facts,
+    result: Result<(), Error>,
+    pending: &ProfilePatch,
+    mut read: Map<String, Value>,
+    vendor_id: Option<String>,
+    outcome: Confirmation,
+) -> Done {
+    if let Err(error) = result {
+        let mut done = record_failure(facts.hash, &error);
+        done.drift = facts.drift;
+        return done;
+    }
+    // What the vendor confirmed: what it held for the row's fields, with the write on top.
+    read.extend(values_written(pending));
+    let written = changed_fields(pending);
+    let drift = facts.drift.iter().map(|d| d.field.clone()).collect();
+    Done {
+        drift: facts.drift,
+        ..Done::of(if outcome == Confirmation::Created {
+            RowOutcome::Created {
+                fields: written.clone(),
+            }
+        } else {
+            RowOutcome::Updated {
+                fields: written.clone(),
+            }
+        })
+    }
+    .recording(Settled::Confirmed {
+        vendor_id,
+        fields: read,
+        row_hash: facts.hash,
+        outcome,
+        written,
+        drift,
+    })
+}
+
+/// A failed row: recorded unless the failure is not the row's (the run stops, or nothing
+/// reached the vendor), in which case a write in doubt stays marked so and the next run
+/// does the row.
+fn record_failure(hash: String, error: &Error) -> Done {
+    let outcome = failed(error);
+    let signal = signal_of(error);
+    let not_the_rows = match &signal {
+        Signal::Stop(_) => true,
+        Signal::Unreachable(_) => matches!(outcome, RowOutcome::Failed { .. }),
+        Signal::Answered => false,
+    };
+    let settled = match (&outcome, not_the_rows) {
+        (_, true) => None,
+        (RowOutcome::Unknown { reason }, _) => Some(Settled::Unknown {
+            reason: reason.clone(),
+        }),
+        (
+            RowOutcome::Failed {
+                reason,
+                code,
+                retryable,
+            },
+            _,
+        ) => Some(Settled::Failed {
+            reason: reason.clone(),
+            code: code.clone(),
+            retryable: *retryable,
+            row_hash: hash,
+        }),
+        _ => None,
+    };
+    Done {
+        signal,
+        settlement: settled,
+        ..Done::of(outcome)
+    }
+}

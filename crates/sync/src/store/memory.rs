@@ -1,0 +1,328 @@
+//! A state kept in memory, for a night with no state file: it starts empty, so every run
+//! starts from what the vendor holds, and it is gone with the process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::Value;
+
+use super::{
+    DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, ListedUser, RunEnd, RunId,
+    RunRow, ScopeId, ScopeKey, Settlement, StateError, StateStore, UserState, now,
+};
+
+#[derive(Default)]
+struct Run {
+    scope: i64,
+    finished: bool,
+    continues: Option<RunId>,
+    /// Key → its lines, in order.
+    keys: HashMap<String, Vec<u64>>,
+    /// Keys in the order of their first line.
+    order: Vec<String>,
+    rows: BTreeMap<String, RunRow>,
+}
+
+#[derive(Default)]
+struct Inner {
+    scopes: Vec<ScopeKey>,
+    users: HashMap<(i64, String), UserState>,
+    runs: Vec<Run>,
+    leases: HashMap<i64, LeaseRecord>,
+}
+
+/// The state in memory; see the [module](self) docs.
+#[derive(Default)]
+pub struct MemoryState {
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for MemoryState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryState").finish_non_exhaustive()
+    }
+}
+
+impl MemoryState {
+    /// An empty state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Nothing here is left half-changed by a panic elsewhere.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn no_run(run: RunId) -> StateError {
+    StateError::Corrupt {
+        store: "the state in memory".into(),
+        what: format!("there is no run {}", run.0),
+    }
+}
+
+impl Inner {
+    fn run(&mut self, run: RunId) -> Result<&mut Run, StateError> {
+        usize::try_from(run.0 - 1)
+            .ok()
+            .and_then(|index| self.runs.get_mut(index))
+            .ok_or_else(|| no_run(run))
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for MemoryState {
+    fn describe(&self) -> String {
+        "the state in memory".to_owned()
+    }
+
+    fn persistent(&self) -> bool {
+        false
+    }
+
+    async fn scope(&self, scope: &ScopeKey) -> Result<ScopeId, StateError> {
+        let mut inner = self.lock();
+        let index = match inner.scopes.iter().position(|s| s == scope) {
+            Some(index) => index,
+            None => {
+                inner.scopes.push(scope.clone());
+                inner.scopes.len() - 1
+            }
+        };
+        Ok(ScopeId(index as i64 + 1))
+    }
+
+    async fn acquire(
+        &self,
+        scope: ScopeId,
+        holder: &LeaseHolder,
+    ) -> Result<Option<HeldLease>, StateError> {
+        let mut inner = self.lock();
+        if let Some(lease) = inner.leases.get(&scope.0) {
+            if !lease.may_be_taken_by(holder) {
+                return Ok(Some(lease.held()));
+            }
+        }
+        inner.leases.insert(scope.0, LeaseRecord::of(holder));
+        Ok(None)
+    }
+
+    async fn renew(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<bool, StateError> {
+        let mut inner = self.lock();
+        Ok(match inner.leases.get_mut(&scope.0) {
+            Some(lease) if lease.token == holder.token => {
+                lease.renewed = super::lease::unix_now();
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn release(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        if inner
+            .leases
+            .get(&scope.0)
+            .is_some_and(|lease| lease.token == holder.token)
+        {
+            inner.leases.remove(&scope.0);
+        }
+        Ok(())
+    }
+
+    async fn has_users(&self, scope: ScopeId) -> Result<bool, StateError> {
+        Ok(self.lock().users.keys().any(|(s, _)| *s == scope.0))
+    }
+
+    async fn begin_run(
+        &self,
+        scope: ScopeId,
+        _input: &str,
+        _options: &Value,
+    ) -> Result<(RunId, Option<RunId>), StateError> {
+        let mut inner = self.lock();
+        let unfinished = inner
+            .runs
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, run)| run.scope == scope.0)
+            .filter(|(_, run)| !run.finished)
+            .map(|(index, _)| RunId(index as i64 + 1));
+        inner.runs.push(Run {
+            scope: scope.0,
+            continues: unfinished,
+            ..Run::default()
+        });
+        Ok((RunId(inner.runs.len() as i64), unfinished))
+    }
+
+    async fn add_input_keys(&self, run: RunId, keys: &[(String, u64)]) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        let run = inner.run(run)?;
+        for (key, line) in keys {
+            match run.keys.get_mut(key) {
+                Some(lines) => lines.push(*line),
+                None => {
+                    run.keys.insert(key.clone(), vec![*line]);
+                    run.order.push(key.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn input_duplicates(&self, run: RunId) -> Result<Vec<(String, Vec<u64>)>, StateError> {
+        let mut inner = self.lock();
+        let run = inner.run(run)?;
+        Ok(run
+            .order
+            .iter()
+            .filter_map(|key| {
+                let lines = run.keys.get(key)?;
+                (lines.len() > 1).then(|| (key.clone(), lines.clone()))
+            })
+            .collect())
+    }
+
+    async fn lookup(
+        &self,
+        scope: ScopeId,
+        run: RunId,
+        keys: &[String],
+    ) -> Result<Vec<Known>, StateError> {
+        let mut inner = self.lock();
+        let lines: Vec<Option<u64>> = {
+            let run = inner.run(run)?;
+            keys.iter()
+                .map(|key| run.keys.get(key).and_then(|lines| lines.last().copied()))
+                .collect()
+        };
+        Ok(keys
+            .iter()
+            .zip(lines)
+            .map(|(key, last_line)| Known {
+                last_line,
+                user: inner.users.get(&(scope.0, key.clone())).cloned(),
+            })
+            .collect())
+    }
+
+    async fn listed(&self, scope: ScopeId, users: &[ListedUser]) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        let at = now();
+        for (key, vendor_id, fields) in users {
+            let id = (scope.0, key.clone());
+            let known = inner.users.remove(&id);
+            let user = UserState::listed(known, vendor_id.clone(), fields, &at);
+            inner.users.insert(id, user);
+        }
+        Ok(())
+    }
+
+    async fn intend(&self, scope: ScopeId, run: RunId, key: &str) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        let id = (scope.0, key.to_owned());
+        let known = inner.users.remove(&id);
+        inner.users.insert(id, UserState::intended(known, run));
+        Ok(())
+    }
+
+    async fn settle(
+        &self,
+        scope: ScopeId,
+        run: RunId,
+        settlements: &[Settlement],
+    ) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        let at = now();
+        for settlement in settlements {
+            let id = (scope.0, settlement.key.clone());
+            let known = inner.users.remove(&id);
+            if let Some(user) = UserState::apply(known, run, settlement, &at) {
+                inner.users.insert(id, user);
+            }
+            if let Some(row) = RunRow::of(run, settlement) {
+                inner.run(run)?.rows.insert(settlement.key.clone(), row);
+            }
+        }
+        Ok(())
+    }
+
+    async fn leavers(&self, scope: ScopeId, run: RunId) -> Result<(Vec<Leaver>, u64), StateError> {
+        let mut inner = self.lock();
+        let present: std::collections::HashSet<String> =
+            inner.run(run)?.keys.keys().cloned().collect();
+        let mut managed = 0;
+        let mut leavers: Vec<Leaver> = Vec::new();
+        for ((s, key), user) in &inner.users {
+            if *s != scope.0 || !user.managed || user.outcome.is_gone() {
+                continue;
+            }
+            managed += 1;
+            if !present.contains(key) {
+                leavers.push(Leaver {
+                    key: key.clone(),
+                    vendor_id: user.vendor_id.clone(),
+                });
+            }
+        }
+        leavers.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok((leavers, managed))
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
+        let inner = self.lock();
+        let mut letters: Vec<DeadLetter> = inner
+            .users
+            .iter()
+            .filter_map(|((scope, key), user)| {
+                let scope = usize::try_from(scope - 1)
+                    .ok()
+                    .and_then(|index| inner.scopes.get(index))
+                    .map(|s| format!("{} {} {}", s.vendor, s.base_url, s.name))
+                    .unwrap_or_default();
+                DeadLetter::of(&scope, key, user)
+            })
+            .collect();
+        letters.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.key.cmp(&b.key)));
+        Ok(letters)
+    }
+
+    async fn end_run(&self, run: RunId, end: &RunEnd, _summary: &Value) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        let run = inner.run(run)?;
+        run.finished = *end == RunEnd::Finished;
+        run.keys = HashMap::new();
+        run.order = Vec::new();
+        Ok(())
+    }
+
+    async fn run_chain(&self, run: RunId) -> Result<Vec<RunId>, StateError> {
+        let mut inner = self.lock();
+        let mut chain = vec![run];
+        let mut current = run;
+        while let Some(earlier) = inner.run(current)?.continues {
+            chain.push(earlier);
+            current = earlier;
+        }
+        chain.reverse();
+        Ok(chain)
+    }
+
+    async fn run_rows(&self, runs: &[RunId]) -> Result<Vec<RunRow>, StateError> {
+        let mut inner = self.lock();
+        let mut latest: BTreeMap<String, RunRow> = BTreeMap::new();
+        for run in runs {
+            for (key, row) in &inner.run(*run)?.rows {
+                latest.insert(key.clone(), row.clone());
+            }
+        }
+        let mut rows: Vec<RunRow> = latest.into_values().collect();
+        rows.sort_by_key(|row| row.line);
+        Ok(rows)
+    }
+}

@@ -1,0 +1,1052 @@
+//! The state in one SQLite file (WAL, schema versioned by `PRAGMA user_version`), created
+//! private to its owner (0600): it holds every synced person's field values, and never a
+//! credential. Its tables are meant to be read with the `sqlite3` shell:
+//!
+//! | table | one row per |
+//! |---|---|
+//! | `scopes` | vendor, base URL, what addresses records there (`source=…;type=…`, `type_name=…`, `directory=…`) and the key kind |
+//! | `users` | scope and user key: the vendor's id, the mapped fields as last confirmed (`fields`, JSON), a hash of the input row, the last outcome and vendor error code, whether the sync manages the user, timestamps |
+//! | `runs` | run: start, end, status, options (JSON), summary (JSON), the run it continues |
+//! | `run_rows` | row of a run that did something or failed (unchanged rows are only counted) |
+//! | `leases` | scope being synced now: which process holds it, since when |
+//! | `input_keys` | key of a running run's input, with its line (emptied when the run ends) |
+//!
+//! The connection lives on a thread of its own, so the async night never waits on SQLite
+//! inside its runtime. The thread takes the calls waiting for it together and commits them
+//! as one transaction (each call in a savepoint of its own, so one call's failure undoes
+//! that call alone); a call's answer is given only once its transaction is committed.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
+
+use super::lease::unix_now;
+use super::{
+    DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, ListedUser, RowRecord, RunEnd,
+    RunId, RunRow, ScopeId, ScopeKey, Settlement, StateError, StateStore, UserOutcome, UserState,
+    now,
+};
+
+/// The schema, one migration per version: version N is the first N entries applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: scopes, users, runs and their rows.
+    "CREATE TABLE scopes (
+        id INTEGER PRIMARY KEY,
+        vendor TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        name TEXT NOT NULL,
+        key_kind TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (vendor, base_url, name, key_kind)
+    );
+    CREATE TABLE users (
+        scope_id INTEGER NOT NULL REFERENCES scopes(id),
+        key TEXT NOT NULL,
+        vendor_id TEXT,
+        fields TEXT NOT NULL DEFAULT '{}',
+        row_hash TEXT,
+        outcome TEXT NOT NULL,
+        code TEXT,
+        reason TEXT,
+        retryable INTEGER NOT NULL DEFAULT 0,
+        in_doubt INTEGER NOT NULL DEFAULT 0,
+        managed INTEGER NOT NULL DEFAULT 0,
+        last_run INTEGER,
+        last_line INTEGER,
+        confirmed_at TEXT,
+        changed_at TEXT,
+        failed_at TEXT,
+        PRIMARY KEY (scope_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        scope_id INTEGER NOT NULL REFERENCES scopes(id),
+        continues INTEGER REFERENCES runs(id),
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        status TEXT NOT NULL,
+        input TEXT NOT NULL,
+        options TEXT NOT NULL,
+        summary TEXT,
+        stop_reason TEXT
+    );
+    CREATE TABLE run_rows (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        key TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        code TEXT,
+        detail TEXT,
+        at TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;",
+    // 2: one writer per scope, and the input's keys kept by run (no connection's own
+    // TEMP table: any connection, and a store across a network, sees them the same).
+    "CREATE TABLE leases (
+        scope_id INTEGER PRIMARY KEY REFERENCES scopes(id),
+        token TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        since TEXT NOT NULL,
+        renewed REAL NOT NULL
+    );
+    CREATE TABLE input_keys (
+        run_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key, line)
+    ) WITHOUT ROWID;",
+];
+
+/// The most calls committed as one transaction.
+const GROUP: usize = 256;
+
+/// A call to the connection's thread: runs inside the open transaction, and answers once
+/// it is committed (with the commit's error, if the commit failed).
+type Answer = Box<dyn FnOnce(Option<&StateError>) + Send>;
+type Job = Box<dyn FnOnce(&Connection, &str) -> (bool, Answer) + Send>;
+
+/// The state in a SQLite file; see the [module](self) docs.
+pub struct SqliteState {
+    path: String,
+    jobs: Option<mpsc::Sender<Job>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SqliteState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteState")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(store: &str, message: &str, source: rusqlite::Error) -> StateError {
+    StateError::Backend {
+        store: store.to_owned(),
+        message: format!("{message}: {source}"),
+        source: Some(Box::new(source)),
+    }
+}
+
+fn describe(path: &str) -> String {
+    format!("state database {path}")
+}
+
+/// Creates the file private to its owner before SQLite opens it; SQLite gives its -wal
+/// and -shm files the same permissions.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+impl SqliteState {
+    /// Opens the database at `path`, creating it (0600; its schema brought up to date) as
+    /// needed.
+    pub fn open(path: &Path) -> Result<Self, StateError> {
+        let name = path.display().to_string();
+        let store = describe(&name);
+        create_private(path).map_err(|e| StateError::Backend {
+            store: store.clone(),
+            message: format!("cannot create the file: {e}"),
+            source: Some(Box::new(e)),
+        })?;
+        let conn = Connection::open(path).map_err(|e| backend(&store, "cannot open it", e))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| backend(&store, "cannot open it", e))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;",
+        )
+        .map_err(|e| backend(&store, "cannot open it", e))?;
+        migrate(&conn, &store)?;
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        let worker = std::thread::Builder::new()
+            .name("profiles-state".into())
+            .spawn(move || serve(conn, &store, &receiver))
+            .map_err(|e| StateError::Backend {
+                store: describe(&name),
+                message: format!("cannot start its thread: {e}"),
+                source: Some(Box::new(e)),
+            })?;
+        Ok(Self {
+            path: name,
+            jobs: Some(jobs),
+            worker: Some(worker),
+        })
+    }
+
+    /// The schema version this build writes.
+    pub fn schema_version() -> i64 {
+        MIGRATIONS.len() as i64
+    }
+
+    /// SQLite's `PRAGMA integrity_check`: `ok`, or what is wrong.
+    pub async fn integrity_check(&self) -> Result<String, StateError> {
+        self.call(|conn, store| {
+            conn.query_row("PRAGMA integrity_check", [], |row| row.get::<_, String>(0))
+                .map_err(|e| backend(store, "integrity check", e))
+        })
+        .await
+    }
+
+    /// Runs `work` on the connection's thread, inside a group's transaction; answers once
+    /// that transaction is committed.
+    async fn call<T, F>(&self, work: F) -> Result<T, StateError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &str) -> Result<T, StateError> + Send + 'static,
+    {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn, store| {
+            let result = work(conn, store);
+            let failed = result.is_err();
+            let answer: Answer = Box::new(move |commit: Option<&StateError>| {
+                let result = match commit {
+                    Some(error) => Err(StateError::Backend {
+                        store: describe_of(error),
+                        message: format!("the commit failed: {error}"),
+                        source: None,
+                    }),
+                    None => result,
+                };
+                let _ = sender.send(result);
+            });
+            (failed, answer)
+        });
+        let closed = || StateError::Closed {
+            store: describe(&self.path),
+            reason: "its thread has stopped".into(),
+        };
+        self.jobs
+            .as_ref()
+            .ok_or_else(closed)?
+            .send(job)
+            .map_err(|_| closed())?;
+        receiver.await.map_err(|_| closed())?
+    }
+}
+
+fn describe_of(error: &StateError) -> String {
+    match error {
+        StateError::Backend { store, .. }
+        | StateError::NewerSchema { store, .. }
+        | StateError::Corrupt { store, .. }
+        | StateError::Closed { store, .. } => store.clone(),
+    }
+}
+
+impl Drop for SqliteState {
+    fn drop(&mut self) {
+        // The thread ends once its channel closes; waiting for it closes the connection
+        // (and checkpoints the WAL) before the process goes on.
+        self.jobs = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// The connection's thread: takes the calls waiting, runs them in one transaction, each
+/// in a savepoint, commits, then answers them.
+fn serve(conn: Connection, store: &str, jobs: &mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let began = conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| backend(store, "cannot begin a transaction", e));
+        let mut answers = Vec::with_capacity(group.len());
+        for job in group {
+            if began.is_err() {
+                let (_, answer) = job(&conn, store);
+                answers.push(answer);
+                continue;
+            }
+            let _ = conn.execute_batch("SAVEPOINT call");
+            let (failed, answer) = job(&conn, store);
+            let _ = conn.execute_batch(if failed {
+                "ROLLBACK TO call; RELEASE call"
+            } else {
+                "RELEASE call"
+            });
+            answers.push(answer);
+        }
+        let committed = match began {
+            Ok(()) => conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                backend(store, "cannot commit", e)
+            }),
+            Err(e) => Err(e),
+        };
+        for answer in answers {
+            answer(committed.as_ref().err());
+        }
+    }
+}
+
+fn migrate(conn: &Connection, store: &str) -> Result<(), StateError> {
+    let sqlite = |e| backend(store, "cannot bring its schema up to date", e);
+    // The version is read inside the write transaction: two first runs on one new file
+    // create the tables once.
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite)?;
+    let result = (|| {
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(sqlite)?;
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StateError::NewerSchema {
+                store: store.to_owned(),
+                found,
+                known,
+            });
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+            conn.execute_batch(migration).map_err(sqlite)?;
+            conn.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+                .map_err(sqlite)?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(sqlite),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// The text a user's confirmed fields are stored as (a JSON object, path → value).
+pub fn encode_fields(fields: &Map<String, Value>) -> String {
+    Value::Object(fields.clone()).to_string()
+}
+
+/// A stored `fields` value read back: the object, or `None` when the text is not one (a
+/// file edited by hand, or damaged).
+pub fn decode_fields(text: &str) -> Option<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(fields)) => Some(fields),
+        _ => None,
+    }
+}
+
+fn corrupt(store: &str, what: String) -> StateError {
+    StateError::Corrupt {
+        store: store.to_owned(),
+        what,
+    }
+}
+
+const USER_COLUMNS: &str = "vendor_id, fields, row_hash, outcome, code, reason, retryable, \
+     in_doubt, managed, last_run, last_line, confirmed_at, changed_at, failed_at";
+
+/// One user's row, as stored.
+type UserRow = (
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    bool,
+    bool,
+    bool,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn read_user(
+    conn: &Connection,
+    store: &str,
+    scope: ScopeId,
+    key: &str,
+) -> Result<Option<UserState>, StateError> {
+    let row: Option<UserRow> = conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE scope_id = ?1 AND key = ?2"
+        ))
+        .and_then(|mut select| {
+            select
+                .query_row(params![scope.0, key], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                        row.get(7)?,
+                        row.get(8)?,
+                        row.get(9)?,
+                        row.get(10)?,
+                        row.get(11)?,
+                        row.get(12)?,
+                        row.get(13)?,
+                    ))
+                })
+                .optional()
+        })
+        .map_err(|e| backend(store, "cannot read a user", e))?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let fields = decode_fields(&row.1).ok_or_else(|| {
+        corrupt(
+            store,
+            format!("the fields of user {key} are not a JSON object"),
+        )
+    })?;
+    let outcome = UserOutcome::parse(&row.3).ok_or_else(|| {
+        corrupt(
+            store,
+            format!("user {key} has the unknown outcome `{}`", row.3),
+        )
+    })?;
+    Ok(Some(UserState {
+        vendor_id: row.0,
+        fields,
+        row_hash: row.2,
+        outcome,
+        code: row.4,
+        reason: row.5,
+        retryable: row.6,
+        in_doubt: row.7,
+        managed: row.8,
+        last_run: row.9.map(RunId),
+        last_line: row.10.map(|l| l.max(0) as u64),
+        confirmed_at: row.11,
+        changed_at: row.12,
+        failed_at: row.13,
+    }))
+}
+
+fn write_user(
+    conn: &Connection,
+    store: &str,
+    scope: ScopeId,
+    key: &str,
+    user: &UserState,
+) -> Result<(), StateError> {
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO users (scope_id, key, {USER_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    ))
+    .and_then(|mut upsert| {
+        upsert.execute(params![
+            scope.0,
+            key,
+            user.vendor_id,
+            encode_fields(&user.fields),
+            user.row_hash,
+            user.outcome.as_str(),
+            user.code,
+            user.reason,
+            user.retryable,
+            user.in_doubt,
+            user.managed,
+            user.last_run.map(|r| r.0),
+            user.last_line.map(|l| l as i64),
+            user.confirmed_at,
+            user.changed_at,
+            user.failed_at,
+        ])
+    })
+    .map(drop)
+    .map_err(|e| backend(store, "cannot write a user", e))
+}
+
+fn read_lease(conn: &Connection, scope: ScopeId) -> rusqlite::Result<Option<LeaseRecord>> {
+    conn.query_row(
+        "SELECT token, host, pid, since, renewed FROM leases WHERE scope_id = ?1",
+        [scope.0],
+        |row| {
+            Ok(LeaseRecord {
+                token: row.get(0)?,
+                host: row.get(1)?,
+                pid: row.get(2)?,
+                since: row.get(3)?,
+                renewed: row.get(4)?,
+            })
+        },
+    )
+    .optional()
+}
+
+#[async_trait::async_trait]
+impl StateStore for SqliteState {
+    fn describe(&self) -> String {
+        describe(&self.path)
+    }
+
+    fn persistent(&self) -> bool {
+        true
+    }
+
+    async fn scope(&self, scope: &ScopeKey) -> Result<ScopeId, StateError> {
+        let scope = scope.clone();
+        self.call(move |conn, store| {
+            let at = now();
+            conn.execute(
+                "INSERT INTO scopes (vendor, base_url, name, key_kind, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (vendor, base_url, name, key_kind) DO NOTHING",
+                params![scope.vendor, scope.base_url, scope.name, scope.key_kind, at],
+            )
+            .and_then(|_| {
+                conn.query_row(
+                    "SELECT id FROM scopes
+                     WHERE vendor = ?1 AND base_url = ?2 AND name = ?3 AND key_kind = ?4",
+                    params![scope.vendor, scope.base_url, scope.name, scope.key_kind],
+                    |row| row.get(0),
+                )
+            })
+            .map(ScopeId)
+            .map_err(|e| backend(store, "cannot record the scope", e))
+        })
+        .await
+    }
+
+    async fn acquire(
+        &self,
+        scope: ScopeId,
+        holder: &LeaseHolder,
+    ) -> Result<Option<HeldLease>, StateError> {
+        let holder = holder.clone();
+        self.call(move |conn, store| {
+            let sqlite = |e| backend(store, "cannot take the scope's lease", e);
+            if let Some(lease) = read_lease(conn, scope).map_err(sqlite)? {
+                if !lease.may_be_taken_by(&holder) {
+                    return Ok(Some(lease.held()));
+                }
+            }
+            let lease = LeaseRecord::of(&holder);
+            conn.execute(
+                "INSERT OR REPLACE INTO leases (scope_id, token, host, pid, since, renewed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    scope.0,
+                    lease.token,
+                    lease.host,
+                    lease.pid,
+                    lease.since,
+                    lease.renewed
+                ],
+            )
+            .map_err(sqlite)?;
+            Ok(None)
+        })
+        .await
+    }
+
+    async fn renew(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<bool, StateError> {
+        let token = holder.token.clone();
+        self.call(move |conn, store| {
+            conn.execute(
+                "UPDATE leases SET renewed = ?3 WHERE scope_id = ?1 AND token = ?2",
+                params![scope.0, token, unix_now()],
+            )
+            .map(|changed| changed == 1)
+            .map_err(|e| backend(store, "cannot renew the scope's lease", e))
+        })
+        .await
+    }
+
+    async fn release(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<(), StateError> {
+        let token = holder.token.clone();
+        self.call(move |conn, store| {
+            conn.execute(
+                "DELETE FROM leases WHERE scope_id = ?1 AND token = ?2",
+                params![scope.0, token],
+            )
+            .map(drop)
+            .map_err(|e| backend(store, "cannot give the scope's lease back", e))
+        })
+        .await
+    }
+
+    async fn has_users(&self, scope: ScopeId) -> Result<bool, StateError> {
+        self.call(move |conn, store| {
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE scope_id = ?1)",
+                [scope.0],
+                |row| row.get(0),
+            )
+            .map_err(|e| backend(store, "cannot read the users", e))
+        })
+        .await
+    }
+
+    async fn begin_run(
+        &self,
+        scope: ScopeId,
+        input: &str,
+        options: &Value,
+    ) -> Result<(RunId, Option<RunId>), StateError> {
+        let (input, options) = (input.to_owned(), options.to_string());
+        self.call(move |conn, store| {
+            let sqlite = |e| backend(store, "cannot begin the run", e);
+            let unfinished: Option<i64> = conn
+                .query_row(
+                    "SELECT id FROM runs WHERE scope_id = ?1 AND status <> 'finished'
+                     AND id = (SELECT max(id) FROM runs WHERE scope_id = ?1)",
+                    [scope.0],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sqlite)?;
+            // Keys an earlier run of the scope left (it was killed before its end).
+            conn.execute(
+                "DELETE FROM input_keys WHERE run_id IN (SELECT id FROM runs WHERE scope_id = ?1)",
+                [scope.0],
+            )
+            .map_err(sqlite)?;
+            conn.execute(
+                "INSERT INTO runs (scope_id, continues, started_at, status, input, options)
+                 VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+                params![scope.0, unfinished, now(), input, options],
+            )
+            .map_err(sqlite)?;
+            Ok((RunId(conn.last_insert_rowid()), unfinished.map(RunId)))
+        })
+        .await
+    }
+
+    async fn add_input_keys(&self, run: RunId, keys: &[(String, u64)]) -> Result<(), StateError> {
+        let keys = keys.to_vec();
+        self.call(move |conn, store| {
+            let mut insert = conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO input_keys (run_id, key, line) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(|e| backend(store, "cannot record the input's keys", e))?;
+            for (key, line) in keys {
+                insert
+                    .execute(params![run.0, key, line as i64])
+                    .map_err(|e| backend(store, "cannot record the input's keys", e))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn input_duplicates(&self, run: RunId) -> Result<Vec<(String, Vec<u64>)>, StateError> {
+        self.call(move |conn, store| {
+            let sqlite = |e| backend(store, "cannot read the input's keys", e);
+            let mut select = conn
+                .prepare(
+                    "SELECT key, group_concat(line, ' ') FROM (
+                        SELECT key, line FROM input_keys
+                        WHERE run_id = ?1 AND key IN (
+                            SELECT key FROM input_keys WHERE run_id = ?1
+                            GROUP BY key HAVING count(*) > 1)
+                        ORDER BY key, line)
+                     GROUP BY key",
+                )
+                .map_err(sqlite)?;
+            let mut duplicates: Vec<(String, Vec<u64>)> = select
+                .query_map([run.0], |row| {
+                    let lines: String = row.get(1)?;
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        lines
+                            .split(' ')
+                            .filter_map(|l| l.parse().ok())
+                            .collect::<Vec<u64>>(),
+                    ))
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(sqlite)?;
+            for (_, lines) in &mut duplicates {
+                lines.sort_unstable();
+            }
+            duplicates.sort_by_key(|(_, lines)| lines.first().copied());
+            Ok(duplicates)
+        })
+        .await
+    }
+
+    async fn lookup(
+        &self,
+        scope: ScopeId,
+        run: RunId,
+        keys: &[String],
+    ) -> Result<Vec<Known>, StateError> {
+        let keys = keys.to_vec();
+        self.call(move |conn, store| {
+            let mut line = conn
+                .prepare_cached("SELECT max(line) FROM input_keys WHERE run_id = ?1 AND key = ?2")
+                .map_err(|e| backend(store, "cannot read the input's keys", e))?;
+            keys.iter()
+                .map(|key| {
+                    let last_line: Option<i64> = line
+                        .query_row(params![run.0, key], |row| row.get(0))
+                        .map_err(|e| backend(store, "cannot read the input's keys", e))?;
+                    Ok(Known {
+                        last_line: last_line.map(|l| l.max(0) as u64),
+                        user: read_user(conn, store, scope, key)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn listed(&self, scope: ScopeId, users: &[ListedUser]) -> Result<(), StateError> {
+        let users = users.to_vec();
+        self.call(move |conn, store| {
+            let at = now();
+            for (key, vendor_id, fields) in &users {
+                let known = read_user(conn, store, scope, key)?;
+                let user = UserState::listed(known, vendor_id.clone(), fields, &at);
+                write_user(conn, store, scope, key, &user)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn intend(&self, scope: ScopeId, run: RunId, key: &str) -> Result<(), StateError> {
+        let key = key.to_owned();
+        self.call(move |conn, store| {
+            let known = read_user(conn, store, scope, &key)?;
+            write_user(conn, store, scope, &key, &UserState::intended(known, run))
+        })
+        .await
+    }
+
+    async fn settle(
+        &self,
+        scope: ScopeId,
+        run: RunId,
+        settlements: &[Settlement],
+    ) -> Result<(), StateError> {
+        let settlements = settlements.to_vec();
+        self.call(move |conn, store| {
+            let at = now();
+            let mut record = conn
+                .prepare_cached(
+                    "INSERT INTO run_rows (run_id, key, line, outcome, code, detail, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (run_id, key) DO UPDATE SET line = excluded.line,
+                        outcome = excluded.outcome, code = excluded.code,
+                        detail = excluded.detail, at = excluded.at",
+                )
+                .map_err(|e| backend(store, "cannot record a row", e))?;
+            for settlement in &settlements {
+                let known = read_user(conn, store, scope, &settlement.key)?;
+                if let Some(user) = UserState::apply(known, run, settlement, &at) {
+                    write_user(conn, store, scope, &settlement.key, &user)?;
+                }
+                if let Some(row) = RunRow::of(run, settlement) {
+                    record
+                        .execute(params![
+                            run.0,
+                            row.key,
+                            row.line as i64,
+                            row.outcome.as_str(),
+                            row.code,
+                            row.detail,
+                            at
+                        ])
+                        .map_err(|e| backend(store, "cannot record a row", e))?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn leavers(&self, scope: ScopeId, run: RunId) -> Result<(Vec<Leaver>, u64), StateError> {
+        self.call(move |conn, store| {
+            let sqlite = |e| backend(store, "cannot look for leavers", e);
+            let managed: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM users WHERE scope_id = ?1 AND managed
+                     AND outcome NOT IN ('deleted', 'retired')",
+                    [scope.0],
+                    |row| row.get(0),
+                )
+                .map_err(sqlite)?;
+            let mut select = conn
+                .prepare(
+                    "SELECT key, vendor_id FROM users WHERE scope_id = ?1 AND managed
+                     AND outcome NOT IN ('deleted', 'retired')
+                     AND key NOT IN (SELECT key FROM input_keys WHERE run_id = ?2)
+                     ORDER BY key",
+                )
+                .map_err(sqlite)?;
+            let leavers = select
+                .query_map([scope.0, run.0], |row| {
+                    Ok(Leaver {
+                        key: row.get(0)?,
+                        vendor_id: row.get(1)?,
+                    })
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(sqlite)?;
+            Ok((leavers, managed.max(0) as u64))
+        })
+        .await
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
+        self.call(move |conn, store| {
+            let sqlite = |e| backend(store, "cannot read the dead letters", e);
+            let mut select = conn
+                .prepare(
+                    "SELECT s.vendor || ' ' || s.base_url || ' ' || s.name, u.key, u.scope_id
+                     FROM users u JOIN scopes s ON s.id = u.scope_id
+                     WHERE u.outcome IN ('failed', 'unknown', 'missing', 'sending')
+                     ORDER BY u.failed_at DESC, u.key",
+                )
+                .map_err(sqlite)?;
+            let keys = select
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(sqlite)?;
+            let mut letters = Vec::new();
+            for (scope, key, scope_id) in keys {
+                if let Some(user) = read_user(conn, store, ScopeId(scope_id), &key)? {
+                    letters.extend(DeadLetter::of(&scope, &key, &user));
+                }
+            }
+            Ok(letters)
+        })
+        .await
+    }
+
+    async fn end_run(&self, run: RunId, end: &RunEnd, summary: &Value) -> Result<(), StateError> {
+        let (status, reason) = match end {
+            RunEnd::Finished => ("finished", None),
+            RunEnd::Stopped(reason) => ("stopped", Some(reason.clone())),
+        };
+        let summary = summary.to_string();
+        self.call(move |conn, store| {
+            conn.execute(
+                "UPDATE runs SET ended_at = ?2, status = ?3, summary = ?4, stop_reason = ?5
+                 WHERE id = ?1",
+                params![run.0, now(), status, summary, reason],
+            )
+            .and_then(|_| conn.execute("DELETE FROM input_keys WHERE run_id = ?1", [run.0]))
+            .map(drop)
+            .map_err(|e| backend(store, "cannot end the run", e))
+        })
+        .await
+    }
+
+    async fn run_chain(&self, run: RunId) -> Result<Vec<RunId>, StateError> {
+        self.call(move |conn, store| {
+            let mut chain = vec![run];
+            let mut select = conn
+                .prepare_cached("SELECT continues FROM runs WHERE id = ?1")
+                .map_err(|e| backend(store, "cannot read the runs", e))?;
+            let mut current = run;
+            while let Some(earlier) = select
+                .query_row([current.0], |row| row.get::<_, Option<i64>>(0))
+                .optional()
+                .map_err(|e| backend(store, "cannot read the runs", e))?
+                .flatten()
+            {
+                if chain.iter().any(|r| r.0 == earlier) || chain.len() > 10_000 {
+                    return Err(corrupt(store, "the runs' `continues` form a loop".into()));
+                }
+                chain.push(RunId(earlier));
+                current = RunId(earlier);
+            }
+            chain.reverse();
+            Ok(chain)
+        })
+        .await
+    }
+
+    async fn run_rows(&self, runs: &[RunId]) -> Result<Vec<RunRow>, StateError> {
+        let runs = runs.to_vec();
+        self.call(move |conn, store| {
+            let sqlite = |e| backend(store, "cannot read the run's rows", e);
+            let mut select = conn
+                .prepare_cached(
+                    "SELECT run_id, line, key, outcome, code, detail FROM run_rows
+                     WHERE run_id = ?1 ORDER BY line",
+                )
+                .map_err(sqlite)?;
+            // The latest run's word on a key wins.
+            let mut latest: std::collections::BTreeMap<String, RunRow> = Default::default();
+            for run in runs {
+                let rows = select
+                    .query_map([run.0], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, String>(2)?,
+                            row.get::<_, String>(3)?,
+                            row.get::<_, Option<String>>(4)?,
+                            row.get::<_, Option<String>>(5)?,
+                        ))
+                    })
+                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    .map_err(sqlite)?;
+                for (run, line, key, outcome, code, detail) in rows {
+                    let outcome = RowRecord::parse(&outcome).ok_or_else(|| {
+                        corrupt(
+                            store,
+                            format!("run row {key} has the unknown outcome `{outcome}`"),
+                        )
+                    })?;
+                    latest.insert(
+                        key.clone(),
+                        RunRow {
+                            run,
+                            line: line.max(0) as u64,
+                            key,
+                            outcome,
+                            code,
+                            detail,
+                        },
+                    );
+                }
+            }
+            let mut rows: Vec<RunRow> = latest.into_values().collect();
+            rows.sort_by_key(|row| row.line);
+            Ok(rows)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("profile-sync-state-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("state.db")
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_store_passes_the_conformance_suite() {
+        let path = scratch("conformance");
+        let store = SqliteState::open(&path).unwrap();
+        super::super::conformance::check(&store).await.unwrap();
+        assert_eq!(store.integrity_check().await.unwrap(), "ok");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_state_file_and_its_wal_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = scratch("private");
+        let store = SqliteState::open(&path).unwrap();
+        store.has_users(ScopeId(1)).await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.clone().into_os_string();
+            name.push(suffix);
+            let mode = std::fs::metadata(&name).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{suffix}");
+        }
+    }
+
+    #[tokio::test]
+    async fn what_was_settled_outlives_the_process_and_a_killed_run_is_continued() {
+        let path = scratch("reopen");
+        let key = ScopeKey {
+            vendor: "sunshine".into(),
+            base_url: "http://127.0.0.1:1/".into(),
+            name: "source=coolbikes;type=rider".into(),
+            key_kind: "email".into(),
+        };
+        let first = {
+            let state = SqliteState::open(&path).unwrap();
+            let scope = state.scope(&key).await.unwrap();
+            let (run, _) = state
+                .begin_run(scope, "in.csv", &Value::Null)
+                .await
+                .unwrap();
+            state.intend(scope, run, "a@x").await.unwrap();
+            run
+        };
+        let state = SqliteState::open(&path).unwrap();
+        let scope = state.scope(&key).await.unwrap();
+        let (second, continues) = state
+            .begin_run(scope, "in.csv", &Value::Null)
+            .await
+            .unwrap();
+        assert_eq!(continues, Some(first));
+        let known = state.lookup(scope, second, &["a@x".into()]).await.unwrap();
+        assert!(known[0].user.as_ref().unwrap().in_doubt);
+    }
+
+    #[tokio::test]
+    async fn a_file_from_a_newer_version_is_refused_and_a_damaged_value_is_an_error() {
+        let path = scratch("newer");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA user_version = 99").unwrap();
+        }
+        assert!(matches!(
+            SqliteState::open(&path),
+            Err(StateError::NewerSchema { found: 99, .. })
+        ));
+        let path = scratch("damaged");
+        let state = SqliteState::open(&path).unwrap();
+        let scope = state
+            .scope(&ScopeKey {
+                vendor: "v".into(),
+                base_url: "b".into(),
+                name: "n".into(),
+                key_kind: "email".into(),
+            })
+            .await
+            .unwrap();
+        let fields = serde_json::json!({"name": "A"})
+            .as_object()
+            .unwrap()
+            .clone();
+        state
+            .listed(scope, &[("a@x".into(), None, fields)])
+            .await
+            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute("UPDATE users SET fields = '[1'", []).unwrap();
+        }
+        let (run, _) = state.begin_run(scope, "in", &Value::Null).await.unwrap();
+        assert!(matches!(
+            state.lookup(scope, run, &["a@x".into()]).await,
+            Err(StateError::Corrupt { .. })
+        ));
+    }
+}
