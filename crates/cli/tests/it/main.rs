@@ -11,6 +11,7 @@ mod docs;
 mod errors;
 mod exits;
 mod input;
+mod lease;
 mod modes;
 mod secrets;
 mod single;

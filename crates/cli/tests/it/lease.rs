@@ -1,0 +1,219 @@
+//! One writer per state scope, standard input, and joiners written without a read: the
+//! real binary against the Sunshine emulator.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use crate::PROFILES;
+use crate::sync::{
+    SUNSHINE_MAP, dir, env_refs, report, riders_csv, sunshine_env, sunshine_with_riders, sync,
+};
+
+/// Starts `profiles sync {args}` and waits until the emulator has seen its first request.
+async fn start_slow_night(
+    args: &[&str],
+    env: &[(&'static str, String)],
+    faults: &profile_emulator::FaultController,
+) -> tokio::process::Child {
+    let seen = faults.requests_seen();
+    let child = Command::new(PROFILES)
+        .arg("sync")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while faults.requests_seen() < seen + 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        faults.requests_seen() >= seen + 2,
+        "the first night started"
+    );
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_a_held_state_exits_5_sending_nothing_and_with_wait_runs_after() {
+    let n = 12;
+    let emulator = sunshine_with_riders(n).await;
+    let dir = dir();
+    let (input, state) = (dir.join("riders.csv"), dir.join("state.db"));
+    riders_csv(&input, n);
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    // Two requests a second: the first night (12 reads, 8 writes) takes about ten seconds.
+    let mut slow = args.clone();
+    slow.extend(["--rate", "120", "--concurrency", "1"]);
+    let mut first = start_slow_night(&slow, &env, emulator.faults()).await;
+
+    // The state is private to its owner.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // A second run on the same state: exit 5 at once, naming the holder, not one request.
+    let mut second = args.clone();
+    second.extend(["--rate", "0", "-v"]);
+    let began = Instant::now();
+    let (code, _, stderr) = sync(&second, &env_refs(&env)).await;
+    assert_eq!(code, 5, "{stderr}");
+    assert!(began.elapsed() < Duration::from_secs(5), "it did not wait");
+    let pid = first.id().unwrap();
+    assert!(
+        stderr.contains(&format!("process {pid} on")) && stderr.contains("--wait"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("/api/v2/user_profiles"),
+        "a request was sent: {stderr}"
+    );
+
+    // With --wait, it runs once the first is done: everything is then known, nothing sent.
+    second.push("--wait");
+    second.push("60s");
+    let (code, _, stderr) = sync(&second, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("waiting for it"), "{stderr}");
+    assert!(first.wait().await.unwrap().success());
+    assert!(
+        stderr.contains("12 of the unchanged known from the state"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_killed_mid_night_does_not_lock_the_scope() {
+    let n = 12;
+    let emulator = sunshine_with_riders(n).await;
+    let dir = dir();
+    let (input, state, report_path) = (
+        dir.join("riders.csv"),
+        dir.join("state.db"),
+        dir.join("report.json"),
+    );
+    riders_csv(&input, n);
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let mut slow = args.clone();
+    slow.extend(["--rate", "120", "--concurrency", "1"]);
+    let mut killed = start_slow_night(&slow, &env, emulator.faults()).await;
+    killed.kill().await.unwrap();
+
+    // The same command at once: the dead holder's lease is taken over.
+    args.extend(["--rate", "0", "--report", report_path.to_str().unwrap()]);
+    let began = Instant::now();
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(began.elapsed() < Duration::from_secs(10));
+    assert!(stderr.contains("did not finish; this run"), "{stderr}");
+    let heights: Vec<String> = emulator
+        .profiles()
+        .iter()
+        .map(|p| {
+            p["attributes"]["saddle_height"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let wanted = (0..n).filter(|i| i % 3 != 0).count();
+    assert_eq!(heights.iter().filter(|h| *h == "87cm").count(), wanted);
+    assert_eq!(report(&report_path)["runs"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upsert_without_reading_first_creates_the_joiners() {
+    let emulator = sunshine_with_riders(2).await;
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    riders_csv(&input, 5);
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--mode",
+        "upsert",
+        "--no-read-first",
+        "--rate",
+        "0",
+    ]);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("2 updated, 3 created"), "{stderr}");
+    assert_eq!(emulator.profiles().len(), 5);
+    // Written as they were, without one read.
+    assert_eq!(
+        emulator
+            .faults()
+            .requests_to("GET", "/api/v2/user_profiles"),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_on_standard_input_is_synced_like_a_file() {
+    let emulator = sunshine_with_riders(6).await;
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    riders_csv(&input, 6);
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend(["--input", "-", "--rate", "0"]);
+    let mut child = Command::new(PROFILES)
+        .arg("sync")
+        .args(&args)
+        .envs(env_refs(&env))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(&std::fs::read(&input).unwrap())
+        .await
+        .unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("sync: 6 rows"), "{stderr}");
+    assert!(
+        stderr.contains("4 updated, 0 created, 2 unchanged"),
+        "{stderr}"
+    );
+    // An empty standard input says so, naming it.
+    let output = Command::new(PROFILES)
+        .arg("sync")
+        .args(&args)
+        .envs(env_refs(&env))
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("standard input is empty"), "{stderr}");
+}
