@@ -94,3 +94,6 @@ pub use night::{Night, NightError, NightEvent, ScopeLease, SyncStop};
 pub use outcome::{FieldDiff, RowError, RowOutcome, SyncMode, SyncOptions, SyncRow, SyncSummary};
 pub use report::{FailedRow, Failure, NightReport, WholeRun};
 pub use row::{BulkRead, RowReport, row_hash};
+
+#[cfg(test)]
+mod tests;

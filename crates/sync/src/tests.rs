@@ -1,0 +1,392 @@
+//! The night against a vendor kept in memory: each rule of the engine, one test each.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use profile_core::{
+    ApiError, ApiErrorKind, Error, KeyKind, Profile, ProfilePatch, ProfileUpdater, UserRef,
+};
+use serde_json::{Map, Value, json};
+
+use crate::input::{Format, InputOptions};
+use crate::mapping::Mapping;
+use crate::source::FileSource;
+use crate::store::{MemoryState, ScopeKey, SqliteState, StateStore};
+use crate::{
+    LeaverAction, LeaverLimit, Night, NightEvent, NightReport, RowOutcome, SyncMode, SyncOptions,
+    SyncStop,
+};
+
+/// A vendor in memory, by e-mail: counts its requests; refuses a name of `refused`; its
+/// reads miss `lagging@x` once (an index that has not caught up), whose create then
+/// answers that the record exists.
+#[derive(Debug, Default)]
+struct Vendor {
+    users: Mutex<HashMap<String, Map<String, Value>>>,
+    reads: AtomicU64,
+    writes: AtomicU64,
+    creates: AtomicU64,
+    deletes: AtomicU64,
+    missed: AtomicBool,
+}
+
+fn email(user: &UserRef) -> String {
+    user.to_string().trim_start_matches("email ").to_owned()
+}
+
+#[async_trait]
+impl ProfileUpdater for Vendor {
+    fn vendor(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn get(&self, user: &UserRef) -> Result<Profile, Error> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let key = email(user);
+        if key == "lagging@x" && !self.missed.swap(true, Ordering::SeqCst) {
+            return Err(ApiError::new("memory", "get", 404, ApiErrorKind::NotFound).into());
+        }
+        match self.users.lock().unwrap().get(&key) {
+            Some(fields) => Ok(Profile::new(Some(key), fields.clone())),
+            None => Err(ApiError::new("memory", "get", 404, ApiErrorKind::NotFound).into()),
+        }
+    }
+
+    async fn update(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let mut fields = Map::new();
+        patch.apply_to(&mut fields);
+        if fields.get("name") == Some(&json!("refused")) {
+            return Err(
+                ApiError::new("memory", "update", 422, ApiErrorKind::InvalidRequest).into(),
+            );
+        }
+        let mut users = self.users.lock().unwrap();
+        let Some(fields) = users.get_mut(&email(user)) else {
+            return Err(ApiError::new("memory", "update", 404, ApiErrorKind::NotFound).into());
+        };
+        patch.apply_to(fields);
+        Ok(Profile::new(None, fields.clone()))
+    }
+
+    fn can_create(&self) -> bool {
+        true
+    }
+
+    async fn create(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Option<String>, Error> {
+        self.creates.fetch_add(1, Ordering::SeqCst);
+        let key = email(user);
+        let mut users = self.users.lock().unwrap();
+        if users.contains_key(&key) {
+            return Err(ApiError::new("memory", "create", 409, ApiErrorKind::Conflict).into());
+        }
+        let mut fields = Map::new();
+        patch.apply_to(&mut fields);
+        users.insert(key.clone(), fields);
+        Ok(Some(key))
+    }
+
+    fn can_delete(&self) -> bool {
+        true
+    }
+
+    async fn delete(&self, user: &UserRef, _id: Option<&str>) -> Result<(), Error> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        self.users.lock().unwrap().remove(&email(user));
+        Ok(())
+    }
+}
+
+impl Vendor {
+    fn with(users: &[(&str, &str)]) -> Arc<Self> {
+        let vendor = Self::default();
+        for (key, name) in users {
+            let fields = json!({ "name": name }).as_object().unwrap().clone();
+            vendor.users.lock().unwrap().insert((*key).into(), fields);
+        }
+        Arc::new(vendor)
+    }
+
+    fn requests(&self) -> u64 {
+        [&self.reads, &self.writes, &self.creates, &self.deletes]
+            .iter()
+            .map(|n| n.load(Ordering::SeqCst))
+            .sum()
+    }
+
+    fn name(&self, key: &str) -> Option<Value> {
+        self.users
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|f| f["name"].clone())
+    }
+}
+
+struct Test {
+    dir: std::path::PathBuf,
+    vendor: Arc<Vendor>,
+    store: Arc<dyn StateStore>,
+}
+
+impl Test {
+    fn new(name: &str, vendor: Arc<Vendor>, persistent: bool) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("profile-sync-night-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store: Arc<dyn StateStore> = if persistent {
+            Arc::new(SqliteState::open(&dir.join("state.db")).unwrap())
+        } else {
+            Arc::new(MemoryState::new())
+        };
+        Self { dir, vendor, store }
+    }
+
+    /// A night of `rows` (e-mail, name) with `options`, as `night` sets it up.
+    async fn night(
+        &self,
+        rows: &[(&str, &str)],
+        options: SyncOptions,
+        night: impl FnOnce(Night) -> Night,
+    ) -> (NightReport, Vec<(u64, RowOutcome)>) {
+        let path = self.dir.join("in.csv");
+        let mut csv = String::from("email,name\n");
+        for (key, name) in rows {
+            csv.push_str(&format!("{key},{name}\n"));
+        }
+        std::fs::write(&path, csv).unwrap();
+        let mut source = FileSource::open(&path, InputOptions::new(Format::Csv)).unwrap();
+        let mapping =
+            Mapping::from_flags("email", KeyKind::Email, &[("name".into(), "name".into())])
+                .unwrap();
+        let scope = ScopeKey {
+            vendor: "memory".into(),
+            base_url: "memory:".into(),
+            name: "test".into(),
+            key_kind: "email".into(),
+        };
+        let mut seen = Vec::new();
+        let report = night(Night::new(
+            self.vendor.clone(),
+            self.store.clone(),
+            scope,
+            mapping,
+        ))
+        .options(options)
+        .run(&mut source, |event| match event {
+            NightEvent::Row(row) | NightEvent::Leaver(row) => {
+                seen.push((row.line, row.outcome.clone()))
+            }
+            _ => {}
+        })
+        .await
+        .unwrap();
+        seen.sort_by_key(|(line, _)| *line);
+        (report, seen)
+    }
+}
+
+fn updated() -> RowOutcome {
+    RowOutcome::Updated {
+        fields: vec!["name".into()],
+    }
+}
+
+#[tokio::test]
+async fn a_row_the_state_knows_unchanged_costs_nothing_and_a_change_one_write() {
+    let test = Test::new("steady", Vendor::with(&[("a@x", "A"), ("b@x", "B")]), true);
+    let rows = [("a@x", "A"), ("b@x", "B")];
+    test.night(&rows, SyncOptions::default(), |n| n).await;
+    let before = test.vendor.requests();
+    let (report, _) = test.night(&rows, SyncOptions::default(), |n| n).await;
+    assert_eq!(test.vendor.requests(), before);
+    assert_eq!(report.summary.from_state, 2);
+    let (_, seen) = test
+        .night(
+            &[("a@x", "A2"), ("b@x", "B")],
+            SyncOptions::default(),
+            |n| n,
+        )
+        .await;
+    assert_eq!(seen[0].1, updated());
+    // One write, no read: the vendor merges what it is sent.
+    assert_eq!(test.vendor.requests(), before + 1);
+}
+
+#[tokio::test]
+async fn a_user_in_doubt_is_read_before_anything_is_written_again() {
+    let test = Test::new("doubt", Vendor::with(&[("a@x", "A")]), true);
+    test.night(&[("a@x", "A")], SyncOptions::default(), |n| n)
+        .await;
+    // A run killed after its intent and its write: the vendor holds the new name, the
+    // state does not know it, and the user is in doubt.
+    let scope = test
+        .store
+        .scope(&ScopeKey {
+            vendor: "memory".into(),
+            base_url: "memory:".into(),
+            name: "test".into(),
+            key_kind: "email".into(),
+        })
+        .await
+        .unwrap();
+    let (run, _) = test
+        .store
+        .begin_run(scope, "x", &Value::Null)
+        .await
+        .unwrap();
+    test.store.intend(scope, run, "a@x").await.unwrap();
+    test.vendor.users.lock().unwrap().insert(
+        "a@x".into(),
+        json!({"name": "A2"}).as_object().unwrap().clone(),
+    );
+    let writes = test.vendor.writes.load(Ordering::SeqCst);
+    let reads = test.vendor.reads.load(Ordering::SeqCst);
+    let (_, seen) = test
+        .night(&[("a@x", "A2")], SyncOptions::default(), |n| n)
+        .await;
+    // Read, found applied: counted as the write that landed, not sent again.
+    assert_eq!(seen[0].1, updated());
+    assert_eq!(test.vendor.reads.load(Ordering::SeqCst), reads + 1);
+    assert_eq!(test.vendor.writes.load(Ordering::SeqCst), writes);
+}
+
+#[tokio::test]
+async fn a_create_answered_exists_goes_on_as_an_update_of_that_record() {
+    let test = Test::new("exists", Vendor::with(&[("lagging@x", "Old")]), false);
+    let options = SyncOptions::default().with_mode(SyncMode::Upsert);
+    let (report, seen) = test.night(&[("lagging@x", "New")], options, |n| n).await;
+    assert_eq!(seen[0].1, updated(), "{report:?}");
+    assert_eq!(test.vendor.creates.load(Ordering::SeqCst), 1);
+    assert_eq!(test.vendor.name("lagging@x"), Some(json!("New")));
+    assert_eq!(test.vendor.users.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_verify_finds_drift_and_corrects_it() {
+    let test = Test::new("drift", Vendor::with(&[("a@x", "A")]), true);
+    test.night(&[("a@x", "A")], SyncOptions::default(), |n| n)
+        .await;
+    test.vendor.users.lock().unwrap().insert(
+        "a@x".into(),
+        json!({"name": "Edited"}).as_object().unwrap().clone(),
+    );
+    let options = SyncOptions::default().with_verify(true);
+    let (report, seen) = test.night(&[("a@x", "A")], options, |n| n).await;
+    assert_eq!(seen[0].1, updated());
+    assert_eq!(report.summary.drifted, 1);
+    assert_eq!(report.whole_run.drift, 1);
+    assert_eq!(test.vendor.name("a@x"), Some(json!("A")));
+}
+
+#[tokio::test]
+async fn a_key_on_two_lines_is_synced_once_from_its_last_line() {
+    let test = Test::new("dups", Vendor::with(&[("a@x", "A")]), false);
+    let (report, seen) = test
+        .night(
+            &[("a@x", "First"), ("a@x", "Last")],
+            SyncOptions::default(),
+            |n| n,
+        )
+        .await;
+    assert_eq!(seen[0].1, RowOutcome::Superseded { by_line: 3 });
+    assert_eq!(seen[1].1, updated());
+    assert_eq!(report.duplicates, [("a@x".to_owned(), vec![2, 3])]);
+    assert_eq!(test.vendor.name("a@x"), Some(json!("Last")));
+}
+
+#[tokio::test]
+async fn a_refused_row_is_not_sent_again_until_it_changes() {
+    let test = Test::new("refused", Vendor::with(&[("a@x", "A")]), true);
+    let (_, seen) = test
+        .night(&[("a@x", "refused")], SyncOptions::default(), |n| n)
+        .await;
+    assert!(matches!(
+        seen[0].1,
+        RowOutcome::Failed {
+            retryable: false,
+            ..
+        }
+    ));
+    let before = test.vendor.requests();
+    let (report, seen) = test
+        .night(&[("a@x", "refused")], SyncOptions::default(), |n| n)
+        .await;
+    assert!(
+        matches!(&seen[0].1, RowOutcome::Failed { reason, .. } if reason.contains("not sent again"))
+    );
+    assert_eq!(test.vendor.requests(), before);
+    assert_eq!(report.failures.len(), 1);
+    let (_, seen) = test
+        .night(&[("a@x", "Fixed")], SyncOptions::default(), |n| n)
+        .await;
+    assert_eq!(seen[0].1, updated());
+}
+
+#[tokio::test]
+async fn leavers_past_the_guard_are_held_and_an_exact_approval_retires_them() {
+    let people: Vec<(String, String)> = (0..10).map(|i| (format!("p{i}@x"), "P".into())).collect();
+    let rows: Vec<(&str, &str)> = people
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let test = Test::new("leavers", Vendor::with(&rows), true);
+    let mirror = SyncOptions::default().with_mode(SyncMode::Mirror);
+    let leavers = |allow| {
+        move |night: Night| night.leavers(LeaverAction::Delete, LeaverLimit::Percent(10.0), allow)
+    };
+    test.night(&rows, mirror.clone(), leavers(None)).await;
+    // Three of ten gone: past 10 %, nothing is done to any of them.
+    let (report, _) = test.night(&rows[3..], mirror.clone(), leavers(None)).await;
+    assert_eq!(report.leavers_held.as_ref().map(|g| g.leavers), Some(3));
+    assert_eq!(test.vendor.deletes.load(Ordering::SeqCst), 0);
+    let (report, _) = test
+        .night(&rows[3..], mirror.clone(), leavers(Some(3)))
+        .await;
+    assert!(report.leavers_held.is_none());
+    assert_eq!(report.summary.deleted, 3);
+    let left: HashSet<String> = test.vendor.users.lock().unwrap().keys().cloned().collect();
+    assert_eq!(left.len(), 7);
+    assert!(!left.contains("p0@x"));
+}
+
+#[tokio::test]
+async fn a_mirror_without_a_lasting_state_is_refused_before_anything_is_sent() {
+    let test = Test::new("mirror-memory", Vendor::with(&[]), false);
+    let path = test.dir.join("in.csv");
+    std::fs::write(&path, "email,name\na@x,A\n").unwrap();
+    let mut source = FileSource::open(&path, InputOptions::new(Format::Csv)).unwrap();
+    let mapping =
+        Mapping::from_flags("email", KeyKind::Email, &[("name".into(), "name".into())]).unwrap();
+    let scope = ScopeKey {
+        vendor: "memory".into(),
+        base_url: "memory:".into(),
+        name: "test".into(),
+        key_kind: "email".into(),
+    };
+    let error = Night::new(test.vendor.clone(), test.store.clone(), scope, mapping)
+        .options(SyncOptions::default().with_mode(SyncMode::Mirror))
+        .leavers(LeaverAction::Delete, LeaverLimit::default(), None)
+        .run(&mut source, |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, crate::NightError::MirrorNeedsState),
+        "{error}"
+    );
+    assert_eq!(test.vendor.requests(), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_night_takes_no_more_rows_and_says_it_was_interrupted() {
+    let test = Test::new("cancel", Vendor::with(&[("a@x", "A")]), false);
+    let cancel = Arc::new(AtomicBool::new(true));
+    let options = SyncOptions::default().with_cancel(cancel);
+    let (report, seen) = test.night(&[("a@x", "B")], options, |n| n).await;
+    assert!(seen.is_empty());
+    assert!(matches!(report.stopped, Some(SyncStop::Interrupted)));
+    assert_eq!(test.vendor.name("a@x"), Some(json!("A")));
+}
