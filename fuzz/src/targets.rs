@@ -176,9 +176,9 @@ pub fn rate_limit_headers(text: &str) {
 /// The state database's stored `fields` read back, whatever the text in the file: a value
 /// or nothing, never a panic; what this program writes reads back the same.
 pub fn state_values(text: &str) {
-    if let Some(fields) = profile_sync::state::decode_fields(text) {
-        let written = profile_sync::state::encode_fields(&fields);
-        assert_eq!(profile_sync::state::decode_fields(&written), Some(fields.clone()));
+    if let Some(fields) = profile_sync::store::decode_fields(text) {
+        let written = profile_sync::store::encode_fields(&fields);
+        assert_eq!(profile_sync::store::decode_fields(&written), Some(fields.clone()));
         // A stored path that parses prints back as stored (the state compares by it); one
         // that does not is left out of comparisons, never a panic.
         for path in fields.keys() {

@@ -31,7 +31,8 @@ struct Inner {
     leases: HashMap<i64, LeaseRecord>,
 }
 
-/// The state in memory; see the [module](self) docs.
+/// The state in memory, for a night with no state file: it starts empty and is gone with
+/// the process.
 #[derive(Default)]
 pub struct MemoryState {
     inner: Mutex<Inner>,

@@ -109,7 +109,8 @@ const GROUP: usize = 256;
 type Answer = Box<dyn FnOnce(Option<&StateError>) + Send>;
 type Job = Box<dyn FnOnce(&Connection, &str) -> (bool, Answer) + Send>;
 
-/// The state in a SQLite file; see the [module](self) docs.
+/// The state in a SQLite file, created private to its owner (0600); its connection lives on
+/// a thread of its own, which commits the calls waiting for it as one transaction.
 pub struct SqliteState {
     path: String,
     jobs: Option<mpsc::Sender<Job>>,
