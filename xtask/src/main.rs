@@ -172,11 +172,63 @@ fn bench(smoke: bool) -> Result<(), String> {
     let status = command
         .status()
         .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("the benchmarks failed".to_owned())
+    if !status.success() {
+        return Err("the benchmarks failed".to_owned());
     }
+    if smoke {
+        return Ok(());
+    }
+    write_performance_table(&out.with_extension("md"))
+}
+
+/// What a command prints, trimmed (empty when it cannot run).
+fn output_of(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Puts the table the bench wrote between the markers of docs/performance.md, under the
+/// commit it measured, the date and the machine: the page shows what this code measures.
+fn write_performance_table(table: &Path) -> Result<(), String> {
+    const BEGIN: &str = "<!-- bench:begin -->";
+    const END: &str = "<!-- bench:end -->";
+    let table = std::fs::read_to_string(table)
+        .map_err(|e| format!("cannot read {}: {e}", table.display()))?;
+    let page_path = root().join("docs").join("performance.md");
+    let page = std::fs::read_to_string(&page_path)
+        .map_err(|e| format!("cannot read {}: {e}", page_path.display()))?;
+    let (Some(begin), Some(end)) = (page.find(BEGIN), page.find(END)) else {
+        return Err(format!(
+            "{} has no {BEGIN} … {END} markers",
+            page_path.display()
+        ));
+    };
+    let commit = output_of("git", &["rev-parse", "--short", "HEAD"]);
+    let changed = output_of("git", &["status", "--porcelain", "--untracked-files=no"])
+        .lines()
+        .any(|line| !line.ends_with("docs/performance.md"));
+    let date = output_of("date", &["-u", "+%Y-%m-%d"]);
+    let section = format!(
+        "{BEGIN}\n`cargo xtask bench` at commit `{commit}`{}, {date}, release build.\n{table}{END}",
+        if changed {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        }
+    );
+    let page = format!("{}{section}{}", &page[..begin], &page[end + END.len()..]);
+    std::fs::write(&page_path, page)
+        .map_err(|e| format!("cannot write {}: {e}", page_path.display()))?;
+    println!(
+        "\nxtask: the table of {} is now this run's",
+        page_path.display()
+    );
+    Ok(())
 }
 
 /// The fuzz targets, as `fuzz/Cargo.toml` names them.

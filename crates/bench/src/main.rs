@@ -378,14 +378,18 @@ async fn bulk(
 ) {
     let (mut sync_rates, mut ceiling_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let (mut sync_cpus, mut ceiling_cpus) = (Vec::new(), Vec::new());
-    let mut threaded_rates = Vec::new();
+    let (mut threaded_rates, mut state_rates, mut state_ratios) =
+        (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds.max(1) {
-        let (sync_rate, sync_cpu) = bulk_sync(vendor, rows, concurrency).await;
+        let (sync_rate, sync_cpu) = bulk_sync(vendor, rows, concurrency, false).await;
+        let (state_rate, _) = bulk_sync(vendor, rows, concurrency, true).await;
         let (ceiling_rate, ceiling_cpu) =
             bulk_ceiling(vendor, rows, concurrency, "one-thread").await;
         let (threaded_rate, _) = bulk_ceiling(vendor, rows, concurrency, "multi-thread").await;
         // The ceiling is the faster of the two runtimes.
         ratios.push(sync_rate / ceiling_rate.max(threaded_rate));
+        state_ratios.push(state_rate / ceiling_rate.max(threaded_rate));
+        state_rates.push(state_rate);
         sync_rates.push(sync_rate);
         ceiling_rates.push(ceiling_rate);
         threaded_rates.push(threaded_rate);
@@ -436,6 +440,21 @@ async fn bulk(
         )
         .goal(">= 0.80"),
     );
+    results.push(Result::new(
+        "bulk",
+        format!("{vendor}: profiles sync --state (first night), {rows} rows"),
+        median(state_rates),
+        "updates/s",
+    ));
+    results.push(
+        Result::new(
+            "bulk",
+            format!("{vendor}: sync --state / ceiling{rounds_note}"),
+            median(state_ratios),
+            "ratio",
+        )
+        .goal(">= 0.80"),
+    );
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -447,17 +466,25 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// One `profiles sync` of `rows` changing rows: updates a second, and the child's CPU time
-/// per row in µs.
-async fn bulk_sync(vendor: &str, rows: usize, concurrency: usize) -> (f64, f64) {
+/// One `profiles sync` of `rows` changing rows (with a new state database when `state`):
+/// updates a second, and the child's CPU time per row in µs.
+async fn bulk_sync(vendor: &str, rows: usize, concurrency: usize, state: bool) -> (f64, f64) {
     let emulator = emulator(vendor, rows).await;
     let (env, args, value, _) = sync_setup(vendor, &emulator);
     let input = write_csv(vendor, rows, value);
+    let state_file = temp_file(&format!("bulk-{vendor}.db"));
+    remove_state(&state_file);
+    let mut state_args: Vec<std::ffi::OsString> = Vec::new();
+    if state {
+        state_args.push("--state".into());
+        state_args.push(state_file.clone().into_os_string());
+    }
     let (started, children_cpu) = (Instant::now(), children_cpu_time());
     let output = child_command(profiles_binary())
         .args(["sync", "--vendor", vendor, "--input"])
         .arg(&input)
         .args(["--concurrency", &concurrency.to_string(), "--rate", "0"])
+        .args(&state_args)
         .args(&args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
@@ -471,6 +498,7 @@ async fn bulk_sync(vendor: &str, rows: usize, concurrency: usize) -> (f64, f64) 
         String::from_utf8_lossy(&output.stderr)
     );
     let _ = std::fs::remove_file(&input);
+    remove_state(&state_file);
     (
         rows as f64 / sync_time.as_secs_f64(),
         sync_cpu.as_secs_f64() * 1e6 / rows as f64,
@@ -1152,6 +1180,8 @@ async fn run(args: Vec<String>) {
     println!("{}", measure::machine_line(&machine));
     print_table(&results);
     write_results(&out, smoke, &machine, &results);
+    let table = out.with_extension("md");
+    std::fs::write(&table, measure::markdown(&machine, &results)).expect("the table file");
     eprintln!(
         "bench: done in {:.0}s; results in {}",
         total.elapsed().as_secs_f64(),

@@ -154,3 +154,61 @@ pub(crate) fn print_table(results: &[Result]) {
         );
     }
 }
+
+/// Whether `value` meets a goal written as `>= 0.80`, `<= 1.10`, `< 64` or `0`.
+pub(crate) fn meets(value: f64, goal: &str) -> Option<bool> {
+    let goal = goal.trim();
+    let (op, number) = ["<=", ">=", "<", ">", "="]
+        .iter()
+        .find_map(|op| goal.strip_prefix(op).map(|rest| (*op, rest)))
+        .unwrap_or(("=", goal));
+    let number: f64 = number.trim().parse().ok()?;
+    Some(match op {
+        "<=" => value <= number,
+        ">=" => value >= number,
+        "<" => value < number,
+        ">" => value > number,
+        _ => (value - number).abs() < 1e-9,
+    })
+}
+
+/// The results that have a goal, as the Markdown table docs/performance.md shows.
+pub(crate) fn markdown(machine: &Value, results: &[Result]) -> String {
+    let mut text = format!("{}\n\n", machine_line(machine));
+    text.push_str(
+        "| benchmark | subject | value | unit | goal | met |\n|---|---|---:|---|---|---|\n",
+    );
+    for r in results.iter().filter(|r| r.goal.is_some()) {
+        let goal = r.goal.as_deref().unwrap_or_default();
+        let value = if r.value.abs() >= 100.0 {
+            format!("{:.0}", r.value)
+        } else {
+            format!("{:.3}", r.value)
+        };
+        let met = match meets(r.value, goal) {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "",
+        };
+        text.push_str(&format!(
+            "| {} | {} | {value} | {} | {goal} | {met} |\n",
+            r.benchmark, r.subject, r.unit
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::meets;
+
+    #[test]
+    fn goals_are_read_as_written() {
+        assert_eq!(meets(0.85, ">= 0.80"), Some(true));
+        assert_eq!(meets(0.75, ">= 0.80"), Some(false));
+        assert_eq!(meets(13.8, "< 64"), Some(true));
+        assert_eq!(meets(1.2, "<= 1.10"), Some(false));
+        assert_eq!(meets(0.0, "0"), Some(true));
+        assert_eq!(meets(1.0, "soon"), None);
+    }
+}

@@ -222,8 +222,54 @@ fn init_logging(verbose: u8) {
     }
 }
 
+/// The command line, each vendor's commands naming that vendor's variables only (the
+/// flags they share are written once, for every vendor).
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    for (vendor, base_url, client) in [
+        ("sunshine", "ZENDESK_BASE_URL", None),
+        ("capture", "CAPTURE_BASE_URL", Some("CAPTURE")),
+        ("lumapps", "LUMAPPS_BASE_URL", Some("LUMAPPS")),
+    ] {
+        command = command.mut_subcommand(vendor, |group| {
+            let names: Vec<String> = group
+                .get_subcommands()
+                .map(|c| c.get_name().to_owned())
+                .collect();
+            names.into_iter().fold(group, |group, name| {
+                group.mut_subcommand(name, |mut one| {
+                    let has = |one: &clap::Command, id: &str| {
+                        one.get_arguments().any(|a| a.get_id() == id)
+                    };
+                    if has(&one, "base_url") {
+                        one = one.mut_arg("base_url", |a| {
+                            a.help(format!("The vendor's base URL (env: {base_url})"))
+                        });
+                    }
+                    if let Some(prefix) = client.filter(|_| has(&one, "client_id")) {
+                        one = one
+                            .mut_arg("client_id", |a| {
+                                a.help(format!("The API client id (env: {prefix}_CLIENT_ID)"))
+                            })
+                            .mut_arg("client_secret", |a| {
+                                a.help(format!("The client secret (env: {prefix}_CLIENT_SECRET)"))
+                            });
+                    }
+                    one
+                })
+            })
+        });
+    }
+    command
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::FromArgMatches;
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     init_logging(cli.verbose);
     // The emulators serve other processes' tests: every core. The clients run on one
@@ -255,13 +301,7 @@ async fn run(cli: Cli) -> ExitCode {
             .map_err(error::CliError::Failed),
         Command::Emulator(args) => emulator::run(args).await,
         Command::Completions { shell } => {
-            use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "profiles",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, &mut command(), "profiles", &mut std::io::stdout());
             Ok(())
         }
         Command::Sunshine(command) => sunshine::run(command).await,
@@ -290,5 +330,26 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
+        super::command().debug_assert();
+    }
+
+    #[test]
+    fn each_vendor_command_names_its_own_variables_only() {
+        let mut command = super::command();
+        for (vendor, own, others) in [
+            ("sunshine", "ZENDESK_BASE_URL", ["CAPTURE_", "LUMAPPS_"]),
+            ("capture", "CAPTURE_CLIENT_ID", ["ZENDESK_", "LUMAPPS_"]),
+            ("lumapps", "LUMAPPS_CLIENT_SECRET", ["ZENDESK_", "CAPTURE_"]),
+        ] {
+            let get = command
+                .find_subcommand_mut(vendor)
+                .and_then(|c| c.find_subcommand_mut("get"))
+                .unwrap();
+            let help = get.render_help().to_string();
+            assert!(help.contains(own), "{vendor}: {help}");
+            for other in others {
+                assert!(!help.contains(other), "{vendor} names {other}: {help}");
+            }
+        }
     }
 }

@@ -166,6 +166,31 @@ async fn every_documented_sync_command_runs_against_the_emulators() {
 }
 
 #[test]
+fn the_credentials_the_examples_export_are_those_the_emulators_take() {
+    let text = std::fs::read_to_string(root().join("examples/README.md")).unwrap();
+    let exported = |name: &str| {
+        text.split_whitespace()
+            .find_map(|word| word.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("examples/README.md exports no {name}"))
+            .to_owned()
+    };
+    assert_eq!(exported("CAPTURE_CLIENT_ID"), SEED_CLIENT_2.0);
+    assert_eq!(exported("CAPTURE_CLIENT_SECRET"), SEED_CLIENT_2.1);
+    assert_eq!(
+        exported("ZENDESK_API_TOKEN"),
+        profile_emulator::sunshine::SEED_API_TOKEN
+    );
+    assert_eq!(
+        exported("ZENDESK_EMAIL"),
+        profile_emulator::sunshine::SEED_EMAIL
+    );
+    assert_eq!(
+        exported("LUMAPPS_TOKEN"),
+        profile_emulator::lumapps::DEMO_TOKEN
+    );
+}
+
+#[test]
 fn the_command_reader_joins_lines_and_keeps_quoted_words() {
     let text = "```sh\nprofiles sync --vendor lumapps --input hr.csv \\\n    --map \"phone=Phone Number\"\n```\n```text\nprofiles sync --vendor x\n```\n";
     let commands = sync_commands(text);
