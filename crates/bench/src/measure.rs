@@ -197,18 +197,3 @@ pub(crate) fn markdown(machine: &Value, results: &[Result]) -> String {
     }
     text
 }
-
-#[cfg(test)]
-mod tests {
-    use super::meets;
-
-    #[test]
-    fn goals_are_read_as_written() {
-        assert_eq!(meets(0.85, ">= 0.80"), Some(true));
-        assert_eq!(meets(0.75, ">= 0.80"), Some(false));
-        assert_eq!(meets(13.8, "< 64"), Some(true));
-        assert_eq!(meets(1.2, "<= 1.10"), Some(false));
-        assert_eq!(meets(0.0, "0"), Some(true));
-        assert_eq!(meets(1.0, "soon"), None);
-    }
-}
