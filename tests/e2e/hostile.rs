@@ -321,3 +321,83 @@ async fn a_header_http_cannot_carry_is_refused_before_anything_is_sent() {
         .header("authorization", HeaderValue::secret("Bearer ab"));
     assert_eq!(transport.send(&sent).await.unwrap().status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_answered_by_a_success_that_does_not_parse_is_sent_again() {
+    // A maintenance page first, then the profile.
+    let (base, requests) = server(|n| {
+        if n == 0 {
+            http("200 OK", "text/html", "<html>maintenance</html>")
+        } else {
+            http(
+                "200 OK",
+                "application/json",
+                r#"{"profile": {"id": "p1", "source": "coolbikes", "type": "rider", "identifiers": [], "attributes": {}}}"#,
+            )
+        }
+    })
+    .await;
+    let client = SunshineClient::builder(
+        BaseUrl::parse(&base).unwrap(),
+        SunshineAuth::api_token(
+            "devs@coolbikes.com",
+            "6wiIBWbGkBMo1mRDMuVwkw1EPsNkeUj95PIz2akv",
+        ),
+    )
+    .http(config())
+    .retry(RetryPolicy::default().with_backoff(Duration::from_millis(5), Duration::from_millis(20)))
+    .build()
+    .unwrap();
+    let query: IdentifierQuery = "coolbikes:rider:email:jdoe@example.com".parse().unwrap();
+    let profile = client
+        .get_profile(&ProfileLocator::Identifier(query))
+        .await
+        .unwrap();
+    assert_eq!(profile.id, "p1");
+    assert_eq!(requests.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_of_eleven_days_holds_the_requests_behind_it_two_seconds_at_most() {
+    use profile_core::RateLimit;
+    // Every answer a 429 that asks for 999,999 seconds.
+    let (base, requests) = server(|_| {
+        Answer::Bytes(
+            b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 999999\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                .to_vec(),
+        )
+    })
+    .await;
+    let client = SunshineClient::builder(
+        BaseUrl::parse(&base).unwrap(),
+        SunshineAuth::api_token(
+            "devs@coolbikes.com",
+            "6wiIBWbGkBMo1mRDMuVwkw1EPsNkeUj95PIz2akv",
+        ),
+    )
+    .http(config())
+    .retry(RetryPolicy::default().with_max_retry_after(Duration::from_secs(2)))
+    .rate_limit(RateLimit::per_minute(6_000))
+    .build()
+    .unwrap();
+    let query: IdentifierQuery = "coolbikes:rider:email:jdoe@example.com".parse().unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..2 {
+        let error = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.get_profile(&ProfileLocator::Identifier(query.clone())),
+        )
+        .await
+        .expect("no eleven-day wait")
+        .unwrap_err();
+        assert!(error.is_retryable(), "{error:?}");
+    }
+    // The first call ends at once (the wait asked is over the policy's bound); the second
+    // waited for the bound, not for what the vendor said.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 2);
+}

@@ -61,7 +61,7 @@ pub(crate) fn quiet() -> bool {
 macro_rules! note {
     ($($arg:tt)*) => {
         if !$crate::quiet() {
-            eprintln!($($arg)*);
+            $crate::write_note(format_args!($($arg)*));
         }
     };
 }
@@ -193,12 +193,38 @@ impl Vendor {
     }
 }
 
+/// Text from an export or a vendor as it is printed: control characters (an ANSI escape
+/// that would rewrite the terminal, a carriage return that would hide a line) are shown
+/// escaped; line ends and tabs stay.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    if writeln!(out, "{args}").is_err() {
+    if writeln!(out, "{}", printable(&args.to_string())).is_err() {
         std::process::exit(0);
     }
+}
+
+/// A line on stderr, its control characters escaped.
+pub(crate) fn write_note(args: std::fmt::Arguments<'_>) {
+    eprintln!("{}", printable(&args.to_string()));
 }
 
 /// Logs to standard error at the level named by `PROFILES_LOG` (`error` … `trace`), if set.
@@ -317,7 +343,7 @@ async fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("{}", error.report());
+            eprintln!("{}", printable(&error.report()));
             ExitCode::from(error.exit_code())
         }
     }
@@ -331,6 +357,18 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
         super::command().debug_assert();
+    }
+
+    #[test]
+    fn control_characters_are_printed_escaped_and_line_ends_kept() {
+        assert_eq!(
+            super::printable("rider\u{1b}[2J\r\u{0}@x\nnext\tcell"),
+            "rider\\u{1b}[2J\\r\\u{0}@x\nnext\tcell"
+        );
+        assert!(matches!(
+            super::printable("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
     }
 
     #[test]

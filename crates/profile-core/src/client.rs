@@ -66,7 +66,10 @@ impl ClientConfig {
         let transport: Arc<dyn Transport> = if self.rate_limit == RateLimit::unlimited() {
             Arc::new(traced)
         } else {
-            Arc::new(RateLimitTransport::new(traced, self.rate_limit))
+            Arc::new(
+                RateLimitTransport::new(traced, self.rate_limit)
+                    .with_max_hold(self.retry.max_retry_after),
+            )
         };
         Ok(ApiClient {
             transport,
@@ -483,14 +486,26 @@ mod tests {
         recorder.push_response(ApiResponse::new(404, ""));
         let error = run(&client(&recorder), &request(Idempotency::Idempotent)).await;
         assert!(error.unwrap_err().is_not_found());
-        // Well-formed JSON the reader did not expect: an error to report, not to resend.
+        // A success the reader cannot read, for a request that is not idempotent: it may
+        // have been applied, so it is reported, not sent again.
         recorder.push_response(ApiResponse::new(200, "not json"));
-        let error = run(&client(&recorder), &request(Idempotency::Idempotent)).await;
+        let error = run(&client(&recorder), &request(Idempotency::NotIdempotent)).await;
         assert!(matches!(
             error.unwrap_err(),
             Error::UnexpectedResponse { status: 200, .. }
         ));
         assert_eq!(recorder.requests().len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idempotent_request_answered_by_an_unreadable_success_is_sent_again() {
+        let recorder = Arc::new(RecordingTransport::new());
+        recorder
+            .push_response(ApiResponse::new(200, "<html>maintenance</html>"))
+            .push_response(ApiResponse::new(200, r#"{"id":"1"}"#));
+        let status = run(&client(&recorder), &request(Idempotency::Idempotent)).await;
+        assert_eq!(status.unwrap(), 200);
+        assert_eq!(recorder.requests().len(), 2);
     }
 
     #[tokio::test(start_paused = true)]

@@ -135,6 +135,18 @@ pub enum InvalidFieldPath {
     /// `a..b`, `.a` or `a.`.
     #[error("field path `{0}` has an empty segment")]
     EmptySegment(String),
+    /// More segments than [`FieldPath::MAX_DEPTH`]: no vendor nests fields that deep, and
+    /// values that deep would be built and read by recursion.
+    #[error(
+        "field path `{shown}…` is {depth} segments deep; a field path has at most {} segments",
+        FieldPath::MAX_DEPTH
+    )]
+    TooDeep {
+        /// Its first segments.
+        shown: String,
+        /// How many it has.
+        depth: usize,
+    },
 }
 
 /// A path to a field of a profile: `name`, `attributes.saddle_height`.
@@ -144,18 +156,16 @@ pub struct FieldPath {
 }
 
 impl FieldPath {
+    /// The most segments a path has (the vendors' deepest documented fields have four).
+    pub const MAX_DEPTH: usize = 32;
+
     /// Parses a dot-separated path. For a key that contains a dot, use
     /// [`FieldPath::from_segments`].
     pub fn parse(path: &str) -> Result<Self, InvalidFieldPath> {
         if path.is_empty() {
             return Err(InvalidFieldPath::Empty);
         }
-        if path.split('.').any(str::is_empty) {
-            return Err(InvalidFieldPath::EmptySegment(path.to_owned()));
-        }
-        Ok(Self {
-            segments: path.split('.').map(str::to_owned).collect(),
-        })
+        Self::from_segments(path.split('.'))
     }
 
     /// A path from its segments, taken literally.
@@ -164,14 +174,27 @@ impl FieldPath {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let segments: Vec<String> = segments.into_iter().map(Into::into).collect();
-        if segments.is_empty() {
+        let mut kept: Vec<String> = Vec::new();
+        let mut depth = 0;
+        for segment in segments {
+            depth += 1;
+            if depth <= Self::MAX_DEPTH {
+                kept.push(segment.into());
+            }
+        }
+        if depth > Self::MAX_DEPTH {
+            return Err(InvalidFieldPath::TooDeep {
+                shown: kept.iter().take(4).cloned().collect::<Vec<_>>().join("."),
+                depth,
+            });
+        }
+        if kept.is_empty() {
             return Err(InvalidFieldPath::Empty);
         }
-        if segments.iter().any(String::is_empty) {
-            return Err(InvalidFieldPath::EmptySegment(segments.join(".")));
+        if kept.iter().any(String::is_empty) {
+            return Err(InvalidFieldPath::EmptySegment(kept.join(".")));
         }
-        Ok(Self { segments })
+        Ok(Self { segments: kept })
     }
 
     /// The segments, first to last.
@@ -572,6 +595,22 @@ mod tests {
             Value::Object(map) => map,
             _ => panic!("not an object"),
         }
+    }
+
+    #[test]
+    fn a_path_deeper_than_the_limit_is_refused_without_building_it() {
+        let deep = vec!["a"; 20_000].join(".");
+        let error = FieldPath::parse(&deep).unwrap_err();
+        assert_eq!(
+            error,
+            InvalidFieldPath::TooDeep {
+                shown: "a.a.a.a".into(),
+                depth: 20_000
+            }
+        );
+        assert!(error.to_string().contains("at most 32 segments"), "{error}");
+        let limit = vec!["a"; FieldPath::MAX_DEPTH].join(".");
+        assert_eq!(FieldPath::parse(&limit).unwrap().segments().len(), 32);
     }
 
     #[test]

@@ -142,6 +142,12 @@ impl AttemptOutcome {
             Error::Connect { .. } => AttemptOutcome::NotSent,
             Error::Timeout { .. } | Error::Connection { .. } => AttemptOutcome::MaybeSent,
             Error::CutShort { .. } => AttemptOutcome::Transient(None),
+            // A success whose body cannot be read (a proxy's maintenance page, JSON of
+            // another shape): the request may have been applied, so as a 503 it is sent
+            // again only when it is idempotent.
+            Error::UnexpectedResponse { status, .. } if (200..300).contains(status) => {
+                AttemptOutcome::Transient(None)
+            }
             Error::Api(e) => {
                 let after = e.retry_after.map(RetryAfter::Delay);
                 match e.kind {
@@ -421,6 +427,17 @@ mod tests {
             source: "eof".into(),
         };
         assert_eq!(AttemptOutcome::of(&cut_short), Transient(None));
+        let unreadable = |status| Error::UnexpectedResponse {
+            vendor: "v",
+            operation: "op",
+            status,
+            reason: "not JSON".into(),
+            source: None,
+        };
+        // An unreadable success is sent again as a 503 would be (idempotent requests only);
+        // an unreadable refusal is final.
+        assert_eq!(AttemptOutcome::of(&unreadable(200)), Transient(None));
+        assert_eq!(AttemptOutcome::of(&unreadable(400)), Done);
         let refused = Error::Connect {
             vendor: "v",
             operation: "op",

@@ -173,6 +173,15 @@ pub enum InputError {
         /// Why.
         reason: String,
     },
+    /// The header (or the first JSON object) names a column twice: which would win is a
+    /// guess, the key included.
+    #[error("{path}: the column `{column}` is named twice; name each column once")]
+    DuplicateColumn {
+        /// The file.
+        path: String,
+        /// The column.
+        column: String,
+    },
     /// The first JSON line is not an object of column: value.
     #[error("{path}: line 1 {reason}; each line must be one object of column: value")]
     FirstLine {
@@ -205,6 +214,9 @@ impl InputError {
             InputError::NotUtf8 { line, .. } => InputError::NotUtf8 { path: name, line },
             InputError::Header { reason, .. } => InputError::Header { path: name, reason },
             InputError::FirstLine { reason, .. } => InputError::FirstLine { path: name, reason },
+            InputError::DuplicateColumn { column, .. } => {
+                InputError::DuplicateColumn { path: name, column }
+            }
             other => other,
         }
     }
@@ -362,6 +374,12 @@ fn csv_rows<R: Read + Send + 'static>(
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_owned())
         .collect();
+    if let Some(column) = twice(&columns) {
+        return Err(InputError::DuplicateColumn {
+            path: name.to_owned(),
+            column: crate::mapping::shortened(&column),
+        });
+    }
     if columns.len() == 1 {
         let header = String::from_utf8_lossy(first).trim().to_owned();
         for (byte, word, shown) in [
@@ -428,15 +446,21 @@ fn jsonl_rows<R: Read + Send + 'static>(
 ) -> Result<(Vec<String>, Rows), InputError> {
     // The columns come from the first row: without them nothing can be mapped, so the
     // run stops here rather than failing every row.
-    let columns = match serde_json::from_slice::<Value>(first) {
-        Ok(Value::Object(object)) => object.keys().cloned().collect(),
-        Ok(_) => {
+    let columns = match strict_object(first) {
+        Ok(Some(object)) => object.keys().cloned().collect(),
+        Ok(None) => {
             return Err(InputError::FirstLine {
                 path: name.to_owned(),
                 reason: "is not a JSON object".to_owned(),
             });
         }
-        Err(e) => {
+        Err(Twice(column)) => {
+            return Err(InputError::DuplicateColumn {
+                path: name.to_owned(),
+                column: crate::mapping::shortened(&column),
+            });
+        }
+        Err(Invalid(e)) => {
             return Err(InputError::FirstLine {
                 path: name.to_owned(),
                 reason: format!("is not JSON ({e})"),
@@ -460,19 +484,115 @@ fn jsonl_rows<R: Read + Send + 'static>(
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return None;
             }
-            Some(match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(row)) => Ok((line_number, row)),
-                Ok(_) => Err(RowError {
+            Some(match strict_object(&bytes) {
+                Ok(Some(row)) => Ok((line_number, row)),
+                Ok(None) => Err(RowError {
                     line: line_number,
                     reason: "not a JSON object".into(),
                 }),
-                Err(e) => Err(RowError {
+                Err(Twice(column)) => Err(RowError {
+                    line: line_number,
+                    reason: format!(
+                        "the key `{}` is given twice",
+                        crate::mapping::shortened(&column)
+                    ),
+                }),
+                Err(Invalid(e)) => Err(RowError {
                     line: line_number,
                     reason: format!("not valid JSON: {e}"),
                 }),
             })
         });
     Ok((columns, Box::new(rows)))
+}
+
+/// Whether a value holds a NUL character at any depth (no vendor field takes one: it ends
+/// strings in the systems behind them).
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// The first column named twice, if any.
+fn twice(columns: &[String]) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    columns.iter().find(|c| !seen.insert(c.as_str())).cloned()
+}
+
+/// Why a line is not one JSON object of distinct keys.
+enum NotAnObject {
+    /// A key is given twice.
+    Twice(String),
+    /// Not JSON.
+    Invalid(serde_json::Error),
+}
+use NotAnObject::{Invalid, Twice};
+
+/// A JSON line as an object, refusing a key given twice (serde_json keeps the last);
+/// `None` for JSON that is not an object.
+fn strict_object(bytes: &[u8]) -> Result<Option<Map<String, Value>>, NotAnObject> {
+    use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+    struct Strict;
+    impl<'de> Visitor<'de> for Strict {
+        type Value = Option<Map<String, Value>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut object = Map::new();
+            while let Some(key) = access.next_key::<String>()? {
+                if object.contains_key(&key) {
+                    return Err(de::Error::custom(format!("\u{0}twice\u{0}{key}")));
+                }
+                let value: Value = access.next_value()?;
+                object.insert(key, value);
+            }
+            Ok(Some(object))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = deserializer
+        .deserialize_any(Strict)
+        .and_then(|object| deserializer.end().map(|()| object));
+    parsed.map_err(|e| {
+        let text = e.to_string();
+        match text.strip_prefix("\u{0}twice\u{0}") {
+            Some(rest) => Twice(
+                rest.rsplit_once(" at line")
+                    .map_or(rest, |(key, _)| key)
+                    .to_owned(),
+            ),
+            None => Invalid(e),
+        }
+    })
 }
 
 /// Turns a raw row into a sync row through the mapping: the key from the key column
@@ -494,6 +614,15 @@ pub fn to_sync_row(
             });
         }
     };
+    if key.chars().any(char::is_control) {
+        return Err(RowError {
+            line,
+            reason: format!(
+                "the key {} holds a control character: no address has one",
+                key.escape_debug()
+            ),
+        });
+    }
     let key = if options.key_lowercase {
         key.to_lowercase()
     } else {
@@ -501,6 +630,12 @@ pub fn to_sync_row(
     };
     let mut patch = ProfilePatch::new();
     for (column, field) in &mapping.fields {
+        if row.get(column).is_some_and(holds_nul) {
+            return Err(RowError {
+                line,
+                reason: format!("the column `{column}` holds a NUL character"),
+            });
+        }
         match row.get(column) {
             Some(Value::Null) if options.empty == EmptyCells::Clear => {
                 patch.push(FieldChange::Remove {
@@ -545,6 +680,64 @@ mod tests {
         .unwrap();
         assert_eq!(columns, ["email", "first_name"]);
         assert_eq!(rows[0].as_ref().unwrap().1["first_name"], "A");
+    }
+
+    #[test]
+    fn a_column_named_twice_is_refused_in_csv_and_json_lines() {
+        let csv = read(
+            b"email,name,email\na@x,A,b@x\n",
+            &InputOptions::new(Format::Csv),
+        );
+        assert!(
+            matches!(&csv, Err(InputError::DuplicateColumn { column, .. }) if column == "email"),
+            "{:?}",
+            csv.err()
+        );
+        let jsonl = InputOptions::new(Format::Jsonl);
+        let first = read(b"{\"email\":\"a@x\",\"email\":\"b@x\"}\n", &jsonl);
+        assert!(
+            matches!(&first, Err(InputError::DuplicateColumn { column, .. }) if column == "email"),
+            "{:?}",
+            first.err()
+        );
+        let (_, rows) = read(
+            b"{\"email\":\"a@x\"}\n{\"email\":\"a@x\",\"email\":\"b@x\"}\n[1]\n",
+            &jsonl,
+        )
+        .unwrap();
+        let reasons: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(|e| e.reason.clone())
+            .collect();
+        assert_eq!(
+            reasons,
+            ["the key `email` is given twice", "not a JSON object"]
+        );
+    }
+
+    #[test]
+    fn a_key_with_a_control_character_and_a_value_with_nul_are_malformed() {
+        let mapping = Mapping::from_flags(
+            "email",
+            profile_core::KeyKind::Email,
+            &[("name".to_owned(), "name".to_owned())],
+        )
+        .unwrap();
+        let options = InputOptions::new(Format::Jsonl);
+        let text: &'static [u8] =
+            b"{\"email\":\"a\\u001b[2J@x\",\"name\":\"A\"}\n{\"email\":\"b@x\",\"name\":\"B\\u0000\"}\n";
+        let (_, rows) = open_reader("in", text, &options).unwrap();
+        let reasons: Vec<String> = rows
+            .map(|raw| to_sync_row(raw, &mapping, &options).unwrap_err().reason)
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "the key a\\u{1b}[2J@x holds a control character: no address has one",
+                "the column `name` holds a NUL character"
+            ]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use profile_core::ProfilePatch;
 
 use crate::outcome::{RowOutcome, failed};
 use crate::row::{Done, RowContext, Signal, signal_of, values_written};
-use crate::store::{Leaver, Settled};
+use crate::store::{Leaver, LeaverHold, Settled};
 
 /// What is done to a leaver: a user this state manages who is gone from the input.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,8 +78,12 @@ impl LeaverLimit {
 /// The mass-leaver guard held every leaver back.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error(
-    "{leavers} of the {managed} users this state manages are gone from the input, more than --max-leavers {limit} allows{}: nothing was done to any leaver. If they did leave, run again with --allow-leavers {leavers}",
-    match .allowed { Some(n) => format!(" (--allow-leavers {n} approves exactly {n}, not {leavers})"), None => String::new() }
+    "{leavers} of the {managed} users this state manages are gone from the input, more than --max-leavers {limit} allows{}: nothing was done to any leaver. If they did leave, run again with --allow-leavers {leavers}: it approves these {leavers}, once",
+    match (.allowed, .newly_held) {
+        (Some(n), true) if *n == *leavers => " (--allow-leavers approves leavers an earlier run held, and these were not held yet: they are now)".to_owned(),
+        (Some(n), _) if *n != *leavers => format!(" (--allow-leavers {n} approves exactly {n}, not {leavers})"),
+        _ => String::new(),
+    }
 )]
 #[non_exhaustive]
 pub struct LeaverGuard {
@@ -91,25 +95,56 @@ pub struct LeaverGuard {
     pub limit: LeaverLimit,
     /// What `--allow-leavers` approved, if given.
     pub allowed: Option<u64>,
+    /// These leavers were not the set an earlier run held (they are held now).
+    pub newly_held: bool,
 }
 
-/// The guard: `leavers` of `managed` may be retired when `allowed` approves exactly that
-/// many, or when they stay within `limit`.
-pub fn guard_leavers(
-    leavers: u64,
+/// What the guard decides for a night's leavers.
+pub(crate) enum Verdict {
+    /// Retire them.
+    Retire,
+    /// Hold them all.
+    Hold(LeaverGuard),
+}
+
+/// The guard: leavers within `limit` are retired; above it, they are held, and the set a
+/// run held is retired when a later run approves exactly that many (`allowed`), once. A set
+/// approved and being retired is finished by the next run whatever its count (a run killed
+/// during its deletes). Returns the hold to record, if it changes.
+pub(crate) fn judge(
+    keys: Vec<String>,
     managed: u64,
     limit: LeaverLimit,
     allowed: Option<u64>,
-) -> Result<(), LeaverGuard> {
-    if allowed == Some(leavers) || limit.allows(leavers, managed) {
-        return Ok(());
+    held: Option<&LeaverHold>,
+) -> (Verdict, Option<LeaverHold>) {
+    let mut current = LeaverHold::new(keys);
+    let leavers = current.keys.len() as u64;
+    if let Some(held) = held.filter(|held| held.approved) {
+        if current
+            .keys
+            .iter()
+            .all(|k| held.keys.binary_search(k).is_ok())
+        {
+            return (Verdict::Retire, None);
+        }
     }
-    Err(LeaverGuard {
+    if limit.allows(leavers, managed) {
+        return (Verdict::Retire, None);
+    }
+    let was_held = held.is_some_and(|held| !held.approved && held.keys == current.keys);
+    if allowed == Some(leavers) && was_held {
+        current.approved = true;
+        return (Verdict::Retire, Some(current));
+    }
+    let guard = LeaverGuard {
         leavers,
         managed,
         limit,
         allowed,
-    })
+        newly_held: !was_held,
+    };
+    (Verdict::Hold(guard), (!was_held).then_some(current))
 }
 
 /// Does the leaver action to one leaver (the guard let them through).
@@ -164,4 +199,59 @@ pub(crate) async fn retire(
     done.signal = signal;
     done.settlement = settled;
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(list: &[&str]) -> Vec<String> {
+        list.iter().map(|k| (*k).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_guard_approves_a_held_set_once_and_finishes_an_approved_one() {
+        let limit = LeaverLimit::Count(1);
+        // Held, recorded.
+        let (verdict, record) = judge(keys(&["a", "b", "c"]), 10, limit, None, None);
+        assert!(matches!(
+            verdict,
+            Verdict::Hold(LeaverGuard {
+                newly_held: true,
+                ..
+            })
+        ));
+        let held = record.expect("recorded");
+        // Approved with exactly that many, against that set.
+        let (verdict, record) = judge(keys(&["c", "b", "a"]), 10, limit, Some(3), Some(&held));
+        assert!(matches!(verdict, Verdict::Retire));
+        let approved = record.expect("approval recorded");
+        assert!(approved.approved);
+        // Killed after one delete: the two left are finished whatever --allow-leavers says.
+        let (verdict, record) = judge(keys(&["b", "c"]), 10, limit, Some(3), Some(&approved));
+        assert!(matches!(verdict, Verdict::Retire) && record.is_none());
+        // Another set of three is not approved by the same flag: it is held anew.
+        let (verdict, record) = judge(keys(&["x", "y", "z"]), 10, limit, Some(3), Some(&held));
+        assert!(matches!(
+            verdict,
+            Verdict::Hold(LeaverGuard {
+                newly_held: true,
+                ..
+            })
+        ));
+        assert_eq!(record.expect("recorded").keys, keys(&["x", "y", "z"]));
+        // A wrong count says so.
+        let (verdict, _) = judge(keys(&["a", "b", "c"]), 10, limit, Some(2), Some(&held));
+        let Verdict::Hold(guard) = verdict else {
+            panic!("not held")
+        };
+        assert!(
+            guard
+                .to_string()
+                .contains("--allow-leavers 2 approves exactly 2, not 3")
+        );
+        // Within the limit, nothing is asked.
+        let (verdict, _) = judge(keys(&["a"]), 10, limit, None, None);
+        assert!(matches!(verdict, Verdict::Retire));
+    }
 }

@@ -89,7 +89,7 @@ mod row;
 pub mod source;
 pub mod store;
 
-pub use leavers::{LeaverAction, LeaverGuard, LeaverLimit, guard_leavers};
+pub use leavers::{LeaverAction, LeaverGuard, LeaverLimit};
 pub use night::{Night, NightError, NightEvent, ScopeLease, SyncStop};
 pub use outcome::{FieldDiff, RowError, RowOutcome, SyncMode, SyncOptions, SyncRow, SyncSummary};
 pub use report::{FailedRow, Failure, NightReport, WholeRun};

@@ -202,9 +202,17 @@ pub struct MappingFlags {
 
 fn parse_field(text: &str) -> Result<FieldPath, MappingError> {
     FieldPath::parse(text).map_err(|source| MappingError::Field {
-        text: text.to_owned(),
+        text: shortened(text),
         source,
     })
+}
+
+/// A text from a file or a flag as a message shows it: at most 60 characters.
+pub fn shortened(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
 }
 
 impl Mapping {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use profile_core::{FieldPath, ProfileUpdater};
 
 use crate::input::{self, InputError, InputOptions};
-use crate::leavers::{LeaverAction, LeaverGuard, LeaverLimit, guard_leavers, retire};
+use crate::leavers::{LeaverAction, LeaverGuard, LeaverLimit, Verdict, judge, retire};
 use crate::mapping::{Mapping, MappingError};
 use crate::outcome::{RowError, RowOutcome, SyncMode, SyncOptions, SyncRow, SyncSummary};
 use crate::report::{FailedRow, NightReport, WholeRun};
@@ -467,14 +467,22 @@ impl Night {
             } else {
                 let (leavers, managed) = store.leavers(scope, run).await?;
                 if !leavers.is_empty() {
-                    match guard_leavers(
-                        leavers.len() as u64,
+                    let keys = leavers.iter().map(|l| l.key.clone()).collect();
+                    let earlier = store.leaver_hold(scope).await?;
+                    let (verdict, record) = judge(
+                        keys,
                         managed,
                         self.max_leavers,
                         self.allow_leavers,
-                    ) {
-                        Err(guard) => held = Some(guard),
-                        Ok(()) => {
+                        earlier.as_ref(),
+                    );
+                    // A dry run records no hold and spends no approval.
+                    if let (Some(record), false) = (&record, self.options.dry_run) {
+                        store.set_leaver_hold(scope, Some(record)).await?;
+                    }
+                    match verdict {
+                        Verdict::Hold(guard) => held = Some(guard),
+                        Verdict::Retire => {
                             on_event(NightEvent::Leavers {
                                 leavers: leavers.len() as u64,
                                 managed,
@@ -496,6 +504,12 @@ impl Night {
                             summary.would_retire += retired.would_retire;
                             summary.failed += retired.failed;
                             summary.unknown += retired.unknown;
+                            // Every leaver retired: the approval is spent.
+                            let done =
+                                leaver_stop.is_none() && retired.failed + retired.unknown == 0;
+                            if done && earlier.is_some() && !self.options.dry_run {
+                                store.set_leaver_hold(scope, None).await?;
+                            }
                             stop = leaver_stop;
                         }
                     }
@@ -784,7 +798,26 @@ where
         pending: Vec::new(),
         since: Instant::now(),
     };
-    while let Some((line, key, done)) = work.next().await {
+    let mut cancelled_at: Option<Instant> = None;
+    loop {
+        // Every wait ends at a cancel: the rows in flight get the grace, a second signal
+        // leaves them at once. The tick only matters while every row is waiting.
+        let tick = if options.cancelled() {
+            let since = *cancelled_at.get_or_insert_with(Instant::now);
+            if options.abandoned() || since.elapsed() >= options.grace {
+                break;
+            }
+            Duration::from_millis(100)
+        } else {
+            Duration::from_millis(500)
+        };
+        let next = match tokio::time::timeout(tick, work.next()).await {
+            Ok(next) => next,
+            Err(_) => continue,
+        };
+        let Some((line, key, done)) = next else {
+            break;
+        };
         let done = match done {
             Ok(done) => done,
             Err(error) => {

@@ -187,9 +187,16 @@ pub struct SyncOptions {
     pub verify: bool,
     /// Update, upsert or mirror.
     pub mode: SyncMode,
-    /// Set to stop taking rows (a Ctrl-C): the rows in flight finish, the others are left
-    /// for the next run.
+    /// Set to stop taking rows (a Ctrl-C): the rows in flight get [`grace`](Self::grace) to
+    /// finish, the others are left for the next run.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Set to leave the rows in flight at once (a second Ctrl-C). A row left before its
+    /// write was sent did nothing; one left after is in doubt, and the next run reads it
+    /// before writing.
+    pub abandon: Option<Arc<AtomicBool>>,
+    /// How long the rows in flight may take to finish once cancelled (waits for the
+    /// vendor's rate limit included), before they are left.
+    pub grace: Duration,
 }
 
 impl Default for SyncOptions {
@@ -201,6 +208,8 @@ impl Default for SyncOptions {
             verify: false,
             mode: SyncMode::Update,
             cancel: None,
+            abandon: None,
+            grace: Duration::from_secs(5),
         }
     }
 }
@@ -222,6 +231,25 @@ impl SyncOptions {
     pub fn with_cancel(mut self, cancel: Arc<AtomicBool>) -> Self {
         self.cancel = Some(cancel);
         self
+    }
+
+    /// Leaves the rows in flight at once when `abandon` is set.
+    pub fn with_abandon(mut self, abandon: Arc<AtomicBool>) -> Self {
+        self.abandon = Some(abandon);
+        self
+    }
+
+    /// Sets how long the rows in flight may take once cancelled.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Whether the rows in flight are to be left at once.
+    pub fn abandoned(&self) -> bool {
+        self.abandon
+            .as_ref()
+            .is_some_and(|abandon| abandon.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     /// Whether the run was asked to stop.

@@ -381,7 +381,8 @@ async fn read_then_write(
             Err(error) if error.is_not_found() => {
                 return missing(ctx, row, facts, &error, may_create).await;
             }
-            Err(error) => return Ok(record_failure(facts.hash, &error)),
+            // A read changes nothing: whatever its error, nothing was applied.
+            Err(error) => return Ok(record_read_failure(facts.hash, &error, in_doubt)),
         };
         let pending = updater.pending(&row.patch, &before);
         if pending.is_empty() || options.dry_run {
@@ -575,6 +576,39 @@ fn settle_write(
         written,
         drift,
     })
+}
+
+/// A failed read: as [`record_failure`], but never "may have been applied": a read applies
+/// nothing, whatever became of it. A user in doubt stays in doubt (the read that would have
+/// settled it did not happen).
+fn record_read_failure(hash: String, error: &Error, in_doubt: bool) -> Done {
+    let done = record_failure(hash.clone(), error);
+    let RowOutcome::Unknown { reason } = &done.outcome else {
+        return done;
+    };
+    let reason = format!("the read failed: {reason}");
+    let code = error.vendor_code().map(str::to_owned);
+    let settlement = match (&done.signal, in_doubt) {
+        (Signal::Stop(_), _) => None,
+        (_, true) => Some(Settled::Unknown {
+            reason: reason.clone(),
+        }),
+        (_, false) => Some(Settled::Failed {
+            reason: reason.clone(),
+            code: code.clone(),
+            retryable: true,
+            row_hash: hash,
+        }),
+    };
+    Done {
+        outcome: RowOutcome::Failed {
+            reason,
+            code,
+            retryable: true,
+        },
+        settlement,
+        ..done
+    }
 }
 
 /// A failed row: recorded unless the failure is not the row's (the run stops, or nothing

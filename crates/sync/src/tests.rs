@@ -45,6 +45,15 @@ impl ProfileUpdater for Vendor {
     async fn get(&self, user: &UserRef) -> Result<Profile, Error> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         let key = email(user);
+        if key == "garbled@x" {
+            return Err(Error::UnexpectedResponse {
+                vendor: "memory",
+                operation: "get",
+                status: 200,
+                reason: "not JSON".into(),
+                source: None,
+            });
+        }
         if key == "lagging@x" && !self.missed.swap(true, Ordering::SeqCst) {
             return Err(ApiError::new("memory", "get", 404, ApiErrorKind::NotFound).into());
         }
@@ -351,6 +360,17 @@ async fn leavers_past_the_guard_are_held_and_an_exact_approval_retires_them() {
     let left: HashSet<String> = test.vendor.users.lock().unwrap().keys().cloned().collect();
     assert_eq!(left.len(), 7);
     assert!(!left.contains("p0@x"));
+    // The approval was of that set, once: `--allow-leavers 3` left in the nightly line does
+    // not approve the next three.
+    let (report, _) = test
+        .night(&rows[6..], mirror.clone(), leavers(Some(3)))
+        .await;
+    let guard = report.leavers_held.expect("held");
+    assert!(guard.newly_held && guard.leavers == 3, "{guard}");
+    assert_eq!(test.vendor.deletes.load(Ordering::SeqCst), 3);
+    // Approved now that a run held them.
+    let (report, _) = test.night(&rows[6..], mirror, leavers(Some(3))).await;
+    assert_eq!(report.summary.deleted, 3);
 }
 
 #[tokio::test]
@@ -389,4 +409,19 @@ async fn a_cancelled_night_takes_no_more_rows_and_says_it_was_interrupted() {
     assert!(seen.is_empty());
     assert!(matches!(report.stopped, Some(SyncStop::Interrupted)));
     assert_eq!(test.vendor.name("a@x"), Some(json!("A")));
+}
+
+#[tokio::test]
+async fn a_read_that_fails_is_failed_and_never_may_have_been_applied() {
+    let test = Test::new("garbled", Vendor::with(&[("garbled@x", "G")]), false);
+    let (report, seen) = test
+        .night(&[("garbled@x", "New")], SyncOptions::default(), |n| n)
+        .await;
+    assert!(
+        matches!(&seen[0].1, RowOutcome::Failed { reason, retryable: true, .. } if reason.starts_with("the read failed")),
+        "{:?}",
+        seen[0].1
+    );
+    assert_eq!(report.summary.unknown, 0);
+    assert_eq!(test.vendor.writes.load(Ordering::SeqCst), 0);
 }

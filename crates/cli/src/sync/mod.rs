@@ -348,8 +348,7 @@ async fn status(path: &std::path::Path, as_json: bool) -> Result<(), CliError> {
             path.display()
         )));
     }
-    let store = SqliteState::open(path)
-        .map_err(|e| CliError::Usage(format!("cannot use the state database: {e}")))?;
+    let store = SqliteState::open(path).map_err(|e| CliError::Usage(e.to_string()))?;
     let letters = store.dead_letters().await.map_err(state_error)?;
     if as_json {
         say!(
@@ -418,8 +417,12 @@ fn mode_and_leavers(
     let set = |pairs: Vec<(String, serde_json::Value)>| -> Result<LeaverAction, CliError> {
         let mut patch = profile_core::ProfilePatch::new();
         for (field, value) in pairs {
-            let path = profile_core::FieldPath::parse(&field)
-                .map_err(|e| CliError::Usage(format!("leaver field `{field}`: {e}")))?;
+            let path = profile_core::FieldPath::parse(&field).map_err(|e| {
+                CliError::Usage(format!(
+                    "leaver field `{}`: {e}",
+                    profile_sync::mapping::shortened(&field)
+                ))
+            })?;
             patch = patch.set_path(path, value);
         }
         Ok(LeaverAction::Set(patch))
@@ -536,29 +539,47 @@ fn night_error(error: NightError) -> CliError {
             "{error}; it exits when done (or pass --wait DURATION to wait for it)"
         )),
         NightError::Refused(_) => CliError::Stopped(error.to_string()),
+        // A state that cannot be used is refused the same way wherever it is found.
+        NightError::State(state) if state.is_unusable() => CliError::Usage(state.to_string()),
         NightError::Vendor(inner) => CliError::Vendor(inner),
         error if error.is_usage() => CliError::Usage(error.to_string()),
         error => CliError::Failed(error.to_string()),
     }
 }
 
-/// Ctrl-C: stop taking rows, let those in flight finish, write the summary and the
-/// report; a second Ctrl-C leaves at once.
-fn cancel_on_ctrl_c() -> Arc<std::sync::atomic::AtomicBool> {
-    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = cancel.clone();
+/// Ctrl-C: stop taking rows, give those in flight a few seconds, write the summary and
+/// the report; a second Ctrl-C leaves the rows in flight at once (the run is still recorded
+/// as interrupted); a third leaves the program.
+fn cancel_on_ctrl_c() -> (
+    Arc<std::sync::atomic::AtomicBool>,
+    Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (cancel, abandon) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (first, second) = (cancel.clone(), abandon.clone());
     tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        first.store(true, Ordering::SeqCst);
+        crate::note!(
+            "\ninterrupted: finishing the rows in flight for up to 5 s (Ctrl-C again to leave them now)"
+        );
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        second.store(true, Ordering::SeqCst);
+        crate::note!(
+            "leaving the rows in flight: a write already sent is read back by the next run"
+        );
         if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, std::sync::atomic::Ordering::SeqCst);
-            crate::note!(
-                "\ninterrupted: finishing the rows in flight (Ctrl-C again to leave at once)"
-            );
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
+            std::process::exit(130);
         }
     });
-    cancel
+    (cancel, abandon)
 }
 
 /// `profiles sync`: flags → options → night → print. Answers whether every row succeeded.
@@ -592,10 +613,9 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let base_url = args.endpoint.base_url(entry.base_url_var)?;
     let store: Arc<dyn StateStore> = match &args.state {
-        Some(path) => Arc::new(
-            SqliteState::open(path)
-                .map_err(|e| CliError::Usage(format!("cannot use the state database: {e}")))?,
-        ),
+        Some(path) => {
+            Arc::new(SqliteState::open(path).map_err(|e| CliError::Usage(e.to_string()))?)
+        }
         None => Arc::new(MemoryState::new()),
     };
     let scope = ScopeKey {
@@ -618,8 +638,10 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
         .updater(&mapping.scope, politeness)
         .await
         .map_err(credentials_refused)?;
+    let (cancel, abandon) = cancel_on_ctrl_c();
     let options = SyncOptions::default()
-        .with_cancel(cancel_on_ctrl_c())
+        .with_cancel(cancel)
+        .with_abandon(abandon)
         .with_concurrency(args.concurrency)
         .with_dry_run(args.dry_run)
         .with_verify(args.verify)
@@ -658,6 +680,9 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
     finish(&args, with_state, &report)?;
     match &report.stopped {
         Some(SyncStop::Interrupted) => return Err(CliError::Interrupted),
+        Some(SyncStop::State(state)) if state.is_unusable() => {
+            return Err(CliError::Usage(state.to_string()));
+        }
         Some(stop) => return Err(CliError::Stopped(stop.to_string())),
         None => {}
     }
@@ -827,6 +852,23 @@ fn summary_lines(
     lines
 }
 
+/// Writes a file readable by its owner alone (0600), as the state is: a report names
+/// people and their failures.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    options.open(path)?.write_all(bytes)
+}
+
 /// Prints the closing summary and the failures (and the JSON report with `--output json`),
 /// and writes the report file.
 fn finish(args: &SyncArgs, with_state: bool, report: &NightReport) -> Result<(), CliError> {
@@ -842,9 +884,9 @@ fn finish(args: &SyncArgs, with_state: bool, report: &NightReport) -> Result<(),
         );
     }
     if let Some(path) = &args.report {
-        std::fs::write(
+        write_private(
             path,
-            serde_json::to_vec_pretty(&document).unwrap_or_default(),
+            &serde_json::to_vec_pretty(&document).unwrap_or_default(),
         )
         .map_err(|e| CliError::Failed(format!("cannot write report {}: {e}", path.display())))?;
     }

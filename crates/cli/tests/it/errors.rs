@@ -454,6 +454,93 @@ async fn run(id: &str) -> (String, String) {
             .await
         }
         "E41" => cli_sync(&with_map(&["--input", "missing.csv"]), &[], &[]).await,
+        "E42" => {
+            let deep = format!("saddle=attributes{}", ".x".repeat(20_000));
+            cli_sync(
+                &[
+                    "--vendor",
+                    "sunshine",
+                    "--source",
+                    "coolbikes",
+                    "--type",
+                    "rider",
+                    "--map",
+                    &deep,
+                    "--input",
+                    "riders.csv",
+                ],
+                &[("riders.csv", b"email,saddle\nrider1@example.com,87cm\n")],
+                &[],
+            )
+            .await
+        }
+        "E43" => {
+            cli_sync(
+                &with_map(&csv_input),
+                &[(
+                    "riders.csv",
+                    b"email,saddle,email\nrider1@example.com,87cm,x@y\n",
+                )],
+                &[],
+            )
+            .await
+        }
+        "E44" => {
+            cli_sync(
+                &with_map(&["--input", "riders.jsonl"]),
+                &[(
+                    "riders.jsonl",
+                    b"{\"email\":\"rider1@example.com\",\"saddle\":\"87cm\",\"email\":\"x@y\"}\n",
+                )],
+                &[],
+            )
+            .await
+        }
+        "E45" => {
+            cli_sync(
+                &with_map(&csv_input),
+                &[(
+                    "riders.csv",
+                    b"email,saddle\nrider\x1b[2J@example.com,87cm\n",
+                )],
+                &[],
+            )
+            .await
+        }
+        "E46" => {
+            cli_sync(
+                &with_map(&csv_input),
+                &[("riders.csv", b"email,saddle\nrider1@example.com,87\x00cm\n")],
+                &[],
+            )
+            .await
+        }
+        "E47" => {
+            let other = crate::scratch_dir("errors-foreign").join("other.db");
+            {
+                let conn = rusqlite::Connection::open(&other).unwrap();
+                conn.execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+                    .unwrap();
+            }
+            let bytes = std::fs::read(&other).unwrap();
+            cli_sync(
+                &with_map(&["--input", "riders.csv", "--state", "other.db"]),
+                &[("riders.csv", b"email,saddle\n"), ("other.db", &bytes)],
+                &[],
+            )
+            .await
+        }
+        "E48" => {
+            cli_sync(
+                &with_map(&["--input", "riders.csv", "--state", "damaged.db"]),
+                &[
+                    ("riders.csv", b"email,saddle\n"),
+                    ("damaged.db", &[0x5a; 8192]),
+                ],
+                &[],
+            )
+            .await
+        }
         other => panic!("docs/errors.md has a row {other} that no test runs"),
     }
 }
@@ -481,6 +568,6 @@ async fn every_documented_bad_input_gets_its_documented_error_before_anything_is
 fn the_error_page_has_no_untested_row() {
     // `run` panics on an id it does not know; this keeps the list of ids in step.
     let ids: Vec<String> = documented().into_iter().map(|r| r.id).collect();
-    let expected: Vec<String> = (1..=41).map(|n| format!("E{n:02}")).collect();
+    let expected: Vec<String> = (1..=48).map(|n| format!("E{n:02}")).collect();
     assert_eq!(ids, expected);
 }

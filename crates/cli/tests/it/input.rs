@@ -236,6 +236,109 @@ async fn ctrl_c_finishes_the_rows_in_flight_writes_the_report_and_exits_130() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_a_wait_for_the_vendors_limit_and_records_the_run_as_interrupted() {
+    let n = 20;
+    let emulator = sunshine_with_riders(n).await;
+    let env = sunshine_env(&emulator.base_url());
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    crate::sync::riders_csv(&input, n);
+    let (state, report_path) = (dir.join("state.db"), dir.join("report.json"));
+    // One request a minute at the emulator: after the first, every row waits for the
+    // vendor's window (its 429s say so), for far longer than anyone waits at a terminal.
+    emulator.faults().set_rate_limit_per_minute(Some(1));
+    let child = tokio::process::Command::new(crate::PROFILES)
+        .args([
+            "sync",
+            "--vendor",
+            "sunshine",
+            "--source",
+            "coolbikes",
+            "--type",
+            "rider",
+        ])
+        .args([
+            "--map",
+            "saddle=attributes.saddle_height",
+            "--rate",
+            "0",
+            "--input",
+        ])
+        .arg(&input)
+        .arg("--state")
+        .arg(&state)
+        .arg("--report")
+        .arg(&report_path)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while emulator.faults().requests_seen() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = child.id().unwrap().to_string();
+    let interrupted = std::time::Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    // The grace is 5 s; the vendor asked for a minute.
+    assert!(
+        interrupted.elapsed() < std::time::Duration::from_secs(15),
+        "{stderr}"
+    );
+    let report = report(&report_path);
+    assert!(
+        report["stopped"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{report}"
+    );
+    let status: String = rusqlite::Connection::open(&state)
+        .unwrap()
+        .query_row(
+            "SELECT status FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "stopped");
+    emulator.faults().set_rate_limit_per_minute(None);
+    // The next run finishes it.
+    let (code, _, stderr) = sync(
+        &[
+            "--vendor",
+            "sunshine",
+            "--source",
+            "coolbikes",
+            "--type",
+            "rider",
+            "--map",
+            "saddle=attributes.saddle_height",
+            "--rate",
+            "0",
+            "--input",
+            input.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        &env_refs(&env),
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("did not finish; this run"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quiet_prints_only_errors_verbose_adds_the_request_log_and_completions_are_made() {
     let emulator = sunshine_with_riders(3).await;
     let env = sunshine_env(&emulator.base_url());

@@ -124,6 +124,9 @@ fn leading_number(text: &str) -> Option<u32> {
 pub struct RateLimitTransport<T> {
     inner: T,
     limit: RateLimit,
+    /// The longest a vendor's answer holds the requests back (its `Retry-After`, its
+    /// window's reset): a `Retry-After: 999999` must not freeze a run for eleven days.
+    max_hold: Duration,
     pace: Mutex<Pace>,
     in_flight: Option<Semaphore>,
 }
@@ -134,6 +137,7 @@ impl<T: Transport> RateLimitTransport<T> {
         Self {
             inner,
             limit,
+            max_hold: crate::RetryPolicy::default().max_retry_after,
             pace: Mutex::new(Pace {
                 next_start: Instant::now(),
                 last_start: None,
@@ -141,6 +145,15 @@ impl<T: Transport> RateLimitTransport<T> {
             }),
             in_flight: limit.max_in_flight.map(|n| Semaphore::new(n.get())),
         }
+    }
+
+    /// Holds requests back at most `max` for what an answer says (`Retry-After`, a
+    /// window's reset); the client sets it to its retry policy's
+    /// [`max_retry_after`](crate::RetryPolicy::max_retry_after), the same bound the retry
+    /// loop puts on a vendor's delay.
+    pub fn with_max_hold(mut self, max: Duration) -> Self {
+        self.max_hold = max;
+        self
     }
 
     /// Waits until a request may start, and takes that start. A slot is taken when it has
@@ -179,14 +192,14 @@ impl<T: Transport> RateLimitTransport<T> {
         let mut pace = self.pace.lock().await;
         if response.status() == 429 {
             if let Some(RetryAfter::Delay(delay)) = RetryAfter::from_response(response) {
-                pace.next_start = pace.next_start.max(now + delay);
+                pace.next_start = pace.next_start.max(now + delay.min(self.max_hold));
             }
         }
         if self.limit.stated == StatedLimit::Ignore {
             return;
         }
         if let Some(wait) = exhausted_for(response) {
-            pace.next_start = pace.next_start.max(now + wait);
+            pace.next_start = pace.next_start.max(now + wait.min(self.max_hold));
         }
         let Some(stated) = stated_per_minute(response) else {
             return;
@@ -321,6 +334,20 @@ mod tests {
         limited.send(&request()).await.unwrap();
         limited.send(&request()).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_vendors_hold_back_is_bounded_by_the_longest_the_client_waits() {
+        let recorder = RecordingTransport::new();
+        recorder
+            .push_response(ApiResponse::new(429, "").with_header("Retry-After", "999999"))
+            .push_response(ApiResponse::new(200, ""));
+        let limited = RateLimitTransport::new(recorder, RateLimit::per_minute(600))
+            .with_max_hold(Duration::from_secs(60));
+        let started = Instant::now();
+        limited.send(&request()).await.unwrap();
+        limited.send(&request()).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
     }
 
     #[tokio::test(start_paused = true)]

@@ -15,8 +15,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    Confirmation, LeaseHolder, RowRecord, RunEnd, ScopeKey, Settled, Settlement, StateError,
-    StateStore, UserOutcome,
+    Confirmation, LeaseHolder, LeaverHold, RowRecord, RunEnd, ScopeKey, Settled, Settlement,
+    StateError, StateStore, UserOutcome,
 };
 
 /// A store that does not behave as a night needs: what was expected, and what it did.
@@ -66,6 +66,46 @@ pub async fn check(store: &dyn StateStore) -> Result<(), ConformanceError> {
     settlements(store).await?;
     input_keys_and_leavers(store).await?;
     leases(store).await?;
+    leaver_holds(store).await?;
+    Ok(())
+}
+
+async fn leaver_holds(store: &dyn StateStore) -> Result<(), ConformanceError> {
+    let scope = store.scope(&scope_key("holds")).await?;
+    let other = store.scope(&scope_key("holds-other")).await?;
+    ensure!(
+        "nothing is held at first",
+        store.leaver_hold(scope).await?.is_none(),
+        "held"
+    );
+    let mut hold = LeaverHold::new(vec!["b".into(), "a".into(), "b".into()]);
+    store.set_leaver_hold(scope, Some(&hold)).await?;
+    let read = store.leaver_hold(scope).await?;
+    ensure!(
+        "a hold keeps its keys, sorted, once each, not approved",
+        read.as_ref()
+            .is_some_and(|h| h.keys == ["a", "b"] && !h.approved),
+        "{read:?}"
+    );
+    ensure!(
+        "a hold is its scope's",
+        store.leaver_hold(other).await?.is_none(),
+        "shared"
+    );
+    hold.approved = true;
+    store.set_leaver_hold(scope, Some(&hold)).await?;
+    let read = store.leaver_hold(scope).await?;
+    ensure!(
+        "an approval is kept",
+        read.is_some_and(|h| h.approved),
+        "not approved"
+    );
+    store.set_leaver_hold(scope, None).await?;
+    ensure!(
+        "a retired hold is gone",
+        store.leaver_hold(scope).await?.is_none(),
+        "still held"
+    );
     Ok(())
 }
 

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use serde_json::Value;
 
 use super::{
-    DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, ListedUser, RunEnd, RunId,
-    RunRow, ScopeId, ScopeKey, Settlement, StateError, StateStore, UserState, now,
+    DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, LeaverHold, ListedUser, RunEnd,
+    RunId, RunRow, ScopeId, ScopeKey, Settlement, StateError, StateStore, UserState, now,
 };
 
 #[derive(Default)]
@@ -29,6 +29,7 @@ struct Inner {
     users: HashMap<(i64, String), UserState>,
     runs: Vec<Run>,
     leases: HashMap<i64, LeaseRecord>,
+    holds: HashMap<i64, LeaverHold>,
 }
 
 /// The state in memory, for a night with no state file: it starts empty and is gone with
@@ -273,6 +274,23 @@ impl StateStore for MemoryState {
         }
         leavers.sort_by(|a, b| a.key.cmp(&b.key));
         Ok((leavers, managed))
+    }
+
+    async fn leaver_hold(&self, scope: ScopeId) -> Result<Option<LeaverHold>, StateError> {
+        Ok(self.lock().holds.get(&scope.0).cloned())
+    }
+
+    async fn set_leaver_hold(
+        &self,
+        scope: ScopeId,
+        hold: Option<&LeaverHold>,
+    ) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        match hold {
+            Some(hold) => inner.holds.insert(scope.0, hold.clone()),
+            None => inner.holds.remove(&scope.0),
+        };
+        Ok(())
     }
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {

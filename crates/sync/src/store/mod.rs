@@ -40,9 +40,18 @@ pub enum StateError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// The store cannot be used as it is (damaged, read-only, another program's, removed
+    /// while in use): a person must act before the next run.
+    #[error("{store} cannot be used: {what}. {}", UNUSABLE_ADVICE)]
+    Unusable {
+        /// Which store.
+        store: String,
+        /// What is wrong, in words.
+        what: String,
+    },
     /// The store was written by a newer version of this tool.
     #[error(
-        "{store} has schema version {found}; this version of profiles knows up to {known}: upgrade profiles"
+        "{store} cannot be used: it has schema version {found}, and this version of profiles knows up to {known}. Upgrade profiles (do not remove the state: it would cost a night that reads everyone)"
     )]
     NewerSchema {
         /// Which store.
@@ -53,7 +62,7 @@ pub enum StateError {
         known: i64,
     },
     /// A value read back is not what this tool writes (edited by hand, or damaged).
-    #[error("{store}: {what}")]
+    #[error("{store} cannot be used: {what}. {}", UNUSABLE_ADVICE)]
     Corrupt {
         /// Which store.
         store: String,
@@ -68,6 +77,24 @@ pub enum StateError {
         /// Why.
         reason: String,
     },
+}
+
+/// What to do about a state that cannot be used, and what it costs.
+pub const UNUSABLE_ADVICE: &str = "Restore it from a backup, or move it aside and run again: \
+     a new state is made, and its first night reads everyone at the vendor once (at Zendesk, each user)";
+
+impl StateError {
+    /// Whether the store cannot be used until a person acts (damaged, read-only, another
+    /// program's, newer, removed), rather than failing for a moment.
+    pub fn is_unusable(&self) -> bool {
+        matches!(
+            self,
+            StateError::Unusable { .. }
+                | StateError::Corrupt { .. }
+                | StateError::NewerSchema { .. }
+                | StateError::Closed { .. }
+        )
+    }
 }
 
 /// Where a sync's records live: one vendor, one base URL, one kind of record there, one
@@ -312,6 +339,32 @@ pub struct Leaver {
     pub key: String,
     /// The vendor's id, when known.
     pub vendor_id: Option<String>,
+}
+
+/// Leavers the mass-leaver guard held: the set a person approves with
+/// `--allow-leavers N`, once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LeaverHold {
+    /// The leavers' keys, sorted.
+    pub keys: Vec<String>,
+    /// Approved: a run is retiring them (or was, and was stopped).
+    pub approved: bool,
+    /// When they were held (RFC 3339).
+    pub at: String,
+}
+
+impl LeaverHold {
+    /// A hold of `keys`, not approved.
+    pub fn new(mut keys: Vec<String>) -> Self {
+        keys.sort();
+        keys.dedup();
+        Self {
+            keys,
+            approved: false,
+            at: now(),
+        }
+    }
 }
 
 /// A user whose last row did not succeed, as `profiles sync status` lists them.
@@ -733,6 +786,17 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// The users of `scope` the sync manages who are not in the run's input and not
     /// retired yet, by key; and how many users it manages in all.
     async fn leavers(&self, scope: ScopeId, run: RunId) -> Result<(Vec<Leaver>, u64), StateError>;
+
+    /// The leavers the guard holds for `scope`, if it holds any.
+    async fn leaver_hold(&self, scope: ScopeId) -> Result<Option<LeaverHold>, StateError>;
+
+    /// Records what the guard holds for `scope` (replacing what it held), or, with `None`,
+    /// that it holds nothing (the set was retired).
+    async fn set_leaver_hold(
+        &self,
+        scope: ScopeId,
+        hold: Option<&LeaverHold>,
+    ) -> Result<(), StateError>;
 
     /// Every user, of every scope, whose last row failed, is unknown or missing.
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError>;

@@ -25,9 +25,9 @@ use serde_json::{Map, Value};
 
 use super::lease::unix_now;
 use super::{
-    DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, ListedUser, RowRecord, RunEnd,
-    RunId, RunRow, ScopeId, ScopeKey, Settlement, StateError, StateStore, UserOutcome, UserState,
-    now,
+    DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, LeaverHold, ListedUser,
+    RowRecord, RunEnd, RunId, RunRow, ScopeId, ScopeKey, Settlement, StateError, StateStore,
+    UserOutcome, UserState, now,
 };
 
 /// The schema, one migration per version: version N is the first N entries applied.
@@ -99,6 +99,13 @@ const MIGRATIONS: &[&str] = &[
         line INTEGER NOT NULL,
         PRIMARY KEY (run_id, key, line)
     ) WITHOUT ROWID;",
+    // 3: the leavers the mass-leaver guard holds, until approved and retired.
+    "CREATE TABLE leaver_holds (
+        scope_id INTEGER PRIMARY KEY REFERENCES scopes(id),
+        keys TEXT NOT NULL,
+        approved INTEGER NOT NULL,
+        held_at TEXT NOT NULL
+    );",
 ];
 
 /// The most calls committed as one transaction.
@@ -125,13 +132,38 @@ impl std::fmt::Debug for SqliteState {
     }
 }
 
+/// A SQLite error: a file that cannot be used as it is (damaged, not a database,
+/// read-only, not to be opened) says so in words; anything else is the database failing.
 fn backend(store: &str, message: &str, source: rusqlite::Error) -> StateError {
-    StateError::Backend {
-        store: store.to_owned(),
-        message: format!("{message}: {source}"),
-        source: Some(Box::new(source)),
+    use rusqlite::ErrorCode;
+    let what = match source.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            Some("it is damaged, or not a database")
+        }
+        Some(ErrorCode::ReadOnly) => {
+            Some("it is read-only (or its folder is), and every night writes to it")
+        }
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => Some(
+            "it cannot be opened for writing: check that its folder exists and that you may write there",
+        ),
+        _ => None,
+    };
+    match what {
+        Some(what) => StateError::Unusable {
+            store: store.to_owned(),
+            what: format!("{what} (SQLite: {source})"),
+        },
+        None => StateError::Backend {
+            store: store.to_owned(),
+            message: format!("{message}: {source}"),
+            source: Some(Box::new(source)),
+        },
     }
 }
+
+/// The application id this tool writes in its SQLite files' header ("PROF"), so that
+/// another program's database is told from a state.
+const APPLICATION_ID: i32 = 0x5052_4F46;
 
 fn describe(path: &str) -> String {
     format!("state database {path}")
@@ -168,17 +200,19 @@ impl SqliteState {
         let conn = Connection::open(path).map_err(|e| backend(&store, "cannot open it", e))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| backend(&store, "cannot open it", e))?;
+        // Whose file it is is checked before anything is written to it (WAL mode included).
+        migrate(&conn, &store)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;",
         )
         .map_err(|e| backend(&store, "cannot open it", e))?;
-        migrate(&conn, &store)?;
+        let watched = Watched::of(path);
         let (jobs, receiver) = mpsc::channel::<Job>();
         let worker = std::thread::Builder::new()
             .name("profiles-state".into())
-            .spawn(move || serve(conn, &store, &receiver))
+            .spawn(move || serve(conn, &store, &receiver, &watched))
             .map_err(|e| StateError::Backend {
                 store: describe(&name),
                 message: format!("cannot start its thread: {e}"),
@@ -218,6 +252,11 @@ impl SqliteState {
             let failed = result.is_err();
             let answer: Answer = Box::new(move |commit: Option<&StateError>| {
                 let result = match commit {
+                    // A file that cannot be used says so the same way for every call.
+                    Some(StateError::Unusable { store, what }) => Err(StateError::Unusable {
+                        store: store.clone(),
+                        what: what.clone(),
+                    }),
                     Some(error) => Err(StateError::Backend {
                         store: describe_of(error),
                         message: format!("the commit failed: {error}"),
@@ -245,6 +284,7 @@ impl SqliteState {
 fn describe_of(error: &StateError) -> String {
     match error {
         StateError::Backend { store, .. }
+        | StateError::Unusable { store, .. }
         | StateError::NewerSchema { store, .. }
         | StateError::Corrupt { store, .. }
         | StateError::Closed { store, .. } => store.clone(),
@@ -262,10 +302,54 @@ impl Drop for SqliteState {
     }
 }
 
+/// The file a store was opened on, to notice it removed or replaced while in use (SQLite
+/// would go on writing to a file no longer there).
+struct Watched {
+    path: std::path::PathBuf,
+    identity: Option<(u64, u64)>,
+}
+
+impl Watched {
+    fn of(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            identity: Self::identity(path),
+        }
+    }
+
+    #[cfg(unix)]
+    fn identity(path: &Path) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    #[cfg(not(unix))]
+    fn identity(path: &Path) -> Option<(u64, u64)> {
+        std::fs::metadata(path).ok().map(|_| (0, 0))
+    }
+
+    /// Whether the file is still the one opened.
+    fn still_there(&self) -> bool {
+        Self::identity(&self.path) == self.identity
+    }
+}
+
 /// The connection's thread: takes the calls waiting, runs them in one transaction, each
-/// in a savepoint, commits, then answers them.
-fn serve(conn: Connection, store: &str, jobs: &mpsc::Receiver<Job>) {
+/// in a savepoint, commits, then answers them. Once the file is found removed or replaced,
+/// every call is refused.
+fn serve(conn: Connection, store: &str, jobs: &mpsc::Receiver<Job>, watched: &Watched) {
+    let mut gone = false;
     while let Ok(first) = jobs.recv() {
+        gone = gone || !watched.still_there();
+        if gone {
+            let error = StateError::Unusable {
+                store: store.to_owned(),
+                what: "it was removed or replaced while this run was using it".to_owned(),
+            };
+            let (_, answer) = first(&conn, store);
+            answer(Some(&error));
+            continue;
+        }
         let mut group = vec![first];
         while group.len() < GROUP {
             match jobs.try_recv() {
@@ -305,12 +389,54 @@ fn serve(conn: Connection, store: &str, jobs: &mpsc::Receiver<Job>) {
     }
 }
 
+/// What is in a file about to be opened as a state: `Ok` when it is a state (or empty).
+fn check_owner(conn: &Connection, store: &str) -> Result<(), StateError> {
+    let sqlite = |e| backend(store, "cannot read it", e);
+    let id: i32 = conn
+        .query_row("PRAGMA application_id", [], |row| row.get(0))
+        .map_err(sqlite)?;
+    if id == APPLICATION_ID {
+        return Ok(());
+    }
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut select| {
+            select
+                .query_map([], |row| row.get(0))
+                .and_then(|rows| rows.collect())
+        })
+        .map_err(sqlite)?;
+    let ours = ["scopes", "users", "runs", "run_rows"]
+        .iter()
+        .all(|name| tables.iter().any(|t| t == name));
+    // An empty file, or a state written before the id was set.
+    if id == 0 && (tables.is_empty() || ours) {
+        return Ok(());
+    }
+    Err(StateError::Unusable {
+        store: store.to_owned(),
+        what: if id == 0 {
+            format!(
+                "it is another program's SQLite database (its tables: {}), left untouched; give --state a file of its own",
+                tables.join(", ")
+            )
+        } else {
+            format!(
+                "it is another program's SQLite database (application id {id:#x}), left untouched; give --state a file of its own"
+            )
+        },
+    })
+}
+
 fn migrate(conn: &Connection, store: &str) -> Result<(), StateError> {
     let sqlite = |e| backend(store, "cannot bring its schema up to date", e);
     // The version is read inside the write transaction: two first runs on one new file
     // create the tables once.
     conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite)?;
     let result = (|| {
+        check_owner(conn, store)?;
+        conn.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+            .map_err(sqlite)?;
         let found: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(sqlite)?;
@@ -815,6 +941,52 @@ impl StateStore for SqliteState {
         .await
     }
 
+    async fn leaver_hold(&self, scope: ScopeId) -> Result<Option<LeaverHold>, StateError> {
+        self.call(move |conn, store| {
+            let row: Option<(String, bool, String)> = conn
+                .query_row(
+                    "SELECT keys, approved, held_at FROM leaver_holds WHERE scope_id = ?1",
+                    [scope.0],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+                .map_err(|e| backend(store, "cannot read the leavers held", e))?;
+            let Some((keys, approved, at)) = row else {
+                return Ok(None);
+            };
+            let keys: Vec<String> = serde_json::from_str(&keys)
+                .map_err(|_| corrupt(store, "the leavers held are not a list of keys".into()))?;
+            Ok(Some(LeaverHold { keys, approved, at }))
+        })
+        .await
+    }
+
+    async fn set_leaver_hold(
+        &self,
+        scope: ScopeId,
+        hold: Option<&LeaverHold>,
+    ) -> Result<(), StateError> {
+        let hold = hold.cloned();
+        self.call(move |conn, store| {
+            match hold {
+                Some(hold) => conn.execute(
+                    "INSERT OR REPLACE INTO leaver_holds (scope_id, keys, approved, held_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        scope.0,
+                        Value::from(hold.keys).to_string(),
+                        hold.approved,
+                        hold.at
+                    ],
+                ),
+                None => conn.execute("DELETE FROM leaver_holds WHERE scope_id = ?1", [scope.0]),
+            }
+            .map(drop)
+            .map_err(|e| backend(store, "cannot record the leavers held", e))
+        })
+        .await
+    }
+
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
         self.call(move |conn, store| {
             let sqlite = |e| backend(store, "cannot read the dead letters", e);
@@ -1008,6 +1180,66 @@ mod tests {
         assert_eq!(continues, Some(first));
         let known = state.lookup(scope, second, &["a@x".into()]).await.unwrap();
         assert!(known[0].user.as_ref().unwrap().in_doubt);
+    }
+
+    #[tokio::test]
+    async fn another_programs_database_is_refused_untouched() {
+        let path = scratch("foreign");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+                .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let error = SqliteState::open(&path).unwrap_err();
+        assert!(error.is_unusable(), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("another program's SQLite database (its tables: invoices)"),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the file was changed"
+        );
+        let path = scratch("foreign-id");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA application_id = 42").unwrap();
+        }
+        assert!(
+            SqliteState::open(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("application id 0x2a")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_state_removed_while_in_use_refuses_every_call_after() {
+        let path = scratch("removed");
+        let store = SqliteState::open(&path).unwrap();
+        store.has_users(ScopeId(1)).await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let error = store.has_users(ScopeId(1)).await.unwrap_err();
+        assert!(error.is_unusable(), "{error}");
+        assert!(error.to_string().contains("removed or replaced"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn garbage_is_refused_as_damaged_with_what_to_do() {
+        let path = scratch("garbage");
+        std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+        let error = SqliteState::open(&path).unwrap_err();
+        assert!(error.is_unusable(), "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains("cannot be used: it is damaged, or not a database"),
+            "{text}"
+        );
+        assert!(text.contains("move it aside and run again"), "{text}");
     }
 
     #[tokio::test]
