@@ -595,15 +595,23 @@ fn strict_object(bytes: &[u8]) -> Result<Option<Map<String, Value>>, NotAnObject
     })
 }
 
-/// Turns a raw row into a sync row through the mapping: the key from the key column
-/// (lower-cased with `key_lowercase`), a change per mapped column. An empty cell or a
-/// `null` clears its field with [`EmptyCells::Clear`], and is left out otherwise.
-pub fn to_sync_row(
+/// A row's key, as [`to_sync_row`] reads it, without the rest of the row: for a pass over
+/// the input that only needs its keys.
+pub fn row_key(
     raw: RawRow,
     mapping: &Mapping,
     options: &InputOptions,
-) -> Result<SyncRow, RowError> {
+) -> Result<(String, u64), RowError> {
     let (line, row) = raw?;
+    Ok((key_of(line, &row, mapping, options)?, line))
+}
+
+fn key_of(
+    line: u64,
+    row: &Map<String, Value>,
+    mapping: &Mapping,
+    options: &InputOptions,
+) -> Result<String, RowError> {
     let key = match row.get(&mapping.key_column) {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
         Some(Value::Number(n)) => n.to_string(),
@@ -623,11 +631,23 @@ pub fn to_sync_row(
             ),
         });
     }
-    let key = if options.key_lowercase {
+    Ok(if options.key_lowercase {
         key.to_lowercase()
     } else {
         key
-    };
+    })
+}
+
+/// Turns a raw row into a sync row through the mapping: the key from the key column
+/// (lower-cased with `key_lowercase`), a change per mapped column. An empty cell or a
+/// `null` clears its field with [`EmptyCells::Clear`], and is left out otherwise.
+pub fn to_sync_row(
+    raw: RawRow,
+    mapping: &Mapping,
+    options: &InputOptions,
+) -> Result<SyncRow, RowError> {
+    let (line, row) = raw?;
+    let key = key_of(line, &row, mapping, options)?;
     let mut patch = ProfilePatch::new();
     for (column, field) in &mapping.fields {
         if row.get(column).is_some_and(holds_nul) {

@@ -1,6 +1,7 @@
 //! One night: the lease on the scope, the run, the input's keys, the bulk read, the rows,
 //! the leavers behind their guard, and the report.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -433,8 +434,14 @@ impl Night {
         let mut malformed: Vec<FailedRow> = Vec::new();
         if stop.is_none() {
             let rows = source.rows()?;
+            // A key on several lines is synced from its last line (duplicates are few: the
+            // other rows need no look-up for it).
+            let last_lines: HashMap<String, u64> = duplicates
+                .iter()
+                .filter_map(|(key, lines)| Some((key.clone(), *lines.last()?)))
+                .collect();
             let (rows_summary, rows_stop) = self
-                .rows(&ctx, rows, lost, &mut |report: &RowReport| {
+                .rows(&ctx, rows, &last_lines, lost, &mut |report: &RowReport| {
                     match &report.outcome {
                         RowOutcome::Malformed { reason } => {
                             malformed.push(FailedRow::malformed(report.line, reason))
@@ -572,8 +579,8 @@ impl Night {
         let mut group: Vec<(String, u64)> = Vec::with_capacity(KEY_GROUP);
         while let Some(raw) = rows.next().await {
             total += 1;
-            match input::to_sync_row(raw, &self.mapping, &self.rows) {
-                Ok(row) => group.push((row.key, row.line)),
+            match input::row_key(raw, &self.mapping, &self.rows) {
+                Ok(key) => group.push(key),
                 Err(_) => bad += 1,
             }
             if group.len() >= KEY_GROUP {
@@ -592,6 +599,7 @@ impl Night {
         &self,
         ctx: &RowContext,
         rows: crate::source::RowStream,
+        last_lines: &HashMap<String, u64>,
         lost: &Arc<AtomicBool>,
         on_row: &mut F,
     ) -> (SyncSummary, Option<SyncStop>)
@@ -634,7 +642,9 @@ impl Night {
         let work = looked_up.map(|(row, known)| async move {
             match (row, known) {
                 (Ok(row), Ok(known)) => {
-                    let done = process(ctx, &row, known).await;
+                    let superseded_by =
+                        last_lines.get(&row.key).copied().filter(|l| *l != row.line);
+                    let done = process(ctx, &row, known, superseded_by).await;
                     (row.line, row.key, done)
                 }
                 (Ok(row), Err(error)) => (

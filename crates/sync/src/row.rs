@@ -116,11 +116,14 @@ pub fn row_hash(patch: &ProfilePatch) -> String {
         }
         hasher.update(b"\n");
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = hasher.finalize();
+    let mut text = String::with_capacity(digest.len() * 2);
+    for byte in digest.iter() {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    text
 }
 
 /// The stored fields as a profile to compare a patch against.
@@ -233,16 +236,30 @@ struct Facts {
     drift: Vec<FieldDiff>,
 }
 
+/// Marks the row's user in doubt before a write, where that can matter: a store that
+/// outlives the process, and a user it knows. A user the state does not know is read at the
+/// vendor before anything is written for them on the next run anyway, so a write whose
+/// answer is lost is neither lost nor applied twice without the mark.
+async fn intend(
+    ctx: &RowContext,
+    row: &SyncRow,
+    known: Option<&UserState>,
+) -> Result<(), StateError> {
+    if ctx.store.persistent() && known.is_some() {
+        ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+    }
+    Ok(())
+}
+
 /// Does one row; see the [module](self) docs.
 pub(crate) async fn process(
     ctx: &RowContext,
     row: &SyncRow,
     known: Known,
+    superseded_by: Option<u64>,
 ) -> Result<Done, StateError> {
-    if let Some(last) = known.last_line {
-        if last != row.line {
-            return Ok(Done::of(RowOutcome::Superseded { by_line: last }));
-        }
+    if let Some(last) = superseded_by {
+        return Ok(Done::of(RowOutcome::Superseded { by_line: last }));
     }
     let options = &ctx.options;
     let updater = ctx.updater.as_ref();
@@ -278,7 +295,7 @@ pub(crate) async fn process(
     // Written as it is, with no read (`--no-read-first`): a vendor that merges takes the
     // whole patch; one it does not have is a joiner.
     if !options.read_first && !options.dry_run && updater.write_merges() {
-        ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+        intend(ctx, row, facts.known.as_ref()).await?;
         let result = updater.write(&row.user, &row.patch).await;
         if let Err(error) = &result {
             if error.is_not_found() {
@@ -342,7 +359,7 @@ pub(crate) async fn process(
             });
         }
         if updater.write_merges() {
-            ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+            intend(ctx, row, facts.known.as_ref()).await?;
             let result = updater.write(&row.user, &pending).await;
             if let Err(error) = &result {
                 // Gone from the vendor since the state saw the user.
@@ -388,13 +405,13 @@ async fn read_then_write(
         if pending.is_empty() || options.dry_run {
             (before, pending, None)
         } else {
-            ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+            intend(ctx, row, facts.known.as_ref()).await?;
             let result = updater.write(&row.user, &pending).await;
             (before, pending, Some(result))
         }
     } else {
         if !options.dry_run {
-            ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+            intend(ctx, row, facts.known.as_ref()).await?;
         }
         match updater
             .apply_pending(&row.user, &row.patch, options.dry_run)
@@ -476,9 +493,10 @@ fn missing<'a>(
                 changes: would_changes(&row.patch, &Profile::default()),
             }));
         }
-        // Marked in doubt first: a create whose answer is lost is followed, on the next
-        // run, by a read by key, never by a second create sent blind.
-        ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+        // A create whose answer is lost is followed, on the next run, by a read by key,
+        // never by a second create sent blind (marked in doubt first where the state knows
+        // the user).
+        intend(ctx, row, facts.known.as_ref()).await?;
         match updater.create(&row.user, &row.patch).await {
             Ok(vendor_id) => Ok(settle_write(
                 Facts {

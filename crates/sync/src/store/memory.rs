@@ -26,7 +26,8 @@ struct Run {
 #[derive(Default)]
 struct Inner {
     scopes: Vec<ScopeKey>,
-    users: HashMap<(i64, String), UserState>,
+    /// Scope → key → user.
+    users: HashMap<i64, HashMap<String, UserState>>,
     runs: Vec<Run>,
     leases: HashMap<i64, LeaseRecord>,
     holds: HashMap<i64, LeaverHold>,
@@ -67,6 +68,30 @@ fn no_run(run: RunId) -> StateError {
 }
 
 impl Inner {
+    /// Replaces a user by what `change` makes of them (`None`: no user), looking the key up
+    /// without copying it.
+    fn change_user(
+        &mut self,
+        scope: ScopeId,
+        key: &str,
+        change: impl FnOnce(Option<UserState>) -> Option<UserState>,
+    ) {
+        let users = self.users.entry(scope.0).or_default();
+        match users.get_mut(key) {
+            Some(slot) => match change(Some(std::mem::take(slot))) {
+                Some(user) => *slot = user,
+                None => {
+                    users.remove(key);
+                }
+            },
+            None => {
+                if let Some(user) = change(None) {
+                    users.insert(key.to_owned(), user);
+                }
+            }
+        }
+    }
+
     fn run(&mut self, run: RunId) -> Result<&mut Run, StateError> {
         usize::try_from(run.0 - 1)
             .ok()
@@ -136,7 +161,11 @@ impl StateStore for MemoryState {
     }
 
     async fn has_users(&self, scope: ScopeId) -> Result<bool, StateError> {
-        Ok(self.lock().users.keys().any(|(s, _)| *s == scope.0))
+        Ok(self
+            .lock()
+            .users
+            .get(&scope.0)
+            .is_some_and(|users| !users.is_empty()))
     }
 
     async fn begin_run(
@@ -193,22 +222,15 @@ impl StateStore for MemoryState {
     async fn lookup(
         &self,
         scope: ScopeId,
-        run: RunId,
+        _run: RunId,
         keys: &[String],
     ) -> Result<Vec<Known>, StateError> {
-        let mut inner = self.lock();
-        let lines: Vec<Option<u64>> = {
-            let run = inner.run(run)?;
-            keys.iter()
-                .map(|key| run.keys.get(key).and_then(|lines| lines.last().copied()))
-                .collect()
-        };
+        let inner = self.lock();
+        let users = inner.users.get(&scope.0);
         Ok(keys
             .iter()
-            .zip(lines)
-            .map(|(key, last_line)| Known {
-                last_line,
-                user: inner.users.get(&(scope.0, key.clone())).cloned(),
+            .map(|key| Known {
+                user: users.and_then(|users| users.get(key.as_str())).cloned(),
             })
             .collect())
     }
@@ -217,19 +239,16 @@ impl StateStore for MemoryState {
         let mut inner = self.lock();
         let at = now();
         for (key, vendor_id, fields) in users {
-            let id = (scope.0, key.clone());
-            let known = inner.users.remove(&id);
-            let user = UserState::listed(known, vendor_id.clone(), fields, &at);
-            inner.users.insert(id, user);
+            inner.change_user(scope, key, |known| {
+                Some(UserState::listed(known, vendor_id.clone(), fields, &at))
+            });
         }
         Ok(())
     }
 
     async fn intend(&self, scope: ScopeId, run: RunId, key: &str) -> Result<(), StateError> {
-        let mut inner = self.lock();
-        let id = (scope.0, key.to_owned());
-        let known = inner.users.remove(&id);
-        inner.users.insert(id, UserState::intended(known, run));
+        self.lock()
+            .change_user(scope, key, |known| Some(UserState::intended(known, run)));
         Ok(())
     }
 
@@ -242,11 +261,9 @@ impl StateStore for MemoryState {
         let mut inner = self.lock();
         let at = now();
         for settlement in settlements {
-            let id = (scope.0, settlement.key.clone());
-            let known = inner.users.remove(&id);
-            if let Some(user) = UserState::apply(known, run, settlement, &at) {
-                inner.users.insert(id, user);
-            }
+            inner.change_user(scope, &settlement.key, |known| {
+                UserState::apply(known, run, settlement, &at)
+            });
             if let Some(row) = RunRow::of(run, settlement) {
                 inner.run(run)?.rows.insert(settlement.key.clone(), row);
             }
@@ -260,8 +277,8 @@ impl StateStore for MemoryState {
             inner.run(run)?.keys.keys().cloned().collect();
         let mut managed = 0;
         let mut leavers: Vec<Leaver> = Vec::new();
-        for ((s, key), user) in &inner.users {
-            if *s != scope.0 || !user.managed || user.outcome.is_gone() {
+        for (key, user) in inner.users.get(&scope.0).into_iter().flatten() {
+            if !user.managed || user.outcome.is_gone() {
                 continue;
             }
             managed += 1;
@@ -295,18 +312,19 @@ impl StateStore for MemoryState {
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
         let inner = self.lock();
-        let mut letters: Vec<DeadLetter> = inner
-            .users
-            .iter()
-            .filter_map(|((scope, key), user)| {
-                let scope = usize::try_from(scope - 1)
-                    .ok()
-                    .and_then(|index| inner.scopes.get(index))
-                    .map(|s| format!("{} {} {}", s.vendor, s.base_url, s.name))
-                    .unwrap_or_default();
-                DeadLetter::of(&scope, key, user)
-            })
-            .collect();
+        let mut letters: Vec<DeadLetter> = Vec::new();
+        for (scope, users) in &inner.users {
+            let scope = usize::try_from(scope - 1)
+                .ok()
+                .and_then(|index| inner.scopes.get(index))
+                .map(|s| format!("{} {} {}", s.vendor, s.base_url, s.name))
+                .unwrap_or_default();
+            letters.extend(
+                users
+                    .iter()
+                    .filter_map(|(key, user)| DeadLetter::of(&scope, key, user)),
+            );
+        }
         letters.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.key.cmp(&b.key)));
         Ok(letters)
     }

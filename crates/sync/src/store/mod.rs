@@ -324,9 +324,6 @@ pub type ListedUser = (String, Option<String>, Map<String, Value>);
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Known {
-    /// The last line of the key in this run's input (a row on an earlier line is
-    /// superseded by it).
-    pub last_line: Option<u64>,
     /// The user, when the store knows them.
     pub user: Option<UserState>,
 }
@@ -758,8 +755,7 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// order (the last wins), in the order of their first line.
     async fn input_duplicates(&self, run: RunId) -> Result<Vec<(String, Vec<u64>)>, StateError>;
 
-    /// What the store knows of each of `keys`, in their order: its last line in the run's
-    /// input and the user.
+    /// What the store knows of each of `keys`, in their order.
     async fn lookup(
         &self,
         scope: ScopeId,

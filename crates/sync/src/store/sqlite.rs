@@ -580,8 +580,12 @@ fn write_user(
     user: &UserState,
 ) -> Result<(), StateError> {
     conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO users (scope_id, key, {USER_COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+        "INSERT INTO users (scope_id, key, {USER_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT (scope_id, key) DO UPDATE SET vendor_id = ?3, fields = ?4, row_hash = ?5,
+            outcome = ?6, code = ?7, reason = ?8, retryable = ?9, in_doubt = ?10,
+            managed = ?11, last_run = ?12, last_line = ?13, confirmed_at = ?14,
+            changed_at = ?15, failed_at = ?16"
     ))
     .and_then(|mut upsert| {
         upsert.execute(params![
@@ -820,21 +824,14 @@ impl StateStore for SqliteState {
     async fn lookup(
         &self,
         scope: ScopeId,
-        run: RunId,
+        _run: RunId,
         keys: &[String],
     ) -> Result<Vec<Known>, StateError> {
         let keys = keys.to_vec();
         self.call(move |conn, store| {
-            let mut line = conn
-                .prepare_cached("SELECT max(line) FROM input_keys WHERE run_id = ?1 AND key = ?2")
-                .map_err(|e| backend(store, "cannot read the input's keys", e))?;
             keys.iter()
                 .map(|key| {
-                    let last_line: Option<i64> = line
-                        .query_row(params![run.0, key], |row| row.get(0))
-                        .map_err(|e| backend(store, "cannot read the input's keys", e))?;
                     Ok(Known {
-                        last_line: last_line.map(|l| l.max(0) as u64),
                         user: read_user(conn, store, scope, key)?,
                     })
                 })
