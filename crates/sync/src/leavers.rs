@@ -172,6 +172,14 @@ pub(crate) async fn retire(
             return Ok(Done::of(RowOutcome::Retired { deleted })
                 .recording(Settled::Retired { deleted, fields }));
         }
+        // Gone at the vendor already (deleted there, renamed away): nothing is left to do,
+        // and the state forgets to manage them.
+        Err(error) if error.is_not_found() => {
+            return Ok(Done::of(RowOutcome::Gone).recording(Settled::Retired {
+                deleted: true,
+                fields: serde_json::Map::new(),
+            }));
+        }
         Err(error) => error,
     };
     let outcome = failed(&error);

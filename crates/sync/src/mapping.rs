@@ -148,6 +148,18 @@ pub enum MappingError {
     /// `--map` without `=`.
     #[error("--map takes COLUMN=FIELD, not `{0}`")]
     MapFlag(String),
+    /// Two columns are mapped to one field.
+    #[error(
+        "the columns `{first}` and `{second}` are both mapped to `{field}`: one would overwrite the other; map each field from one column"
+    )]
+    Conflict {
+        /// The field.
+        field: String,
+        /// One column.
+        first: String,
+        /// The other.
+        second: String,
+    },
     /// No column is mapped.
     #[error(
         "nothing to sync: map at least one column to a field (--map COLUMN=FIELD or a mapping file)"
@@ -253,6 +265,16 @@ impl Mapping {
         }
         if fields.is_empty() {
             return Err(MappingError::Nothing);
+        }
+        // Two columns into one field: one would silently win, row by row.
+        for (index, (column, field)) in fields.iter().enumerate() {
+            if let Some((other, _)) = fields[..index].iter().find(|(_, f)| f == field) {
+                return Err(MappingError::Conflict {
+                    field: field.to_string(),
+                    first: other.clone(),
+                    second: column.clone(),
+                });
+            }
         }
         let pick =
             |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());

@@ -508,6 +508,7 @@ impl Night {
                                 .await;
                             summary.deleted += retired.deleted;
                             summary.retired += retired.retired;
+                            summary.gone += retired.gone;
                             summary.would_retire += retired.would_retire;
                             summary.failed += retired.failed;
                             summary.unknown += retired.unknown;

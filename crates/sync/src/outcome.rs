@@ -109,6 +109,9 @@ pub enum RowOutcome {
         /// Deleted (else the leaver fields were written).
         deleted: bool,
     },
+    /// A leaver the vendor no longer has (deleted there already): settled as gone, never
+    /// a failure.
+    Gone,
     /// Dry run: a leaver who would be retired.
     WouldRetire {
         /// Would be deleted (else the leaver fields written).
@@ -128,6 +131,7 @@ impl RowOutcome {
                 | RowOutcome::Created { .. }
                 | RowOutcome::Missing { .. }
                 | RowOutcome::Retired { .. }
+                | RowOutcome::Gone
         ) || matches!(
             self,
             RowOutcome::Failed {
@@ -149,6 +153,7 @@ impl RowOutcome {
                 | RowOutcome::WouldCreate { .. }
                 | RowOutcome::Missing { .. }
                 | RowOutcome::Retired { .. }
+                | RowOutcome::Gone
                 | RowOutcome::WouldRetire { .. }
         )
     }
@@ -309,6 +314,8 @@ pub struct SyncSummary {
     pub retired: u64,
     /// Dry run: leavers who would be retired or deleted.
     pub would_retire: u64,
+    /// Leavers the vendor no longer had.
+    pub gone: u64,
     /// Of the unchanged and would-update rows, those settled from the state alone, with
     /// no request.
     pub from_state: u64,
@@ -340,6 +347,7 @@ impl SyncSummary {
             RowOutcome::Retired { deleted: true } => self.deleted += 1,
             RowOutcome::Retired { deleted: false } => self.retired += 1,
             RowOutcome::WouldRetire { .. } => self.would_retire += 1,
+            RowOutcome::Gone => self.gone += 1,
         }
     }
 

@@ -248,6 +248,17 @@ pub(crate) enum SyncCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Removes users from a state database by key, in every scope: the way out for a key
+    /// that no longer exists anywhere (a leaver whose record went by another way). The
+    /// next run that has the key reads the user at the vendor as on a first night.
+    Forget {
+        /// The state database.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// The keys, as the state holds them.
+        #[arg(value_name = "KEY", required = true)]
+        keys: Vec<String>,
+    },
 }
 
 /// `--format`.
@@ -340,6 +351,29 @@ fn state_error(error: profile_sync::store::StateError) -> CliError {
     CliError::Failed(error.to_string())
 }
 
+/// `profiles sync forget`: keys removed from a state database.
+async fn forget(path: &std::path::Path, keys: &[String]) -> Result<(), CliError> {
+    if !path.exists() {
+        return Err(CliError::Usage(format!(
+            "no state database at {}",
+            path.display()
+        )));
+    }
+    let store = SqliteState::open(path).map_err(|e| CliError::Usage(e.to_string()))?;
+    let removed = store.forget(keys).await.map_err(state_error)?;
+    crate::note!(
+        "sync forget: {removed} of {} keys removed from {}{}",
+        keys.len(),
+        path.display(),
+        if removed < keys.len() as u64 {
+            " (the others were not in it)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
 /// `profiles sync status`: the dead letters of a state database.
 async fn status(path: &std::path::Path, as_json: bool) -> Result<(), CliError> {
     if !path.exists() {
@@ -384,6 +418,25 @@ async fn status(path: &std::path::Path, as_json: bool) -> Result<(), CliError> {
         "{} users; RETRY next: the next run tries them again; change: only once their row changes",
         letters.len()
     );
+    // A key that fails as a leaver, or that the vendor does not have, may exist nowhere
+    // any more: forgetting it is the way out.
+    let stuck: Vec<&str> = letters
+        .iter()
+        .filter(|l| {
+            l.outcome == "missing"
+                || l.reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("as a leaver"))
+        })
+        .map(|l| l.key.as_str())
+        .collect();
+    if let Some(first) = stuck.first() {
+        say!(
+            "{} of them are leavers that failed or users the vendor does not have: if the key exists nowhere any more, remove it with `profiles sync forget --state {} {first}`",
+            stuck.len(),
+            path.display()
+        );
+    }
     Ok(())
 }
 
@@ -584,9 +637,16 @@ fn cancel_on_ctrl_c() -> (
 
 /// `profiles sync`: flags → options → night → print. Answers whether every row succeeded.
 pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
-    if let Some(SyncCommand::Status { state, json }) = &args.command {
-        status(state, *json).await?;
-        return Ok(true);
+    match &args.command {
+        Some(SyncCommand::Status { state, json }) => {
+            status(state, *json).await?;
+            return Ok(true);
+        }
+        Some(SyncCommand::Forget { state, keys }) => {
+            forget(state, keys).await?;
+            return Ok(true);
+        }
+        None => {}
     }
     let input_path = args
         .input
@@ -765,6 +825,7 @@ fn leaver_words(outcome: &RowOutcome) -> String {
         RowOutcome::WouldRetire { deleted: false } => "would get the leaver fields".into(),
         RowOutcome::Retired { deleted: true } => "deleted".into(),
         RowOutcome::Retired { deleted: false } => "given the leaver fields".into(),
+        RowOutcome::Gone => "gone from the vendor already".into(),
         other => serde_json::to_value(other)
             .ok()
             .and_then(|v| v["outcome"].as_str().map(str::to_owned))
@@ -847,10 +908,10 @@ fn summary_lines(
             s.would_update, s.would_create, s.would_retire
         ));
     }
-    if s.deleted + s.retired > 0 {
+    if s.deleted + s.retired + s.gone > 0 {
         lines.push(format!(
-            "  leavers: {} deleted, {} given their leaver fields",
-            s.deleted, s.retired
+            "  leavers: {} deleted, {} given leaver fields, {} gone already",
+            s.deleted, s.retired, s.gone
         ));
     }
     lines
@@ -934,6 +995,7 @@ mod tests {
             deleted: n,
             retired: n,
             would_retire: n,
+            gone: n,
             from_state: n,
             elapsed: std::time::Duration::from_secs(12_345),
             ..SyncSummary::default()

@@ -552,3 +552,70 @@ async fn a_capture_create_refused_with_361_goes_on_as_an_update() {
     assert_eq!(records.len(), 1, "no duplicate");
     assert_eq!(records[0]["familyName"], "Late", "it went on as an update");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaver_gone_at_the_vendor_is_settled_as_gone_and_a_forgotten_key_is_no_leaver() {
+    let emulator = crate::sync::sunshine_with_riders(10).await;
+    let dir = dir();
+    let (input, state, report_path) = (
+        dir.join("riders.csv"),
+        dir.join("state.db"),
+        dir.join("report.json"),
+    );
+    riders_csv(&input, 10);
+    let env = sunshine_env(&emulator.base_url());
+    let mut args = sunshine_sync(&input, &state, &report_path, "mirror");
+    args.extend(["--leaver-set", "attributes.status=left"]);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+
+    // rider9's profile is deleted at Zendesk by someone else, and rider9 leaves the export.
+    let client = reqwest::Client::new();
+    let id = emulator
+        .profiles()
+        .into_iter()
+        .find(|p| p["identifiers"][0]["value"] == "rider9@example.com")
+        .and_then(|p| p["id"].as_str().map(str::to_owned))
+        .unwrap();
+    let deleted = client
+        .delete(format!("{}/api/v2/user_profiles/{id}", emulator.base_url()))
+        .basic_auth(
+            format!("{}/token", profile_emulator::sunshine::SEED_EMAIL),
+            Some(profile_emulator::sunshine::SEED_API_TOKEN),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    riders_csv(&input, 9);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "a leaver already gone is no failure: {stderr}");
+    let summary = &report(&report_path)["summary"];
+    assert_eq!(
+        (summary["gone"].as_u64(), summary["failed"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(stderr.contains("1 gone already"), "{stderr}");
+
+    // rider8 is forgotten by the state: gone from the export, it is no leaver.
+    let output = tokio::process::Command::new(PROFILES)
+        .args(["sync", "forget", "--state", state.to_str().unwrap()])
+        .args(["rider8@example.com", "nobody@example.com"])
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("1 of 2 keys removed"), "{said}");
+    riders_csv(&input, 8);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    let summary = &report(&report_path)["summary"];
+    assert_eq!(summary["retired"], 0, "{stderr}");
+    let rider8 = emulator
+        .profiles()
+        .into_iter()
+        .find(|p| p["identifiers"][0]["value"] == "rider8@example.com")
+        .unwrap();
+    assert!(rider8["attributes"]["status"].is_null(), "{rider8}");
+}

@@ -302,6 +302,13 @@ async fn settlements(store: &dyn StateStore) -> Result<(), ConformanceError> {
             .is_some_and(|u| u.in_doubt && u.outcome == UserOutcome::Unknown),
         "{b:?}"
     );
+    let forgotten = store.forget(&["b@x".into(), "nobody@x".into()]).await?;
+    let b = store.lookup(scope, run, &["b@x".into()]).await?;
+    ensure!(
+        "a forgotten user is gone from the state, and only those that were there count",
+        forgotten == 1 && b[0].user.is_none(),
+        "{forgotten} forgotten, {b:?}"
+    );
     Ok(())
 }
 

@@ -310,6 +310,17 @@ impl StateStore for MemoryState {
         Ok(())
     }
 
+    async fn forget(&self, keys: &[String]) -> Result<u64, StateError> {
+        let mut inner = self.lock();
+        let mut removed = 0;
+        for users in inner.users.values_mut() {
+            for key in keys {
+                removed += u64::from(users.remove(key.as_str()).is_some());
+            }
+        }
+        Ok(removed)
+    }
+
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
         let inner = self.lock();
         let mut letters: Vec<DeadLetter> = Vec::new();

@@ -797,6 +797,11 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Every user, of every scope, whose last row failed, is unknown or missing.
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError>;
 
+    /// Removes these keys' users from every scope (they are no longer managed, and the
+    /// next run that sees the key reads the user at the vendor); answers how many were
+    /// removed.
+    async fn forget(&self, keys: &[String]) -> Result<u64, StateError>;
+
     /// Ends a run with its summary, and forgets its input keys.
     async fn end_run(&self, run: RunId, end: &RunEnd, summary: &Value) -> Result<(), StateError>;
 

@@ -984,6 +984,21 @@ impl StateStore for SqliteState {
         .await
     }
 
+    async fn forget(&self, keys: &[String]) -> Result<u64, StateError> {
+        let keys = keys.to_vec();
+        self.call(move |conn, store| {
+            let mut removed = 0;
+            for key in &keys {
+                removed += conn
+                    .execute("DELETE FROM users WHERE key = ?1", [key])
+                    .map_err(|e| backend(store, "cannot forget a user", e))?
+                    as u64;
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
         self.call(move |conn, store| {
             let sqlite = |e| backend(store, "cannot read the dead letters", e);
