@@ -165,7 +165,19 @@ pub(crate) async fn retire(
             updater.delete(&user, leaver.vendor_id.as_deref()).await,
             Map::new(),
         ),
-        LeaverAction::Set(patch) => (updater.write(&user, patch).await, values_written(patch)),
+        LeaverAction::Set(patch) => {
+            let mut result = updater.write(&user, patch).await;
+            // Not found by its key as the state holds it (an address whose case the vendor
+            // keeps otherwise): by the vendor's id, before it is taken for gone.
+            if let (Err(error), Some(id)) = (&result, &leaver.vendor_id) {
+                if error.is_not_found() {
+                    result = updater
+                        .write(&profile_core::UserRef::Id(id.clone()), patch)
+                        .await;
+                }
+            }
+            (result, values_written(patch))
+        }
     };
     let error = match result {
         Ok(()) => {

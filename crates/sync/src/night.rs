@@ -25,6 +25,17 @@ use crate::store::{
     Settlement, StateError, StateStore,
 };
 
+/// The key a state knows a user by: an e-mail address without regard to case (the vendors
+/// match addresses so, or hold one address in one case), any other key as it is.
+pub(crate) fn state_key(kind: &profile_core::KeyKind, key: String) -> String {
+    match kind {
+        profile_core::KeyKind::Email if key.bytes().any(|b| b.is_ascii_uppercase()) => {
+            key.to_ascii_lowercase()
+        }
+        _ => key,
+    }
+}
+
 /// A row with what the store knows of it.
 type LookedUp = (Result<SyncRow, RowError>, Result<Known, Arc<StateError>>);
 
@@ -581,7 +592,7 @@ impl Night {
         while let Some(raw) = rows.next().await {
             total += 1;
             match input::row_key(raw, &self.mapping, &self.rows) {
-                Ok(key) => group.push(key),
+                Ok((key, line)) => group.push((state_key(&self.mapping.key_kind, key), line)),
                 Err(_) => bad += 1,
             }
             if group.len() >= KEY_GROUP {
@@ -610,7 +621,14 @@ impl Night {
         let mapping = &self.mapping;
         let rules = &self.rows;
         let looked_up = rows
-            .map(|raw| input::to_sync_row(raw, mapping, rules))
+            .map(|raw| {
+                input::to_sync_row(raw, mapping, rules).map(|mut row| {
+                    // The row's user stays addressed as written; the state knows it by its
+                    // folded key.
+                    row.key = state_key(&mapping.key_kind, row.key);
+                    row
+                })
+            })
             .ready_chunks(LOOKUP_GROUP)
             .then(|group: Vec<Result<SyncRow, RowError>>| async move {
                 let keys: Vec<String> = group
@@ -908,8 +926,10 @@ async fn read_everyone(
     // stays flat however many users the vendor holds.
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<ListedUser>();
     let reading = async move {
+        let key_kind = &ctx.key_kind;
         let mut each = move |key: String, profile: profile_core::Profile| {
             let values = values_of(&profile, fields.iter());
+            let key = state_key(key_kind, key);
             let _ = sender.send((key, profile.id().map(str::to_owned), values));
         };
         ctx.updater.read_all(&ctx.key_kind, fields, &mut each).await

@@ -13,6 +13,7 @@ use sha1::{Digest, Sha1};
 
 use profile_core::{
     ApiErrorKind, Error, FieldChange, FieldPath, KeyKind, Profile, ProfilePatch, ProfileUpdater,
+    UserRef,
 };
 
 use crate::outcome::{
@@ -464,6 +465,25 @@ fn missing<'a>(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Done, StateError>> + Send + 'a>> {
     Box::pin(async move {
         let (updater, options) = (ctx.updater.as_ref(), &ctx.options);
+        // Not found as written, but the state (or the night's bulk read) knows the user by
+        // the vendor's id: the address differs in case only (Capture matches addresses
+        // exactly). The user is updated by that id, never created a second time.
+        let known_id = facts.known.as_ref().and_then(|user| user.vendor_id.clone());
+        if let (Some(id), true) = (known_id, may_create && !matches!(row.user, UserRef::Id(_))) {
+            let by_id = SyncRow {
+                user: UserRef::Id(id),
+                ..row.clone()
+            };
+            match updater.get_for(&by_id.user, &row.patch).await {
+                Ok(_) => return read_then_write(ctx, &by_id, facts, false).await,
+                // Gone by its id too: a joiner again, created by its key below.
+                Err(by_id_error) if by_id_error.is_not_found() => {}
+                Err(by_id_error) => {
+                    let in_doubt = facts.known.as_ref().is_some_and(|user| user.in_doubt);
+                    return Ok(record_read_failure(facts.hash, &by_id_error, in_doubt));
+                }
+            }
+        }
         let creating = matches!(options.mode, SyncMode::Upsert | SyncMode::Mirror);
         if !creating || !updater.can_create() || !may_create {
             let reason = if !creating {

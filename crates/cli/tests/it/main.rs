@@ -10,6 +10,7 @@
 mod docs;
 mod errors;
 mod exits;
+mod identity;
 mod input;
 mod lease;
 mod modes;

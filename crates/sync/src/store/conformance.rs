@@ -337,9 +337,16 @@ async fn input_keys_and_leavers(store: &dyn StateStore) -> Result<(), Conformanc
                 confirmed("stays", 2),
                 confirmed("leaves", 3),
                 confirmed("gone", 4),
+                confirmed("twin-old", 5),
             ],
         )
         .await?;
+    // One vendor record under a second key (an address that changed case, say).
+    let mut twin = confirmed("twin-new", 6);
+    if let Settled::Confirmed { vendor_id, .. } = &mut twin.settled {
+        *vendor_id = Some("id-twin-old".into());
+    }
+    store.settle(scope, run, &[twin]).await?;
     store
         .settle(
             scope,
@@ -356,7 +363,7 @@ async fn input_keys_and_leavers(store: &dyn StateStore) -> Result<(), Conformanc
         .await?;
     store.end_run(run, &RunEnd::Finished, &json!({})).await?;
     let (run, _) = store.begin_run(scope, "in.csv", &json!({})).await?;
-    let keys = [("a", 2), ("stays", 3), ("a", 4), ("c", 5)];
+    let keys = [("a", 2), ("stays", 3), ("a", 4), ("c", 5), ("twin-new", 6)];
     let keys: Vec<(String, u64)> = keys.iter().map(|(k, l)| ((*k).to_owned(), *l)).collect();
     store.add_input_keys(run, &keys[..2]).await?;
     store.add_input_keys(run, &keys[2..]).await?;
@@ -376,8 +383,8 @@ async fn input_keys_and_leavers(store: &dyn StateStore) -> Result<(), Conformanc
     let (leavers, managed) = store.leavers(scope, run).await?;
     let keys: Vec<&str> = leavers.iter().map(|l| l.key.as_str()).collect();
     ensure!(
-        "a leaver is a managed user gone from the input, not one already retired",
-        keys == ["leaves"] && managed == 2,
+        "a leaver is a managed user gone from the input, not one already retired, nor one whose vendor id a present key holds",
+        keys == ["leaves"] && managed == 4,
         "{keys:?} of {managed}"
     );
     ensure!(

@@ -277,12 +277,24 @@ impl StateStore for MemoryState {
             inner.run(run)?.keys.keys().cloned().collect();
         let mut managed = 0;
         let mut leavers: Vec<Leaver> = Vec::new();
-        for (key, user) in inner.users.get(&scope.0).into_iter().flatten() {
+        let users = inner.users.get(&scope.0);
+        // A vendor id that a key of the input holds is no leaver's, whatever its other key.
+        let present_ids: std::collections::HashSet<&str> = users
+            .into_iter()
+            .flatten()
+            .filter(|(key, _)| present.contains(*key))
+            .filter_map(|(_, user)| user.vendor_id.as_deref())
+            .collect();
+        for (key, user) in users.into_iter().flatten() {
             if !user.managed || user.outcome.is_gone() {
                 continue;
             }
             managed += 1;
-            if !present.contains(key) {
+            let held_by_another = user
+                .vendor_id
+                .as_deref()
+                .is_some_and(|id| present_ids.contains(id));
+            if !present.contains(key) && !held_by_another {
                 leavers.push(Leaver {
                     key: key.clone(),
                     vendor_id: user.vendor_id.clone(),

@@ -106,6 +106,13 @@ const MIGRATIONS: &[&str] = &[
         approved INTEGER NOT NULL,
         held_at TEXT NOT NULL
     );",
+    // 4: e-mail keys without regard to case. A key an earlier version kept in capitals is
+    // folded; where the folded key is there already, the capitalised one is let go (it is
+    // no longer managed, so never a leaver).
+    "UPDATE OR IGNORE users SET key = lower(key)
+        WHERE key <> lower(key) AND scope_id IN (SELECT id FROM scopes WHERE key_kind = 'email');
+     DELETE FROM users
+        WHERE key <> lower(key) AND scope_id IN (SELECT id FROM scopes WHERE key_kind = 'email');",
 ];
 
 /// The most calls committed as one transaction.
@@ -921,6 +928,10 @@ impl StateStore for SqliteState {
                     "SELECT key, vendor_id FROM users WHERE scope_id = ?1 AND managed
                      AND outcome NOT IN ('deleted', 'retired')
                      AND key NOT IN (SELECT key FROM input_keys WHERE run_id = ?2)
+                     AND (vendor_id IS NULL OR vendor_id NOT IN (
+                        SELECT p.vendor_id FROM users p
+                        WHERE p.scope_id = ?1 AND p.vendor_id IS NOT NULL
+                        AND p.key IN (SELECT key FROM input_keys WHERE run_id = ?2)))
                      ORDER BY key",
                 )
                 .map_err(sqlite)?;

@@ -1,0 +1,161 @@
+//! Who is who: e-mail keys without regard to case, against the emulators.
+
+use crate::sync::{
+    SUNSHINE_MAP, capture_env, capture_with_riders, dir, env_refs, report, sunshine_env,
+    sunshine_with_riders, sync,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upper_case_address_updates_the_capture_record_it_names_and_creates_none() {
+    let emulator = capture_with_riders(3).await;
+    let dir = dir();
+    let (input, state, report_path) = (
+        dir.join("riders.csv"),
+        dir.join("state.db"),
+        dir.join("report.json"),
+    );
+    // Capture holds rider1@example.com; the export writes it in capitals.
+    std::fs::write(
+        &input,
+        "email,family\nrider0@example.com,Old\nRider1@Example.COM,Moved\nrider2@example.com,Old\n",
+    )
+    .unwrap();
+    let env = capture_env(&emulator);
+    let before = emulator.records("user").len();
+    let args = [
+        "--vendor",
+        "capture",
+        "--input",
+        input.to_str().unwrap(),
+        "--map",
+        "family=familyName",
+        "--state",
+        state.to_str().unwrap(),
+        "--report",
+        report_path.to_str().unwrap(),
+        "--mode",
+        "upsert",
+        "--rate",
+        "0",
+    ];
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    let records = emulator.records("user");
+    assert_eq!(records.len(), before, "no second record: {records:?}");
+    let rider1 = records
+        .iter()
+        .find(|r| r["email"] == "rider1@example.com")
+        .unwrap();
+    assert_eq!(rider1["familyName"], "Moved");
+    let summary = &report(&report_path)["summary"];
+    assert_eq!(
+        (summary["updated"].as_u64(), summary["created"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // The next night, the same export: nothing to send.
+    let seen = emulator.faults().requests_seen();
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    // The schema check only.
+    assert_eq!(emulator.faults().requests_seen() - seen, 1, "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_whose_case_changes_between_mirror_nights_deletes_nobody() {
+    let emulator = sunshine_with_riders(10).await;
+    let dir = dir();
+    let (input, state, report_path) = (
+        dir.join("riders.csv"),
+        dir.join("state.db"),
+        dir.join("report.json"),
+    );
+    let export = |rider7: &str| {
+        let mut csv = String::from("email,saddle\n");
+        for i in 0..10 {
+            let key = if i == 7 {
+                rider7.to_owned()
+            } else {
+                format!("rider{i}@example.com")
+            };
+            csv.push_str(&format!("{key},85cm\n"));
+        }
+        std::fs::write(&input, csv).unwrap();
+    };
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--report",
+        report_path.to_str().unwrap(),
+        "--mode",
+        "mirror",
+        "--leavers",
+        "delete",
+        "--rate",
+        "0",
+    ]);
+    export("Rider7@Example.com");
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    export("rider7@example.com");
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    let summary = &report(&report_path)["summary"];
+    assert_eq!(summary["deleted"], 0, "{stderr}");
+    assert_eq!(emulator.profiles().len(), 10);
+    assert_eq!(
+        emulator
+            .faults()
+            .requests_to("DELETE", "/api/v2/user_profiles"),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_keys_that_differ_only_by_case_are_duplicates() {
+    let emulator = sunshine_with_riders(3).await;
+    let dir = dir();
+    let (input, report_path) = (dir.join("riders.csv"), dir.join("report.json"));
+    std::fs::write(
+        &input,
+        "email,saddle\ncasey@example.com,80cm\nCASEY@example.com,81cm\n",
+    )
+    .unwrap();
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--report",
+        report_path.to_str().unwrap(),
+        "--mode",
+        "upsert",
+        "--rate",
+        "0",
+    ]);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("the key casey@example.com is on lines 2, 3: the last one is synced"),
+        "{stderr}"
+    );
+    let summary = &report(&report_path)["summary"];
+    assert_eq!(
+        (summary["created"].as_u64(), summary["superseded"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let casey: Vec<_> = emulator
+        .profiles()
+        .into_iter()
+        .filter(|p| {
+            p["identifiers"][0]["value"]
+                .as_str()
+                .is_some_and(|v| v.eq_ignore_ascii_case("casey@example.com"))
+        })
+        .collect();
+    assert_eq!(casey.len(), 1);
+    assert_eq!(casey[0]["attributes"]["saddle_height"], "81cm");
+}
