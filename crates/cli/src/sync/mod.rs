@@ -666,6 +666,14 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
     if mode == SyncMode::Mirror && args.state.is_none() {
         return Err(night_error(NightError::MirrorNeedsState));
     }
+    if mode == SyncMode::Mirror
+        && matches!(leaver_action, Some(LeaverAction::Delete))
+        && mapping.key_kind == profile_core::KeyKind::Email
+    {
+        crate::note!(
+            "warning: leavers are deleted and people are keyed by e-mail: a person whose address changes is deleted, then created anew (see \"Who is who: keys\" in docs/cli.md)"
+        );
+    }
     let input_options = input_options(&args, &input_path)?;
     let mut source = open_source(&input_path, input_options.clone())?;
     mapping

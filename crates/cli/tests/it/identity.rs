@@ -159,3 +159,36 @@ async fn two_keys_that_differ_only_by_case_are_duplicates() {
     assert_eq!(casey.len(), 1);
     assert_eq!(casey[0]["attributes"]["saddle_height"], "81cm");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_that_deletes_leavers_keyed_by_email_warns_that_an_address_change_deletes() {
+    let emulator = sunshine_with_riders(2).await;
+    let dir = dir();
+    let (input, state) = (dir.join("riders.csv"), dir.join("state.db"));
+    crate::sync::riders_csv(&input, 2);
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    args.extend(["--mode", "mirror", "--rate", "0"]);
+    let mut deleting = args.clone();
+    deleting.extend(["--leavers", "delete"]);
+    let (code, _, stderr) = sync(&deleting, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("a person whose address changes is deleted"),
+        "{stderr}"
+    );
+    let mut setting = args.clone();
+    setting.extend(["--leaver-set", "attributes.status=left"]);
+    let (code, _, stderr) = sync(&setting, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stderr.contains("a person whose address changes"),
+        "{stderr}"
+    );
+}
