@@ -70,8 +70,8 @@ pub(crate) struct SyncArgs {
     /// `clear` clears it.
     #[arg(long, value_enum, default_value = "skip")]
     empty: EmptyArg,
-    /// Lower-case every key (e-mail addresses: Capture matches them exactly, Zendesk and
-    /// LumApps do not).
+    /// Lower-case every key as it is sent (e-mail keys are matched without regard to case
+    /// anyway).
     #[arg(long)]
     key_lowercase: bool,
     /// A TOML mapping file with a `[sunshine]`, `[capture]` and/or `[lumapps]` section.

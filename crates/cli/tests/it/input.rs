@@ -114,7 +114,7 @@ async fn an_empty_cell_is_skipped_by_default_and_clears_with_empty_clear() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upper_case_email_finds_its_capture_record_with_key_lowercase() {
+async fn an_upper_case_email_finds_its_capture_record_with_or_without_key_lowercase() {
     let emulator = capture_with_riders(2).await;
     let env = crate::sync::capture_env(&emulator);
     let dir = dir();
@@ -142,13 +142,18 @@ async fn an_upper_case_email_finds_its_capture_record_with_key_lowercase() {
             sync(&refs, &env_refs(&env)).await
         }
     };
+    // Capture matches addresses exactly, but the night's bulk read found the record under
+    // the address in lower case: it is updated by its uuid, not reported missing.
     let (code, _, stderr) = run(args(&[])).await;
     assert_eq!(code, 0, "{stderr}");
+    let summary = &report(&report_path)["summary"];
     assert_eq!(
-        report(&report_path)["summary"]["missing"],
-        1,
-        "Capture matches exactly"
+        (summary["updated"].as_u64(), summary["missing"].as_u64()),
+        (Some(1), Some(0)),
+        "{stderr}"
     );
+    // With --key-lowercase the address itself is sent in lower case: nothing left to write.
+    std::fs::write(&input, "email,family\nRider1@Example.COM,Newer\n").unwrap();
     let (code, _, stderr) = run(args(&["--key-lowercase"])).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report(&report_path)["summary"]["updated"], 1, "{stderr}");
@@ -157,7 +162,7 @@ async fn an_upper_case_email_finds_its_capture_record_with_key_lowercase() {
         .into_iter()
         .find(|r| r["email"] == "rider1@example.com")
         .unwrap();
-    assert_eq!(record["familyName"], "Newname");
+    assert_eq!(record["familyName"], "Newer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
