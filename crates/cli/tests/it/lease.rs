@@ -140,6 +140,16 @@ async fn a_holder_killed_mid_night_does_not_lock_the_scope() {
     let wanted = (0..n).filter(|i| i % 3 != 0).count();
     assert_eq!(heights.iter().filter(|h| *h == "87cm").count(), wanted);
     assert_eq!(report(&report_path)["runs"].as_array().unwrap().len(), 2);
+    // The report names people: it is private to its owner, as the state is.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&report_path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

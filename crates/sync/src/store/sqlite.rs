@@ -155,6 +155,16 @@ fn backend(store: &str, message: &str, source: rusqlite::Error) -> StateError {
         ),
         _ => None,
     };
+    // A table or column gone (the file edited by hand): its tables are not as profiles
+    // made them, said in words rather than in SQL.
+    let edited = matches!(&source, rusqlite::Error::SqlInputError { msg, .. } if msg.starts_with("no such"))
+        || matches!(&source, rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.starts_with("no such"));
+    if edited {
+        return StateError::Unusable {
+            store: store.to_owned(),
+            what: "its tables are not as profiles made them (was it edited by hand?)".to_owned(),
+        };
+    }
     match what {
         Some(what) => StateError::Unusable {
             store: store.to_owned(),
@@ -1249,6 +1259,29 @@ mod tests {
         let error = store.has_users(ScopeId(1)).await.unwrap_err();
         assert!(error.is_unusable(), "{error}");
         assert!(error.to_string().contains("removed or replaced"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_column_is_said_in_words_not_in_sql() {
+        let path = scratch("dropped");
+        drop(SqliteState::open(&path).unwrap());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("ALTER TABLE users DROP COLUMN row_hash")
+                .unwrap();
+        }
+        let store = SqliteState::open(&path).unwrap();
+        let error = store
+            .lookup(ScopeId(1), RunId(1), &["a@x".into()])
+            .await
+            .unwrap_err();
+        assert!(error.is_unusable(), "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains("its tables are not as profiles made them"),
+            "{text}"
+        );
+        assert!(!text.contains("SELECT"), "{text}");
     }
 
     #[tokio::test]
