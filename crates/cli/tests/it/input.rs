@@ -252,6 +252,7 @@ async fn ctrl_c_ends_a_wait_for_the_vendors_limit_and_records_the_run_as_interru
     // One request a minute at the emulator: after the first, every row waits for the
     // vendor's window (its 429s say so), for far longer than anyone waits at a terminal.
     emulator.faults().set_rate_limit_per_minute(Some(1));
+    let seen = emulator.faults().requests_seen();
     let child = tokio::process::Command::new(crate::PROFILES)
         .args([
             "sync",
@@ -279,7 +280,8 @@ async fn ctrl_c_ends_a_wait_for_the_vendors_limit_and_records_the_run_as_interru
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while emulator.faults().requests_seen() < 2 && std::time::Instant::now() < deadline {
+    // The first row's read went through; the next requests are told to wait.
+    while emulator.faults().requests_seen() < seen + 2 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;

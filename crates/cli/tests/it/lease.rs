@@ -227,3 +227,49 @@ async fn an_export_on_standard_input_is_synced_like_a_file() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("standard input is empty"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_removed_while_a_night_runs_stops_it_with_exit_2() {
+    let n = 12;
+    let emulator = sunshine_with_riders(n).await;
+    let dir = dir();
+    let (input, state) = (dir.join("riders.csv"), dir.join("state.db"));
+    riders_csv(&input, n);
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    args.extend(["--rate", "120", "--concurrency", "1"]);
+    let seen = emulator.faults().requests_seen();
+    let child = Command::new(PROFILES)
+        .arg("sync")
+        .args(&args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while emulator.faults().requests_seen() < seen + 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(state.exists(), "the night opened its state");
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = state.clone().into_os_string();
+        name.push(suffix);
+        let _ = std::fs::remove_file(std::path::PathBuf::from(name));
+    }
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the run stops")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("removed or replaced while this run was using it"),
+        "{stderr}"
+    );
+}

@@ -619,3 +619,48 @@ async fn a_leaver_gone_at_the_vendor_is_settled_as_gone_and_a_forgotten_key_is_n
         .unwrap();
     assert!(rider8["attributes"]["status"].is_null(), "{rider8}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_leavers_left_in_the_nightly_line_approves_the_held_set_once() {
+    let emulator = crate::sync::sunshine_with_riders(10).await;
+    let dir = dir();
+    let (input, state, report_path) = (
+        dir.join("riders.csv"),
+        dir.join("state.db"),
+        dir.join("report.json"),
+    );
+    let export = |riders: std::ops::Range<usize>| {
+        let mut csv = String::from("email,saddle\n");
+        for i in riders {
+            csv.push_str(&format!("rider{i}@example.com,85cm\n"));
+        }
+        std::fs::write(&input, csv).unwrap();
+    };
+    let env = sunshine_env(&emulator.base_url());
+    let mut args = sunshine_sync(&input, &state, &report_path, "mirror");
+    args.extend(["--leavers", "delete"]);
+    export(0..10);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    // Three leave: more than 10 %, held (exit 4) and recorded.
+    export(3..10);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 4, "{stderr}");
+    // Approved once, that set is deleted.
+    let mut approving = args.clone();
+    approving.extend(["--allow-leavers", "3"]);
+    let (code, _, stderr) = sync(&approving, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report(&report_path)["summary"]["deleted"], 3);
+    assert_eq!(emulator.profiles().len(), 7);
+    // The same line a later night, with three others gone: held, not approved.
+    export(6..10);
+    let (code, _, stderr) = sync(&approving, &env_refs(&env)).await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("these were not held yet"), "{stderr}");
+    assert_eq!(emulator.profiles().len(), 7);
+    // Now that a run held them, the same line approves them.
+    let (code, _, stderr) = sync(&approving, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(emulator.profiles().len(), 4);
+}
