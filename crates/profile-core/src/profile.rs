@@ -512,6 +512,14 @@ pub trait ProfileUpdater: Send + Sync {
         None
     }
 
+    /// Checks a patch as the vendor crate would before sending it, with no request: the
+    /// fields it can write and the shapes of their values. A sync refuses a row that fails
+    /// it in a dry run as in a run. The default accepts every patch.
+    fn check_patch(&self, patch: &ProfilePatch) -> Result<(), Error> {
+        let _ = patch;
+        Ok(())
+    }
+
     /// Checks fields a sync will write against the vendor's schema, before the first row:
     /// which are unknown, and which names would do. The default knows no schema and
     /// accepts every field.

@@ -190,6 +190,13 @@ impl ProfileUpdater for SunshineUpdater {
         Some(self.client.requests_sent())
     }
 
+    /// The checks [`update`](ProfileUpdater::update) makes before it sends anything: the
+    /// fields a profile has, read-only ones refused, and the shapes of `name`, `attributes`
+    /// and `identifiers`.
+    fn check_patch(&self, patch: &ProfilePatch) -> Result<(), Error> {
+        plan(patch).map(drop).map_err(Error::from)
+    }
+
     fn can_create(&self) -> bool {
         true
     }

@@ -274,6 +274,26 @@ pub(crate) async fn process(
             .cloned()
             .unwrap_or_default(),
     };
+    // Checked as the vendor crate would before sending: a row the run would refuse is
+    // refused in a dry run too, and nothing is sent for it.
+    if let Err(error) = updater.check_patch(&row.patch) {
+        let reason = format!("refused before sending: {error}");
+        let done = Done::of(RowOutcome::Failed {
+            reason: reason.clone(),
+            code: None,
+            retryable: false,
+        });
+        return Ok(if options.dry_run {
+            done
+        } else {
+            done.recording(Settled::Failed {
+                reason,
+                code: None,
+                retryable: false,
+                row_hash: facts.hash,
+            })
+        });
+    }
     // A row the vendor refused for its values is sent again only once it changes.
     if let Some(user) = &facts.known {
         if user.outcome == UserOutcome::Failed

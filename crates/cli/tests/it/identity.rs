@@ -192,3 +192,99 @@ async fn a_mirror_that_deletes_leavers_keyed_by_email_warns_that_an_address_chan
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dry_run_counts_what_the_run_then_does_for_every_kind_of_row() {
+    let emulator = sunshine_with_riders(4).await;
+    let dir = dir();
+    let (input, dry_report, run_report) = (
+        dir.join("riders.jsonl"),
+        dir.join("dry.json"),
+        dir.join("run.json"),
+    );
+    std::fs::write(
+        &input,
+        [
+            r#"{"email": "rider0@example.com", "saddle": "85cm", "ids": null}"#,
+            r#"{"email": "rider1@example.com", "saddle": "90cm"}"#,
+            r#"{"saddle": "90cm"}"#,
+            r#"{"email": "rider2@example.com", "saddle": "90cm"}"#,
+            r#"{"email": "rider2@example.com", "saddle": "91cm"}"#,
+            r#"{"email": "rider3@example.com", "saddle": "92cm", "ids": "not-an-array"}"#,
+            r#"{"email": "newbie@example.com", "saddle": "80cm"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let env = sunshine_env(&emulator.base_url());
+    let args = |report: &std::path::Path, dry: bool| {
+        let mut args: Vec<String> = SUNSHINE_MAP.iter().map(|s| (*s).to_owned()).collect();
+        args.extend(
+            [
+                "--map",
+                "ids=identifiers",
+                "--input",
+                input.to_str().unwrap(),
+                "--mode",
+                "upsert",
+                "--rate",
+                "0",
+                "--report",
+                report.to_str().unwrap(),
+            ]
+            .map(str::to_owned),
+        );
+        if dry {
+            args.push("--dry-run".to_owned());
+        }
+        args
+    };
+    let run = |args: Vec<String>| {
+        let env = env.clone();
+        async move {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            sync(&refs, &env_refs(&env)).await
+        }
+    };
+    let (dry_code, stdout, stderr) = run(args(&dry_report, true)).await;
+    assert_eq!(dry_code, 1, "a refused and a malformed row: {stderr}");
+    assert!(
+        !stdout.contains("rider3@example.com: would create"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = run(args(&run_report, false)).await;
+    assert_eq!(code, dry_code, "{stderr}");
+    let (dry, done) = (
+        &report(&dry_report)["summary"],
+        &report(&run_report)["summary"],
+    );
+    let pairs = [
+        ("would_update", "updated", 2),
+        ("would_create", "created", 1),
+        ("unchanged", "unchanged", 1),
+        ("malformed", "malformed", 1),
+        ("superseded", "superseded", 1),
+        ("failed", "failed", 1),
+    ];
+    for (would, did, expected) in pairs {
+        assert_eq!(
+            (dry[would].as_u64(), done[did].as_u64()),
+            (Some(expected), Some(expected)),
+            "{would} / {did}: dry {dry}, run {done}"
+        );
+    }
+    let refused = report(&run_report)["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "rider3@example.com")
+        .cloned()
+        .unwrap();
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("an array of {type, value} objects"),
+        "{refused}"
+    );
+}
