@@ -346,6 +346,79 @@ async fn ctrl_c_ends_a_wait_for_the_vendors_limit_and_records_the_run_as_interru
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_leaves_at_once_with_the_run_recorded_as_stopped() {
+    let n = 20;
+    let emulator = sunshine_with_riders(n).await;
+    let env = sunshine_env(&emulator.base_url());
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    crate::sync::riders_csv(&input, n);
+    let state = dir.join("state.db");
+    emulator.faults().set_rate_limit_per_minute(Some(1));
+    let seen = emulator.faults().requests_seen();
+    let child = tokio::process::Command::new(crate::PROFILES)
+        .args([
+            "sync",
+            "--vendor",
+            "sunshine",
+            "--source",
+            "coolbikes",
+            "--type",
+            "rider",
+        ])
+        .args([
+            "--map",
+            "saddle=attributes.saddle_height",
+            "--rate",
+            "0",
+            "--input",
+        ])
+        .arg(&input)
+        .arg("--state")
+        .arg(&state)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while emulator.faults().requests_seen() < seen + 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = child.id().unwrap().to_string();
+    let interrupted = std::time::Instant::now();
+    for _ in 0..2 {
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    // Not the 5 s grace: the second Ctrl-C left the rows in flight.
+    assert!(
+        interrupted.elapsed() < std::time::Duration::from_secs(4),
+        "{stderr}"
+    );
+    assert!(stderr.contains("leaving the rows in flight"), "{stderr}");
+    let status: String = rusqlite::Connection::open(&state)
+        .unwrap()
+        .query_row(
+            "SELECT status FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "stopped");
+    emulator.faults().set_rate_limit_per_minute(None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quiet_prints_only_errors_verbose_adds_the_request_log_and_completions_are_made() {
     let emulator = sunshine_with_riders(3).await;
     let env = sunshine_env(&emulator.base_url());

@@ -1261,6 +1261,25 @@ mod tests {
         assert!(error.to_string().contains("removed or replaced"), "{error}");
     }
 
+    #[test]
+    fn two_first_runs_on_one_new_file_make_its_tables_once() {
+        let path = scratch("two-first-runs");
+        let opened: Vec<Result<SqliteState, StateError>> = std::thread::scope(|threads| {
+            let runs: Vec<_> = (0..4)
+                .map(|_| threads.spawn(|| SqliteState::open(&path)))
+                .collect();
+            runs.into_iter().map(|run| run.join().unwrap()).collect()
+        });
+        for store in &opened {
+            assert!(store.is_ok(), "{:?}", store.as_ref().err());
+        }
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SqliteState::schema_version());
+    }
+
     #[tokio::test]
     async fn a_dropped_column_is_said_in_words_not_in_sql() {
         let path = scratch("dropped");
