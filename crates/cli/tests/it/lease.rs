@@ -273,3 +273,83 @@ async fn a_state_removed_while_a_night_runs_stops_it_with_exit_2() {
         "{stderr}"
     );
 }
+
+/// A file made read-only for this test, and writable again when dropped (so that its
+/// folder can be removed): 0444 for a user, immutable for root, whom permissions do not stop.
+#[cfg(unix)]
+struct ReadOnly(std::path::PathBuf);
+
+#[cfg(unix)]
+impl ReadOnly {
+    fn make(path: &std::path::Path) -> Self {
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if root {
+            let made = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(path)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                made,
+                "as root, a read-only file needs `chattr +i` (e2fsprogs, on ext4 or similar): run the tests as another user, or where chattr works"
+            );
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        }
+        Self(path.to_owned())
+    }
+}
+
+#[cfg(unix)]
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o600));
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_state_is_refused_with_exit_2_saying_so() {
+    let emulator = sunshine_with_riders(3).await;
+    // On the project's own disk, where the file attributes root needs are supported.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "read-only-{}-{}",
+        std::process::id(),
+        emulator.base_url().rsplit(':').next().unwrap_or("0")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (input, state) = (dir.join("riders.csv"), dir.join("state.db"));
+    riders_csv(&input, 3);
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    args.extend(["--rate", "0"]);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    let seen = emulator.faults().requests_seen();
+    let guard = ReadOnly::make(&state);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    drop(guard);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot be used: it is read-only"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("move it aside and run again"), "{stderr}");
+    assert_eq!(emulator.faults().requests_seen(), seen, "nothing was sent");
+    let _ = std::fs::remove_dir_all(&dir);
+}
