@@ -664,3 +664,64 @@ async fn allow_leavers_left_in_the_nightly_line_approves_the_held_set_once() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(emulator.profiles().len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_while_it_deletes_an_approved_set_is_finished_by_the_same_command() {
+    let emulator = crate::sync::sunshine_with_riders(40).await;
+    let dir = dir();
+    let (input, state, report_path) = (
+        dir.join("riders.csv"),
+        dir.join("state.db"),
+        dir.join("report.json"),
+    );
+    let export = |riders: std::ops::Range<usize>| {
+        let mut csv = String::from("email,saddle\n");
+        for i in riders {
+            csv.push_str(&format!("rider{i}@example.com,85cm\n"));
+        }
+        std::fs::write(&input, csv).unwrap();
+    };
+    let env = sunshine_env(&emulator.base_url());
+    let mut args = sunshine_sync(&input, &state, &report_path, "mirror");
+    args.extend(["--leavers", "delete"]);
+    export(0..40);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    // Twenty leave: held, then approved with a slow pace, and killed after a few deletes.
+    export(20..40);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 4, "{stderr}");
+    let mut approved = args.clone();
+    approved.extend(["--allow-leavers", "20"]);
+    let at = approved.iter().position(|a| *a == "0").unwrap();
+    let mut slow = approved.clone();
+    slow[at] = "120";
+    slow.extend(["--concurrency", "1"]);
+    let mut child = tokio::process::Command::new(PROFILES)
+        .arg("sync")
+        .args(&slow)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while emulator.profiles().len() > 36 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().await.unwrap();
+    let left = emulator.profiles().len();
+    assert!(
+        (21..=36).contains(&left),
+        "killed part-way: {left} profiles left"
+    );
+    // The same command (its count no longer matches what is left): the set is finished.
+    let (code, _, stderr) = sync(&approved, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(emulator.profiles().len(), 20);
+    // The approval is spent: a later leaver above the limit is held again.
+    export(23..40);
+    let (code, _, stderr) = sync(&approved, &env_refs(&env)).await;
+    assert_eq!(code, 4, "{stderr}");
+    assert_eq!(emulator.profiles().len(), 20);
+}
