@@ -401,3 +401,62 @@ async fn a_retry_after_of_eleven_days_holds_the_requests_behind_it_two_seconds_a
     );
     assert_eq!(requests.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_night_whose_reads_answer_pages_that_do_not_parse_fails_the_row_and_never_says_applied() {
+    use profile_core::KeyKind;
+    use profile_sunshine::SunshineUpdater;
+    use profile_sync::input::{Format, InputOptions};
+    use profile_sync::mapping::Mapping;
+    use profile_sync::source::FileSource;
+    use profile_sync::store::{MemoryState, ScopeKey};
+    use profile_sync::{Night, SyncOptions};
+
+    let (base, requests) =
+        server(|_| http("200 OK", "text/html", "<html>maintenance</html>")).await;
+    let client = SunshineClient::builder(
+        BaseUrl::parse(&base).unwrap(),
+        SunshineAuth::api_token(
+            "devs@coolbikes.com",
+            "6wiIBWbGkBMo1mRDMuVwkw1EPsNkeUj95PIz2akv",
+        ),
+    )
+    .http(config())
+    .retry(RetryPolicy::default().with_backoff(Duration::from_millis(5), Duration::from_millis(20)))
+    .build()
+    .unwrap();
+    let path = std::env::temp_dir().join(format!("hostile-night-{}.csv", std::process::id()));
+    std::fs::write(&path, "email,saddle\njdoe@example.com,87cm\n").unwrap();
+    let mut source = FileSource::open(&path, InputOptions::new(Format::Csv)).unwrap();
+    let mapping = Mapping::from_flags(
+        "email",
+        KeyKind::Email,
+        &[("saddle".into(), "attributes.saddle_height".into())],
+    )
+    .unwrap();
+    let scope = ScopeKey {
+        vendor: "sunshine".into(),
+        base_url: base.clone(),
+        name: "source=coolbikes;type=rider".into(),
+        key_kind: "email".into(),
+    };
+    let report = Night::new(
+        Arc::new(SunshineUpdater::new(client, "coolbikes", "rider")),
+        Arc::new(MemoryState::new()),
+        scope,
+        mapping,
+    )
+    .options(SyncOptions::default())
+    .run(&mut source, |_| {})
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&path);
+    // The read was sent again (it is idempotent), then failed: nothing was written.
+    assert!(requests.load(Ordering::SeqCst) > 1);
+    assert_eq!((report.summary.failed, report.summary.unknown), (1, 0));
+    assert!(
+        report.failures[0].detail.starts_with("the read failed"),
+        "{:?}",
+        report.failures
+    );
+}

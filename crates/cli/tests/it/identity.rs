@@ -288,3 +288,51 @@ async fn the_dry_run_counts_what_the_run_then_does_for_every_kind_of_row() {
         "{refused}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_from_the_vendor_is_printed_with_its_control_characters_escaped() {
+    let emulator = sunshine_with_riders(2).await;
+    // The vendor's refusal carries an ANSI sequence that would clear the operator's screen.
+    emulator.faults().respond_next(
+        1,
+        422,
+        "{\"errors\":[{\"code\":\"InvalidValue\",\"title\":\"bad \\u001b[2J value\"}]}",
+    );
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    std::fs::write(&input, "email,saddle\nrider1@example.com,87cm\n").unwrap();
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend(["--input", input.to_str().unwrap(), "--rate", "0"]);
+    let (code, stdout, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("bad \\u{1b}[2J value"), "{stderr}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'),
+        "{stderr:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_from_a_flag_or_an_export_is_printed_with_its_control_characters_escaped() {
+    let emulator = sunshine_with_riders(1).await;
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    crate::sync::riders_csv(&input, 1);
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    // A key column whose name would rewrite the terminal, echoed back in the error.
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--key",
+        "e\u{1b}[2Jmail",
+    ]);
+    let (code, stdout, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("e\\u{1b}[2Jmail"), "{stderr}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'),
+        "{stderr:?}"
+    );
+}
