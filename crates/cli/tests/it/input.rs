@@ -240,17 +240,15 @@ async fn ctrl_c_finishes_the_rows_in_flight_writes_the_report_and_exits_130() {
     assert_eq!(report(&report_path)["runs"].as_array().unwrap().len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_ends_a_wait_for_the_vendors_limit_and_records_the_run_as_interrupted() {
-    let n = 20;
-    let emulator = sunshine_with_riders(n).await;
-    let env = sunshine_env(&emulator.base_url());
-    let dir = dir();
-    let input = dir.join("riders.csv");
-    crate::sync::riders_csv(&input, n);
-    let (state, report_path) = (dir.join("state.db"), dir.join("report.json"));
-    // One request a minute at the emulator: after the first, every row waits for the
-    // vendor's window (its 429s say so), for far longer than anyone waits at a terminal.
+/// Starts a Sunshine night of the export and state in `args` (`--input` first) against an
+/// emulator held to one request a minute, and waits until it is in the vendor's wait: the
+/// first row's read went through, the next requests were told to wait (its 429s say so),
+/// for far longer than anyone waits at a terminal.
+async fn night_in_the_vendors_wait(
+    emulator: &profile_emulator::sunshine::SunshineEmulator,
+    env: &[(&'static str, String)],
+    args: &[&std::ffi::OsStr],
+) -> tokio::process::Child {
     emulator.faults().set_rate_limit_per_minute(Some(1));
     let seen = emulator.faults().requests_seen();
     let child = tokio::process::Command::new(crate::PROFILES)
@@ -270,21 +268,40 @@ async fn ctrl_c_ends_a_wait_for_the_vendors_limit_and_records_the_run_as_interru
             "0",
             "--input",
         ])
-        .arg(&input)
-        .arg("--state")
-        .arg(&state)
-        .arg("--report")
-        .arg(&report_path)
+        .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    // The first row's read went through; the next requests are told to wait.
     while emulator.faults().requests_seen() < seen + 2 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_a_wait_for_the_vendors_limit_and_records_the_run_as_interrupted() {
+    let n = 20;
+    let emulator = sunshine_with_riders(n).await;
+    let env = sunshine_env(&emulator.base_url());
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    crate::sync::riders_csv(&input, n);
+    let (state, report_path) = (dir.join("state.db"), dir.join("report.json"));
+    let child = night_in_the_vendors_wait(
+        &emulator,
+        &env,
+        &[
+            input.as_os_str(),
+            "--state".as_ref(),
+            state.as_os_str(),
+            "--report".as_ref(),
+            report_path.as_os_str(),
+        ],
+    )
+    .await;
     let pid = child.id().unwrap().to_string();
     let interrupted = std::time::Instant::now();
     assert!(
@@ -354,37 +371,12 @@ async fn a_second_ctrl_c_leaves_at_once_with_the_run_recorded_as_stopped() {
     let input = dir.join("riders.csv");
     crate::sync::riders_csv(&input, n);
     let state = dir.join("state.db");
-    emulator.faults().set_rate_limit_per_minute(Some(1));
-    let seen = emulator.faults().requests_seen();
-    let child = tokio::process::Command::new(crate::PROFILES)
-        .args([
-            "sync",
-            "--vendor",
-            "sunshine",
-            "--source",
-            "coolbikes",
-            "--type",
-            "rider",
-        ])
-        .args([
-            "--map",
-            "saddle=attributes.saddle_height",
-            "--rate",
-            "0",
-            "--input",
-        ])
-        .arg(&input)
-        .arg("--state")
-        .arg(&state)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while emulator.faults().requests_seen() < seen + 2 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let child = night_in_the_vendors_wait(
+        &emulator,
+        &env,
+        &[input.as_os_str(), "--state".as_ref(), state.as_os_str()],
+    )
+    .await;
     let pid = child.id().unwrap().to_string();
     let interrupted = std::time::Instant::now();
     for _ in 0..2 {

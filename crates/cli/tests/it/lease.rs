@@ -12,11 +12,13 @@ use crate::sync::{
     SUNSHINE_MAP, dir, env_refs, report, riders_csv, sunshine_env, sunshine_with_riders, sync,
 };
 
-/// Starts `profiles sync {args}` and waits until the emulator has seen its first request.
+/// Starts `profiles sync {args}` (its standard error to `stderr`) and waits until the
+/// emulator has seen its first requests.
 async fn start_slow_night(
     args: &[&str],
     env: &[(&'static str, String)],
     faults: &profile_emulator::FaultController,
+    stderr: Stdio,
 ) -> tokio::process::Child {
     let seen = faults.requests_seen();
     let child = Command::new(PROFILES)
@@ -24,7 +26,7 @@ async fn start_slow_night(
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -56,7 +58,7 @@ async fn a_second_run_on_a_held_state_exits_5_sending_nothing_and_with_wait_runs
     // Two requests a second: the first night (12 reads, 8 writes) takes about ten seconds.
     let mut slow = args.clone();
     slow.extend(["--rate", "120", "--concurrency", "1"]);
-    let mut first = start_slow_night(&slow, &env, emulator.faults()).await;
+    let mut first = start_slow_night(&slow, &env, emulator.faults(), Stdio::null()).await;
 
     // The state is private to its owner.
     #[cfg(unix)]
@@ -117,7 +119,7 @@ async fn a_holder_killed_mid_night_does_not_lock_the_scope() {
     ]);
     let mut slow = args.clone();
     slow.extend(["--rate", "120", "--concurrency", "1"]);
-    let mut killed = start_slow_night(&slow, &env, emulator.faults()).await;
+    let mut killed = start_slow_night(&slow, &env, emulator.faults(), Stdio::null()).await;
     killed.kill().await.unwrap();
 
     // The same command at once: the dead holder's lease is taken over.
@@ -244,18 +246,7 @@ async fn a_state_removed_while_a_night_runs_stops_it_with_exit_2() {
         state.to_str().unwrap(),
     ]);
     args.extend(["--rate", "120", "--concurrency", "1"]);
-    let seen = emulator.faults().requests_seen();
-    let child = Command::new(PROFILES)
-        .arg("sync")
-        .args(&args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while emulator.faults().requests_seen() < seen + 2 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let child = start_slow_night(&args, &env, emulator.faults(), Stdio::piped()).await;
     assert!(state.exists(), "the night opened its state");
     for suffix in ["", "-wal", "-shm"] {
         let mut name = state.clone().into_os_string();
