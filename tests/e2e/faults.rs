@@ -195,6 +195,7 @@ fn row(line: usize, user: UserRef, patch: ProfilePatch) -> SyncRow {
         line: line as u64 + 1,
         key: user.to_string(),
         user,
+        address: None,
         patch,
     }
 }

@@ -187,6 +187,27 @@ impl ProfileUpdater for CaptureUpdater {
         Ok(Some(created.uuid))
     }
 
+    /// `entity.update` by `uuid` setting the key's attribute (`email` for
+    /// [`UserRef::Email`]) to its new value: the record keeps its uuid, and Capture refuses
+    /// an address another record holds (361, a unique violation).
+    async fn rekey(&self, id: &str, from: Option<&UserRef>, to: &UserRef) -> Result<bool, Error> {
+        let _ = from;
+        let (attribute, value) = match to {
+            UserRef::Email(email) => ("email", email),
+            UserRef::Key { attribute, value } => (attribute.as_str(), value),
+            _ => {
+                return Err(Error::invalid_input(
+                    "a Capture record's key is an attribute, not its id",
+                ));
+            }
+        };
+        let patch = ProfilePatch::new()
+            .set(attribute, Value::String(value.clone()))
+            .map_err(|error| Error::invalid_input(error.to_string()))?;
+        self.write(&UserRef::Id(id.to_owned()), &patch).await?;
+        Ok(true)
+    }
+
     fn can_delete(&self) -> bool {
         true
     }
@@ -305,7 +326,7 @@ impl ProfileUpdater for CaptureUpdater {
 
     /// Only the top-level attributes the patch names (`attributes`), each whole: a record's
     /// other attributes (plurals of hundreds of elements, say) are neither sent nor decoded.
-    /// The profile read this way has no id unless the patch names `uuid`.
+    /// The record's `uuid` is read too, as the profile's id.
     async fn get_for(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Profile, Error> {
         let mut names: Vec<&str> = Vec::new();
         for change in patch.changes() {
@@ -317,6 +338,10 @@ impl ProfileUpdater for CaptureUpdater {
         }
         if names.is_empty() {
             return self.get(user).await;
+        }
+        // The uuid too: a sync links the record to the person by it.
+        if !names.contains(&"uuid") {
+            names.push("uuid");
         }
         let read = EntityRead::new(self.type_name.clone(), locator(user)?).only(names);
         Ok(to_profile(self.client.entity(&read).await?))

@@ -98,6 +98,14 @@ impl ProfileUpdater for LumAppsUpdater {
         false
     }
 
+    /// Nothing to send: a LumApps user's address comes from the identity provider (a rename
+    /// there keeps the user's uid), and a directory save does not change it. A sync that
+    /// follows the user by uid finds them under whatever address they now have.
+    async fn rekey(&self, id: &str, from: Option<&UserRef>, to: &UserRef) -> Result<bool, Error> {
+        let _ = (id, from, to);
+        Ok(false)
+    }
+
     /// Each path is one field of the directory's template, by its title in the updater's
     /// language or by its uuid (the template was read when the updater was made).
     async fn check_fields(&self, fields: &[FieldPath]) -> Result<FieldCheck, Error> {

@@ -499,6 +499,22 @@ pub trait ProfileUpdater: Send + Sync {
         )))
     }
 
+    /// Gives the profile whose vendor id is `id` the key `to` (an e-mail address, a unique
+    /// attribute's value) in place of `from`, the key it was last known by (when known):
+    /// what a sync that follows people by a permanent id does when a person's address
+    /// changes at the source. The profile keeps its id and everything else it holds; a key
+    /// that another profile holds is refused with the vendor's reason. A profile the vendor
+    /// no longer has is [`Error::is_not_found`]. Answers whether anything was written (not
+    /// when the profile holds the key already). The default refuses with
+    /// [`Error::InvalidInput`]: the vendor's key cannot be changed through this API.
+    async fn rekey(&self, id: &str, from: Option<&UserRef>, to: &UserRef) -> Result<bool, Error> {
+        let _ = from;
+        Err(Error::invalid_input(format!(
+            "{} cannot change the key of profile {id} to {to} through this API",
+            self.vendor()
+        )))
+    }
+
     /// Whether [`write`](Self::write) changes only the fields it is given (the default).
     /// A vendor whose save replaces the whole user (LumApps) answers `false`, and a sync
     /// that knows what the profile holds still reads it before writing.

@@ -223,6 +223,59 @@ impl ProfileUpdater for SunshineUpdater {
         Ok(Some(outcome.profile.id))
     }
 
+    /// Reads the profile by id, then replaces it by id (`PUT /api/v2/user_profiles/{id}`)
+    /// with its name, attributes and every other identifier kept: the identifier of the
+    /// key's type that held `from` gives way to one holding `to`. A PATCH cannot do it: it
+    /// adds identifiers and never removes one. Nothing is written when the profile holds
+    /// `to` already and not `from`.
+    async fn rekey(&self, id: &str, from: Option<&UserRef>, to: &UserRef) -> Result<bool, Error> {
+        let identifier = |user: &UserRef| match user {
+            UserRef::Email(email) => Some(("email".to_owned(), email.clone())),
+            UserRef::Key { attribute, value } => Some((attribute.clone(), value.clone())),
+            _ => None,
+        };
+        let Some((kind, new)) = identifier(to) else {
+            return Err(Error::invalid_input(
+                "a Sunshine profile's key is an identifier, not its profile id",
+            ));
+        };
+        let old = from.and_then(identifier).map(|(_, value)| value);
+        // Zendesk keeps e-mail (and twitter) identifiers lower-cased.
+        let same = |a: &str, b: &str| a == b || (kind == "email" && a.eq_ignore_ascii_case(b));
+        let id = ProfileId::new(id.to_owned())?;
+        let requests = self.client.requests();
+        let fields = self
+            .client
+            .profile_fields(requests.get_profile(&ProfileLocator::Id(id.clone())))
+            .await?;
+        let mut content = content_from(&fields)?;
+        let held = |value: &str| {
+            content
+                .identifiers
+                .iter()
+                .any(|i| i.identifier_type == kind && same(&i.value, value))
+        };
+        if held(&new)
+            && !old
+                .as_deref()
+                .is_some_and(|old| !same(old, &new) && held(old))
+        {
+            return Ok(false);
+        }
+        content.identifiers.retain(|i| {
+            !(i.identifier_type == kind && old.as_deref().is_some_and(|old| same(&i.value, old)))
+        });
+        if !content
+            .identifiers
+            .iter()
+            .any(|i| i.identifier_type == kind && same(&i.value, &new))
+        {
+            content.identifiers.push(Identifier::new(kind.clone(), new));
+        }
+        let request = requests.replace_profile(&id, &content)?;
+        self.client.profile_fields(request).await.map(|_| true)
+    }
+
     fn can_delete(&self) -> bool {
         true
     }

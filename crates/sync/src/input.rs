@@ -603,7 +603,41 @@ pub fn row_key(
     options: &InputOptions,
 ) -> Result<(String, u64), RowError> {
     let (line, row) = raw?;
-    Ok((key_of(line, &row, mapping, options)?, line))
+    let key = match &mapping.anchor {
+        Some(anchor) => id_of(line, &row, anchor, "anchor")?,
+        None => key_of(line, &row, mapping, options)?,
+    };
+    Ok((key, line))
+}
+
+/// The value of an identifying column (`what`: the key, the anchor): text with no control
+/// character, or a number.
+fn id_of(
+    line: u64,
+    row: &Map<String, Value>,
+    column: &str,
+    what: &str,
+) -> Result<String, RowError> {
+    let value = match row.get(column) {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => {
+            return Err(RowError {
+                line,
+                reason: format!("no value in the {what} column `{column}`"),
+            });
+        }
+    };
+    if value.chars().any(char::is_control) {
+        return Err(RowError {
+            line,
+            reason: format!(
+                "the {what} {} holds a control character: no address has one",
+                value.escape_debug()
+            ),
+        });
+    }
+    Ok(value)
 }
 
 fn key_of(
@@ -612,25 +646,7 @@ fn key_of(
     mapping: &Mapping,
     options: &InputOptions,
 ) -> Result<String, RowError> {
-    let key = match row.get(&mapping.key_column) {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => {
-            return Err(RowError {
-                line,
-                reason: format!("no value in the key column `{}`", mapping.key_column),
-            });
-        }
-    };
-    if key.chars().any(char::is_control) {
-        return Err(RowError {
-            line,
-            reason: format!(
-                "the key {} holds a control character: no address has one",
-                key.escape_debug()
-            ),
-        });
-    }
+    let key = id_of(line, row, &mapping.key_column, "key")?;
     Ok(if options.key_lowercase {
         key.to_lowercase()
     } else {
@@ -666,10 +682,17 @@ pub fn to_sync_row(
             Some(value) => patch = patch.set_path(field.clone(), value.clone()),
         }
     }
+    // Anchored, the state knows the person by the anchor, and the key is where the vendor
+    // finds them (until the state links the anchor to the vendor's id).
+    let (key, address) = match &mapping.anchor {
+        Some(anchor) => (id_of(line, &row, anchor, "anchor")?, Some(key)),
+        None => (key, None),
+    };
     Ok(SyncRow {
         line,
-        user: mapping.key_kind.user(&key),
+        user: mapping.key_kind.user(address.as_deref().unwrap_or(&key)),
         key,
+        address,
         patch,
     })
 }

@@ -157,7 +157,18 @@ pub(crate) async fn retire(
     if ctx.options.dry_run {
         return Ok(Done::of(RowOutcome::WouldRetire { deleted }));
     }
-    let user = ctx.key_kind.user(&leaver.key);
+    // Anchored, the key is the source's id, which addresses nothing at the vendor: the
+    // leaver is the profile the anchor was linked to (none linked: none to retire).
+    let user = match (ctx.anchored, &leaver.vendor_id) {
+        (false, _) => ctx.key_kind.user(&leaver.key),
+        (true, Some(id)) => profile_core::UserRef::Id(id.clone()),
+        (true, None) => {
+            return Ok(Done::of(RowOutcome::Gone).recording(Settled::Retired {
+                deleted: true,
+                fields: Map::new(),
+            }));
+        }
+    };
     ctx.store.intend(ctx.scope, ctx.run, &leaver.key).await?;
     let updater = ctx.updater.as_ref();
     let (result, fields) = match action {

@@ -7,6 +7,7 @@
 //! let file = r#"
 //! [sunshine]
 //! key = "email"
+//! anchor = "employee_id"
 //! source = "coolbikes"
 //! type = "rider"
 //! mode = "upsert"
@@ -17,6 +18,9 @@
 //! let mapping = Mapping::from_section(section, &Default::default())?;
 //! assert_eq!(mapping.fields[0].1.to_string(), "attributes.saddle_height");
 //! assert_eq!(mapping.scope.get("source"), Some("coolbikes"));
+//! // People are followed by their employee id: a scope of its own in the state.
+//! assert_eq!(mapping.anchor.as_deref(), Some("employee_id"));
+//! assert_eq!(mapping.scope_key_kind(), "anchor:employee_id");
 //! # Ok::<(), profile_sync::mapping::MappingError>(())
 //! ```
 
@@ -64,6 +68,9 @@ pub struct Section {
     pub key: Option<String>,
     /// What the key is (`email`, `id`, an attribute).
     pub key_kind: Option<String>,
+    /// The column holding the source's permanent id of a person (an employee id): the
+    /// state follows them by it, whatever their key becomes.
+    pub anchor: Option<String>,
     /// `update`, `upsert` or `mirror`.
     pub mode: Option<String>,
     /// What a mirror does to leavers.
@@ -187,6 +194,10 @@ pub struct Mapping {
     pub key_column: String,
     /// What its values are.
     pub key_kind: KeyKind,
+    /// The column holding the source's permanent id of a person, if any: the state then
+    /// knows people by it and links it to the vendor's id, so that a changed key (a new
+    /// e-mail address) is an update of the same person.
+    pub anchor: Option<String>,
     /// Column → field, in order.
     pub fields: Vec<(String, FieldPath)>,
     /// What addresses records at the vendor.
@@ -206,6 +217,8 @@ pub struct MappingFlags {
     pub key: Option<String>,
     /// `--key-kind`.
     pub key_kind: Option<String>,
+    /// `--anchor`.
+    pub anchor: Option<String>,
     /// `--map COLUMN=FIELD`, each.
     pub maps: Vec<String>,
     /// The vendor's scope flags.
@@ -283,6 +296,7 @@ impl Mapping {
             key_kind: KeyKind::parse(
                 &pick(&flags.key_kind, &section.key_kind).unwrap_or_else(|| "email".to_owned()),
             ),
+            anchor: pick(&flags.anchor, &section.anchor),
             fields,
             scope: {
                 let mut scope = Scope::default();
@@ -323,9 +337,30 @@ impl Mapping {
         Ok(mapping)
     }
 
+    /// The key the state knows a row's user by: the anchor's value when the mapping has
+    /// one, as it is; else the key's, an e-mail address without regard to case (the
+    /// vendors match addresses so, or hold one address in one case).
+    pub fn state_key(&self, key: String) -> String {
+        match &self.anchor {
+            Some(_) => key,
+            None => crate::night::state_key(&self.key_kind, key),
+        }
+    }
+
+    /// The kind of key a state's scope records: the key's kind, or `anchor:COLUMN` when
+    /// people are followed by an anchor (a scope of its own: switching anchors on or off
+    /// starts a new state rather than making everyone a leaver).
+    pub fn scope_key_kind(&self) -> String {
+        match &self.anchor {
+            Some(anchor) => format!("anchor:{anchor}"),
+            None => self.key_kind.name().to_owned(),
+        }
+    }
+
     /// Refuses a mapping that names a column the input does not have.
     pub fn check_columns(&self, columns: &[String]) -> Result<(), MappingError> {
         let missing: Vec<String> = std::iter::once(&self.key_column)
+            .chain(self.anchor.as_ref())
             .chain(self.fields.iter().map(|(c, _)| c))
             .filter(|c| !columns.contains(c))
             .cloned()

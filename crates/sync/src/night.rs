@@ -416,12 +416,15 @@ impl Night {
             scope,
             run,
             key_kind: self.mapping.key_kind.clone(),
+            anchored: self.mapping.anchor.is_some(),
             options: self.options.clone(),
             bulk: None,
         };
         let first_night = !store.has_users(scope).await?;
         let mut stop: Option<SyncStop> = None;
-        if first_night || self.options.verify {
+        // A listing names people by their key, not by the source's anchor: anchored, each
+        // row is read on its own (by its key the first time, by the vendor's id after).
+        if (first_night || self.options.verify) && !ctx.anchored {
             let began = Instant::now();
             match read_everyone(&ctx, &fields, self.options.verify).await {
                 Ok(read) => {
@@ -592,7 +595,7 @@ impl Night {
         while let Some(raw) = rows.next().await {
             total += 1;
             match input::row_key(raw, &self.mapping, &self.rows) {
-                Ok((key, line)) => group.push((state_key(&self.mapping.key_kind, key), line)),
+                Ok((key, line)) => group.push((self.mapping.state_key(key), line)),
                 Err(_) => bad += 1,
             }
             if group.len() >= KEY_GROUP {
@@ -625,7 +628,7 @@ impl Night {
                 input::to_sync_row(raw, mapping, rules).map(|mut row| {
                     // The row's user stays addressed as written; the state knows it by its
                     // folded key.
-                    row.key = state_key(&mapping.key_kind, row.key);
+                    row.key = mapping.state_key(row.key);
                     row
                 })
             })

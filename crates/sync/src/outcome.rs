@@ -19,6 +19,10 @@ pub struct SyncRow {
     pub key: String,
     /// The user.
     pub user: UserRef,
+    /// With an anchor, the row's key (its e-mail address, say), which [`user`](Self::user)
+    /// addresses until the state links the anchor to the vendor's id; `key` is then the
+    /// anchor's value. `None` without an anchor.
+    pub address: Option<String>,
     /// What their profile should hold.
     pub patch: ProfilePatch,
 }

@@ -20,7 +20,8 @@ use crate::outcome::{
     FieldDiff, RowOutcome, SyncMode, SyncOptions, SyncRow, changed_fields, failed,
 };
 use crate::store::{
-    Confirmation, Known, RunId, ScopeId, Settled, StateError, StateStore, UserOutcome, UserState,
+    Confirmation, KEY_FIELD, Known, RunId, ScopeId, Settled, StateError, StateStore, UserOutcome,
+    UserState,
 };
 
 /// One row's result, as a night reports it.
@@ -58,6 +59,8 @@ pub(crate) struct RowContext {
     pub(crate) scope: ScopeId,
     pub(crate) run: RunId,
     pub(crate) key_kind: KeyKind,
+    /// People are followed by an anchor: the state's keys are the source's ids.
+    pub(crate) anchored: bool,
     pub(crate) options: SyncOptions,
     pub(crate) bulk: Option<BulkRead>,
 }
@@ -100,7 +103,18 @@ impl Done {
 
 /// The hash of what a row asks for: its changes, in order.
 pub fn row_hash(patch: &ProfilePatch) -> String {
+    hash_row(patch, None)
+}
+
+/// [`row_hash`], with the key an anchored row addresses its person by (a changed address is
+/// a changed row).
+fn hash_row(patch: &ProfilePatch, address: Option<&str>) -> String {
     let mut hasher = Sha1::new();
+    if let Some(address) = address {
+        hasher.update(b"k");
+        hasher.update(address.as_bytes());
+        hasher.update(b"\n");
+    }
     for change in patch.changes() {
         match change {
             FieldChange::Set { path, value } => {
@@ -265,7 +279,7 @@ pub(crate) async fn process(
     let options = &ctx.options;
     let updater = ctx.updater.as_ref();
     let facts = Facts {
-        hash: row_hash(&row.patch),
+        hash: hash_row(&row.patch, row.address.as_deref()),
         known: known.user,
         drift: ctx
             .bulk
@@ -313,6 +327,111 @@ pub(crate) async fn process(
             });
         }
     }
+    match &row.address {
+        Some(address) => anchored(ctx, row, address, facts).await,
+        None => addressed(ctx, row, facts).await,
+    }
+}
+
+/// An anchored row: addressed by the vendor's id the state links its anchor to (after
+/// giving that profile the row's key, where the key changed), else by its key; the key it
+/// was settled under is remembered with the values.
+async fn anchored(
+    ctx: &RowContext,
+    row: &SyncRow,
+    address: &str,
+    mut facts: Facts,
+) -> Result<Done, StateError> {
+    let linked = facts.known.as_ref().and_then(|user| {
+        let id = user.vendor_id.clone()?;
+        let under = user.fields.get(KEY_FIELD).and_then(Value::as_str);
+        Some((id, under.map(str::to_owned)))
+    });
+    let Some((id, under)) = linked else {
+        let done = addressed(ctx, row, facts).await?;
+        return Ok(linking(done, address, None, ctx));
+    };
+    let mut by_id = SyncRow {
+        user: UserRef::Id(id.clone()),
+        ..row.clone()
+    };
+    // An e-mail address whose case changed is the same address.
+    let same = under.as_deref().is_some_and(|under| {
+        under == address || (ctx.key_kind == KeyKind::Email && under.eq_ignore_ascii_case(address))
+    });
+    let mut moved = (!same).then(|| FieldDiff {
+        field: ctx.key_kind.name().to_owned(),
+        from: under.clone().map(Value::String),
+        to: Some(Value::String(address.to_owned())),
+    });
+    if moved.is_some() && !ctx.options.dry_run {
+        intend(ctx, row, facts.known.as_ref()).await?;
+        let from = under.as_deref().map(|under| ctx.key_kind.user(under));
+        match ctx.updater.rekey(&id, from.as_ref(), &row.user).await {
+            Ok(true) => {}
+            // Nothing to write (the vendor holds the key already): not a change.
+            Ok(false) => moved = None,
+            // The profile is gone from the vendor: the person is found by their key (and
+            // created, where the mode says so), as on a first night.
+            Err(error) if error.is_not_found() => {
+                by_id = row.clone();
+                facts.known = None;
+                moved = None;
+            }
+            // The new key is refused (another profile holds it, say): never a create.
+            Err(error) => return Ok(record_failure(facts.hash, &error)),
+        }
+    }
+    let done = addressed(ctx, &by_id, facts).await?;
+    Ok(linking(done, address, moved, ctx))
+}
+
+/// An anchored row's result with its key: remembered with the confirmed values, and, where
+/// the key changed, counted as a change of the row.
+fn linking(mut done: Done, address: &str, moved: Option<FieldDiff>, ctx: &RowContext) -> Done {
+    if let Some(Settled::Confirmed {
+        fields,
+        outcome,
+        written,
+        ..
+    }) = &mut done.settlement
+    {
+        fields.insert(KEY_FIELD.to_owned(), Value::String(address.to_owned()));
+        if let Some(diff) = &moved {
+            if *outcome == Confirmation::Unchanged {
+                *outcome = Confirmation::Updated;
+            }
+            written.insert(0, diff.field.clone());
+        }
+    }
+    let Some(diff) = moved else {
+        return done;
+    };
+    done.outcome = match std::mem::replace(&mut done.outcome, RowOutcome::Unchanged) {
+        RowOutcome::Unchanged if ctx.options.dry_run => RowOutcome::WouldUpdate {
+            changes: vec![diff],
+        },
+        RowOutcome::Unchanged => RowOutcome::Updated {
+            fields: vec![diff.field],
+        },
+        RowOutcome::Updated { mut fields } => {
+            fields.insert(0, diff.field);
+            RowOutcome::Updated { fields }
+        }
+        RowOutcome::WouldUpdate { mut changes } => {
+            changes.insert(0, diff);
+            RowOutcome::WouldUpdate { changes }
+        }
+        other => other,
+    };
+    done.from_state = false;
+    done
+}
+
+/// A row addressed as `row.user` says: see [`process`].
+async fn addressed(ctx: &RowContext, row: &SyncRow, facts: Facts) -> Result<Done, StateError> {
+    let options = &ctx.options;
+    let updater = ctx.updater.as_ref();
     // Written as it is, with no read (`--no-read-first`): a vendor that merges takes the
     // whole patch; one it does not have is a joiner.
     if !options.read_first && !options.dry_run && updater.write_merges() {
@@ -485,6 +604,19 @@ fn missing<'a>(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Done, StateError>> + Send + 'a>> {
     Box::pin(async move {
         let (updater, options) = (ctx.updater.as_ref(), &ctx.options);
+        // Anchored and gone by the vendor's id the state linked: found by the row's key
+        // (and created, where the mode says so), as on a first night.
+        if let (Some(address), UserRef::Id(_)) = (&row.address, &row.user) {
+            let by_key = SyncRow {
+                user: ctx.key_kind.user(address),
+                ..row.clone()
+            };
+            let facts = Facts {
+                known: None,
+                ..facts
+            };
+            return read_then_write(ctx, &by_key, facts, may_create).await;
+        }
         // Not found as written, but the state (or the night's bulk read) knows the user by
         // the vendor's id: the address differs in case only (Capture matches addresses
         // exactly). The user is updated by that id, never created a second time.

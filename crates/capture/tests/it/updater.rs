@@ -173,7 +173,9 @@ async fn a_sync_reads_only_the_attributes_its_patch_names() {
     let applied = updater.apply_pending(&user, &patch, true).await.unwrap();
     let mut read: Vec<&String> = applied.before.fields().keys().collect();
     read.sort();
-    assert_eq!(read, ["displayName", "givenName", "statuses"]);
+    // The uuid too, which links the record to the person.
+    assert_eq!(read, ["displayName", "givenName", "statuses", "uuid"]);
+    assert_eq!(applied.before.id(), whole.id());
     assert_eq!(
         applied.before.fields()["statuses"],
         whole.fields()["statuses"]

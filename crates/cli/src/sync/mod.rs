@@ -83,6 +83,12 @@ pub(crate) struct SyncArgs {
     /// What the key is: email, id, or the name of a unique attribute (default: email).
     #[arg(long, value_name = "KIND")]
     key_kind: Option<String>,
+    /// The column holding the source's permanent id of a person (an employee id, a CRM
+    /// id): the state links it to the vendor's id the first night and follows the person by
+    /// it, so that a changed key (a new e-mail address) updates the same person. Needs
+    /// --state to matter (see "Who is who: keys and anchors" in docs/cli.md).
+    #[arg(long, value_name = "COLUMN")]
+    anchor: Option<String>,
     /// Map a column to a profile field, as COLUMN=FIELD (repeatable; adds to the file's).
     #[arg(long = "map", value_name = "COLUMN=FIELD")]
     maps: Vec<String>,
@@ -576,6 +582,7 @@ fn mapping(args: &SyncArgs) -> Result<Mapping, CliError> {
         file: args.mapping.clone(),
         key: args.key.clone(),
         key_kind: args.key_kind.clone(),
+        anchor: args.anchor.clone(),
         maps: args.maps.clone(),
         scope,
     };
@@ -669,9 +676,10 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
     if mode == SyncMode::Mirror
         && matches!(leaver_action, Some(LeaverAction::Delete))
         && mapping.key_kind == profile_core::KeyKind::Email
+        && mapping.anchor.is_none()
     {
         crate::note!(
-            "warning: leavers are deleted and people are keyed by e-mail: a person whose address changes is deleted, then created anew (see \"Who is who: keys\" in docs/cli.md)"
+            "warning: leavers are deleted and people are keyed by e-mail: a person whose address changes is deleted, then created anew; follow people by a permanent id with --anchor COLUMN (see \"Who is who: keys and anchors\" in docs/cli.md)"
         );
     }
     let input_options = input_options(&args, &input_path)?;
@@ -690,7 +698,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
         vendor: entry.name.to_owned(),
         base_url: base_url.to_string(),
         name: entry.scope_name(&mapping.scope),
-        key_kind: mapping.key_kind.name().to_owned(),
+        key_kind: mapping.scope_key_kind(),
     };
     // The lease before the first request: building an updater may read (LumApps' template).
     let lease = ScopeLease::take(store.clone(), &scope, args.wait, |held| {

@@ -97,6 +97,17 @@ impl Users {
         }
     }
 
+    /// Gives the saved user at `from` the address `to`, keeping their id and uid (an
+    /// identity provider's rename). Answers whether there was such a saved user.
+    pub(crate) fn rename(&mut self, from: &str, to: &str) -> bool {
+        let Some(mut user) = self.saved.remove(&from.to_lowercase()) else {
+            return false;
+        };
+        user.insert("email".into(), Value::String(to.to_owned()));
+        self.saved.insert(to.to_lowercase(), user);
+        true
+    }
+
     pub(crate) fn by_email(&self, email: &str) -> Option<Map<String, Value>> {
         let key = email.to_lowercase();
         if let Some(user) = self.saved.get(&key) {

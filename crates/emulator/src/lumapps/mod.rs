@@ -685,6 +685,13 @@ impl Emulator<LumAppsState> {
         Ok(users.len())
     }
 
+    /// Renames a user seeded with [`seed`](Self::seed), as the identity provider does when
+    /// a person's address changes: the same id and uid, found under `to` and no longer
+    /// under `from`. Answers whether such a user was there.
+    pub fn rename(&self, from: &str, to: &str) -> bool {
+        self.state().users().rename(from, to)
+    }
+
     /// Makes every exchanged token invalid (as if they had expired), so that the next call
     /// with one answers 401.
     pub fn revoke_tokens(&self) {

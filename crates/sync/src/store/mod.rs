@@ -230,6 +230,11 @@ pub struct UserState {
     pub failed_at: Option<String>,
 }
 
+/// The entry of [`UserState::fields`] that holds, for a person followed by an anchor, the
+/// key (e-mail address) they were last settled under: the sync gives their profile a new
+/// key when the row's differs. Never a vendor field (no field path starts with `@`).
+pub const KEY_FIELD: &str = "@key";
+
 /// How a confirmed row came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
