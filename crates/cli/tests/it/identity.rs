@@ -659,6 +659,11 @@ async fn a_lumapps_rename_at_the_identity_provider_fails_nobody_anchored_or_not(
             "{user:?}"
         );
     }
+    // The same export again, anchored: the directory's template only.
+    let seen = emulator.faults().requests_seen();
+    let (code, _, stderr) = run(args(&anchored_state, true)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(emulator.faults().requests_seen() - seen, 1, "{stderr}");
     // A key whose case changes gives nobody the leaver fields either.
     let text = std::fs::read_to_string(&input)
         .unwrap()
