@@ -8,7 +8,7 @@ use profile_capture::{
     AttributePath, CaptureAuth, CaptureClient, CaptureUpdater, EntityLocator, EntityRead,
     EntityUpdate,
 };
-use profile_core::{ClientSettings, FieldPath, ProfilePatch, ProfileUpdater, RateLimit};
+use profile_core::{FieldPath, ProfilePatch, ProfileUpdater, RateLimit};
 use serde_json::{Map, Value};
 
 use crate::connect::{ClientCredentials, Endpoint, Politeness, SINGLE, env, given, need, pick};
@@ -66,8 +66,11 @@ impl CaptureFlags {
                 }
             }
         };
-        CaptureClient::builder(base.clone(), auth)
-            .rate_limit(politeness.limit(RateLimit::unlimited()))
+        politeness
+            .dress(
+                CaptureClient::builder(base.clone(), auth),
+                RateLimit::unlimited(),
+            )
             .build()
             .map_err(|e| CliError::vendor(e, &base))
     }

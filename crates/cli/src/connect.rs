@@ -2,8 +2,13 @@
 //! Capture and LumApps, and how polite to be. Flags first, then environment variables.
 //! Credentials are never printed.
 
+use std::sync::Arc;
+
 use clap::Args;
-use profile_core::{BaseUrl, InvalidBaseUrl, RateLimit, StatedLimit};
+use profile_core::{
+    ApiRequest, ApiResponse, BaseUrl, ClientSettings, HttpConfig, HttpTransport, InvalidBaseUrl,
+    RateLimit, StatedLimit, Transport,
+};
 
 use crate::error::CliError;
 
@@ -60,12 +65,15 @@ pub(crate) fn need(
 pub(crate) struct Politeness {
     pub(crate) per_minute: Option<u32>,
     pub(crate) max_in_flight: usize,
+    /// Print each request as it is sent (`profiles sync --only`).
+    pub(crate) show_requests: bool,
 }
 
 /// One call at a time, at the vendor's default pace.
 pub(crate) const SINGLE: Politeness = Politeness {
     per_minute: None,
     max_in_flight: 1,
+    show_requests: false,
 };
 
 impl Politeness {
@@ -79,6 +87,47 @@ impl Politeness {
         };
         limit.with_max_in_flight(self.max_in_flight)
     }
+
+    /// A client builder with these settings: the rate limit (`default` unless `--rate`
+    /// says otherwise), and each request printed as it is sent when asked.
+    pub(crate) fn dress<B: ClientSettings>(self, builder: B, default: RateLimit) -> B {
+        let builder = builder.rate_limit(self.limit(default));
+        if self.show_requests {
+            let http = HttpTransport::new(&HttpConfig::default()).map_err(|e| e.to_string());
+            builder.transport(Arc::new(Shown(http)))
+        } else {
+            builder
+        }
+    }
+}
+
+/// A transport that prints each request as the snapshots render it (credentials
+/// redacted) on standard error, then sends it, and prints the answer's status.
+#[derive(Debug)]
+struct Shown(Result<HttpTransport, String>);
+
+#[async_trait::async_trait]
+impl Transport for Shown {
+    async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, profile_core::Error> {
+        let transport = self
+            .0
+            .as_ref()
+            .map_err(|reason| profile_core::Error::invalid_input(reason.clone()))?;
+        crate::note!("request:\n{}", indent(&request.render()));
+        let answer = transport.send(request).await;
+        match &answer {
+            Ok(response) => crate::note!("answer: {}", response.status()),
+            Err(error) => crate::note!("answer: {error}"),
+        }
+        answer
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl Endpoint {

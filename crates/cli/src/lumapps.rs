@@ -74,8 +74,11 @@ impl LumAppsFlags {
                 )?,
             ),
         };
-        LumAppsClient::builder(base.clone(), auth)
-            .rate_limit(politeness.limit(RateLimit::unlimited()))
+        politeness
+            .dress(
+                LumAppsClient::builder(base.clone(), auth),
+                RateLimit::unlimited(),
+            )
             .retry(RetryPolicy::default())
             .build()
             .map_err(|e| CliError::vendor(e, &base))

@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use profile_core::{
-    ClientSettings, FieldPath, ProfilePatch, ProfileUpdater, RateLimit, StatedLimit,
-};
+use profile_core::{FieldPath, ProfilePatch, ProfileUpdater, RateLimit, StatedLimit};
 use profile_sunshine::{
     IdentifierQuery, ProfileId, ProfileLocator, SunshineAuth, SunshineClient, SunshineUpdater,
 };
@@ -66,12 +64,11 @@ impl SunshineFlags {
                 )?,
             ),
         };
-        SunshineClient::builder(base.clone(), auth)
-            .rate_limit(
-                politeness.limit(
-                    RateLimit::per_minute(profile_sunshine::DEFAULT_RATE_LIMIT_PER_MINUTE)
-                        .following(StatedLimit::Adopt),
-                ),
+        politeness
+            .dress(
+                SunshineClient::builder(base.clone(), auth),
+                RateLimit::per_minute(profile_sunshine::DEFAULT_RATE_LIMIT_PER_MINUTE)
+                    .following(StatedLimit::Adopt),
             )
             .build()
             .map_err(|e| CliError::vendor(e, &base))

@@ -597,17 +597,28 @@ fn strict_object(bytes: &[u8]) -> Result<Option<Map<String, Value>>, NotAnObject
 
 /// A row's key, as [`to_sync_row`] reads it, without the rest of the row: for a pass over
 /// the input that only needs its keys.
+///
+/// `None` for a row outside the mapping's scope (`where`).
 pub fn row_key(
     raw: RawRow,
     mapping: &Mapping,
     options: &InputOptions,
-) -> Result<(String, u64), RowError> {
+) -> Result<Option<(String, u64)>, RowError> {
     let (line, row) = raw?;
+    if let Some(compute) = &mapping.compute {
+        let in_scope = compute.in_scope(&row).map_err(|error| RowError {
+            line,
+            reason: error.to_string(),
+        })?;
+        if !in_scope {
+            return Ok(None);
+        }
+    }
     let key = match &mapping.anchor {
         Some(anchor) => id_of(line, &row, anchor, "anchor")?,
         None => key_of(line, &row, mapping, options)?,
     };
-    Ok((key, line))
+    Ok(Some((key, line)))
 }
 
 /// The value of an identifying column (`what`: the key, the anchor): text with no control
@@ -657,12 +668,29 @@ fn key_of(
 /// Turns a raw row into a sync row through the mapping: the key from the key column
 /// (lower-cased with `key_lowercase`), a change per mapped column. An empty cell or a
 /// `null` clears its field with [`EmptyCells::Clear`], and is left out otherwise.
+///
+/// With computed fields, each gets what its template renders (an empty text is an empty
+/// cell); a template that fails makes the row malformed. `None` for a row outside the
+/// mapping's scope (`where`).
 pub fn to_sync_row(
     raw: RawRow,
     mapping: &Mapping,
     options: &InputOptions,
-) -> Result<SyncRow, RowError> {
+) -> Result<Option<SyncRow>, RowError> {
     let (line, row) = raw?;
+    let computed = match &mapping.compute {
+        Some(compute) => match compute.apply(&row) {
+            Ok(Some(values)) => values,
+            Ok(None) => return Ok(None),
+            Err(error) => {
+                return Err(RowError {
+                    line,
+                    reason: format!("computed field {error}"),
+                });
+            }
+        },
+        None => Vec::new(),
+    };
     let key = key_of(line, &row, mapping, options)?;
     let mut patch = ProfilePatch::new();
     for (column, field) in &mapping.fields {
@@ -682,19 +710,26 @@ pub fn to_sync_row(
             Some(value) => patch = patch.set_path(field.clone(), value.clone()),
         }
     }
+    for (field, value) in computed {
+        if !value.is_empty() {
+            patch = patch.set_path(field, Value::String(value));
+        } else if options.empty == EmptyCells::Clear {
+            patch.push(FieldChange::Remove { path: field });
+        }
+    }
     // Anchored, the state knows the person by the anchor, and the key is where the vendor
     // finds them (until the state links the anchor to the vendor's id).
     let (key, address) = match &mapping.anchor {
         Some(anchor) => (id_of(line, &row, anchor, "anchor")?, Some(key)),
         None => (key, None),
     };
-    Ok(SyncRow {
+    Ok(Some(SyncRow {
         line,
         user: mapping.key_kind.user(address.as_deref().unwrap_or(&key)),
         key,
         address,
         patch,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -839,19 +874,25 @@ mod tests {
         let text: &'static [u8] = b"email,name\nJDoe@Example.com,\n";
         let skip = InputOptions::new(Format::Csv);
         let (_, mut rows) = open_reader("in", text, &skip).unwrap();
-        let row = to_sync_row(rows.next().unwrap(), &mapping, &skip).unwrap();
+        let row = to_sync_row(rows.next().unwrap(), &mapping, &skip)
+            .unwrap()
+            .unwrap();
         assert!(row.patch.is_empty());
         assert_eq!(row.key, "JDoe@Example.com");
         let clear = skip.empty(EmptyCells::Clear).key_lowercase(true);
         let (_, mut rows) = open_reader("in", text, &clear).unwrap();
-        let row = to_sync_row(rows.next().unwrap(), &mapping, &clear).unwrap();
+        let row = to_sync_row(rows.next().unwrap(), &mapping, &clear)
+            .unwrap()
+            .unwrap();
         assert_eq!(row.key, "jdoe@example.com");
         assert!(matches!(row.patch.changes(), [FieldChange::Remove { .. }]));
         // JSON Lines' null likewise.
         let jsonl = InputOptions::new(Format::Jsonl).empty(EmptyCells::Clear);
         let (_, mut rows) =
             open_reader("in", &b"{\"email\":\"a@x\",\"name\":null}\n"[..], &jsonl).unwrap();
-        let row = to_sync_row(rows.next().unwrap(), &mapping, &jsonl).unwrap();
+        let row = to_sync_row(rows.next().unwrap(), &mapping, &jsonl)
+            .unwrap()
+            .unwrap();
         assert!(matches!(row.patch.changes(), [FieldChange::Remove { .. }]));
     }
 }

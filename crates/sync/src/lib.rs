@@ -79,6 +79,7 @@
 //! [`store::MemoryState`] for a night that starts from what the vendor holds), and every
 //! store passes [`store::conformance::check`].
 
+pub mod compute;
 pub mod input;
 mod leavers;
 pub mod mapping;

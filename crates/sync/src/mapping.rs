@@ -26,9 +26,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use profile_core::{FieldPath, InvalidFieldPath, KeyKind};
 use serde::Deserialize;
+
+use crate::compute::{Compute, ComputeSpec, Place};
 
 /// What addresses records at a vendor beyond the connection, by setting name
 /// (`source`, `type`, `type_name`, `directory`, `lang`: each vendor says which it takes).
@@ -78,9 +81,61 @@ pub struct Section {
     /// Column → field.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// Field → template: computed fields (`name = "{{ first }} {{ last }}"`).
+    #[serde(default)]
+    pub computed: BTreeMap<String, String>,
+    /// Lookup tables for the `lookup` filter: table → code → value.
+    #[serde(default)]
+    pub lookups: BTreeMap<String, BTreeMap<String, String>>,
+    /// The scope: an expression over the row (`status == 'active'`); rows outside it are
+    /// not synced (and, in mirror mode, a managed person outside it is a leaver).
+    #[serde(rename = "where")]
+    pub scope_filter: Option<String>,
+    /// Lower-case every key as it is sent.
+    pub key_lowercase: Option<bool>,
+    /// The most leavers one run retires: a count (`25`) or a share (`"10%"`).
+    pub max_leavers: Option<toml::Value>,
+    /// Rows in flight at once.
+    pub concurrency: Option<toml::Value>,
+    /// Requests a minute (`600`, `"600/min"`; 0 for no limit).
+    pub rate: Option<toml::Value>,
     /// The vendor's own settings (what addresses its records): every other key.
     #[serde(flatten)]
     pub scope: BTreeMap<String, toml::Value>,
+    /// Where the section was read (`nightly.toml`), for messages.
+    #[serde(skip)]
+    pub origin: Option<String>,
+}
+
+/// How the input is read, from a mapping file's `[input]` table: what the `--delimiter`,
+/// `--encoding`, `--format` and `--empty` flags say, which win over it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct InputSettings {
+    /// The byte between cells (`";"`, `"tab"`).
+    pub delimiter: Option<String>,
+    /// The encoding's label (`windows-1252`).
+    pub encoding: Option<String>,
+    /// `csv` or `jsonl`.
+    pub format: Option<String>,
+    /// `skip` or `clear`.
+    pub empty: Option<String>,
+}
+
+/// Settings of a nightly run that a mapping file's vendor section may carry beside the
+/// mapping; the flags of the same names win.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunSettings {
+    /// `key_lowercase`.
+    pub key_lowercase: Option<bool>,
+    /// `max_leavers`, as written (`25`, `10%`).
+    pub max_leavers: Option<String>,
+    /// `concurrency`, as written.
+    pub concurrency: Option<String>,
+    /// `rate`, as written (`600`, `600/min`).
+    pub rate: Option<String>,
 }
 
 /// The leaver action in a mapping file: `leavers = "delete"`, or
@@ -155,6 +210,22 @@ pub enum MappingError {
     /// `--map` without `=`.
     #[error("--map takes COLUMN=FIELD, not `{0}`")]
     MapFlag(String),
+    /// `--compute` without `=`.
+    #[error("--compute takes FIELD=TEMPLATE, not `{0}`")]
+    ComputeFlag(String),
+    /// A template, filter, lookup table or date format that cannot be used.
+    #[error("{0}")]
+    Template(#[from] crate::compute::TemplateError),
+    /// A column and a computed field are mapped to one field.
+    #[error(
+        "the column `{column}` and a computed value are both mapped to `{field}`: one would overwrite the other; keep one"
+    )]
+    ComputedConflict {
+        /// The field.
+        field: String,
+        /// The column.
+        column: String,
+    },
     /// Two columns are mapped to one field.
     #[error(
         "the columns `{first}` and `{second}` are both mapped to `{field}`: one would overwrite the other; map each field from one column"
@@ -206,6 +277,12 @@ pub struct Mapping {
     pub mode: Option<String>,
     /// The leaver action the file names, if any.
     pub leavers: Option<LeaversSpec>,
+    /// Computed fields and the scope, compiled: `None` when there are none.
+    pub compute: Option<Arc<Compute>>,
+    /// How the input is read, as the file's `[input]` table says.
+    pub input: InputSettings,
+    /// Run settings the file's section carries.
+    pub settings: RunSettings,
 }
 
 /// The mapping flags of `profiles sync`: they take precedence over the file's section.
@@ -221,6 +298,10 @@ pub struct MappingFlags {
     pub anchor: Option<String>,
     /// `--map COLUMN=FIELD`, each.
     pub maps: Vec<String>,
+    /// `--compute FIELD=TEMPLATE`, each.
+    pub computes: Vec<String>,
+    /// `--where EXPR`.
+    pub scope_filter: Option<String>,
     /// The vendor's scope flags.
     pub scope: Scope,
 }
@@ -243,24 +324,44 @@ pub fn shortened(text: &str) -> String {
 impl Mapping {
     /// The file's section for `vendor` (if a file is given), with flags taking precedence.
     pub fn resolve(vendor: &str, flags: &MappingFlags) -> Result<Self, MappingError> {
-        let section = match &flags.file {
+        let (section, input) = match &flags.file {
             Some(path) => read_section(path, vendor)?,
-            None => Section::default(),
+            None => (Section::default(), InputSettings::default()),
         };
-        Self::from_section(section, flags)
+        let mut mapping = Self::from_section(section, flags)?;
+        mapping.input = input;
+        Ok(mapping)
     }
 
     /// The `[vendor]` section of a mapping file's text (`origin` names it in errors).
     pub fn parse_section(text: &str, vendor: &str, origin: &str) -> Result<Section, MappingError> {
-        let file: MappingFile = toml::from_str(text).map_err(|e| MappingError::Parse {
+        Self::parse_file(text, vendor, origin).map(|(section, _)| section)
+    }
+
+    /// The `[vendor]` section of a mapping file's text and its `[input]` table.
+    pub fn parse_file(
+        text: &str,
+        vendor: &str,
+        origin: &str,
+    ) -> Result<(Section, InputSettings), MappingError> {
+        let parse = |reason: String| MappingError::Parse {
             path: origin.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let mut file = file;
-        file.remove(vendor).ok_or_else(|| MappingError::NoSection {
+            reason,
+        };
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| parse(e.to_string()))?;
+        let input = match table.remove("input") {
+            Some(value) => InputSettings::deserialize(value)
+                .map_err(|e| parse(format!("[input]: {}", e.message())))?,
+            None => InputSettings::default(),
+        };
+        let mut file: MappingFile = MappingFile::deserialize(toml::Value::Table(table))
+            .map_err(|e| parse(e.message().to_owned()))?;
+        let mut section = file.remove(vendor).ok_or_else(|| MappingError::NoSection {
             path: origin.to_owned(),
             vendor: vendor.to_owned(),
-        })
+        })?;
+        section.origin = Some(format!("{origin} [{vendor}"));
+        Ok((section, input))
     }
 
     /// A section with flags on top.
@@ -276,8 +377,19 @@ impl Mapping {
             fields.retain(|(c, _)| c != column);
             fields.push((column.to_owned(), parse_field(field)?));
         }
-        if fields.is_empty() {
+        let compute = compute_of(&section, flags)?;
+        if fields.is_empty() && compute.as_ref().is_none_or(|c| c.fields().is_empty()) {
             return Err(MappingError::Nothing);
+        }
+        if let Some(compute) = &compute {
+            for path in compute.fields() {
+                if let Some((column, _)) = fields.iter().find(|(_, f)| f == path) {
+                    return Err(MappingError::ComputedConflict {
+                        field: path.to_string(),
+                        column: column.clone(),
+                    });
+                }
+            }
         }
         // Two columns into one field: one would silently win, row by row.
         for (index, (column, field)) in fields.iter().enumerate() {
@@ -316,6 +428,14 @@ impl Mapping {
             },
             mode: section.mode.clone(),
             leavers: section.leavers.clone(),
+            compute,
+            input: InputSettings::default(),
+            settings: RunSettings {
+                key_lowercase: section.key_lowercase,
+                max_leavers: section.max_leavers.as_ref().map(setting_text),
+                concurrency: section.concurrency.as_ref().map(setting_text),
+                rate: section.rate.as_ref().map(setting_text),
+            },
         })
     }
 
@@ -359,12 +479,15 @@ impl Mapping {
 
     /// Refuses a mapping that names a column the input does not have.
     pub fn check_columns(&self, columns: &[String]) -> Result<(), MappingError> {
-        let missing: Vec<String> = std::iter::once(&self.key_column)
-            .chain(self.anchor.as_ref())
-            .chain(self.fields.iter().map(|(c, _)| c))
-            .filter(|c| !columns.contains(c))
-            .cloned()
+        let computed = self.compute.iter().flat_map(|c| c.columns());
+        let mut missing: Vec<String> = std::iter::once(self.key_column.as_str())
+            .chain(self.anchor.as_deref())
+            .chain(self.fields.iter().map(|(c, _)| c.as_str()))
+            .chain(computed)
+            .filter(|c| !columns.iter().any(|have| have == c))
+            .map(str::to_owned)
             .collect();
+        missing.dedup();
         if missing.is_empty() {
             Ok(())
         } else {
@@ -376,10 +499,53 @@ impl Mapping {
     }
 }
 
-fn read_section(path: &Path, vendor: &str) -> Result<Section, MappingError> {
+fn read_section(path: &Path, vendor: &str) -> Result<(Section, InputSettings), MappingError> {
     let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    Mapping::parse_section(&text, vendor, &path.display().to_string())
+    Mapping::parse_file(&text, vendor, &path.display().to_string())
+}
+
+/// A setting as its text: `25`, `"10%"`, `600`.
+fn setting_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(text) => text.clone(),
+        toml::Value::Integer(n) => n.to_string(),
+        toml::Value::Float(x) => x.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        other => other.type_str().to_owned(),
+    }
+}
+
+/// The computed fields and scope of a section, with the flags' on top, compiled.
+fn compute_of(
+    section: &Section,
+    flags: &MappingFlags,
+) -> Result<Option<Arc<Compute>>, MappingError> {
+    let mut spec = ComputeSpec::default();
+    let origin = section.origin.as_deref().unwrap_or("mapping file [");
+    let table = |name: &str| Place::file_table(&format!("{origin}.{name}]"));
+    for (field, template) in &section.computed {
+        spec.field(table("computed"), field, template);
+    }
+    for (name, entries) in &section.lookups {
+        spec.lookup(name, entries.clone());
+    }
+    if let Some(expression) = &section.scope_filter {
+        spec.scope(Place::file_table(&format!("{origin}] where")), expression);
+    }
+    for pair in &flags.computes {
+        let (field, template) = pair
+            .split_once('=')
+            .ok_or_else(|| MappingError::ComputeFlag(shortened(pair)))?;
+        spec.field(Place::flag("--compute"), field.trim(), template);
+    }
+    if let Some(expression) = &flags.scope_filter {
+        spec.scope(Place::flag("--where"), expression);
+    }
+    if spec.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(Compute::new(spec)?)))
 }

@@ -37,7 +37,13 @@ pub(crate) fn state_key(kind: &profile_core::KeyKind, key: String) -> String {
 }
 
 /// A row with what the store knows of it.
-type LookedUp = (Result<SyncRow, RowError>, Result<Known, Arc<StateError>>);
+type LookedUp = (Result<SyncRow, Unread>, Result<Known, Arc<StateError>>);
+
+/// A row that is not synced: unreadable, or outside the mapping's scope.
+enum Unread {
+    Malformed(RowError),
+    OutOfScope(u64),
+}
 
 /// The vendor unreachable for this many rows in a row stops a run.
 const UNREACHABLE_ROWS: u32 = 10;
@@ -324,7 +330,11 @@ impl Night {
         }
         self.mapping.check_columns(source.columns())?;
         let vendor = self.updater.vendor();
-        let fields: Vec<FieldPath> = self.mapping.fields.iter().map(|(_, f)| f.clone()).collect();
+        let computed = self.mapping.compute.iter().flat_map(|c| c.fields().iter());
+        let fields: Vec<FieldPath> = (self.mapping.fields.iter().map(|(_, f)| f))
+            .chain(computed)
+            .cloned()
+            .collect();
         let mut checked = fields.clone();
         match &self.leavers {
             Some(LeaverAction::Set(patch)) if mode == SyncMode::Mirror => {
@@ -595,7 +605,9 @@ impl Night {
         while let Some(raw) = rows.next().await {
             total += 1;
             match input::row_key(raw, &self.mapping, &self.rows) {
-                Ok((key, line)) => group.push((self.mapping.state_key(key), line)),
+                Ok(Some((key, line))) => group.push((self.mapping.state_key(key), line)),
+                // Outside the scope: not in the input, as far as leavers go.
+                Ok(None) => {}
                 Err(_) => bad += 1,
             }
             if group.len() >= KEY_GROUP {
@@ -625,15 +637,23 @@ impl Night {
         let rules = &self.rows;
         let looked_up = rows
             .map(|raw| {
-                input::to_sync_row(raw, mapping, rules).map(|mut row| {
-                    // The row's user stays addressed as written; the state knows it by its
-                    // folded key.
-                    row.key = mapping.state_key(row.key);
-                    row
-                })
+                let line = match &raw {
+                    Ok((line, _)) => *line,
+                    Err(error) => error.line,
+                };
+                match input::to_sync_row(raw, mapping, rules) {
+                    Ok(Some(mut row)) => {
+                        // The row's user stays addressed as written; the state knows it by
+                        // its folded key.
+                        row.key = mapping.state_key(row.key);
+                        Ok(row)
+                    }
+                    Ok(None) => Err(Unread::OutOfScope(line)),
+                    Err(error) => Err(Unread::Malformed(error)),
+                }
             })
             .ready_chunks(LOOKUP_GROUP)
-            .then(|group: Vec<Result<SyncRow, RowError>>| async move {
+            .then(|group: Vec<Result<SyncRow, Unread>>| async move {
                 let keys: Vec<String> = group
                     .iter()
                     .filter_map(|row| row.as_ref().ok().map(|r| r.key.clone()))
@@ -677,13 +697,16 @@ impl Night {
                         reason: error.to_string(),
                     }),
                 ),
-                (Err(error), _) => (
+                (Err(Unread::Malformed(error)), _) => (
                     error.line,
                     String::new(),
                     Ok(Done::of(RowOutcome::Malformed {
                         reason: error.reason,
                     })),
                 ),
+                (Err(Unread::OutOfScope(line)), _) => {
+                    (line, String::new(), Ok(Done::of(RowOutcome::OutOfScope)))
+                }
             }
         });
         drive(ctx, work, lost, on_row).await

@@ -121,6 +121,9 @@ pub enum RowOutcome {
         /// Would be deleted (else the leaver fields written).
         deleted: bool,
     },
+    /// The row is outside the mapping's scope (`where`): not synced (in mirror mode, a
+    /// managed person outside it is a leaver).
+    OutOfScope,
 }
 
 impl RowOutcome {
@@ -136,6 +139,7 @@ impl RowOutcome {
                 | RowOutcome::Missing { .. }
                 | RowOutcome::Retired { .. }
                 | RowOutcome::Gone
+                | RowOutcome::OutOfScope
         ) || matches!(
             self,
             RowOutcome::Failed {
@@ -158,6 +162,7 @@ impl RowOutcome {
                 | RowOutcome::Missing { .. }
                 | RowOutcome::Retired { .. }
                 | RowOutcome::Gone
+                | RowOutcome::OutOfScope
                 | RowOutcome::WouldRetire { .. }
         )
     }
@@ -320,6 +325,8 @@ pub struct SyncSummary {
     pub would_retire: u64,
     /// Leavers the vendor no longer had.
     pub gone: u64,
+    /// Rows outside the mapping's scope (`where`), not synced.
+    pub out_of_scope: u64,
     /// Of the unchanged and would-update rows, those settled from the state alone, with
     /// no request.
     pub from_state: u64,
@@ -352,6 +359,7 @@ impl SyncSummary {
             RowOutcome::Retired { deleted: false } => self.retired += 1,
             RowOutcome::WouldRetire { .. } => self.would_retire += 1,
             RowOutcome::Gone => self.gone += 1,
+            RowOutcome::OutOfScope => self.out_of_scope += 1,
         }
     }
 

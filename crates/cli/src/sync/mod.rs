@@ -10,7 +10,7 @@ use clap::Args;
 use profile_core::ProfileUpdater;
 use profile_sync::input::{EmptyCells, Format, InputOptions};
 use profile_sync::mapping::{LeaversSpec, Mapping, MappingFlags, Scope};
-use profile_sync::source::{FileSource, RowSource};
+use profile_sync::source::{FileSource, Filtered, RowSource, RowTest};
 use profile_sync::store::{MemoryState, ScopeKey, SqliteState, StateStore};
 use profile_sync::{
     LeaverAction, LeaverLimit, Night, NightError, NightEvent, NightReport, RowOutcome, RowReport,
@@ -68,8 +68,8 @@ pub(crate) struct SyncArgs {
     encoding: Option<String>,
     /// What an empty cell (or a JSON null) does: `skip` leaves the field alone (default),
     /// `clear` clears it.
-    #[arg(long, value_enum, default_value = "skip")]
-    empty: EmptyArg,
+    #[arg(long, value_enum)]
+    empty: Option<EmptyArg>,
     /// Lower-case every key as it is sent (e-mail keys are matched without regard to case
     /// anyway).
     #[arg(long)]
@@ -92,6 +92,14 @@ pub(crate) struct SyncArgs {
     /// Map a column to a profile field, as COLUMN=FIELD (repeatable; adds to the file's).
     #[arg(long = "map", value_name = "COLUMN=FIELD")]
     maps: Vec<String>,
+    /// Compute a field from the row with a template, as FIELD=TEMPLATE (repeatable; adds to
+    /// the file's `[VENDOR.computed]`): `--compute 'name={{ first }} {{ last | upper }}'`.
+    #[arg(long = "compute", value_name = "FIELD=TEMPLATE")]
+    computes: Vec<String>,
+    /// Sync only the rows where this expression over the row is true (`status ==
+    /// 'active'`); in mirror mode a managed person outside it is a leaver.
+    #[arg(long = "where", value_name = "EXPR")]
+    scope_filter: Option<String>,
     /// Sunshine: the profiles' source.
     #[arg(long, help_heading = "Zendesk Sunshine")]
     source: Option<String>,
@@ -101,15 +109,20 @@ pub(crate) struct SyncArgs {
     /// Capture: the entity type (default: user).
     #[arg(long, help_heading = "Akamai Identity Cloud (Capture)")]
     type_name: Option<String>,
+    /// One person through the whole pipeline ("provision on demand"): prints their input
+    /// row, each computed value, what the state or the vendor holds against it and every
+    /// request sent (with --dry-run, the changes it would send). Leavers are not looked for.
+    #[arg(long, value_name = "KEY")]
+    only: Option<String>,
     /// LumApps: the user directory module id.
     #[arg(long, help_heading = "LumApps")]
     directory: Option<String>,
     /// LumApps: the language of field titles (default: en).
     #[arg(long, help_heading = "LumApps")]
     lang: Option<String>,
-    /// Rows in flight at once.
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
+    /// Rows in flight at once (default: the mapping file's `concurrency`, else 8).
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Requests a minute, client side (default: the vendor's usual limit; 0 for none).
     #[arg(long, value_name = "N/min", value_parser = parse_rate)]
     rate: Option<u32>,
@@ -545,28 +558,160 @@ fn open_source(path: &std::path::Path, options: InputOptions) -> Result<FileSour
     opened.map_err(|e| CliError::Usage(e.to_string()))
 }
 
-/// How the input is read, from the flags.
-fn input_options(args: &SyncArgs, path: &std::path::Path) -> Result<InputOptions, CliError> {
-    let format = match args.format {
-        Some(FormatArg::Csv) => Format::Csv,
-        Some(FormatArg::Jsonl) => Format::Jsonl,
-        None => Format::guess(path),
+/// The rows `--only KEY` keeps: those whose key (e-mail keys without regard to case) or
+/// anchor is KEY.
+fn only_rows(mapping: &Mapping, key: &str) -> RowTest {
+    let key = key.trim().to_owned();
+    let mapping = mapping.clone();
+    Arc::new(move |row| {
+        let text = |column: &str| match row.get(column) {
+            Some(serde_json::Value::String(text)) => Some(text.trim().to_owned()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let by_anchor = mapping
+            .anchor
+            .as_deref()
+            .is_some_and(|anchor| text(anchor).as_deref() == Some(key.as_str()));
+        let by_key = text(&mapping.key_column).is_some_and(|value| {
+            value == key
+                || (mapping.key_kind == profile_core::KeyKind::Email
+                    && value.eq_ignore_ascii_case(&key))
+        });
+        by_anchor || by_key
+    })
+}
+
+/// `--only`: the person's input row and computed values, before the night sends anything.
+async fn show_only(
+    source: &mut FileSource,
+    mapping: &Mapping,
+    key: &str,
+    keep: &RowTest,
+) -> Result<(), CliError> {
+    use futures_util::StreamExt;
+    let mut rows = source.rows().map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut found = 0;
+    while let Some(raw) = rows.next().await {
+        let Ok((line, row)) = raw else { continue };
+        if !keep(&row) {
+            continue;
+        }
+        found += 1;
+        crate::note!("only: line {line} of {}", source.name());
+        for (column, value) in &row {
+            crate::note!("  {column} = {value}");
+        }
+        let Some(compute) = &mapping.compute else {
+            continue;
+        };
+        match compute.apply(&row) {
+            Ok(None) => crate::note!("  outside the scope (where): not synced"),
+            Ok(Some(values)) => {
+                for (field, value) in values {
+                    crate::note!("  computed {field} = {value:?}");
+                }
+            }
+            Err(error) => crate::note!("  computed field {error}: the row is malformed"),
+        }
+    }
+    if found == 0 {
+        return Err(CliError::Usage(format!(
+            "--only {key}: no row of {} has that key",
+            source.name()
+        )));
+    }
+    Ok(())
+}
+
+/// A mapping file's setting refused, named.
+fn file_setting(name: &str, reason: impl std::fmt::Display) -> CliError {
+    CliError::Usage(format!("mapping file: `{name}`: {reason}"))
+}
+
+/// How the input is read: the flags, else the mapping file's `[input]` table.
+fn input_options(
+    args: &SyncArgs,
+    mapping: &Mapping,
+    path: &std::path::Path,
+) -> Result<InputOptions, CliError> {
+    let file = &mapping.input;
+    let format = match (args.format, file.format.as_deref()) {
+        (Some(FormatArg::Csv), _) | (None, Some("csv")) => Format::Csv,
+        (Some(FormatArg::Jsonl), _) | (None, Some("jsonl")) => Format::Jsonl,
+        (None, Some(other)) => {
+            return Err(file_setting(
+                "format",
+                format!("`{other}` is not csv or jsonl"),
+            ));
+        }
+        (None, None) => Format::guess(path),
     };
+    let empty = match (args.empty, file.empty.as_deref()) {
+        (Some(EmptyArg::Clear), _) | (None, Some("clear")) => EmptyCells::Clear,
+        (Some(EmptyArg::Skip), _) | (None, Some("skip") | None) => EmptyCells::Skip,
+        (None, Some(other)) => {
+            return Err(file_setting(
+                "empty",
+                format!("`{other}` is not skip or clear"),
+            ));
+        }
+    };
+    let key_lowercase = args.key_lowercase || mapping.settings.key_lowercase == Some(true);
     let mut options = InputOptions::new(format)
-        .empty(match args.empty {
-            EmptyArg::Skip => EmptyCells::Skip,
-            EmptyArg::Clear => EmptyCells::Clear,
-        })
-        .key_lowercase(args.key_lowercase);
-    if let Some(delimiter) = args.delimiter {
+        .empty(empty)
+        .key_lowercase(key_lowercase);
+    let delimiter = match (args.delimiter, &file.delimiter) {
+        (Some(delimiter), _) => Some(delimiter),
+        (None, Some(text)) => {
+            Some(parse_delimiter(text).map_err(|e| file_setting("delimiter", e))?)
+        }
+        (None, None) => None,
+    };
+    if let Some(delimiter) = delimiter {
         options = options.delimiter(delimiter);
     }
-    if let Some(label) = &args.encoding {
+    if let Some(label) = args.encoding.as_ref().or(file.encoding.as_ref()) {
         options = options
             .encoding(label)
             .map_err(|e| CliError::Usage(e.to_string()))?;
     }
     Ok(options)
+}
+
+/// The run settings a nightly line carries: the flags, else the mapping file's section.
+struct RunSettings {
+    concurrency: usize,
+    rate: Option<u32>,
+    max_leavers: LeaverLimit,
+}
+
+impl RunSettings {
+    fn of(args: &SyncArgs, mapping: &Mapping) -> Result<Self, CliError> {
+        let file = &mapping.settings;
+        let concurrency = match (args.concurrency, &file.concurrency) {
+            (Some(n), _) => n,
+            (None, Some(text)) => text
+                .parse()
+                .map_err(|_| file_setting("concurrency", format!("`{text}` is not a count")))?,
+            (None, None) => 8,
+        };
+        let rate = match (args.rate, &file.rate) {
+            (Some(rate), _) => Some(rate),
+            (None, Some(text)) => Some(parse_rate(text).map_err(|e| file_setting("rate", e))?),
+            (None, None) => None,
+        };
+        let max_leavers = match (args.max_leavers, &file.max_leavers) {
+            (Some(limit), _) => limit,
+            (None, Some(text)) => parse_limit(text).map_err(|e| file_setting("max_leavers", e))?,
+            (None, None) => LeaverLimit::default(),
+        };
+        Ok(Self {
+            concurrency: concurrency.max(1),
+            rate,
+            max_leavers,
+        })
+    }
 }
 
 /// The mapping, from the flags and the mapping file, checked against the vendor's settings.
@@ -584,6 +729,8 @@ fn mapping(args: &SyncArgs) -> Result<Mapping, CliError> {
         key_kind: args.key_kind.clone(),
         anchor: args.anchor.clone(),
         maps: args.maps.clone(),
+        computes: args.computes.clone(),
+        scope_filter: args.scope_filter.clone(),
         scope,
     };
     let mapping =
@@ -682,11 +829,27 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
             "warning: leavers are deleted and people are keyed by e-mail: a person whose address changes is deleted, then created anew; follow people by a permanent id with --anchor COLUMN (see \"Who is who: keys and anchors\" in docs/cli.md)"
         );
     }
-    let input_options = input_options(&args, &input_path)?;
+    let input_options = input_options(&args, &mapping, &input_path)?;
+    let settings = RunSettings::of(&args, &mapping)?;
     let mut source = open_source(&input_path, input_options.clone())?;
     mapping
         .check_columns(source.columns())
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    let (mode, leaver_action) = match &args.only {
+        Some(_) if leaver_action.is_some() => {
+            crate::note!("--only: one person; leavers are not looked for");
+            (SyncMode::Upsert, None)
+        }
+        _ => (mode, leaver_action),
+    };
+    let mut source: Box<dyn RowSource> = match &args.only {
+        Some(key) => {
+            let keep = only_rows(&mapping, key);
+            show_only(&mut source, &mapping, key, &keep).await?;
+            Box::new(Filtered::new(source, keep))
+        }
+        None => Box::new(source),
+    };
     let base_url = args.endpoint.base_url(entry.base_url_var)?;
     let store: Arc<dyn StateStore> = match &args.state {
         Some(path) => {
@@ -707,8 +870,9 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
     .await
     .map_err(night_error)?;
     let politeness = Politeness {
-        per_minute: args.rate,
-        max_in_flight: args.concurrency.max(1),
+        per_minute: settings.rate,
+        max_in_flight: settings.concurrency,
+        show_requests: args.only.is_some(),
     };
     let updater = args
         .updater(&mapping.scope, politeness)
@@ -718,7 +882,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
     let options = SyncOptions::default()
         .with_cancel(cancel)
         .with_abandon(abandon)
-        .with_concurrency(args.concurrency)
+        .with_concurrency(settings.concurrency)
         .with_dry_run(args.dry_run)
         .with_verify(args.verify)
         .with_mode(mode)
@@ -732,26 +896,34 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
         .with_lease(lease)
         .record_options(json!({
             "vendor": entry.name,
-            "concurrency": args.concurrency,
-            "rate": args.rate,
+            "concurrency": settings.concurrency,
+            "rate": settings.rate,
             "dry_run": args.dry_run,
             "verify": args.verify,
             "mode": mode,
-            "fields": mapping.fields.iter().map(|(_, f)| f.to_string()).collect::<Vec<_>>(),
+            "fields": mapping.fields.iter().map(|(_, f)| f.to_string())
+                .chain(mapping.compute.iter().flat_map(|c| c.fields().iter().map(ToString::to_string)))
+                .collect::<Vec<_>>(),
         }));
+    let leaver_fields = match &leaver_action {
+        Some(LeaverAction::Set(patch)) => leaver_values(patch),
+        _ => String::new(),
+    };
     if let Some(action) = leaver_action {
-        night = night.leavers(
-            action,
-            args.max_leavers.unwrap_or_default(),
-            args.allow_leavers,
-        );
+        night = night.leavers(action, settings.max_leavers, args.allow_leavers);
     }
     let terminal = std::io::stderr().is_terminal();
     let mut progress = Progress::new(terminal, crate::quiet(), None, args.dry_run);
     let with_state = args.state.is_some();
     let report = night
-        .run(&mut source, |event| {
-            tell(&args, entry, with_state, &mut progress, event)
+        .run(source.as_mut(), |event| {
+            tell(
+                &args,
+                entry,
+                (with_state, &leaver_fields),
+                &mut progress,
+                event,
+            )
         })
         .await
         .map_err(|e| credentials_refused(night_error(e)))?;
@@ -776,7 +948,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
 fn tell(
     args: &SyncArgs,
     entry: &VendorEntry,
-    with_state: bool,
+    (with_state, leaver_fields): (bool, &str),
     progress: &mut Progress,
     event: NightEvent<'_>,
 ) {
@@ -814,6 +986,20 @@ fn tell(
         NightEvent::Row(report) => {
             progress.tick(&report.outcome, report.from_state);
             print_row(entry, report);
+            if args.only.is_some() {
+                let outcome = serde_json::to_value(&report.outcome).unwrap_or_default();
+                crate::note!(
+                    "only: line {} {}: {}{}",
+                    report.line,
+                    report.key,
+                    outcome,
+                    if report.from_state {
+                        " (the state shows it unchanged: no request)"
+                    } else {
+                        ""
+                    }
+                );
+            }
         }
         NightEvent::LeaversNotLooked { malformed } => crate::note!(
             "warning: {malformed} rows could not be read: leavers are not looked for while the input has unreadable rows (their users would look gone)"
@@ -828,17 +1014,35 @@ fn tell(
             }
         ),
         NightEvent::Leaver(report) if args.dry_run => {
-            say!("leaver {}: {}", report.key, leaver_words(&report.outcome));
+            say!(
+                "leaver {}: {}",
+                report.key,
+                leaver_words(&report.outcome, leaver_fields)
+            );
         }
         _ => {}
     }
 }
 
+/// The values a leaver gets, as a dry run shows them: `attributes.status = "left", Title
+/// cleared`.
+fn leaver_values(patch: &profile_core::ProfilePatch) -> String {
+    patch
+        .changes()
+        .iter()
+        .map(|change| match change {
+            profile_core::FieldChange::Set { path, value } => format!("{path} = {value}"),
+            other => format!("{} cleared", other.path()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A leaver's outcome in words.
-fn leaver_words(outcome: &RowOutcome) -> String {
+fn leaver_words(outcome: &RowOutcome, fields: &str) -> String {
     match outcome {
         RowOutcome::WouldRetire { deleted: true } => "would be deleted".into(),
-        RowOutcome::WouldRetire { deleted: false } => "would get the leaver fields".into(),
+        RowOutcome::WouldRetire { deleted: false } => format!("would get {fields}"),
         RowOutcome::Retired { deleted: true } => "deleted".into(),
         RowOutcome::Retired { deleted: false } => "given the leaver fields".into(),
         RowOutcome::Gone => "gone from the vendor already".into(),
@@ -922,6 +1126,12 @@ fn summary_lines(
         lines.push(format!(
             "  dry run: {} would update, {} would be created, {} would retire",
             s.would_update, s.would_create, s.would_retire
+        ));
+    }
+    if s.out_of_scope > 0 {
+        lines.push(format!(
+            "  {} outside the scope (where), not synced",
+            s.out_of_scope
         ));
     }
     if s.deleted + s.retired + s.gone > 0 {

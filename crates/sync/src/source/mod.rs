@@ -143,3 +143,52 @@ impl RowSource for FileSource {
         Ok(Box::pin(stream::iter(rows)))
     }
 }
+
+/// What [`Filtered`] keeps: a test on a row's columns.
+pub type RowTest =
+    std::sync::Arc<dyn Fn(&serde_json::Map<String, serde_json::Value>) -> bool + Send + Sync>;
+
+/// The rows of another source that pass a test (one person's, for `profiles sync --only`);
+/// rows that cannot be read are left out too.
+pub struct Filtered<S> {
+    inner: S,
+    keep: RowTest,
+}
+
+impl<S> Filtered<S> {
+    /// The rows of `inner` that `keep` keeps.
+    pub fn new(inner: S, keep: RowTest) -> Self {
+        Self { inner, keep }
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Filtered<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filtered")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: RowSource> RowSource for Filtered<S> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    fn columns(&self) -> &[String] {
+        self.inner.columns()
+    }
+
+    fn rows(&mut self) -> Result<RowStream, InputError> {
+        use futures_util::StreamExt;
+        let keep = self.keep.clone();
+        Ok(self
+            .inner
+            .rows()?
+            .filter(move |raw| {
+                let kept = matches!(raw, Ok((_, row)) if keep(row));
+                std::future::ready(kept)
+            })
+            .boxed())
+    }
+}
