@@ -197,10 +197,46 @@ pub fn mapping_file(text: &str) {
             if let Ok(mapping) =
                 profile_sync::mapping::Mapping::from_section(section, &Default::default())
             {
-                assert!(!mapping.fields.is_empty());
+                assert!(!mapping.fields.is_empty() || mapping.compute.is_some());
                 assert!(mapping.check_columns(&[]).is_err());
             }
         }
+    }
+}
+
+/// A mapping file with templates, then the text of a row's cells after a line `---`: the
+/// file is refused with a message or compiled; every row then renders or fails with a
+/// reason, never a panic, and within the fuel limit's time (a template cannot make one row
+/// cost seconds).
+pub fn mapping_templates(text: &str) {
+    let (file, cells) = text.split_once("\n---\n").unwrap_or((text, "Zoé;03/02/2021;FIN"));
+    for vendor in ["sunshine", "capture", "lumapps"] {
+        let Ok(section) = profile_sync::mapping::Mapping::parse_section(file, vendor, "fuzz") else {
+            continue;
+        };
+        let Ok(mapping) = profile_sync::mapping::Mapping::from_section(section, &Default::default())
+        else {
+            continue;
+        };
+        let Some(compute) = &mapping.compute else {
+            continue;
+        };
+        let columns: Vec<String> = compute.columns().map(str::to_owned).collect();
+        let values: Vec<&str> = cells.split(';').collect();
+        let mut row = serde_json::Map::new();
+        for (at, column) in columns.iter().enumerate() {
+            let value = values.get(at % values.len().max(1)).copied().unwrap_or("");
+            row.insert(column.clone(), serde_json::Value::String(value.to_owned()));
+        }
+        let started = std::time::Instant::now();
+        if let Ok(Some(values)) = compute.apply(&row) {
+            assert_eq!(values.len(), compute.fields().len());
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "one row took {:?}",
+            started.elapsed()
+        );
     }
 }
 
@@ -230,7 +266,8 @@ pub fn row_reader(data: &[u8]) {
     if let Ok((_, rows)) = open_reader("fuzz", std::io::Cursor::new(body.to_vec()), &options) {
         for row in rows.take(10_000) {
             match to_sync_row(row, &mapping, &options) {
-                Ok(row) => assert!(!row.key.is_empty()),
+                Ok(Some(row)) => assert!(!row.key.is_empty()),
+                Ok(None) => panic!("no scope, yet a row out of it"),
                 Err(error) => assert!(!error.reason.is_empty()),
             }
         }
@@ -239,11 +276,12 @@ pub fn row_reader(data: &[u8]) {
 
 /// Every target: its name, and its body over raw bytes (text targets take the bytes that
 /// are UTF-8, as `fuzz_target!` does for a `&str` input).
-pub const ALL: [(&str, fn(&[u8])); 10] = [
+pub const ALL: [(&str, fn(&[u8])); 11] = [
     ("response_decoders", response_decoders),
     ("row_reader", row_reader),
     ("state_values", |data| text(data, state_values)),
     ("mapping_file", |data| text(data, mapping_file)),
+    ("mapping_templates", |data| text(data, mapping_templates)),
     ("capture_queries", capture_queries),
     ("rate_limit_headers", |data| text(data, rate_limit_headers)),
     ("identifier_query", |data| text(data, identifier_query)),

@@ -237,6 +237,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "row_reader",
     "state_values",
     "mapping_file",
+    "mapping_templates",
     "identifier_query",
     "attribute_path",
     "form_encoder",

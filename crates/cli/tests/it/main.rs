@@ -13,6 +13,7 @@ mod exits;
 mod identity;
 mod input;
 mod lease;
+mod mapping;
 mod modes;
 mod secrets;
 mod single;
