@@ -751,54 +751,11 @@ async fn memory(sizes: &Sizes, results: &mut Vec<Result>) {
     );
 
     let mut sync_peaks = Vec::new();
+    let mut plain_rate = 0.0;
     for rows in sizes.sync_rows {
-        // Every synthetic user already holds the title the export gives: after the first
-        // night, a night is rows compared with the state and nothing sent.
-        let config = profile_emulator::lumapps::LumAppsConfig::default()
-            .synthetic_users(rows as u64)
-            .synthetic_title("Engineer");
-        let emulator = profile_emulator::lumapps::LumAppsEmulator::start_with(
-            config,
-            profile_emulator::loopback(0),
-        )
-        .await
-        .expect("an emulator");
-        let input = write_csv("lumapps", rows, "Engineer");
-        let state = temp_file(&format!("memory-{rows}.db"));
-        remove_state(&state);
-        let wrapped = vendors::Emulator::LumApps(emulator);
-        let night = |state: &Path| night_command("lumapps", &wrapped, &input, state, None);
-        let first = night(&state).output().await.expect("profiles sync runs");
-        assert!(
-            first.status.success(),
-            "{}",
-            String::from_utf8_lossy(&first.stderr)
-        );
-        let seen = wrapped.faults().requests_seen();
-        let started = Instant::now();
-        let mut child = night(&state)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("profiles sync runs");
-        let pid = child.id().map(|p| p.to_string()).unwrap_or_default();
-        let mut peak = 0;
-        loop {
-            if let Some(now) = peak_rss_kib(&pid) {
-                peak = peak.max(now);
-            }
-            tokio::select! {
-                status = child.wait() => { assert!(status.is_ok_and(|s| s.success())); break; }
-                () = tokio::time::sleep(Duration::from_millis(20)) => {}
-            }
-        }
-        let elapsed = started.elapsed();
-        // Only the directory's template is read: every row is settled by the state.
-        assert_eq!(wrapped.faults().requests_seen() - seen, 1);
-        let _ = std::fs::remove_file(&input);
-        remove_state(&state);
-        let peak = peak as f64 / 1024.0;
+        let (peak, rate) = no_change_night(rows, false).await;
         sync_peaks.push(peak);
+        plain_rate = rate;
         results.push(
             Result::new(
                 "memory",
@@ -811,7 +768,7 @@ async fn memory(sizes: &Sizes, results: &mut Vec<Result>) {
         results.push(Result::new(
             "memory",
             format!("no-change night of {rows} rows (--state): rate"),
-            rows as f64 / elapsed.as_secs_f64(),
+            rate,
             "rows/s",
         ));
     }
@@ -824,6 +781,127 @@ async fn memory(sizes: &Sizes, results: &mut Vec<Result>) {
         )
         .goal("<= 1.10"),
     );
+    // The same night, its three fields computed by templates from the row's columns.
+    let rows = sizes.sync_rows[1];
+    let (peak, rate) = no_change_night(rows, true).await;
+    results.push(
+        Result::new(
+            "memory",
+            format!("no-change night of {rows} rows, 3 computed fields (--state): peak RSS"),
+            peak,
+            "MiB",
+        )
+        .goal("< 64"),
+    );
+    results.push(Result::new(
+        "memory",
+        format!("no-change night of {rows} rows, 3 computed fields (--state): rate"),
+        rate,
+        "rows/s",
+    ));
+    results.push(Result::new(
+        "memory",
+        "no-change night: 3 computed fields / plain mapping, rows a second",
+        rate / plain_rate,
+        "ratio",
+    ));
+}
+
+/// A LumApps night of `rows` rows that changes nothing, after a first night that filled
+/// the state: its peak resident memory (MiB) and rows a second. With `computed`, the
+/// directory has two more fields and all three are computed by templates.
+async fn no_change_night(rows: usize, computed: bool) -> (f64, f64) {
+    // Every synthetic user already holds what the export gives: after the first night, a
+    // night is rows compared with the state and nothing sent.
+    let config = profile_emulator::lumapps::LumAppsConfig::default()
+        .synthetic_users(rows as u64)
+        .synthetic_title("Engineer")
+        .synthetic_extra_fields(if computed { 2 } else { 0 });
+    let emulator = profile_emulator::lumapps::LumAppsEmulator::start_with(
+        config,
+        profile_emulator::loopback(0),
+    )
+    .await
+    .expect("an emulator");
+    let input = if computed {
+        write_computed_csv(rows)
+    } else {
+        write_csv("lumapps", rows, "Engineer")
+    };
+    let state = temp_file(&format!("memory-{rows}-{computed}.db"));
+    remove_state(&state);
+    let wrapped = vendors::Emulator::LumApps(emulator);
+    let night = |state: &Path| {
+        let mut command = night_command("lumapps", &wrapped, &input, state, None);
+        if computed {
+            // The plain mapping's `--map value=Title` gives way to templates.
+            let (env, _, _, _) = vendors::sync_setup("lumapps", &wrapped);
+            command = tokio::process::Command::new(profiles_binary());
+            command
+                .args([
+                    "sync",
+                    "--vendor",
+                    "lumapps",
+                    "--concurrency",
+                    "32",
+                    "--rate",
+                    "0",
+                ])
+                .arg("--input")
+                .arg(&input)
+                .arg("--state")
+                .arg(state)
+                .args(["--directory", profile_emulator::lumapps::SEED_DIRECTORY])
+                .args(["--compute", "Title={{ job | trim | title }}"])
+                .args(["--compute", "Extra 1={{ ('e1-' ~ n) | upper }}"])
+                .args(["--compute", "Extra 2={{ 'E2-' ~ n | trim }}"])
+                .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        command
+    };
+    let first = night(&state).output().await.expect("profiles sync runs");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let seen = wrapped.faults().requests_seen();
+    let started = Instant::now();
+    let mut child = night(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("profiles sync runs");
+    let pid = child.id().map(|p| p.to_string()).unwrap_or_default();
+    let mut peak = 0;
+    loop {
+        if let Some(now) = peak_rss_kib(&pid) {
+            peak = peak.max(now);
+        }
+        tokio::select! {
+            status = child.wait() => { assert!(status.is_ok_and(|s| s.success())); break; }
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    let elapsed = started.elapsed();
+    // Only the directory's template is read: every row is settled by the state.
+    assert_eq!(wrapped.faults().requests_seen() - seen, 1);
+    let _ = std::fs::remove_file(&input);
+    remove_state(&state);
+    (peak as f64 / 1024.0, rows as f64 / elapsed.as_secs_f64())
+}
+
+/// The export the computed no-change night reads: a job title to trim and capitalise, and
+/// each user's number, from which the two extra fields are made.
+fn write_computed_csv(rows: usize) -> PathBuf {
+    use std::io::Write;
+    let path = temp_file(&format!("lumapps-computed-{rows}.csv"));
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("a temporary file"));
+    writeln!(file, "email,job,n").expect("write");
+    for i in 0..rows {
+        writeln!(file, "{}, engineer ,{i:07}", email("lumapps", i)).expect("write");
+    }
+    path
 }
 
 fn remove_state(path: &Path) {

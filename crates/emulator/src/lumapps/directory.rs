@@ -13,6 +13,8 @@ pub(crate) struct Users {
     domain: String,
     /// The synthetic users' job title, if they have one.
     pub(crate) title: Option<String>,
+    /// How many "Extra k" fields the synthetic users hold.
+    pub(crate) extra_fields: usize,
 }
 
 fn synthetic_email(index: u64, domain: &str) -> String {
@@ -61,6 +63,7 @@ impl Users {
             synthetic,
             domain: domain.to_owned(),
             title: None,
+            extra_fields: 0,
         }
     }
 
@@ -84,6 +87,14 @@ impl Users {
                     (&self.title, map.get_mut("apiProfile"))
                 {
                     api.insert("organizations".into(), json!({"title": title}));
+                }
+                if let Some(Value::Object(custom)) = map.get_mut("customProfile") {
+                    for k in 1..=self.extra_fields {
+                        custom.insert(
+                            super::extra_field_uuid(k),
+                            Value::String(format!("E{k}-{index:07}")),
+                        );
+                    }
                 }
                 map
             }

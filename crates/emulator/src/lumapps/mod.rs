@@ -65,6 +65,7 @@ pub struct LumAppsConfig {
     token_lifetime: Duration,
     synthetic_users: u64,
     synthetic_title: Option<String>,
+    synthetic_extra_fields: usize,
 }
 
 impl Default for LumAppsConfig {
@@ -75,6 +76,7 @@ impl Default for LumAppsConfig {
             token_lifetime: Duration::from_secs(3_600),
             synthetic_users: 0,
             synthetic_title: None,
+            synthetic_extra_fields: 0,
         }
     }
 }
@@ -114,6 +116,19 @@ impl LumAppsConfig {
         self.synthetic_title = Some(title.into());
         self
     }
+
+    /// Adds `count` text fields to the directory's template, "Extra 1" … "Extra {count}",
+    /// which every synthetic user holds as `E{k}-{index:07}` (`E1-0000042`): a wider
+    /// directory, for benchmarks of many fields.
+    pub fn synthetic_extra_fields(mut self, count: usize) -> Self {
+        self.synthetic_extra_fields = count;
+        self
+    }
+}
+
+/// The uuid of the template's field "Extra {k}".
+pub(crate) fn extra_field_uuid(k: usize) -> String {
+    format!("00000000-0000-4000-8000-{k:012}")
 }
 
 fn seed_directory() -> Value {
@@ -323,12 +338,25 @@ fn page_body(items: Vec<Value>, more: bool, next: u64) -> Value {
 pub fn router(config: LumAppsConfig) -> (Router, Arc<LumAppsState>) {
     let mut users = Users::new(config.synthetic_users, "customer.com");
     users.title = config.synthetic_title.clone();
+    users.extra_fields = config.synthetic_extra_fields;
+    let mut directory = seed_directory();
+    if let Some(Value::Array(components)) = directory.pointer_mut("/template/components") {
+        for k in 1..=config.synthetic_extra_fields {
+            components.push(json!({
+                "uuid": extra_field_uuid(k),
+                "title": {"en": format!("Extra {k}")},
+                "type": "inputText",
+                "properties": {},
+                "status": "LIVE"
+            }));
+        }
+    }
     users.insert(seed_user());
     let news = json!({"id": NEWS_PAGE, "uid": NEWS_PAGE, "instance": SEED_INSTANCE, "customer": SEED_CUSTOMER,
                       "type": "news", "title": {"en": "Company news"}, "status": "LIVE"});
     let state = Arc::new(LumAppsState {
         config,
-        contents: vec![seed_directory(), news],
+        contents: vec![directory, news],
         users: Mutex::new(users),
         issued: Mutex::new(HashMap::new()),
         counter: AtomicU64::new(1),
