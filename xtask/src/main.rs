@@ -310,8 +310,31 @@ fn fuzz(seconds: u64) -> Result<(), String> {
     }
 }
 
+/// What the tests open beyond the project: Debian's chromium, for the report page's
+/// browser test. A missing one fails CI up front, with the command that installs it.
+fn ci_needs() -> Result<(), String> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .any(|name| {
+            Command::new(name)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found {
+        Ok(())
+    } else {
+        Err(
+            "chromium is not installed, and the report page's test opens it: \
+             `sudo apt-get install -y chromium` (.ci/run installs it when it is missing)"
+                .to_owned(),
+        )
+    }
+}
+
 fn ci() -> Result<(), String> {
     let started = Instant::now();
+    ci_needs()?;
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
     cargo(
         &[

@@ -16,6 +16,7 @@ mod error;
 mod lumapps;
 mod output;
 mod printing;
+mod report;
 mod sunshine;
 mod sync;
 
@@ -96,6 +97,20 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Push a CSV or JSON Lines export into one vendor: only what changed is written.
     Sync(Box<sync::SyncArgs>),
+    /// Write one self-contained HTML page of the nights a state database holds: per scope,
+    /// the last runs as a chart and a table (requests sent, duration), the latest night's
+    /// failed rows with their reasons, changes per field, leavers, guard holds and drift.
+    Report {
+        /// The state database.
+        #[arg(long, value_name = "FILE")]
+        state: std::path::PathBuf,
+        /// The page to write (readable by you alone, as the state is).
+        #[arg(long, value_name = "PAGE.html")]
+        out: std::path::PathBuf,
+        /// How many runs of each scope, newest first.
+        #[arg(long, value_name = "N", default_value_t = 30)]
+        runs: usize,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
     Completions {
         /// The shell.
@@ -326,6 +341,7 @@ async fn run(cli: Cli) -> ExitCode {
             .await
             .map_err(error::CliError::Failed),
         Command::Emulator(args) => emulator::run(args).await,
+        Command::Report { state, out, runs } => report::run(&state, &out, runs).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "profiles", &mut std::io::stdout());
             Ok(())

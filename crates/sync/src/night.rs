@@ -553,13 +553,13 @@ impl Night {
             None => RunEnd::Finished,
             Some(stop) => RunEnd::Stopped(stop.to_string()),
         };
-        store
-            .end_run(
-                run,
-                &end,
-                &serde_json::to_value(&summary).unwrap_or_default(),
-            )
-            .await?;
+        // The counts, and the requests this process sent (a report of the nights shows
+        // them).
+        let mut recorded = serde_json::to_value(&summary).unwrap_or_default();
+        if let (Some(sent), Some(fields)) = (updater.requests_sent(), recorded.as_object_mut()) {
+            fields.insert("requests".into(), sent.into());
+        }
+        store.end_run(run, &end, &recorded).await?;
 
         // The report covers the whole run, from the store: the parts an interrupted run
         // did, and this one.

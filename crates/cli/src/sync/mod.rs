@@ -1,5 +1,6 @@
 //! `profiles sync`: push a CSV or JSON Lines export into one vendor.
 
+mod metrics;
 mod progress;
 
 use std::io::IsTerminal;
@@ -137,6 +138,11 @@ pub(crate) struct SyncArgs {
     /// finished by running the same command again.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Write the night's metrics to FILE in Prometheus' text format (for node_exporter's
+    /// textfile collector): rows by outcome, requests sent, duration, leavers, the exit
+    /// code and the last success, written whole (write, then rename).
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
     /// When another run holds the state's scope, wait up to this long for it (`90s`,
     /// `10m`) instead of exiting with code 5 at once.
     #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
@@ -415,7 +421,8 @@ async fn status(path: &std::path::Path, as_json: bool) -> Result<(), CliError> {
         return Ok(());
     }
     say!(
-        "{:<32} {:<8} {:<22} {:<24} {:<6} REASON",
+        "{:<40} {:<32} {:<8} {:<22} {:<24} {:<6} REASON",
+        "SCOPE",
         "KEY",
         "OUTCOME",
         "CODE",
@@ -424,7 +431,8 @@ async fn status(path: &std::path::Path, as_json: bool) -> Result<(), CliError> {
     );
     for letter in &letters {
         say!(
-            "{:<32} {:<8} {:<22} {:<24} {:<6} {}",
+            "{:<40} {:<32} {:<8} {:<22} {:<24} {:<6} {}",
+            letter.scope,
             letter.key,
             letter.outcome,
             letter.code.as_deref().unwrap_or("-"),
@@ -857,6 +865,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
         }
         None => Arc::new(MemoryState::new()),
     };
+    let scope_name = entry.scope_name(&mapping.scope);
     let scope = ScopeKey {
         vendor: entry.name.to_owned(),
         base_url: base_url.to_string(),
@@ -930,18 +939,27 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
     progress.finish();
     std::mem::forget(leave_to_exit);
     finish(&args, with_state, &report)?;
-    match &report.stopped {
-        Some(SyncStop::Interrupted) => return Err(CliError::Interrupted),
+    let outcome = match &report.stopped {
+        Some(SyncStop::Interrupted) => Err(CliError::Interrupted),
         Some(SyncStop::State(state)) if state.is_unusable() => {
-            return Err(CliError::Usage(state.to_string()));
+            Err(CliError::Usage(state.to_string()))
         }
-        Some(stop) => return Err(CliError::Stopped(stop.to_string())),
-        None => {}
+        Some(stop) => Err(CliError::Stopped(stop.to_string())),
+        None => match &report.leavers_held {
+            Some(held) => Err(CliError::LeaversHeld(held.to_string())),
+            None => Ok(report.summary.all_succeeded()),
+        },
+    };
+    if let Some(path) = &args.metrics {
+        let code = match &outcome {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(error) => error.exit_code(),
+        };
+        metrics::write(path, entry.name, &scope_name, &report, code)
+            .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))?;
     }
-    if let Some(held) = &report.leavers_held {
-        return Err(CliError::LeaversHeld(held.to_string()));
-    }
-    Ok(report.summary.all_succeeded())
+    outcome
 }
 
 /// Prints what the night tells as it goes: warnings, drift, a dry run's diffs, progress.
@@ -1145,7 +1163,7 @@ fn summary_lines(
 
 /// Writes a file readable by its owner alone (0600), as the state is: a report names
 /// people and their failures.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -15,6 +15,7 @@ mod input;
 mod lease;
 mod mapping;
 mod modes;
+mod report;
 mod secrets;
 mod single;
 mod state;

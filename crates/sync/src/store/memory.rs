@@ -8,13 +8,15 @@ use serde_json::Value;
 
 use super::{
     DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, LeaverHold, ListedUser, RunEnd,
-    RunId, RunRow, ScopeId, ScopeKey, Settlement, StateError, StateStore, UserState, now,
+    RunId, RunRecord, RunRow, ScopeId, ScopeKey, ScopeRuns, Settlement, StateError, StateStore,
+    UserState, now,
 };
 
 #[derive(Default)]
 struct Run {
     scope: i64,
     finished: bool,
+    record: Option<RunRecord>,
     continues: Option<RunId>,
     /// Key → its lines, in order.
     keys: HashMap<String, Vec<u64>>,
@@ -171,8 +173,8 @@ impl StateStore for MemoryState {
     async fn begin_run(
         &self,
         scope: ScopeId,
-        _input: &str,
-        _options: &Value,
+        input: &str,
+        options: &Value,
     ) -> Result<(RunId, Option<RunId>), StateError> {
         let mut inner = self.lock();
         let unfinished = inner
@@ -183,12 +185,24 @@ impl StateStore for MemoryState {
             .find(|(_, run)| run.scope == scope.0)
             .filter(|(_, run)| !run.finished)
             .map(|(index, _)| RunId(index as i64 + 1));
+        let id = RunId(inner.runs.len() as i64 + 1);
         inner.runs.push(Run {
             scope: scope.0,
             continues: unfinished,
+            record: Some(RunRecord {
+                id,
+                continues: unfinished,
+                started_at: now(),
+                ended_at: None,
+                status: "running".into(),
+                input: input.to_owned(),
+                options: options.clone(),
+                summary: None,
+                stop_reason: None,
+            }),
             ..Run::default()
         });
-        Ok((RunId(inner.runs.len() as i64), unfinished))
+        Ok((id, unfinished))
     }
 
     async fn add_input_keys(&self, run: RunId, keys: &[(String, u64)]) -> Result<(), StateError> {
@@ -352,10 +366,39 @@ impl StateStore for MemoryState {
         Ok(letters)
     }
 
-    async fn end_run(&self, run: RunId, end: &RunEnd, _summary: &Value) -> Result<(), StateError> {
+    async fn history(&self, limit: usize) -> Result<Vec<ScopeRuns>, StateError> {
+        let inner = self.lock();
+        Ok(inner
+            .scopes
+            .iter()
+            .enumerate()
+            .map(|(index, scope)| ScopeRuns {
+                id: ScopeId(index as i64 + 1),
+                scope: scope.clone(),
+                runs: inner
+                    .runs
+                    .iter()
+                    .rev()
+                    .filter(|run| run.scope == index as i64 + 1)
+                    .filter_map(|run| run.record.clone())
+                    .take(limit)
+                    .collect(),
+            })
+            .collect())
+    }
+
+    async fn end_run(&self, run: RunId, end: &RunEnd, summary: &Value) -> Result<(), StateError> {
         let mut inner = self.lock();
         let run = inner.run(run)?;
         run.finished = *end == RunEnd::Finished;
+        if let Some(record) = &mut run.record {
+            record.ended_at = Some(now());
+            (record.status, record.stop_reason) = match end {
+                RunEnd::Finished => ("finished".into(), None),
+                RunEnd::Stopped(reason) => ("stopped".into(), Some(reason.clone())),
+            };
+            record.summary = Some(summary.clone());
+        }
         run.keys = HashMap::new();
         run.order = Vec::new();
         Ok(())

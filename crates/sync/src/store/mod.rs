@@ -487,6 +487,49 @@ impl RowRecord {
     }
 }
 
+/// A run, as a report of the nights shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct RunRecord {
+    /// Its id.
+    pub id: RunId,
+    /// The interrupted run it finished, if any.
+    pub continues: Option<RunId>,
+    /// When it began (RFC 3339).
+    pub started_at: String,
+    /// When it ended, if it did.
+    pub ended_at: Option<String>,
+    /// `running`, `finished` or `stopped`.
+    pub status: String,
+    /// The input, in words.
+    pub input: String,
+    /// The options it ran with (`dry_run`, `mode`, `fields`, …).
+    pub options: Value,
+    /// Its counts, once ended: a [`SyncSummary`](crate::SyncSummary) and `requests`.
+    pub summary: Option<Value>,
+    /// Why it stopped early, if it did.
+    pub stop_reason: Option<String>,
+}
+
+impl RunRecord {
+    /// Whether it was a dry run (which changed nothing).
+    pub fn dry_run(&self) -> bool {
+        self.options.get("dry_run").and_then(Value::as_bool) == Some(true)
+    }
+}
+
+/// A scope and its latest runs, newest first.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ScopeRuns {
+    /// Its id in the store.
+    pub id: ScopeId,
+    /// What it is.
+    pub scope: ScopeKey,
+    /// Its runs, newest first.
+    pub runs: Vec<RunRecord>,
+}
+
 /// A row of a run that did something or failed, as the report lists it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[non_exhaustive]
@@ -790,6 +833,10 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     /// The leavers the guard holds for `scope`, if it holds any.
     async fn leaver_hold(&self, scope: ScopeId) -> Result<Option<LeaverHold>, StateError>;
+
+    /// Every scope with its latest `limit` runs, newest first: what a report of the nights
+    /// shows.
+    async fn history(&self, limit: usize) -> Result<Vec<ScopeRuns>, StateError>;
 
     /// Records what the guard holds for `scope` (replacing what it held), or, with `None`,
     /// that it holds nothing (the set was retired).

@@ -26,8 +26,8 @@ use serde_json::{Map, Value};
 use super::lease::unix_now;
 use super::{
     DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, LeaverHold, ListedUser,
-    RowRecord, RunEnd, RunId, RunRow, ScopeId, ScopeKey, Settlement, StateError, StateStore,
-    UserOutcome, UserState, now,
+    RowRecord, RunEnd, RunId, RunRecord, RunRow, ScopeId, ScopeKey, ScopeRuns, Settlement,
+    StateError, StateStore, UserOutcome, UserState, now,
 };
 
 /// The schema, one migration per version: version N is the first N entries applied.
@@ -1048,6 +1048,65 @@ impl StateStore for SqliteState {
                 }
             }
             Ok(letters)
+        })
+        .await
+    }
+
+    async fn history(&self, limit: usize) -> Result<Vec<ScopeRuns>, StateError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.call(move |conn, store| {
+            let sqlite = |e| backend(store, "cannot read the runs", e);
+            let scopes = conn
+                .prepare("SELECT id, vendor, base_url, name, key_kind FROM scopes ORDER BY id")
+                .and_then(|mut select| {
+                    select
+                        .query_map([], |row| {
+                            Ok((
+                                row.get::<_, i64>(0)?,
+                                ScopeKey {
+                                    vendor: row.get(1)?,
+                                    base_url: row.get(2)?,
+                                    name: row.get(3)?,
+                                    key_kind: row.get(4)?,
+                                },
+                            ))
+                        })?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(sqlite)?;
+            let mut select = conn
+                .prepare(
+                    "SELECT id, continues, started_at, ended_at, status, input, options, summary,
+                            stop_reason
+                     FROM runs WHERE scope_id = ?1 ORDER BY id DESC LIMIT ?2",
+                )
+                .map_err(sqlite)?;
+            let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+            let mut history = Vec::with_capacity(scopes.len());
+            for (id, scope) in scopes {
+                let runs = select
+                    .query_map(params![id, limit], |row| {
+                        Ok(RunRecord {
+                            id: RunId(row.get(0)?),
+                            continues: row.get::<_, Option<i64>>(1)?.map(RunId),
+                            started_at: row.get(2)?,
+                            ended_at: row.get(3)?,
+                            status: row.get(4)?,
+                            input: row.get(5)?,
+                            options: json(row.get(6)?).unwrap_or(Value::Null),
+                            summary: json(row.get(7)?),
+                            stop_reason: row.get(8)?,
+                        })
+                    })
+                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    .map_err(sqlite)?;
+                history.push(ScopeRuns {
+                    id: ScopeId(id),
+                    scope,
+                    runs,
+                });
+            }
+            Ok(history)
         })
         .await
     }
