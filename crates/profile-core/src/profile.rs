@@ -515,6 +515,14 @@ pub trait ProfileUpdater: Send + Sync {
         )))
     }
 
+    /// Whether [`update`](Self::update) of a user the vendor does not have is refused as
+    /// not found, changing nothing (a Sunshine `PATCH` by identifier answers 404): a sync
+    /// that knows nothing of a user yet may then write first and read never, a user the
+    /// vendor does not have being told by the answer. No by default.
+    fn write_tells(&self) -> bool {
+        false
+    }
+
     /// Whether [`write`](Self::write) changes only the fields it is given (the default).
     /// A vendor whose save replaces the whole user (LumApps) answers `false`, and a sync
     /// that knows what the profile holds still reads it before writing.

@@ -201,6 +201,12 @@ impl ProfileUpdater for SunshineUpdater {
         true
     }
 
+    /// A `PATCH` by identifier of a profile Zendesk does not have answers 404 and creates
+    /// nothing.
+    fn write_tells(&self) -> bool {
+        true
+    }
+
     /// `PUT ?identifier=` is idempotent: sent twice, it leaves one profile.
     fn create_is_idempotent(&self) -> bool {
         true

@@ -517,6 +517,35 @@ async fn addressed(ctx: &RowContext, row: &SyncRow, facts: Facts) -> Result<Done
             ));
         }
     }
+    // The first night of a state, at a vendor whose write tells whether the user exists (a
+    // Sunshine PATCH by identifier answers 404 and changes nothing): written first, read
+    // never; a user the vendor does not have is a joiner. The answer is what the state
+    // records. Not in a dry run (which must not write), nor with a verify (which compares).
+    if facts.known.is_none()
+        && ctx.store.persistent()
+        && !options.dry_run
+        && !options.verify
+        && updater.write_tells()
+        && !matches!(row.user, UserRef::Id(_))
+    {
+        let pending = updater.pending(&row.patch, &Profile::default());
+        return match updater.update(&row.user, &pending).await {
+            Ok(profile) => {
+                let read = values_of(&profile, pending.changes().iter().map(|c| c.path()));
+                let id = profile.id().map(str::to_owned);
+                Ok(settle_write(
+                    facts,
+                    Ok(()),
+                    &pending,
+                    read,
+                    id,
+                    Confirmation::Updated,
+                ))
+            }
+            Err(error) if error.is_not_found() => missing(ctx, row, facts, &error, true).await,
+            Err(error) => Ok(record_failure(facts.hash, &error)),
+        };
+    }
     read_then_write(ctx, row, facts, true).await
 }
 

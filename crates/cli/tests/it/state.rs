@@ -51,10 +51,12 @@ async fn a_steady_night_sends_nothing_and_a_changed_night_sends_only_the_changes
     let env = sunshine_env(&emulator.base_url());
     let args = sunshine_args(&input, &state, &report_path);
 
-    // Night 1: Zendesk cannot list, so each rider is read once; 200 need the new height.
+    // Night 1: Zendesk cannot list, and its PATCH tells whether a rider exists: each
+    // rider is written once, and read never (the first night cannot tell unchanged from
+    // updated).
     let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!((gets(&emulator), patches(&emulator)), (300, 200));
+    assert_eq!((gets(&emulator), patches(&emulator)), (0, 300));
 
     // Night 2, the same export: nothing is sent at all.
     let seen = emulator.faults().requests_seen();
@@ -306,7 +308,9 @@ async fn wrong_credentials_stop_the_run_at_once_and_a_corrected_rerun_writes_eve
     let (code, _, stderr) = sync(&args, &env_refs(&good)).await;
     assert_eq!(code, 0, "{stderr}");
     let report = report(&report_path);
-    assert_eq!(report["summary"]["updated"], 133, "{report}");
+    // Every row is written on a state's first night (rider0's write of the first run was
+    // refused, so nothing of it is in doubt).
+    assert_eq!(report["summary"]["updated"], 200, "{report}");
     assert_eq!(
         report["runs"].as_array().unwrap().len(),
         2,
@@ -403,8 +407,9 @@ async fn a_key_on_two_lines_is_warned_about_and_its_last_line_is_synced_once() {
             .find(|p| p["identifiers"][0]["value"] == "rider1@example.com")
             .unwrap();
         assert_eq!(rider1["attributes"]["saddle_height"], "75cm");
-        // One write the first night, none the second: the value does not flip.
-        assert_eq!(patches(&emulator) - patches_before, 1 - night);
+        // The first night writes rider0 and rider1 (rider1 once, from its last line), the
+        // second nothing: the value does not flip.
+        assert_eq!(patches(&emulator) - patches_before, [2, 0][night]);
         let report = report(&report_path);
         assert_eq!(report["summary"]["superseded"], 1);
         assert_eq!(report["duplicates"][0]["lines"], serde_json::json!([2, 4]));
@@ -603,4 +608,66 @@ async fn a_vendor_unreachable_row_after_row_stops_the_run_and_wrong_capture_secr
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("refused the credentials"), "{stderr}");
     assert_eq!(capture_requests(&emulator, "/entity.update"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sunshine_first_night_writes_first_and_reads_no_one() {
+    let emulator = crate::sync::sunshine_with_riders(300).await;
+    let dir = crate::sync::dir();
+    let (input, state, report_path) = (
+        dir.join("riders.csv"),
+        dir.join("state.db"),
+        dir.join("report.json"),
+    );
+    // The 300 riders Zendesk has, each with a new height, and 10 joiners.
+    let mut csv = String::from("email,saddle\n");
+    for i in 0..310 {
+        csv.push_str(&format!("rider{i}@example.com,90cm\n"));
+    }
+    std::fs::write(&input, csv).unwrap();
+    let env = crate::sync::sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = crate::sync::SUNSHINE_MAP.to_vec();
+    args.extend([
+        "--input",
+        input.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--report",
+        report_path.to_str().unwrap(),
+        "--mode",
+        "upsert",
+        "--rate",
+        "0",
+    ]);
+    let faults = emulator.faults();
+    // A dry run must not write: it reads each rider.
+    let mut dry = args.clone();
+    dry.push("--dry-run");
+    let (code, _, stderr) = crate::sync::sync(&dry, &crate::sync::env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(faults.requests_to("GET", "/api/v2/user_profiles"), 310);
+    assert_eq!(faults.requests_to("PATCH", "/api/v2/user_profiles"), 0);
+    let seen = faults.requests_seen();
+    let (code, _, stderr) = crate::sync::sync(&args, &crate::sync::env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    // One PATCH for each rider Zendesk has; a PATCH (404) and a PUT for each joiner.
+    assert_eq!(faults.requests_seen() - seen, 300 + 2 * 10, "{stderr}");
+    assert_eq!(faults.requests_to("GET", "/api/v2/user_profiles"), 310);
+    let summary = &crate::sync::report(&report_path)["summary"];
+    assert_eq!(
+        (summary["updated"].as_u64(), summary["created"].as_u64()),
+        (Some(300), Some(10))
+    );
+    assert_eq!(emulator.profiles().len(), 310);
+    assert!(
+        emulator
+            .profiles()
+            .iter()
+            .all(|p| p["attributes"]["saddle_height"] == "90cm")
+    );
+    // The state holds what was written: the same export again sends nothing.
+    let seen = faults.requests_seen();
+    let (code, _, stderr) = crate::sync::sync(&args, &crate::sync::env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(faults.requests_seen() - seen, 0, "{stderr}");
 }
