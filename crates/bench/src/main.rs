@@ -990,6 +990,16 @@ async fn nights(vendor: &'static str, sizes: &Sizes, results: &mut Vec<Result>) 
         started.elapsed().as_secs_f64(),
         "s",
     ));
+    if vendor == "sunshine" {
+        // Every person exists: a first night that writes first costs one request each.
+        let result = Result::new(
+            "nights",
+            format!("sunshine: first night of {users}: requests per existing person"),
+            first_requests as f64 / users as f64,
+            "ratio",
+        );
+        results.push(result.goal("<= 1.00"));
+    }
     if vendor == "capture" {
         let finds = emulator.faults().requests_to("POST", "/entity.find");
         let result = Result::new(
