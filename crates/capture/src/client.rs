@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::response::read;
 use crate::{
-    CaptureAuth, CaptureRequests, Created, EntityCount, EntityCreate, EntityDelete, EntityFind,
-    EntityRead, EntityReplace, EntityType, EntityUpdate,
+    BulkCreated, CaptureAuth, CaptureRequests, Created, EntityBulkCreate, EntityCount,
+    EntityCreate, EntityDelete, EntityFind, EntityRead, EntityReplace, EntityType, EntityUpdate,
 };
 
 /// Capture limits simultaneous calls (error 510) rather than calls a minute; by default the
@@ -233,6 +233,51 @@ impl CaptureClient {
             reason: "the answer has no `id` and `uuid`".to_owned(),
             source: Some(Box::new(e)),
         })
+    }
+
+    /// Creates many records in one call (`entity.bulkCreate`): each record's result, in
+    /// the order sent. A record refused for its values (a unique value taken) is
+    /// [`BulkCreated::Refused`]; the others are created all the same.
+    pub async fn bulk_create(&self, bulk: &EntityBulkCreate) -> Result<Vec<BulkCreated>, Error> {
+        let request = self.requests.bulk_create(bulk)?;
+        let (vendor, operation) = (request.vendor(), request.operation());
+        let body = self.call(request).await?;
+        let unexpected = |reason: String| Error::UnexpectedResponse {
+            vendor,
+            operation,
+            status: 200,
+            reason,
+            source: None,
+        };
+        let uuids = body
+            .get("uuid_results")
+            .and_then(Value::as_array)
+            .ok_or_else(|| unexpected("the answer has no `uuid_results`".to_owned()))?;
+        if uuids.len() != bulk.len() {
+            return Err(unexpected(format!(
+                "{} results for {} records",
+                uuids.len(),
+                bulk.len()
+            )));
+        }
+        let ids = body.get("results").and_then(Value::as_array);
+        Ok(uuids
+            .iter()
+            .enumerate()
+            .map(|(at, result)| match result {
+                Value::String(uuid) => BulkCreated::Created {
+                    uuid: uuid.clone(),
+                    id: ids.and_then(|ids| ids.get(at)).and_then(Value::as_u64),
+                },
+                other => BulkCreated::Refused {
+                    description: other
+                        .get("error_description")
+                        .and_then(Value::as_str)
+                        .unwrap_or("refused, with no description")
+                        .to_owned(),
+                },
+            })
+            .collect())
     }
 
     /// The schema of an entity type (`entityType`).

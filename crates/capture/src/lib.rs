@@ -59,9 +59,10 @@ pub use auth::{CaptureAuth, sign};
 pub use client::{CaptureClient, CaptureClientBuilder, DEFAULT_MAX_IN_FLIGHT, UpdateOutcome};
 pub use error::{CaptureErrorKind, CaptureInputError};
 pub use model::{
-    AttrDef, AttributePath, Created, EntityCount, EntityCreate, EntityDelete, EntityFind,
-    EntityLocator, EntityRead, EntityReplace, EntityType, EntityUpdate, EntityValues,
-    MAX_FIND_RESULTS, PathSegment, parse_json_value,
+    AttrDef, AttributePath, BULK_CREATE_BYTES, BULK_CREATE_RECORDS, BulkCreated, Created,
+    EntityBulkCreate, EntityCount, EntityCreate, EntityDelete, EntityFind, EntityLocator,
+    EntityRead, EntityReplace, EntityType, EntityUpdate, EntityValues, MAX_FIND_RESULTS,
+    PathSegment, parse_json_value,
 };
 pub use profile_core::{BaseUrl, ClientSettings, Error, HttpConfig, RateLimit, RetryPolicy};
 pub use requests::CaptureRequests;

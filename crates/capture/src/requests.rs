@@ -7,8 +7,8 @@ use profile_core::time::Clock;
 use profile_core::{ApiRequest, BaseUrl, Error, HeaderValue, Idempotency, Method};
 
 use crate::{
-    CaptureAuth, EntityCount, EntityCreate, EntityDelete, EntityFind, EntityRead, EntityReplace,
-    EntityUpdate,
+    CaptureAuth, EntityBulkCreate, EntityCount, EntityCreate, EntityDelete, EntityFind, EntityRead,
+    EntityReplace, EntityUpdate,
 };
 
 pub(crate) const VENDOR: &str = "capture";
@@ -134,6 +134,16 @@ impl CaptureRequests {
             "entity_create",
             "/entity.create",
             create.form()?,
+            Idempotency::NotIdempotent,
+        ))
+    }
+
+    /// `POST /entity.bulkCreate`: many records in one call (not idempotent).
+    pub fn bulk_create(&self, bulk: &EntityBulkCreate) -> Result<ApiRequest, Error> {
+        Ok(self.post(
+            "entity_bulk_create",
+            "/entity.bulkCreate",
+            bulk.form()?,
             Idempotency::NotIdempotent,
         ))
     }

@@ -6,8 +6,8 @@ mod query;
 
 pub use path::{AttributePath, PathSegment};
 pub use query::{
-    AttrDef, Created, EntityCount, EntityCreate, EntityDelete, EntityFind, EntityType,
-    MAX_FIND_RESULTS,
+    AttrDef, BULK_CREATE_BYTES, BULK_CREATE_RECORDS, BulkCreated, Created, EntityBulkCreate,
+    EntityCount, EntityCreate, EntityDelete, EntityFind, EntityType, MAX_FIND_RESULTS,
 };
 
 use serde_json::{Map, Value};

@@ -224,6 +224,79 @@ impl EntityCreate {
     }
 }
 
+/// `entity.bulkCreate`: many records of one type in one call, each a JSON object of
+/// attributes. Not idempotent, like `entity.create`: a batch whose answer is lost must be
+/// reconciled by reading its keys before anything of it is sent again. Akamai's loader
+/// keeps a batch under about 1 MB or 2,000 records ([`BULK_CREATE_RECORDS`],
+/// [`BULK_CREATE_BYTES`]); only clients with the `owner` or `direct_access` feature may call
+/// it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntityBulkCreate {
+    type_name: String,
+    records: Vec<Value>,
+}
+
+/// The most records Akamai's loader sends in one `entity.bulkCreate`.
+pub const BULK_CREATE_RECORDS: usize = 2_000;
+/// About the largest `all_attributes` Akamai's loader sends in one `entity.bulkCreate`.
+pub const BULK_CREATE_BYTES: usize = 1_000_000;
+
+impl EntityBulkCreate {
+    /// Creates one record for each of `records` (attribute objects), in their order.
+    pub fn new(
+        type_name: impl Into<String>,
+        records: Vec<Value>,
+    ) -> Result<Self, CaptureInputError> {
+        if records.iter().any(|record| !record.is_object()) {
+            return Err(CaptureInputError::AttributesNotAnObject);
+        }
+        Ok(Self {
+            type_name: type_name.into(),
+            records,
+        })
+    }
+
+    /// How many records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub(crate) fn form(&self) -> Result<Vec<(Cow<'static, str>, String)>, CaptureInputError> {
+        check_type_name(&self.type_name)?;
+        Ok(vec![
+            ("type_name".into(), self.type_name.clone()),
+            (
+                "all_attributes".into(),
+                Value::Array(self.records.clone()).to_string(),
+            ),
+        ])
+    }
+}
+
+/// One record's result in an `entity.bulkCreate` answer, in the order sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BulkCreated {
+    /// Created, with this uuid (and id, when the answer's `results` gives it).
+    Created {
+        /// The record's uuid.
+        uuid: String,
+        /// The record's id.
+        id: Option<u64>,
+    },
+    /// Refused (a unique value another record holds: "Attempted to update a duplicate
+    /// value"), with Capture's description; nothing was created for it.
+    Refused {
+        /// What Capture said.
+        description: String,
+    },
+}
+
 /// What `entity.create` answered: the new record's id and uuid.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]

@@ -282,3 +282,95 @@ async fn a_schema_of_your_own_with_two_plurals_is_served() {
         Some(CaptureErrorKind::InvalidJsonType)
     );
 }
+
+#[tokio::test]
+async fn bulk_create_makes_each_record_and_refuses_a_taken_address_alone() {
+    let (emulator, client) = setup().await;
+    let before = emulator.records("user").len();
+    let bulk = profile_capture::EntityBulkCreate::new(
+        "user",
+        vec![
+            json!({"email": "new1@example.com", "givenName": "One"}),
+            // The documentation's record holds this address.
+            json!({"email": "mpark@example.com", "givenName": "Twice"}),
+            json!({"email": "new2@example.com", "givenName": "Two"}),
+        ],
+    )
+    .unwrap();
+    let results = client.bulk_create(&bulk).await.unwrap();
+    assert_eq!(results.len(), 3);
+    let profile_capture::BulkCreated::Created { uuid, id } = &results[0] else {
+        panic!("{results:?}")
+    };
+    assert!(id.is_some());
+    assert_eq!(
+        results[1],
+        profile_capture::BulkCreated::Refused {
+            description: "Attempted to update a duplicate value".into()
+        }
+    );
+    assert!(matches!(
+        results[2],
+        profile_capture::BulkCreated::Created { .. }
+    ));
+    let records = emulator.records("user");
+    assert_eq!(records.len(), before + 2);
+    let created = records.iter().find(|r| r["uuid"] == uuid.as_str()).unwrap();
+    assert_eq!(created["email"], "new1@example.com");
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r["email"] == "mpark@example.com")
+            .count(),
+        1
+    );
+    assert_eq!(
+        emulator.faults().requests_to("POST", "/entity.bulkCreate"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn bulk_create_is_refused_to_a_client_without_owner_or_direct_access() {
+    let emulator = CaptureEmulator::start_with(
+        CaptureConfig::default().login_client("login-client", "login-secret"),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let before = emulator.records("user").len();
+    let bulk =
+        profile_capture::EntityBulkCreate::new("user", vec![json!({"email": "new1@example.com"})])
+            .unwrap();
+    let login = builder(
+        &emulator,
+        profile_capture::CaptureAuth::basic("login-client", "login-secret"),
+    )
+    .build()
+    .unwrap();
+    // The login client may read…
+    login
+        .entity(&EntityRead::new("user", EntityLocator::uuid(MATT_UUID)))
+        .await
+        .unwrap();
+    // …but not create in bulk; nothing is created.
+    let error = login.bulk_create(&bulk).await.unwrap_err();
+    assert_eq!(error.vendor_code(), Some("403"), "{error}");
+    assert!(
+        error.to_string().contains("owner or direct_access"),
+        "{error}"
+    );
+    assert_eq!(emulator.records("user").len(), before);
+    // An end user's access token neither.
+    let token = builder(
+        &emulator,
+        profile_capture::CaptureAuth::oauth(profile_emulator::capture::DEMO_ACCESS_TOKEN),
+    )
+    .build()
+    .unwrap();
+    assert!(token.bulk_create(&bulk).await.is_err());
+    // The owner client may.
+    let owner = builder(&emulator, basic()).build().unwrap();
+    assert_eq!(owner.bulk_create(&bulk).await.unwrap().len(), 1);
+    assert_eq!(emulator.records("user").len(), before + 1);
+}

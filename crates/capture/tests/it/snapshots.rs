@@ -202,3 +202,17 @@ fn the_signed_request_carries_date_and_signature() {
         format!("Signature {}:{expected}", SEED_CLIENT_1.0)
     );
 }
+
+#[test]
+fn entity_bulk_create() {
+    let bulk = profile_capture::EntityBulkCreate::new(
+        "user",
+        vec![
+            json!({"email": "new1@example.com", "givenName": "One"}),
+            json!({"email": "new2@example.com", "givenName": "Two"}),
+        ],
+    )
+    .unwrap();
+    let request = basic_requests().bulk_create(&bulk).unwrap();
+    insta::assert_snapshot!(request.render());
+}

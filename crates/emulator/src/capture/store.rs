@@ -36,6 +36,7 @@ pub(crate) fn fail<T>(code: u32, description: impl Into<String>) -> Result<T, Fa
         341 => "invalid_json_type",
         361 => "unique_violation",
         402 => "invalid_client_credentials",
+        403 => "permission_denied",
         431 => "signature_does_not_match",
         _ => "unexpected_error",
     };
@@ -674,6 +675,42 @@ impl Store {
             )),
             None => read_at(record, &path),
         }
+    }
+
+    /// `entity.bulkCreate`: a record from each object of `all_attributes`, in order.
+    pub(crate) fn bulk_create(&mut self, params: &Params) -> Result<Value, Failure> {
+        let Some(Value::Array(records)) = params.json("all_attributes")? else {
+            return fail(100, "`all_attributes` is required: a JSON array of records");
+        };
+        let type_name = params.get("type_name").unwrap_or_default().to_owned();
+        let (mut uuids, mut ids) = (Vec::new(), Vec::new());
+        for record in records {
+            let one = Params(vec![
+                ("type_name".to_owned(), type_name.clone()),
+                ("attributes".to_owned(), record.to_string()),
+            ]);
+            match self.create(&one) {
+                Ok((id, uuid)) => {
+                    uuids.push(json!(uuid));
+                    ids.push(json!(id));
+                }
+                Err(failure) => {
+                    let refused = json!({
+                        "stat": "error",
+                        "code": failure.code,
+                        "error": failure.error,
+                        "error_description": if failure.code == 361 {
+                            "Attempted to update a duplicate value".to_owned()
+                        } else {
+                            failure.description.clone()
+                        },
+                    });
+                    uuids.push(refused.clone());
+                    ids.push(refused);
+                }
+            }
+        }
+        Ok(json!({"stat": "ok", "uuid_results": uuids, "results": ids}))
     }
 
     /// `entity.create`: a new record from `attributes`.
