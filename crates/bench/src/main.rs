@@ -904,6 +904,11 @@ fn write_computed_csv(rows: usize) -> PathBuf {
     path
 }
 
+/// A Capture emulator holding none of the bench's people.
+async fn emulator_for_joiners() -> vendors::Emulator {
+    emulator("capture", 0).await
+}
+
 fn remove_state(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let mut name = path.as_os_str().to_owned();
@@ -999,6 +1004,35 @@ async fn nights(vendor: &'static str, sizes: &Sizes, results: &mut Vec<Result>) 
             "ratio",
         );
         results.push(result.goal("<= 1.00"));
+    }
+    if vendor == "capture" {
+        // A new account: every person is a joiner, created in batches.
+        let empty = emulator_for_joiners().await;
+        let input = write_csv("capture-joiners", users, held);
+        let state = temp_file("nights-capture-joiners.db");
+        remove_state(&state);
+        let mut command = night_command("capture", &empty, &input, &state, None);
+        command.args(["--mode", "upsert"]);
+        let output = command.output().await.expect("profiles sync runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let result = Result::new(
+            "nights",
+            format!("capture: first night of {users} joiners: requests"),
+            empty.faults().requests_seen() as f64,
+            "requests",
+        );
+        // The goal is set for 20,000 joiners (2,000 a batch).
+        results.push(if users >= 20_000 {
+            result.goal("<= 30")
+        } else {
+            result
+        });
+        let _ = std::fs::remove_file(&input);
+        remove_state(&state);
     }
     if vendor == "capture" {
         let finds = emulator.faults().requests_to("POST", "/entity.find");

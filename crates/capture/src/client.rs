@@ -270,6 +270,7 @@ impl CaptureClient {
                     id: ids.and_then(|ids| ids.get(at)).and_then(Value::as_u64),
                 },
                 other => BulkCreated::Refused {
+                    code: other.get("code").and_then(Value::as_u64),
                     description: other
                         .get("error_description")
                         .and_then(Value::as_str)

@@ -3,15 +3,15 @@
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use profile_core::{
-    Error, FieldChange, FieldCheck, FieldPath, KeyKind, Profile, ProfilePatch, ProfileUpdater,
-    UserRef,
+    BatchCreated, Error, FieldChange, FieldCheck, FieldPath, KeyKind, Profile, ProfilePatch,
+    ProfileUpdater, UserRef,
 };
 use serde_json::{Map, Value};
 
 use crate::model::is_attribute_name;
 use crate::{
-    AttrDef, CaptureClient, CaptureInputError, EntityCreate, EntityDelete, EntityLocator,
-    EntityRead, EntityUpdate,
+    AttrDef, BULK_CREATE_BYTES, BULK_CREATE_RECORDS, BulkCreated, CaptureClient, CaptureInputError,
+    EntityBulkCreate, EntityCreate, EntityDelete, EntityLocator, EntityRead, EntityUpdate,
 };
 
 /// Records a bulk read asks for at a time: 20,000 users in 20 requests, one page in memory.
@@ -35,6 +35,8 @@ const BULK_PAGE: u32 = 1_000;
 pub struct CaptureUpdater {
     client: CaptureClient,
     type_name: String,
+    batch_records: usize,
+    batch_bytes: usize,
 }
 
 impl CaptureUpdater {
@@ -43,7 +45,44 @@ impl CaptureUpdater {
         Self {
             client,
             type_name: type_name.into(),
+            batch_records: BULK_CREATE_RECORDS,
+            batch_bytes: BULK_CREATE_BYTES,
         }
+    }
+
+    /// The largest `entity.bulkCreate` a sync sends: at most `records` records and about
+    /// `bytes` bytes of them (Akamai's loader: 2,000 and 1 MB, the defaults). `records` 0
+    /// creates one record a call with `entity.create`.
+    pub fn batch_limits(mut self, records: usize, bytes: usize) -> Self {
+        self.batch_records = records;
+        self.batch_bytes = bytes.max(1);
+        self
+    }
+
+    /// A record's attributes for a create: the patch's, and the key's.
+    fn new_record(
+        &self,
+        user: &UserRef,
+        patch: &ProfilePatch,
+    ) -> Result<Map<String, Value>, Error> {
+        let mut attributes = match attributes(patch)? {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        match user {
+            UserRef::Email(email) => {
+                attributes.insert("email".into(), Value::String(email.clone()));
+            }
+            UserRef::Key { attribute, value } => {
+                attributes.insert(attribute.clone(), Value::String(value.clone()));
+            }
+            _ => {
+                return Err(Error::invalid_input(
+                    "a Capture record is created with its key attribute, not by id",
+                ));
+            }
+        }
+        Ok(attributes)
     }
 
     /// The `entity.update` that applies `patch` to the user's record.
@@ -165,23 +204,7 @@ impl ProfileUpdater for CaptureUpdater {
     /// whose outcome is unknown must be followed by a read by key, never sent again blind;
     /// a record that already holds the key is refused with 361 (a conflict).
     async fn create(&self, user: &UserRef, patch: &ProfilePatch) -> Result<Option<String>, Error> {
-        let mut attributes = match attributes(patch)? {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        match user {
-            UserRef::Email(email) => {
-                attributes.insert("email".into(), Value::String(email.clone()));
-            }
-            UserRef::Key { attribute, value } => {
-                attributes.insert(attribute.clone(), Value::String(value.clone()));
-            }
-            _ => {
-                return Err(Error::invalid_input(
-                    "a Capture record is created with its key attribute, not by id",
-                ));
-            }
-        }
+        let attributes = self.new_record(user, patch)?;
         let create = EntityCreate::new(self.type_name.clone(), Value::Object(attributes))?;
         let created = self.client.create(&create).await?;
         Ok(Some(created.uuid))
@@ -206,6 +229,57 @@ impl ProfileUpdater for CaptureUpdater {
             .map_err(|error| Error::invalid_input(error.to_string()))?;
         self.write(&UserRef::Id(id.to_owned()), &patch).await?;
         Ok(true)
+    }
+
+    /// [`batch_limits`](CaptureUpdater::batch_limits)' count (2,000 by default).
+    fn batch_create(&self) -> Option<usize> {
+        (self.batch_records > 0).then_some(self.batch_records)
+    }
+
+    /// `entity.bulkCreate`, in calls of at most the batch's count and about its bytes, one
+    /// after the other. A record refused for a unique value (361, "Attempted to update a
+    /// duplicate value") is [`BatchCreated::Exists`].
+    async fn create_many(
+        &self,
+        users: &[(UserRef, ProfilePatch)],
+    ) -> Result<Vec<BatchCreated>, Error> {
+        let mut records = Vec::with_capacity(users.len());
+        for (user, patch) in users {
+            records.push(Value::Object(self.new_record(user, patch)?));
+        }
+        let mut results = Vec::with_capacity(records.len());
+        let mut batch: Vec<Value> = Vec::new();
+        let mut bytes = 0;
+        let mut records = records.into_iter().peekable();
+        while let Some(record) = records.next() {
+            bytes += record.to_string().len() + 1;
+            batch.push(record);
+            let next = records.peek().map_or(0, |r| r.to_string().len() + 1);
+            let full = batch.len() >= self.batch_records.max(1)
+                || bytes + next > self.batch_bytes
+                || records.peek().is_none();
+            if !full {
+                continue;
+            }
+            let bulk = EntityBulkCreate::new(self.type_name.clone(), std::mem::take(&mut batch))?;
+            bytes = 0;
+            for created in self.client.bulk_create(&bulk).await? {
+                results.push(match created {
+                    BulkCreated::Created { uuid, .. } => BatchCreated::Created { id: Some(uuid) },
+                    BulkCreated::Refused { code, description }
+                        if code == Some(361) || description.contains("duplicate value") =>
+                    {
+                        BatchCreated::Exists {
+                            reason: description,
+                        }
+                    }
+                    BulkCreated::Refused { description, .. } => BatchCreated::Refused {
+                        reason: description,
+                    },
+                });
+            }
+        }
+        Ok(results)
     }
 
     fn can_delete(&self) -> bool {

@@ -181,6 +181,7 @@ struct FaultState {
     scripted: VecDeque<Fault>,
     latency: Option<Duration>,
     answer_delay: Option<Duration>,
+    answer_delay_on: Option<(String, Duration)>,
     per_minute: Option<u32>,
     window: VecDeque<Instant>,
     random: Option<(RandomFaults, SplitMix64)>,
@@ -280,6 +281,12 @@ impl FaultController {
         self.lock().latency = latency.filter(|l| !l.is_zero());
     }
 
+    /// As [`set_answer_delay`](Self::set_answer_delay), for the requests to `path` only
+    /// (`/entity.bulkCreate`): the calls before it are answered at once.
+    pub fn set_answer_delay_on(&self, path: &str, delay: Option<Duration>) {
+        self.lock().answer_delay_on = delay.map(|delay| (path.to_owned(), delay));
+    }
+
     /// Processes every request at once but holds its answer back for `delay` (`None` for
     /// none): the write has landed while the client still waits, as when a client dies
     /// mid-request.
@@ -366,8 +373,12 @@ impl FaultController {
         }
     }
 
-    fn answer_delay(&self) -> Option<Duration> {
-        self.lock().answer_delay
+    fn answer_delay(&self, path: &str) -> Option<Duration> {
+        let state = self.lock();
+        match &state.answer_delay_on {
+            Some((on, delay)) if on == path => Some(*delay),
+            _ => state.answer_delay,
+        }
     }
 
     /// What to do with the request arriving now.
@@ -435,8 +446,9 @@ pub async fn apply_faults(
     next: Next,
 ) -> Response {
     faults.seen.fetch_add(1, Ordering::Relaxed);
+    let path = request.uri().path().to_owned();
     {
-        let route = format!("{} {}", request.method(), request.uri().path());
+        let route = format!("{} {}", request.method(), path);
         let mut routes = faults.routes.lock().unwrap_or_else(|p| p.into_inner());
         *routes.entry(route).or_default() += 1;
     }
@@ -451,7 +463,7 @@ pub async fn apply_faults(
     match fault {
         None => {
             let response = next.run(request).await;
-            if let Some(delay) = faults.answer_delay() {
+            if let Some(delay) = faults.answer_delay(&path) {
                 tokio::time::sleep(delay).await;
             }
             response

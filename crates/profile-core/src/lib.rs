@@ -64,8 +64,8 @@ pub use client::{ApiClient, ClientConfig, ClientSettings};
 pub use error::{ApiError, ApiErrorKind, BoxError, Error, SendState};
 pub use paginate::{Page, paginate};
 pub use profile::{
-    Applied, FieldChange, FieldCheck, FieldPath, InvalidFieldPath, KeyKind, Profile, ProfilePatch,
-    ProfileUpdater, UserRef,
+    Applied, BatchCreated, FieldChange, FieldCheck, FieldPath, InvalidFieldPath, KeyKind, Profile,
+    ProfilePatch, ProfileUpdater, UserRef,
 };
 pub use request::{
     ApiRequest, Body, HeaderValue, Idempotency, Method, REDACTED, encode_path_segment,

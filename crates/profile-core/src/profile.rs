@@ -484,6 +484,29 @@ pub trait ProfileUpdater: Send + Sync {
         )))
     }
 
+    /// How many users one [`create_many`](Self::create_many) takes, where the vendor
+    /// creates in batches (Capture's `entity.bulkCreate`); `None` (the default) where it
+    /// does not.
+    fn batch_create(&self) -> Option<usize> {
+        None
+    }
+
+    /// Creates each user of `users` (who have none), in as few calls as the vendor allows:
+    /// per user, in order, what came of it. A user the vendor refuses because a unique
+    /// value of theirs is taken is [`BatchCreated::Exists`]: never created twice. An error
+    /// is the whole call's: it may or may not have created some of them (read them by key
+    /// before sending anything again). The default refuses with [`Error::InvalidInput`].
+    async fn create_many(
+        &self,
+        users: &[(UserRef, ProfilePatch)],
+    ) -> Result<Vec<BatchCreated>, Error> {
+        let _ = users;
+        Err(Error::invalid_input(format!(
+            "{} cannot create users in batches through this API",
+            self.vendor()
+        )))
+    }
+
     /// Whether [`delete`](Self::delete) can remove a profile (no by default).
     fn can_delete(&self) -> bool {
         false
@@ -591,6 +614,28 @@ pub trait ProfileUpdater: Send + Sync {
             written: true,
         })
     }
+}
+
+/// What [`ProfileUpdater::create_many`] did with one user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BatchCreated {
+    /// Created, with the vendor's id when it gave one.
+    Created {
+        /// The vendor's id.
+        id: Option<String>,
+    },
+    /// Not created: a unique value of theirs (their e-mail) is another profile's, which
+    /// may be theirs already. Read them by key and update.
+    Exists {
+        /// What the vendor said.
+        reason: String,
+    },
+    /// Refused for its values, and not created.
+    Refused {
+        /// What the vendor said.
+        reason: String,
+    },
 }
 
 /// What [`ProfileUpdater::apply_pending`] found and did.

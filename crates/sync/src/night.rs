@@ -17,7 +17,8 @@ use crate::mapping::{Mapping, MappingError};
 use crate::outcome::{RowError, RowOutcome, SyncMode, SyncOptions, SyncRow, SyncSummary};
 use crate::report::{FailedRow, NightReport, WholeRun};
 use crate::row::{
-    BulkRead, Done, RowContext, RowReport, Signal, drift_between, process, stop_of, values_of,
+    BulkRead, Done, Joiner, RowContext, RowReport, Signal, create_joiners, drift_between, process,
+    stop_of, values_of,
 };
 use crate::source::RowSource;
 use crate::store::{
@@ -429,6 +430,13 @@ impl Night {
             anchored: self.mapping.anchor.is_some(),
             options: self.options.clone(),
             bulk: None,
+            // Joiners are put aside and created in batches where the vendor can, in the
+            // modes that create, outside a dry run.
+            joiners: (updater.batch_create().is_some()
+                && updater.can_create()
+                && !self.options.dry_run
+                && matches!(self.options.mode, SyncMode::Upsert | SyncMode::Mirror))
+            .then(|| std::sync::Mutex::new(Vec::new())),
         };
         let first_night = !store.has_users(scope).await?;
         let mut stop: Option<SyncStop> = None;
@@ -487,6 +495,32 @@ impl Night {
                 .await;
             summary = rows_summary;
             stop = rows_stop;
+        }
+        // The joiners the rows put aside, created in batches.
+        let joiners = ctx
+            .joiners
+            .as_ref()
+            .map(|joiners| std::mem::take(&mut *joiners.lock().unwrap_or_else(|p| p.into_inner())))
+            .unwrap_or_default();
+        if !joiners.is_empty() && stop.is_none() {
+            let size = updater.batch_create().unwrap_or(1).max(1);
+            let mut batches: Vec<Vec<Joiner>> = Vec::new();
+            for joiner in joiners {
+                match batches.last_mut() {
+                    Some(batch) if batch.len() < size => batch.push(joiner),
+                    _ => batches.push(vec![joiner]),
+                }
+            }
+            let ctx_ref = &ctx;
+            let work = stream::iter(batches)
+                .then(move |batch| create_joiners(ctx_ref, batch))
+                .flat_map(|results| stream::iter(results.into_iter().map(std::future::ready)));
+            let (created, joiners_stop) = drive(&ctx, work, lost, &mut |report: &RowReport| {
+                on_event(NightEvent::Row(report));
+            })
+            .await;
+            summary.absorb(&created);
+            stop = joiners_stop;
         }
 
         let mut held: Option<LeaverGuard> = None;
@@ -882,6 +916,8 @@ where
             }
         };
         match &done.signal {
+            // Put aside: counted and reported when its batch is created.
+            Signal::Deferred => continue,
             Signal::Answered => unreachable = 0,
             Signal::Unreachable(last) => {
                 unreachable += 1;

@@ -363,6 +363,29 @@ impl SyncSummary {
         }
     }
 
+    /// Adds the counts of `other` (a later part of the same night) to these.
+    pub(crate) fn absorb(&mut self, other: &SyncSummary) {
+        self.rows += other.rows;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.would_update += other.would_update;
+        self.failed += other.failed;
+        self.unknown += other.unknown;
+        self.malformed += other.malformed;
+        self.superseded += other.superseded;
+        self.created += other.created;
+        self.would_create += other.would_create;
+        self.missing += other.missing;
+        self.deleted += other.deleted;
+        self.retired += other.retired;
+        self.would_retire += other.would_retire;
+        self.gone += other.gone;
+        self.out_of_scope += other.out_of_scope;
+        self.from_state += other.from_state;
+        self.drifted += other.drifted;
+        self.elapsed += other.elapsed;
+    }
+
     /// Whether every row succeeded or was unchanged.
     pub fn all_succeeded(&self) -> bool {
         self.failed == 0 && self.unknown == 0 && self.malformed == 0

@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
 use profile_core::{
-    ApiErrorKind, Error, FieldChange, FieldPath, KeyKind, Profile, ProfilePatch, ProfileUpdater,
-    UserRef,
+    ApiErrorKind, BatchCreated, Error, FieldChange, FieldPath, KeyKind, Profile, ProfilePatch,
+    ProfileUpdater, UserRef,
 };
 
 use crate::outcome::{
@@ -63,6 +63,14 @@ pub(crate) struct RowContext {
     pub(crate) anchored: bool,
     pub(crate) options: SyncOptions,
     pub(crate) bulk: Option<BulkRead>,
+    /// Joiners put aside for creates in batches, where the vendor creates so.
+    pub(crate) joiners: Option<std::sync::Mutex<Vec<Joiner>>>,
+}
+
+/// A row whose user is to be created in a batch, after the rows.
+pub(crate) struct Joiner {
+    pub(crate) row: SyncRow,
+    pub(crate) hash: String,
 }
 
 /// Whether a row's error stops the run, or says the vendor could not be reached.
@@ -73,6 +81,8 @@ pub(crate) enum Signal {
     Unreachable(String),
     /// The run must stop: the credentials were refused.
     Stop(String),
+    /// Put aside: the row is a joiner created in a batch after the rows, and reported then.
+    Deferred,
 }
 
 /// A row done: its report, and what the store should record of it.
@@ -517,6 +527,13 @@ async fn addressed(ctx: &RowContext, row: &SyncRow, facts: Facts) -> Result<Done
             ));
         }
     }
+    // Listed tonight and not found: a joiner, created in a batch whose unique constraint
+    // answers for one the listing missed (no read by key first).
+    if listed && facts.known.is_none() && !options.verify {
+        if let Some(done) = defer(ctx, row, &facts) {
+            return Ok(done);
+        }
+    }
     // The first night of a state, at a vendor whose write tells whether the user exists (a
     // Sunshine PATCH by identifier answers 404 and changes nothing): written first, read
     // never; a user the vendor does not have is a joiner. The answer is what the state
@@ -694,35 +711,161 @@ fn missing<'a>(
                 changes: would_changes(&row.patch, &Profile::default()),
             }));
         }
-        // A create whose answer is lost is followed, on the next run, by a read by key,
-        // never by a second create sent blind (marked in doubt first where the state knows
-        // the user).
-        intend(ctx, row, facts.known.as_ref()).await?;
-        match updater.create(&row.user, &row.patch).await {
-            Ok(vendor_id) => Ok(settle_write(
-                Facts {
-                    drift: Vec::new(),
-                    ..facts
-                },
-                Ok(()),
-                &row.patch,
-                Map::new(),
-                vendor_id,
-                Confirmation::Created,
-            )),
-            // The record exists after all (Capture's 361: a unique value already taken):
-            // the row goes on as an update.
-            Err(error) if error.api_kind() == Some(ApiErrorKind::Conflict) => {
-                let facts = Facts {
-                    known: None,
-                    drift: Vec::new(),
-                    ..facts
-                };
-                read_then_write(ctx, row, facts, false).await
-            }
-            Err(error) => Ok(record_failure(facts.hash, &error)),
+        if let Some(done) = defer(ctx, row, &facts) {
+            return Ok(done);
         }
+        create_one(ctx, row, facts).await
     })
+}
+
+/// Puts a joiner aside for a create in a batch, where the vendor creates so (not a user
+/// followed by an anchor, whose link the row itself records).
+fn defer(ctx: &RowContext, row: &SyncRow, facts: &Facts) -> Option<Done> {
+    let joiners = ctx.joiners.as_ref()?;
+    if row.address.is_some() || matches!(row.user, UserRef::Id(_)) {
+        return None;
+    }
+    joiners
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(Joiner {
+            row: row.clone(),
+            hash: facts.hash.clone(),
+        });
+    Some(Done {
+        signal: Signal::Deferred,
+        ..Done::of(RowOutcome::Unchanged)
+    })
+}
+
+/// Creates one user with the vendor's create call.
+async fn create_one(ctx: &RowContext, row: &SyncRow, facts: Facts) -> Result<Done, StateError> {
+    let updater = ctx.updater.as_ref();
+    // A create whose answer is lost is followed, on the next run, by a read by key,
+    // never by a second create sent blind (marked in doubt first where the state knows
+    // the user).
+    intend(ctx, row, facts.known.as_ref()).await?;
+    match updater.create(&row.user, &row.patch).await {
+        Ok(vendor_id) => Ok(settle_write(
+            Facts {
+                drift: Vec::new(),
+                ..facts
+            },
+            Ok(()),
+            &row.patch,
+            Map::new(),
+            vendor_id,
+            Confirmation::Created,
+        )),
+        // The record exists after all (Capture's 361: a unique value already taken):
+        // the row goes on as an update.
+        Err(error) if error.api_kind() == Some(ApiErrorKind::Conflict) => {
+            let facts = Facts {
+                known: None,
+                drift: Vec::new(),
+                ..facts
+            };
+            read_then_write(ctx, row, facts, false).await
+        }
+        Err(error) => Ok(record_failure(facts.hash, &error)),
+    }
+}
+
+/// The joiners put aside during the rows, created `batch` at a time: each its row's
+/// result. The keys of a batch are marked in doubt before it is sent (a batch whose answer
+/// is lost is read back by key by the next run, never sent again blind); a user the vendor
+/// says exists already is read by key and updated; a batch the credentials may not send
+/// (Capture's bulkCreate needs an owner or direct_access client) is created one by one.
+pub(crate) async fn create_joiners(
+    ctx: &RowContext,
+    batch: Vec<Joiner>,
+) -> Vec<(u64, String, Result<Done, StateError>)> {
+    let mut results = Vec::with_capacity(batch.len());
+    if ctx.store.persistent() {
+        let intents = batch
+            .iter()
+            .map(|joiner| ctx.store.intend(ctx.scope, ctx.run, &joiner.row.key));
+        if let Err(error) = futures_util::future::try_join_all(intents).await {
+            if let Some(first) = batch.first() {
+                results.push((first.row.line, first.row.key.clone(), Err(error)));
+            }
+            return results;
+        }
+    }
+    let users: Vec<(UserRef, ProfilePatch)> = batch
+        .iter()
+        .map(|joiner| (joiner.row.user.clone(), joiner.row.patch.clone()))
+        .collect();
+    let facts = |joiner: &Joiner| Facts {
+        hash: joiner.hash.clone(),
+        known: None,
+        drift: Vec::new(),
+    };
+    let answer = ctx.updater.create_many(&users).await;
+    let answer = match answer {
+        Ok(created) if created.len() == batch.len() => Ok(created),
+        Ok(created) => Err(Error::UnexpectedResponse {
+            vendor: ctx.updater.vendor(),
+            operation: "create_many",
+            status: 200,
+            reason: format!("{} results for {} users", created.len(), batch.len()),
+            source: None,
+        }),
+        Err(error) => Err(error),
+    };
+    match answer {
+        Ok(created) => {
+            for (joiner, outcome) in batch.into_iter().zip(created) {
+                let done = match outcome {
+                    BatchCreated::Created { id } => Ok(settle_write(
+                        facts(&joiner),
+                        Ok(()),
+                        &joiner.row.patch,
+                        Map::new(),
+                        id,
+                        Confirmation::Created,
+                    )),
+                    // Another record holds the key (it was theirs all along): an update.
+                    BatchCreated::Exists { .. } => {
+                        read_then_write(ctx, &joiner.row, facts(&joiner), false).await
+                    }
+                    BatchCreated::Refused { reason } => Ok(Done::of(RowOutcome::Failed {
+                        reason: reason.clone(),
+                        code: None,
+                        retryable: false,
+                    })
+                    .recording(Settled::Failed {
+                        reason,
+                        code: None,
+                        retryable: false,
+                        row_hash: joiner.hash.clone(),
+                    })),
+                    _ => Ok(record_failure(
+                        joiner.hash.clone(),
+                        &Error::invalid_input(
+                            "the vendor answered a create this version does not know",
+                        ),
+                    )),
+                };
+                results.push((joiner.row.line, joiner.row.key, done));
+            }
+        }
+        Err(error)
+            if stop_of(&error).is_some() && error.api_kind() == Some(ApiErrorKind::Forbidden) =>
+        {
+            for joiner in batch {
+                let done = create_one(ctx, &joiner.row, facts(&joiner)).await;
+                results.push((joiner.row.line, joiner.row.key, done));
+            }
+        }
+        Err(error) => {
+            for joiner in batch {
+                let done = Ok(record_failure(joiner.hash.clone(), &error));
+                results.push((joiner.row.line, joiner.row.key, done));
+            }
+        }
+    }
+    results
 }
 
 /// A row read at the vendor and found to hold everything: its values are remembered.
@@ -839,7 +982,7 @@ fn record_failure(hash: String, error: &Error) -> Done {
     let not_the_rows = match &signal {
         Signal::Stop(_) => true,
         Signal::Unreachable(_) => matches!(outcome, RowOutcome::Failed { .. }),
-        Signal::Answered => false,
+        Signal::Answered | Signal::Deferred => false,
     };
     let settled = match (&outcome, not_the_rows) {
         (_, true) => None,

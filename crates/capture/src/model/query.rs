@@ -292,6 +292,8 @@ pub enum BulkCreated {
     /// Refused (a unique value another record holds: "Attempted to update a duplicate
     /// value"), with Capture's description; nothing was created for it.
     Refused {
+        /// Capture's error code, when the answer gives one (361: a unique value taken).
+        code: Option<u64>,
         /// What Capture said.
         description: String,
     },

@@ -306,6 +306,7 @@ async fn bulk_create_makes_each_record_and_refuses_a_taken_address_alone() {
     assert_eq!(
         results[1],
         profile_capture::BulkCreated::Refused {
+            code: Some(361),
             description: "Attempted to update a duplicate value".into()
         }
     );

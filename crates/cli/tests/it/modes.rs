@@ -542,13 +542,15 @@ async fn a_capture_create_refused_with_361_goes_on_as_an_update() {
         200,
         r#"{"stat":"error","code":310,"error":"record_not_found","error_description":"no record"}"#,
     );
-    let creates = emulator.faults().requests_to("POST", "/entity.create");
+    let creates = emulator.faults().requests_to("POST", "/entity.bulkCreate");
     let (code, _, stderr) = run(args("upsert")).await;
     assert_eq!(code, 0, "{stderr}");
+    // Joiners are created in a batch: the record is refused there as a duplicate value.
     assert_eq!(
-        emulator.faults().requests_to("POST", "/entity.create") - creates,
+        emulator.faults().requests_to("POST", "/entity.bulkCreate") - creates,
         1
     );
+    assert_eq!(emulator.faults().requests_to("POST", "/entity.create"), 0);
     let records: Vec<Value> = emulator
         .records("user")
         .into_iter()
@@ -729,4 +731,157 @@ async fn a_run_killed_while_it_deletes_an_approved_set_is_finished_by_the_same_c
     let (code, _, stderr) = sync(&approved, &env_refs(&env)).await;
     assert_eq!(code, 4, "{stderr}");
     assert_eq!(emulator.profiles().len(), 20);
+}
+
+/// `profiles sync` args for Capture members: `email,family` into familyName, upsert.
+fn capture_upsert(input: &std::path::Path, state: &std::path::Path) -> Vec<String> {
+    [
+        "--vendor",
+        "capture",
+        "--input",
+        input.to_str().unwrap(),
+        "--map",
+        "family=familyName",
+        "--mode",
+        "upsert",
+        "--state",
+        state.to_str().unwrap(),
+        "--rate",
+        "0",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_joiners_are_created_in_one_batch_and_a_taken_address_is_updated_once() {
+    let emulator = crate::sync::capture_with_riders(10).await;
+    let dir = dir();
+    let (input, state) = (dir.join("members.csv"), dir.join("state.db"));
+    let env = capture_env(&emulator);
+    let run = |args: Vec<String>| {
+        let env = env.clone();
+        async move {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            sync(&refs, &env_refs(&env)).await
+        }
+    };
+    // 10 riders Capture has, 30 joiners; one of them, late@, is created elsewhere after the
+    // listing and before the batch (simulated: the state already knows the others).
+    let mut csv = String::from("email,family\n");
+    for i in 0..10 {
+        csv.push_str(&format!("rider{i}@example.com,Old\n"));
+    }
+    for i in 0..30 {
+        csv.push_str(&format!("joiner{i}@example.com,New\n"));
+    }
+    std::fs::write(&input, &csv).unwrap();
+    let (code, _, stderr) = run(capture_upsert(&input, &state)).await;
+    assert_eq!(code, 0, "{stderr}");
+    let faults = emulator.faults();
+    // The schema, the listing, one batch: no read by key, no entity.create.
+    assert_eq!(
+        faults.requests_to("POST", "/entity.bulkCreate"),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(faults.requests_to("POST", "/entity.create"), 0);
+    assert_eq!(faults.requests_to("POST", "/entity"), 0, "{stderr}");
+    assert!(stderr.contains("30 created"), "{stderr}");
+    // Tonight late@ joins, but Capture already holds it (created elsewhere, and its read by
+    // key is answered 310 as an eventually consistent find would): the batch refuses it,
+    // and it goes on as an update of that record.
+    emulator
+        .seed(
+            "user",
+            &[serde_json::json!({"email": "late@example.com", "familyName": "Early"})],
+        )
+        .unwrap();
+    std::fs::write(
+        &input,
+        format!(
+            "email,family\nlate@example.com,Late\nsoon@example.com,Soon\n{}",
+            &csv[13..]
+        ),
+    )
+    .unwrap();
+    faults.delay_next(1, Duration::ZERO); // entityType passes
+    faults.respond_next(
+        1,
+        200,
+        r#"{"stat":"error","code":310,"error":"record_not_found","error_description":"no record"}"#,
+    );
+    let mut args = capture_upsert(&input, &state);
+    args.extend(["--concurrency".to_owned(), "1".to_owned()]);
+    let (code, _, stderr) = run(args).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(faults.requests_to("POST", "/entity.bulkCreate"), 2);
+    assert_eq!(faults.requests_to("POST", "/entity.create"), 0);
+    let records = emulator.records("user");
+    let with = |email: &str| records.iter().filter(|r| r["email"] == email).count();
+    assert_eq!((with("late@example.com"), with("soon@example.com")), (1, 1));
+    let late = records
+        .iter()
+        .find(|r| r["email"] == "late@example.com")
+        .unwrap();
+    assert_eq!(late["familyName"], "Late", "it went on as an update");
+    for i in 0..30 {
+        assert_eq!(with(&format!("joiner{i}@example.com")), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_killed_before_its_answer_creates_every_joiner_exactly_once() {
+    use std::process::Stdio;
+    let emulator = crate::sync::capture_with_riders(5).await;
+    let dir = dir();
+    let (input, state) = (dir.join("members.csv"), dir.join("state.db"));
+    let mut csv = String::from("email,family\n");
+    for i in 0..50 {
+        csv.push_str(&format!("joiner{i}@example.com,New\n"));
+    }
+    std::fs::write(&input, &csv).unwrap();
+    let env = capture_env(&emulator);
+    let args = capture_upsert(&input, &state);
+    let faults = emulator.faults();
+    // The batch lands, and its answer is held back: the run is killed while it waits.
+    faults.set_answer_delay_on("/entity.bulkCreate", Some(Duration::from_secs(30)));
+    let mut child = tokio::process::Command::new(crate::PROFILES)
+        .arg("sync")
+        .args(&args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while faults.requests_to("POST", "/entity.bulkCreate") == 0 {
+        assert!(std::time::Instant::now() < deadline, "no batch was sent");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    child.kill().await.unwrap();
+    faults.set_answer_delay_on("/entity.bulkCreate", None);
+    let with = |email: &str| {
+        emulator
+            .records("user")
+            .iter()
+            .filter(|r| r["email"] == email)
+            .count()
+    };
+    assert_eq!(with("joiner0@example.com"), 1, "the batch landed");
+    // The same command: the batch's keys were marked in doubt, so they are read back by
+    // key, never created again.
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, stderr) = sync(&refs, &env_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        faults.requests_to("POST", "/entity.bulkCreate"),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(faults.requests_to("POST", "/entity.create"), 0);
+    for i in 0..50 {
+        assert_eq!(with(&format!("joiner{i}@example.com")), 1, "joiner{i}");
+    }
 }

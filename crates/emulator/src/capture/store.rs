@@ -36,7 +36,7 @@ pub(crate) fn fail<T>(code: u32, description: impl Into<String>) -> Result<T, Fa
         341 => "invalid_json_type",
         361 => "unique_violation",
         402 => "invalid_client_credentials",
-        403 => "permission_denied",
+        403 => "client_permission_error",
         431 => "signature_does_not_match",
         _ => "unexpected_error",
     };
