@@ -82,11 +82,18 @@ impl CaptureFlags {
         credentials: &ClientCredentials,
         type_name: Option<String>,
         politeness: Politeness,
+        (records, bytes): (Option<usize>, Option<usize>),
     ) -> Result<Arc<dyn ProfileUpdater>, CliError> {
-        Ok(Arc::new(CaptureUpdater::new(
-            self.client(endpoint, credentials, politeness)?,
-            type_name.unwrap_or_else(|| "user".to_owned()),
-        )))
+        Ok(Arc::new(
+            CaptureUpdater::new(
+                self.client(endpoint, credentials, politeness)?,
+                type_name.unwrap_or_else(|| "user".to_owned()),
+            )
+            .batch_limits(
+                records.unwrap_or(profile_capture::BULK_CREATE_RECORDS),
+                bytes.unwrap_or(profile_capture::BULK_CREATE_BYTES),
+            ),
+        ))
     }
 }
 

@@ -115,6 +115,22 @@ pub(crate) struct SyncArgs {
     /// request sent (with --dry-run, the changes it would send). Leavers are not looked for.
     #[arg(long, value_name = "KEY")]
     only: Option<String>,
+    /// Capture: the most joiners one `entity.bulkCreate` creates (default 2,000, as
+    /// Akamai's loader; 0 creates each with `entity.create`).
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Akamai Identity Cloud (Capture)"
+    )]
+    batch_records: Option<usize>,
+    /// Capture: about the most bytes of records one `entity.bulkCreate` sends (default
+    /// 1,000,000).
+    #[arg(
+        long,
+        value_name = "BYTES",
+        help_heading = "Akamai Identity Cloud (Capture)"
+    )]
+    batch_bytes: Option<usize>,
     /// LumApps: the user directory module id.
     #[arg(long, help_heading = "LumApps")]
     directory: Option<String>,
@@ -203,6 +219,12 @@ impl SyncArgs {
             if self.type_name.is_some() {
                 foreign.push("--type-name");
             }
+            if self.batch_records.is_some() {
+                foreign.push("--batch-records");
+            }
+            if self.batch_bytes.is_some() {
+                foreign.push("--batch-bytes");
+            }
         }
         if self.vendor() != Vendor::Lumapps {
             foreign.extend(self.lumapps.given());
@@ -243,6 +265,7 @@ impl SyncArgs {
                 &self.credentials,
                 scope.value("type_name"),
                 politeness,
+                (self.batch_records, self.batch_bytes),
             ),
             Vendor::Lumapps => {
                 self.lumapps

@@ -885,3 +885,43 @@ async fn a_batch_killed_before_its_answer_creates_every_joiner_exactly_once() {
         assert_eq!(with(&format!("joiner{i}@example.com")), 1, "joiner{i}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_batch_sizes_are_settable_and_zero_creates_one_by_one() {
+    let dir = dir();
+    let input = dir.join("members.csv");
+    let mut csv = String::from("email,family\n");
+    for i in 0..25 {
+        csv.push_str(&format!("joiner{i}@example.com,New\n"));
+    }
+    std::fs::write(&input, &csv).unwrap();
+    for (records, bytes, batches, creates) in [
+        ("10", "1000000", 3, 0),
+        ("2000", "60", 25, 0),
+        ("0", "1000000", 0, 25),
+    ] {
+        let emulator = crate::sync::capture_with_riders(0).await;
+        let env = capture_env(&emulator);
+        let state = dir.join(format!("state-{records}-{bytes}.db"));
+        let mut args = capture_upsert(&input, &state);
+        args.extend([
+            "--batch-records".to_owned(),
+            records.to_owned(),
+            "--batch-bytes".to_owned(),
+            bytes.to_owned(),
+        ]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, stderr) = sync(&refs, &env_refs(&env)).await;
+        assert_eq!(code, 0, "{stderr}");
+        let faults = emulator.faults();
+        assert_eq!(
+            (
+                faults.requests_to("POST", "/entity.bulkCreate"),
+                faults.requests_to("POST", "/entity.create")
+            ),
+            (batches, creates),
+            "--batch-records {records} --batch-bytes {bytes}"
+        );
+        assert!(stderr.contains("25 created"), "{stderr}");
+    }
+}
