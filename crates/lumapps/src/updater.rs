@@ -101,6 +101,10 @@ impl ProfileUpdater for LumAppsUpdater {
     /// Nothing to send: a LumApps user's address comes from the identity provider (a rename
     /// there keeps the user's uid), and a directory save does not change it. A sync that
     /// follows the user by uid finds them under whatever address they now have.
+    fn rekey_writes(&self) -> bool {
+        false
+    }
+
     async fn rekey(&self, id: &str, from: Option<&UserRef>, to: &UserRef) -> Result<bool, Error> {
         let _ = (id, from, to);
         Ok(false)

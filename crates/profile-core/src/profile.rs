@@ -546,6 +546,13 @@ pub trait ProfileUpdater: Send + Sync {
         false
     }
 
+    /// Whether [`rekey`](Self::rekey) can send anything (yes by default). A vendor whose
+    /// keys another system changes (LumApps: the identity provider) answers `false`: a sync
+    /// then neither calls it nor shows a changed key as a change, in a dry run as in a run.
+    fn rekey_writes(&self) -> bool {
+        true
+    }
+
     /// Whether [`write`](Self::write) changes only the fields it is given (the default).
     /// A vendor whose save replaces the whole user (LumApps) answers `false`, and a sync
     /// that knows what the profile holds still reads it before writing.

@@ -369,7 +369,9 @@ async fn anchored(
     let same = under.as_deref().is_some_and(|under| {
         under == address || (ctx.key_kind == KeyKind::Email && under.eq_ignore_ascii_case(address))
     });
-    let mut moved = (!same).then(|| FieldDiff {
+    // A key the vendor takes from elsewhere (LumApps' identity provider) is only followed:
+    // not a change, in a dry run as in a run.
+    let mut moved = (!same && ctx.updater.rekey_writes()).then(|| FieldDiff {
         field: ctx.key_kind.name().to_owned(),
         from: under.clone().map(Value::String),
         to: Some(Value::String(address.to_owned())),

@@ -636,11 +636,23 @@ async fn a_lumapps_rename_at_the_identity_provider_fails_nobody_anchored_or_not(
         ));
     }
     employees(&input, true, "title");
+    // The dry run says what the run then does: nothing to change for the renamed users.
+    let mut dry = args(&anchored_state, true);
+    dry.push("--dry-run".into());
+    let (code, stdout, stderr) = run(dry).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("email:"), "{stdout}");
+    assert_eq!(
+        report(&report_path)["summary"]["would_update"],
+        0,
+        "{stderr}"
+    );
     for (state, anchored) in [(&anchored_state, true), (&plain_state, false)] {
         let (code, _, stderr) = run(args(state, anchored)).await;
         assert_eq!(code, 0, "anchored {anchored}: {stderr}");
         let summary = &report(&report_path)["summary"];
         assert_eq!(summary["failed"], 0, "{stderr}");
+        assert_eq!(summary["updated"], 0, "nothing was written: {stderr}");
         assert_eq!(
             summary["retired"], 0,
             "nobody gets the leaver fields: {stderr}"
