@@ -2,7 +2,7 @@
 
 use crate::sync::{
     SUNSHINE_MAP, capture_env, capture_with_riders, dir, env_refs, report, sunshine_env,
-    sunshine_with_riders, sync,
+    sunshine_with_riders, sync, sync_owned,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,20 +239,13 @@ async fn the_dry_run_counts_what_the_run_then_does_for_every_kind_of_row() {
         }
         args
     };
-    let run = |args: Vec<String>| {
-        let env = env.clone();
-        async move {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            sync(&refs, &env_refs(&env)).await
-        }
-    };
-    let (dry_code, stdout, stderr) = run(args(&dry_report, true)).await;
+    let (dry_code, stdout, stderr) = sync_owned(&args(&dry_report, true), &env).await;
     assert_eq!(dry_code, 1, "a refused and a malformed row: {stderr}");
     assert!(
         !stdout.contains("rider3@example.com: would create"),
         "{stdout}"
     );
-    let (code, _, stderr) = run(args(&run_report, false)).await;
+    let (code, _, stderr) = sync_owned(&args(&run_report, false), &env).await;
     assert_eq!(code, dry_code, "{stderr}");
     let (dry, done) = (
         &report(&dry_report)["summary"],
@@ -588,9 +581,9 @@ async fn a_lumapps_rename_at_the_identity_provider_fails_nobody_anchored_or_not(
         .collect();
     emulator.seed(&users).unwrap();
     let base = emulator.base_url();
-    let env = [
-        ("LUMAPPS_BASE_URL", base.as_str()),
-        ("LUMAPPS_TOKEN", DEMO_TOKEN),
+    let env = vec![
+        ("LUMAPPS_BASE_URL", base),
+        ("LUMAPPS_TOKEN", DEMO_TOKEN.to_owned()),
     ];
     let dir = dir();
     let (input, report_path) = (dir.join("hr.csv"), dir.join("report.json"));
@@ -619,13 +612,9 @@ async fn a_lumapps_rename_at_the_identity_provider_fails_nobody_anchored_or_not(
         }
         args
     };
-    let run = |args: Vec<String>| async move {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        sync(&refs, &env).await
-    };
     employees(&input, false, "title");
     for (state, anchored) in [(&anchored_state, true), (&plain_state, false)] {
-        let (code, _, stderr) = run(args(state, anchored)).await;
+        let (code, _, stderr) = sync_owned(&args(state, anchored), &env).await;
         assert_eq!(code, 0, "{stderr}");
     }
     // The identity provider renames five people: same uid, new address.
@@ -639,7 +628,7 @@ async fn a_lumapps_rename_at_the_identity_provider_fails_nobody_anchored_or_not(
     // The dry run says what the run then does: nothing to change for the renamed users.
     let mut dry = args(&anchored_state, true);
     dry.push("--dry-run".into());
-    let (code, stdout, stderr) = run(dry).await;
+    let (code, stdout, stderr) = sync_owned(&dry, &env).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(!stdout.contains("email:"), "{stdout}");
     assert_eq!(
@@ -648,7 +637,7 @@ async fn a_lumapps_rename_at_the_identity_provider_fails_nobody_anchored_or_not(
         "{stderr}"
     );
     for (state, anchored) in [(&anchored_state, true), (&plain_state, false)] {
-        let (code, _, stderr) = run(args(state, anchored)).await;
+        let (code, _, stderr) = sync_owned(&args(state, anchored), &env).await;
         assert_eq!(code, 0, "anchored {anchored}: {stderr}");
         let summary = &report(&report_path)["summary"];
         assert_eq!(summary["failed"], 0, "{stderr}");
@@ -673,7 +662,7 @@ async fn a_lumapps_rename_at_the_identity_provider_fails_nobody_anchored_or_not(
     }
     // The same export again, anchored: the directory's template only.
     let seen = emulator.faults().requests_seen();
-    let (code, _, stderr) = run(args(&anchored_state, true)).await;
+    let (code, _, stderr) = sync_owned(&args(&anchored_state, true), &env).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(emulator.faults().requests_seen() - seen, 1, "{stderr}");
     // A key whose case changes gives nobody the leaver fields either.
@@ -682,7 +671,7 @@ async fn a_lumapps_rename_at_the_identity_provider_fails_nobody_anchored_or_not(
         .replace("rider7@example.com", "Rider7@Example.COM");
     std::fs::write(&input, text).unwrap();
     for (state, anchored) in [(&anchored_state, true), (&plain_state, false)] {
-        let (code, _, stderr) = run(args(state, anchored)).await;
+        let (code, _, stderr) = sync_owned(&args(state, anchored), &env).await;
         assert_eq!(code, 0, "{stderr}");
         assert_eq!(report(&report_path)["summary"]["retired"], 0, "{stderr}");
     }

@@ -2,6 +2,7 @@
 
 use crate::sync::{
     capture_with_riders, dir, env_refs, report, sunshine_env, sunshine_with_riders, sync,
+    sync_owned,
 };
 
 fn sunshine_args<'a>(input: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -135,16 +136,9 @@ async fn an_upper_case_email_finds_its_capture_record_with_or_without_key_lowerc
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         args
     };
-    let run = |args: Vec<String>| {
-        let env = env.clone();
-        async move {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            sync(&refs, &env_refs(&env)).await
-        }
-    };
     // Capture matches addresses exactly, but the night's bulk read found the record under
     // the address in lower case: it is updated by its uuid, not reported missing.
-    let (code, _, stderr) = run(args(&[])).await;
+    let (code, _, stderr) = sync_owned(&args(&[]), &env).await;
     assert_eq!(code, 0, "{stderr}");
     let summary = &report(&report_path)["summary"];
     assert_eq!(
@@ -154,7 +148,7 @@ async fn an_upper_case_email_finds_its_capture_record_with_or_without_key_lowerc
     );
     // With --key-lowercase the address itself is sent in lower case: nothing left to write.
     std::fs::write(&input, "email,family\nRider1@Example.COM,Newer\n").unwrap();
-    let (code, _, stderr) = run(args(&["--key-lowercase"])).await;
+    let (code, _, stderr) = sync_owned(&args(&["--key-lowercase"]), &env).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report(&report_path)["summary"]["updated"], 1, "{stderr}");
     let record = emulator

@@ -10,7 +10,7 @@ use profile_emulator::sunshine::SunshineEmulator;
 use serde_json::Value;
 
 use crate::PROFILES;
-use crate::sync::{capture_env, dir, env_refs, report, riders_csv, sunshine_env, sync};
+use crate::sync::{capture_env, dir, env_refs, report, riders_csv, sunshine_env, sync, sync_owned};
 
 const PROFILES_PATH: &str = "/api/v2/user_profiles";
 
@@ -146,22 +146,15 @@ async fn a_mirror_with_half_the_input_gone_is_held_then_approved_and_never_touch
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         args
     };
-    let run = |args: Vec<String>| {
-        let env = env.clone();
-        async move {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            sync(&refs, &env_refs(&env)).await
-        }
-    };
     riders_csv(&input, 40);
-    let (code, _, stderr) = run(mirror(&[])).await;
+    let (code, _, stderr) = sync_owned(&mirror(&[]), &env).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(riders_of(&emulator).len(), 41);
 
     // Tonight's export lost half its rows: 20 of 40 managed users would leave, above the
     // 10% guard. Nothing is deleted; the run says why and exits 4.
     riders_csv(&input, 20);
-    let (code, _, stderr) = run(mirror(&[])).await;
+    let (code, _, stderr) = sync_owned(&mirror(&[]), &env).await;
     assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains("20 of the 40 users this state manages are gone from the input, more than --max-leavers 10% allows"),
@@ -171,12 +164,12 @@ async fn a_mirror_with_half_the_input_gone_is_held_then_approved_and_never_touch
     assert_eq!(riders_of(&emulator).len(), 41, "nothing deleted");
 
     // Approving a different number is not approval.
-    let (code, _, stderr) = run(mirror(&["--allow-leavers", "19"])).await;
+    let (code, _, stderr) = sync_owned(&mirror(&["--allow-leavers", "19"]), &env).await;
     assert_eq!(code, 4, "{stderr}");
     assert_eq!(riders_of(&emulator).len(), 41);
 
     // Approved: exactly the 20 leavers are deleted; the stranger stays.
-    let (code, _, stderr) = run(mirror(&["--allow-leavers", "20"])).await;
+    let (code, _, stderr) = sync_owned(&mirror(&["--allow-leavers", "20"]), &env).await;
     assert_eq!(code, 0, "{stderr}");
     let left = riders_of(&emulator);
     assert_eq!(left.len(), 21, "{left:?}");
@@ -187,7 +180,7 @@ async fn a_mirror_with_half_the_input_gone_is_held_then_approved_and_never_touch
 
     // The next night has no leavers left to retire, and the guard has nothing to hold.
     let seen = emulator.faults().requests_seen();
-    let (code, _, stderr) = run(mirror(&[])).await;
+    let (code, _, stderr) = sync_owned(&mirror(&[]), &env).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(emulator.faults().requests_seen(), seen);
 }
@@ -517,15 +510,8 @@ async fn a_capture_create_refused_with_361_goes_on_as_an_update() {
             "1".to_owned(),
         ]
     };
-    let run = |args: Vec<String>| {
-        let env = env.clone();
-        async move {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            sync(&refs, &env_refs(&env)).await
-        }
-    };
     // Night 1, update: Capture has no such member yet.
-    let (code, _, stderr) = run(args("update")).await;
+    let (code, _, stderr) = sync_owned(&args("update"), &env).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("1 missing"), "{stderr}");
     // Meanwhile the record is created elsewhere, and find has not caught up: tonight's read
@@ -543,7 +529,7 @@ async fn a_capture_create_refused_with_361_goes_on_as_an_update() {
         r#"{"stat":"error","code":310,"error":"record_not_found","error_description":"no record"}"#,
     );
     let creates = emulator.faults().requests_to("POST", "/entity.bulkCreate");
-    let (code, _, stderr) = run(args("upsert")).await;
+    let (code, _, stderr) = sync_owned(&args("upsert"), &env).await;
     assert_eq!(code, 0, "{stderr}");
     // Joiners are created in a batch: the record is refused there as a duplicate value.
     assert_eq!(
@@ -759,13 +745,6 @@ async fn capture_joiners_are_created_in_one_batch_and_a_taken_address_is_updated
     let dir = dir();
     let (input, state) = (dir.join("members.csv"), dir.join("state.db"));
     let env = capture_env(&emulator);
-    let run = |args: Vec<String>| {
-        let env = env.clone();
-        async move {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            sync(&refs, &env_refs(&env)).await
-        }
-    };
     // 10 riders Capture has, 30 joiners; one of them, late@, is created elsewhere after the
     // listing and before the batch (simulated: the state already knows the others).
     let mut csv = String::from("email,family\n");
@@ -776,7 +755,7 @@ async fn capture_joiners_are_created_in_one_batch_and_a_taken_address_is_updated
         csv.push_str(&format!("joiner{i}@example.com,New\n"));
     }
     std::fs::write(&input, &csv).unwrap();
-    let (code, _, stderr) = run(capture_upsert(&input, &state)).await;
+    let (code, _, stderr) = sync_owned(&capture_upsert(&input, &state), &env).await;
     assert_eq!(code, 0, "{stderr}");
     let faults = emulator.faults();
     // The schema, the listing, one batch: no read by key, no entity.create.
@@ -813,7 +792,7 @@ async fn capture_joiners_are_created_in_one_batch_and_a_taken_address_is_updated
     );
     let mut args = capture_upsert(&input, &state);
     args.extend(["--concurrency".to_owned(), "1".to_owned()]);
-    let (code, _, stderr) = run(args).await;
+    let (code, _, stderr) = sync_owned(&args, &env).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(faults.requests_to("POST", "/entity.bulkCreate"), 2);
     assert_eq!(faults.requests_to("POST", "/entity.create"), 0);
@@ -872,8 +851,7 @@ async fn a_batch_killed_before_its_answer_creates_every_joiner_exactly_once() {
     assert_eq!(with("joiner0@example.com"), 1, "the batch landed");
     // The same command: the batch's keys were marked in doubt, so they are read back by
     // key, never created again.
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, _, stderr) = sync(&refs, &env_refs(&env)).await;
+    let (code, _, stderr) = sync_owned(&args, &env).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         faults.requests_to("POST", "/entity.bulkCreate"),
@@ -910,8 +888,7 @@ async fn capture_batch_sizes_are_settable_and_zero_creates_one_by_one() {
             "--batch-bytes".to_owned(),
             bytes.to_owned(),
         ]);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (code, _, stderr) = sync(&refs, &env_refs(&env)).await;
+        let (code, _, stderr) = sync_owned(&args, &env).await;
         assert_eq!(code, 0, "{stderr}");
         let faults = emulator.faults();
         assert_eq!(

@@ -29,6 +29,15 @@ pub(crate) async fn sync(args: &[&str], env: &[(&str, &str)]) -> (i32, String, S
     )
 }
 
+/// [`sync`] with owned arguments and the environment as the helpers build it.
+pub(crate) async fn sync_owned(
+    args: &[String],
+    env: &[(&'static str, String)],
+) -> (i32, String, String) {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    sync(&refs, &env_refs(env)).await
+}
+
 pub(crate) fn report(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
