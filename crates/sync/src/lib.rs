@@ -85,6 +85,8 @@ mod leavers;
 pub mod mapping;
 mod night;
 mod outcome;
+#[cfg(feature = "postgres")]
+pub mod pg;
 mod report;
 mod row;
 pub mod source;

@@ -15,6 +15,8 @@
 pub mod conformance;
 mod lease;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 use std::time::SystemTime;
@@ -23,6 +25,8 @@ use serde_json::{Map, Value};
 
 pub use lease::{HeldLease, LEASE_TTL, LeaseHolder, LeaseRecord};
 pub use memory::MemoryState;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresState;
 pub use sqlite::{SqliteState, decode_fields, encode_fields};
 
 /// What went wrong with a state store.
