@@ -8,6 +8,9 @@
 //!   the debug build, as CI runs them), a table on stdout and `target/bench/results.json`.
 //! - `cargo xtask fuzz [SECONDS]`: every fuzz target under cargo-fuzz for that long each
 //!   (default 60), and where a crash input was written.
+//!
+//! The tests and benchmarks that keep their state in PostgreSQL read its URL from
+//! `PROFILES_TEST_POSTGRES`; `ci` and `bench` set it (see [`Postgres`]).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::env;
@@ -140,6 +143,11 @@ fn target_dir() -> PathBuf {
 
 /// Builds the `profiles` binary and the bench, then runs the bench.
 fn bench(smoke: bool) -> Result<(), String> {
+    bench_with(smoke, &Postgres::find()?)
+}
+
+/// The benchmarks, their PostgreSQL nights on `postgres`.
+fn bench_with(smoke: bool, postgres: &Postgres) -> Result<(), String> {
     let (profile_flag, profile_dir, out) = if smoke {
         (None, "debug", "smoke.json")
     } else {
@@ -160,7 +168,11 @@ fn bench(smoke: bool) -> Result<(), String> {
         .join(format!("profile-bench{}", env::consts::EXE_SUFFIX));
     let out = target_dir().join("bench").join(out);
     let mut command = Command::new(&binary);
-    command.arg("--out").arg(&out).current_dir(root());
+    command
+        .arg("--out")
+        .arg(&out)
+        .env("PROFILES_TEST_POSTGRES", &postgres.url)
+        .current_dir(root());
     if smoke {
         command.arg("--smoke");
     }
@@ -332,9 +344,186 @@ fn ci_needs() -> Result<(), String> {
     }
 }
 
+/// The PostgreSQL server the tests and benchmarks use, as `PROFILES_TEST_POSTGRES`: the
+/// variable when it is set; else the server on 127.0.0.1:5432 when one answers (database
+/// `test` when it has one, else `postgres`); else a throwaway cluster under
+/// `target/postgres`, made with the system's `initdb` and started with `pg_ctl` (stopped
+/// when the value is dropped); else an error with the command that installs PostgreSQL.
+/// `PROFILES_TEST_POSTGRES_THROWAWAY=1` skips the server on 5432.
+struct Postgres {
+    url: String,
+    /// The throwaway cluster's `pg_ctl` and data folder, and the user it runs as.
+    cluster: Option<(PathBuf, PathBuf, Option<String>)>,
+}
+
+impl Postgres {
+    fn find() -> Result<Self, String> {
+        if let Ok(url) = env::var("PROFILES_TEST_POSTGRES") {
+            return Ok(Self { url, cluster: None });
+        }
+        let throwaway = env::var("PROFILES_TEST_POSTGRES_THROWAWAY").is_ok_and(|v| v == "1");
+        let answers = std::net::TcpStream::connect_timeout(
+            &std::net::SocketAddr::from(([127, 0, 0, 1], 5432)),
+            std::time::Duration::from_secs(2),
+        )
+        .is_ok();
+        if answers && !throwaway {
+            let has_test = Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "test",
+                    "-Atc",
+                    "SELECT 1",
+                ])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            let database = if has_test { "test" } else { "postgres" };
+            let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
+            println!("\npostgres: the server on 127.0.0.1:5432 ({url})");
+            return Ok(Self { url, cluster: None });
+        }
+        Self::throwaway()
+    }
+
+    /// A cluster of the tests' own, under target/postgres.
+    fn throwaway() -> Result<Self, String> {
+        let bin = ["/usr/lib/postgresql"]
+            .iter()
+            .filter_map(|dir| std::fs::read_dir(dir).ok())
+            .flat_map(|entries| entries.flatten().map(|e| e.path().join("bin")))
+            .filter(|bin| bin.join("initdb").exists())
+            .max()
+            .or_else(|| {
+                Command::new("pg_config")
+                    .arg("--bindir")
+                    .output()
+                    .ok()
+                    .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+                    .filter(|bin| bin.join("initdb").exists())
+            })
+            .ok_or_else(|| {
+                "no PostgreSQL server answers on 127.0.0.1:5432 and none is installed to start one \
+                 for the tests: `sudo apt-get install -y postgresql` (or set PROFILES_TEST_POSTGRES \
+                 to a server's URL)"
+                    .to_owned()
+            })?;
+        let data = target_dir().join("postgres");
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        // initdb refuses to run as root: then the cluster is the `postgres` user's.
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let user = root.then(|| "postgres".to_owned());
+        if let Some(user) = &user {
+            let owned = Command::new("chown")
+                .args(["-R", user])
+                .arg(&data)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !owned {
+                return Err(format!("cannot give {} to the user {user}", data.display()));
+            }
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("no free port: {e}"))?;
+        let run = |program: &Path, args: &[&str]| -> Result<(), String> {
+            let mut command = match &user {
+                Some(user) => {
+                    let mut c = Command::new("runuser");
+                    c.args(["-u", user, "--"]).arg(program);
+                    c
+                }
+                None => Command::new(program),
+            };
+            let status = command
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(format!("{} {} failed", program.display(), args.join(" ")))
+            }
+        };
+        let cluster = data.join("cluster");
+        let cluster_text = cluster.to_string_lossy().into_owned();
+        run(
+            &bin.join("initdb"),
+            &[
+                "-D",
+                &cluster_text,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
+        )?;
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            data.display()
+        );
+        let log = data.join("server.log").to_string_lossy().into_owned();
+        run(
+            &bin.join("pg_ctl"),
+            &[
+                "-D",
+                &cluster_text,
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
+        )?;
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        println!(
+            "\npostgres: a throwaway cluster under {} ({url})",
+            data.display()
+        );
+        Ok(Self {
+            url,
+            cluster: Some((bin.join("pg_ctl"), cluster, user)),
+        })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some((pg_ctl, cluster, user)) = self.cluster.take() {
+            let mut command = match &user {
+                Some(user) => {
+                    let mut c = Command::new("runuser");
+                    c.args(["-u", user, "--"]).arg(&pg_ctl);
+                    c
+                }
+                None => Command::new(&pg_ctl),
+            };
+            let _ = command
+                .arg("-D")
+                .arg(&cluster)
+                .args(["-m", "fast", "-w", "stop"])
+                .stdout(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
 fn ci() -> Result<(), String> {
     let started = Instant::now();
     ci_needs()?;
+    let postgres = Postgres::find()?;
+    let pg = ("PROFILES_TEST_POSTGRES", postgres.url.as_str());
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
     cargo(
         &[
@@ -350,12 +539,12 @@ fn ci() -> Result<(), String> {
     )?;
     cargo(
         &["test", "--workspace", "--locked"],
-        &[("INSTA_UPDATE", "no")],
+        &[("INSTA_UPDATE", "no"), pg],
     )?;
     snapshots(false)?;
     fuzz_checks()?;
     // The benchmarks in their smoke sizes, so that they keep compiling and running.
-    bench(true)?;
+    bench_with(true, &postgres)?;
     cargo(
         &["doc", "--workspace", "--no-deps", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],

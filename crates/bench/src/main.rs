@@ -104,6 +104,90 @@ fn temp_file(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("profile-bench-{}-{name}", std::process::id()))
 }
 
+/// Where a benchmark's night keeps its state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Store {
+    /// A SQLite file in the temporary folder.
+    Sqlite,
+    /// A schema of its own on the server `PROFILES_TEST_POSTGRES` names (`cargo xtask
+    /// bench` sets it).
+    Postgres,
+}
+
+impl Store {
+    /// The `--state` value of a state named `name`, new and empty.
+    async fn fresh(self, name: &str) -> std::ffi::OsString {
+        match self {
+            Store::Sqlite => {
+                let path = temp_file(&format!("{name}.db"));
+                remove_state(&path);
+                path.into_os_string()
+            }
+            Store::Postgres => {
+                let schema = pg_schema(name);
+                drop_schema(&schema).await;
+                let url = pg_url();
+                let separator = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{separator}schema={schema}").into()
+            }
+        }
+    }
+
+    /// Removes the state `fresh(name)` made.
+    async fn remove(self, name: &str) {
+        match self {
+            Store::Sqlite => remove_state(&temp_file(&format!("{name}.db"))),
+            Store::Postgres => drop_schema(&pg_schema(name)).await,
+        }
+    }
+
+    /// How a result names it: nothing for SQLite, the default.
+    fn label(self) -> &'static str {
+        match self {
+            Store::Sqlite => "",
+            Store::Postgres => " (PostgreSQL state)",
+        }
+    }
+}
+
+/// The benchmarks' PostgreSQL server.
+fn pg_url() -> String {
+    std::env::var("PROFILES_TEST_POSTGRES").expect(
+        "PROFILES_TEST_POSTGRES names the PostgreSQL server of the benchmarks (cargo xtask bench sets it)",
+    )
+}
+
+fn pg_schema(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("bench_{name}_{}", std::process::id())
+}
+
+/// A client of the benchmarks' server, for their own tables.
+async fn pg_client() -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
+        .await
+        .expect("the benchmarks' PostgreSQL server answers");
+    tokio::spawn(connection);
+    client
+}
+
+async fn drop_schema(schema: &str) {
+    pg_client()
+        .await
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .expect("drop a benchmark's schema");
+}
+
 /// An emulator served by a runtime of its own, on a thread of its own, until dropped.
 struct EmulatorThread {
     emulator: Option<vendors::Emulator>,
@@ -380,9 +464,11 @@ async fn bulk(
     let (mut sync_cpus, mut ceiling_cpus) = (Vec::new(), Vec::new());
     let (mut threaded_rates, mut state_rates, mut state_ratios) =
         (Vec::new(), Vec::new(), Vec::new());
+    let (mut pg_rates, mut pg_ratios) = (Vec::new(), Vec::new());
     for _ in 0..rounds.max(1) {
-        let (sync_rate, sync_cpu) = bulk_sync(vendor, rows, concurrency, false).await;
-        let (state_rate, _) = bulk_sync(vendor, rows, concurrency, true).await;
+        let (sync_rate, sync_cpu) = bulk_sync(vendor, rows, concurrency, None).await;
+        let (state_rate, _) = bulk_sync(vendor, rows, concurrency, Some(Store::Sqlite)).await;
+        let (pg_rate, _) = bulk_sync(vendor, rows, concurrency, Some(Store::Postgres)).await;
         let (ceiling_rate, ceiling_cpu) =
             bulk_ceiling(vendor, rows, concurrency, "one-thread").await;
         let (threaded_rate, _) = bulk_ceiling(vendor, rows, concurrency, "multi-thread").await;
@@ -390,6 +476,8 @@ async fn bulk(
         ratios.push(sync_rate / ceiling_rate.max(threaded_rate));
         state_ratios.push(state_rate / ceiling_rate.max(threaded_rate));
         state_rates.push(state_rate);
+        pg_ratios.push(pg_rate / ceiling_rate.max(threaded_rate));
+        pg_rates.push(pg_rate);
         sync_rates.push(sync_rate);
         ceiling_rates.push(ceiling_rate);
         threaded_rates.push(threaded_rate);
@@ -455,6 +543,21 @@ async fn bulk(
         )
         .goal(">= 0.80"),
     );
+    results.push(Result::new(
+        "bulk",
+        format!("{vendor}: profiles sync --state postgres:// (first night), {rows} rows"),
+        median(pg_rates),
+        "updates/s",
+    ));
+    results.push(
+        Result::new(
+            "bulk",
+            format!("{vendor}: sync --state postgres:// / ceiling{rounds_note}"),
+            median(pg_ratios),
+            "ratio",
+        )
+        .goal(">= 0.70"),
+    );
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -466,18 +569,22 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// One `profiles sync` of `rows` changing rows (with a new state database when `state`):
+/// One `profiles sync` of `rows` changing rows (with a new state in `state`, if any):
 /// updates a second, and the child's CPU time per row in µs.
-async fn bulk_sync(vendor: &str, rows: usize, concurrency: usize, state: bool) -> (f64, f64) {
+async fn bulk_sync(
+    vendor: &str,
+    rows: usize,
+    concurrency: usize,
+    state: Option<Store>,
+) -> (f64, f64) {
     let emulator = emulator(vendor, rows).await;
     let (env, args, value, _) = sync_setup(vendor, &emulator);
     let input = write_csv(vendor, rows, value);
-    let state_file = temp_file(&format!("bulk-{vendor}.db"));
-    remove_state(&state_file);
+    let name = format!("bulk-{vendor}");
     let mut state_args: Vec<std::ffi::OsString> = Vec::new();
-    if state {
+    if let Some(store) = state {
         state_args.push("--state".into());
-        state_args.push(state_file.clone().into_os_string());
+        state_args.push(store.fresh(&name).await);
     }
     let (started, children_cpu) = (Instant::now(), children_cpu_time());
     let output = child_command(profiles_binary())
@@ -498,7 +605,9 @@ async fn bulk_sync(vendor: &str, rows: usize, concurrency: usize, state: bool) -
         String::from_utf8_lossy(&output.stderr)
     );
     let _ = std::fs::remove_file(&input);
-    remove_state(&state_file);
+    if let Some(store) = state {
+        store.remove(&name).await;
+    }
     (
         rows as f64 / sync_time.as_secs_f64(),
         sync_cpu.as_secs_f64() * 1e6 / rows as f64,
@@ -781,6 +890,24 @@ async fn memory(sizes: &Sizes, results: &mut Vec<Result>) {
         )
         .goal("<= 1.10"),
     );
+    // The same night, its rows from a query on PostgreSQL, streamed through a cursor.
+    let rows = sizes.sync_rows[1];
+    let (peak, rate) = query_night(rows).await;
+    results.push(
+        Result::new(
+            "memory",
+            format!("no-change night of {rows} rows from a PostgreSQL query (--state): peak RSS"),
+            peak,
+            "MiB",
+        )
+        .goal("< 64"),
+    );
+    results.push(Result::new(
+        "memory",
+        format!("no-change night of {rows} rows from a PostgreSQL query (--state): rate"),
+        rate,
+        "rows/s",
+    ));
     // The same night, its three fields computed by templates from the row's columns.
     let rows = sizes.sync_rows[1];
     let (peak, rate) = no_change_night(rows, true).await;
@@ -891,6 +1018,73 @@ async fn no_change_night(rows: usize, computed: bool) -> (f64, f64) {
     (peak as f64 / 1024.0, rows as f64 / elapsed.as_secs_f64())
 }
 
+/// A LumApps night of `rows` rows that changes nothing, its rows the result of a SELECT on
+/// PostgreSQL, after a first night from the same query that filled the state: peak
+/// resident memory (MiB) and rows a second.
+async fn query_night(rows: usize) -> (f64, f64) {
+    let config = profile_emulator::lumapps::LumAppsConfig::default()
+        .synthetic_users(rows as u64)
+        .synthetic_title("Engineer");
+    let emulator = profile_emulator::lumapps::LumAppsEmulator::start_with(
+        config,
+        profile_emulator::loopback(0),
+    )
+    .await
+    .expect("an emulator");
+    let wrapped = vendors::Emulator::LumApps(emulator);
+    let source = pg_schema("query-source");
+    drop_schema(&source).await;
+    pg_client()
+        .await
+        .batch_execute(&format!(
+            "CREATE SCHEMA {source};
+             CREATE TABLE {source}.people AS
+                SELECT 'user' || lpad(g::text, 7, '0') || '@customer.com' AS email,
+                       'Engineer' AS value
+                FROM generate_series(0, {rows} - 1) g;"
+        ))
+        .await
+        .expect("the query's table");
+    let query = format!("SELECT email, value FROM {source}.people");
+    let state = temp_file(&format!("query-{rows}.db"));
+    remove_state(&state);
+    let url = pg_url();
+    let night = || {
+        let mut command = night_command("lumapps", &wrapped, &url, &state, None);
+        command.args(["--query", &query]);
+        command
+    };
+    let first = night().output().await.expect("profiles sync runs");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let seen = wrapped.faults().requests_seen();
+    let started = Instant::now();
+    let mut child = night()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("profiles sync runs");
+    let pid = child.id().map(|p| p.to_string()).unwrap_or_default();
+    let mut peak = 0;
+    loop {
+        if let Some(now) = peak_rss_kib(&pid) {
+            peak = peak.max(now);
+        }
+        tokio::select! {
+            status = child.wait() => { assert!(status.is_ok_and(|s| s.success())); break; }
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(wrapped.faults().requests_seen() - seen, 1);
+    remove_state(&state);
+    drop_schema(&source).await;
+    (peak as f64 / 1024.0, rows as f64 / elapsed.as_secs_f64())
+}
+
 /// The export the computed no-change night reads: a job title to trim and capitalise, and
 /// each user's number, from which the two extra fields are made.
 fn write_computed_csv(rows: usize) -> PathBuf {
@@ -922,8 +1116,8 @@ fn remove_state(path: &Path) {
 fn night_command(
     vendor: &str,
     emulator: &vendors::Emulator,
-    input: &Path,
-    state: &Path,
+    input: impl AsRef<std::ffi::OsStr>,
+    state: impl AsRef<std::ffi::OsStr>,
     rate: Option<u32>,
 ) -> tokio::process::Command {
     let (env, args, _, _) = sync_setup(vendor, emulator);
@@ -944,7 +1138,7 @@ fn night_command(
 ///
 /// The first reads everyone (in bulk where the vendor can list); the second has 2% of the
 /// rows changed, at an emulator limit.
-async fn nights(vendor: &'static str, sizes: &Sizes, results: &mut Vec<Result>) {
+async fn nights(vendor: &'static str, sizes: &Sizes, store: Store, results: &mut Vec<Result>) {
     let users = sizes.night_users;
     let emulator = match vendor {
         "lumapps" => {
@@ -968,8 +1162,9 @@ async fn nights(vendor: &'static str, sizes: &Sizes, results: &mut Vec<Result>) 
         "capture" => "G",
         _ => "Engineer",
     };
-    let state = temp_file(&format!("nights-{vendor}.db"));
-    remove_state(&state);
+    let state_name = format!("nights-{vendor}");
+    let state = store.fresh(&state_name).await;
+    let label = store.label();
     let first_input = write_csv(vendor, users, held);
     let seen = emulator.faults().requests_seen();
     let started = Instant::now();
@@ -985,17 +1180,17 @@ async fn nights(vendor: &'static str, sizes: &Sizes, results: &mut Vec<Result>) 
     let first_requests = emulator.faults().requests_seen() - seen;
     results.push(Result::new(
         "nights",
-        format!("{vendor}: first night of {users}: requests"),
+        format!("{vendor}: first night of {users}{label}: requests"),
         first_requests as f64,
         "requests",
     ));
     results.push(Result::new(
         "nights",
-        format!("{vendor}: first night of {users}: wall time"),
+        format!("{vendor}: first night of {users}{label}: wall time"),
         started.elapsed().as_secs_f64(),
         "s",
     ));
-    if vendor == "sunshine" {
+    if vendor == "sunshine" && store == Store::Sqlite {
         // Every person exists: a first night that writes first costs one request each.
         let result = Result::new(
             "nights",
@@ -1005,7 +1200,7 @@ async fn nights(vendor: &'static str, sizes: &Sizes, results: &mut Vec<Result>) 
         );
         results.push(result.goal("<= 1.00"));
     }
-    if vendor == "capture" {
+    if vendor == "capture" && store == Store::Sqlite {
         // A new account: every person is a joiner, created in batches.
         let empty = emulator_for_joiners().await;
         let input = write_csv("capture-joiners", users, held);
@@ -1034,7 +1229,7 @@ async fn nights(vendor: &'static str, sizes: &Sizes, results: &mut Vec<Result>) 
         let _ = std::fs::remove_file(&input);
         remove_state(&state);
     }
-    if vendor == "capture" {
+    if vendor == "capture" && store == Store::Sqlite {
         let finds = emulator.faults().requests_to("POST", "/entity.find");
         let result = Result::new(
             "nights",
@@ -1096,7 +1291,7 @@ async fn nights(vendor: &'static str, sizes: &Sizes, results: &mut Vec<Result>) 
         Result::new(
             "nights",
             format!(
-                "{vendor}: second night, {changed} of {users} changed: requests / changed rows"
+                "{vendor}: second night, {changed} of {users} changed{label}: requests / changed rows"
             ),
             requests as f64 / changed as f64,
             "ratio",
@@ -1112,7 +1307,7 @@ async fn nights(vendor: &'static str, sizes: &Sizes, results: &mut Vec<Result>) 
         Result::new(
             "nights",
             format!(
-                "{vendor}: second night at {}/min: wall time / (writes ÷ limit)",
+                "{vendor}: second night at {}/min{label}: wall time / (writes ÷ limit)",
                 sizes.night_limit
             ),
             elapsed / floor,
@@ -1123,7 +1318,7 @@ async fn nights(vendor: &'static str, sizes: &Sizes, results: &mut Vec<Result>) 
     for path in [&first_input, &second_input] {
         let _ = std::fs::remove_file(path);
     }
-    remove_state(&state);
+    store.remove(&state_name).await;
 }
 
 /// 5. Requests a second each emulator serves to a bare client at concurrency 32.
@@ -1283,7 +1478,9 @@ async fn run(args: Vec<String>) {
         }
         if wanted("nights") {
             eprintln!("bench: {vendor}: nights with a state database");
-            nights(vendor, &sizes, &mut results).await;
+            nights(vendor, &sizes, Store::Sqlite, &mut results).await;
+            eprintln!("bench: {vendor}: nights with the state in PostgreSQL");
+            nights(vendor, &sizes, Store::Postgres, &mut results).await;
         }
     }
     if wanted("politeness") {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use profile_sync::store::{RowRecord, RunRecord, SqliteState, StateStore};
+use profile_sync::store::{RowRecord, RunRecord};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -204,13 +204,7 @@ fn chart(nights: &[Night]) -> Chart {
 
 /// `profiles report --state FILE --out PAGE.html [--runs N]`.
 pub(crate) async fn run(state: &Path, out: &Path, runs: usize) -> Result<(), CliError> {
-    if !state.exists() {
-        return Err(CliError::Usage(format!(
-            "no state database at {}",
-            state.display()
-        )));
-    }
-    let store = SqliteState::open(state).map_err(|e| CliError::Usage(e.to_string()))?;
+    let store = crate::sync::open_existing_state(state).await?;
     let failed = |e: profile_sync::store::StateError| CliError::Failed(e.to_string());
     let history = store.history(runs.max(1)).await.map_err(failed)?;
     let mut scopes = Vec::with_capacity(history.len());
@@ -248,7 +242,8 @@ pub(crate) async fn run(state: &Path, out: &Path, runs: usize) -> Result<(), Cli
         });
     }
     let page = Page {
-        state: state.display().to_string(),
+        // The store in words: a PostgreSQL URL's password is never shown.
+        state: store.describe(),
         generated: profile_sync::store::now(),
         version: env!("CARGO_PKG_VERSION"),
         runs,

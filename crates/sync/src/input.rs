@@ -121,6 +121,14 @@ impl InputOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
+    /// A query cannot be run (the server cannot be reached, the SQL is refused).
+    #[error("{source_name}: {message}")]
+    Query {
+        /// The query's source in words (`query on postgres://sync@db:5432/hr`).
+        source_name: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The file cannot be opened or read.
     #[error("cannot read {path}: {source}")]
     Io {

@@ -150,15 +150,16 @@ impl NightError {
     /// Whether a person must change the command, the mapping or the input (nothing was
     /// sent to the vendor but the schema check), rather than wait or fix the vendor side.
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            NightError::Input(_)
-                | NightError::Mapping(_)
-                | NightError::UnknownFields { .. }
-                | NightError::CannotDelete { .. }
-                | NightError::MirrorNeedsState
-                | NightError::NoLeaverAction
-        )
+        // A query that stopped giving rows is the database failing, not the command.
+        matches!(self, NightError::Input(input) if !matches!(input, InputError::Query { .. }))
+            || matches!(
+                self,
+                NightError::Mapping(_)
+                    | NightError::UnknownFields { .. }
+                    | NightError::CannotDelete { .. }
+                    | NightError::MirrorNeedsState
+                    | NightError::NoLeaverAction
+            )
     }
 }
 

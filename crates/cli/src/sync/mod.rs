@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use clap::Args;
 use profile_core::ProfileUpdater;
-use profile_sync::input::{EmptyCells, Format, InputOptions};
+use profile_sync::input::{EmptyCells, Format, InputError, InputOptions};
 use profile_sync::mapping::{LeaversSpec, Mapping, MappingFlags, Scope};
-use profile_sync::source::{FileSource, Filtered, RowSource, RowTest};
-use profile_sync::store::{MemoryState, ScopeKey, SqliteState, StateStore};
+use profile_sync::source::{FileSource, Filtered, QuerySource, RowSource, RowTest};
+use profile_sync::store::{MemoryState, PostgresState, ScopeKey, SqliteState, StateStore};
 use profile_sync::{
     LeaverAction, LeaverLimit, Night, NightError, NightEvent, NightReport, RowOutcome, RowReport,
     ScopeLease, SyncMode, SyncOptions, SyncStop, SyncSummary,
@@ -35,9 +35,17 @@ pub(crate) struct SyncArgs {
     /// The vendor to write to.
     #[arg(long, value_enum, required = true)]
     vendor: Option<Vendor>,
-    /// The input: CSV with a header row, or JSON Lines; `-` reads standard input.
-    #[arg(long, value_name = "FILE", required = true)]
+    /// The input: CSV with a header row, or JSON Lines; `-` reads standard input; or a
+    /// PostgreSQL database (`postgres://…`), whose rows `--query` selects.
+    #[arg(long, value_name = "FILE|URL", required = true)]
     input: Option<PathBuf>,
+    /// With `--input postgres://…`: the SELECT whose rows are synced (its column names
+    /// are the fields), run in a read-only transaction and read through a cursor.
+    #[arg(long, value_name = "SQL", conflicts_with = "query_file")]
+    query: Option<String>,
+    /// As `--query`, from a file.
+    #[arg(long, value_name = "FILE")]
+    query_file: Option<PathBuf>,
     /// What to do with users the vendor does not have, and with leavers: update (movers
     /// only), upsert (create joiners), mirror (upsert, and retire leavers). Default: the
     /// mapping file's `mode`, else update.
@@ -149,10 +157,12 @@ pub(crate) struct SyncArgs {
     /// Write every row without reading the profile first, and without a state.
     #[arg(long, conflicts_with_all = ["state", "verify"])]
     no_read_first: bool,
-    /// The state database (SQLite; created on first use): what the vendor last confirmed
-    /// for each user, so that a night sends only what changed and an interrupted run is
-    /// finished by running the same command again.
-    #[arg(long, value_name = "FILE")]
+    /// The state database: a SQLite file (created on first use), or PostgreSQL
+    /// (`postgres://…`; the libpq variables PGHOST, PGUSER, PGPASSWORD … fill in what the
+    /// URL leaves out): what the vendor last confirmed for each user, so that a night sends
+    /// only what changed and an interrupted run is finished by running the same command
+    /// again.
+    #[arg(long, value_name = "FILE|URL")]
     state: Option<PathBuf>,
     /// Write the night's metrics to FILE in Prometheus' text format (for node_exporter's
     /// textfile collector): rows by outcome, requests sent, duration, leavers, the exit
@@ -289,8 +299,8 @@ pub(crate) enum SyncCommand {
     /// letters): those the next run retries, and those it sends again only once their row
     /// changes.
     Status {
-        /// The state database.
-        #[arg(long, value_name = "FILE")]
+        /// The state database: a SQLite file, or `postgres://…`.
+        #[arg(long, value_name = "FILE|URL")]
         state: PathBuf,
         /// Print them as JSON.
         #[arg(long)]
@@ -300,8 +310,8 @@ pub(crate) enum SyncCommand {
     /// that no longer exists anywhere (a leaver whose record went by another way). The
     /// next run that has the key reads the user at the vendor as on a first night.
     Forget {
-        /// The state database.
-        #[arg(long, value_name = "FILE")]
+        /// The state database: a SQLite file, or `postgres://…`.
+        #[arg(long, value_name = "FILE|URL")]
         state: PathBuf,
         /// The keys, as the state holds them.
         #[arg(value_name = "KEY", required = true)]
@@ -399,20 +409,46 @@ fn state_error(error: profile_sync::store::StateError) -> CliError {
     CliError::Failed(error.to_string())
 }
 
-/// `profiles sync forget`: keys removed from a state database.
-async fn forget(path: &std::path::Path, keys: &[String]) -> Result<(), CliError> {
-    if !path.exists() {
+/// The state `--state` names: PostgreSQL for a `postgres://` URL, else a SQLite file
+/// (created on first use).
+pub(crate) async fn open_state(path: &std::path::Path) -> Result<Arc<dyn StateStore>, CliError> {
+    let opened: Result<Arc<dyn StateStore>, _> = match path.to_str() {
+        Some(url) if profile_sync::pg::is_url(url) => PostgresState::connect(url)
+            .await
+            .map(|store| Arc::new(store) as Arc<dyn StateStore>),
+        _ => SqliteState::open(path).map(|store| Arc::new(store) as Arc<dyn StateStore>),
+    };
+    opened.map_err(|e| {
+        if e.is_unusable() {
+            CliError::Usage(e.to_string())
+        } else {
+            CliError::Failed(e.to_string())
+        }
+    })
+}
+
+/// As [`open_state`], for commands that read a state: a SQLite file must exist.
+pub(crate) async fn open_existing_state(
+    path: &std::path::Path,
+) -> Result<Arc<dyn StateStore>, CliError> {
+    let url = path.to_str().is_some_and(profile_sync::pg::is_url);
+    if !url && !path.exists() {
         return Err(CliError::Usage(format!(
             "no state database at {}",
             path.display()
         )));
     }
-    let store = SqliteState::open(path).map_err(|e| CliError::Usage(e.to_string()))?;
+    open_state(path).await
+}
+
+/// `profiles sync forget`: keys removed from a state database.
+async fn forget(path: &std::path::Path, keys: &[String]) -> Result<(), CliError> {
+    let store = open_existing_state(path).await?;
     let removed = store.forget(keys).await.map_err(state_error)?;
     crate::note!(
         "sync forget: {removed} of {} keys removed from {}{}",
         keys.len(),
-        path.display(),
+        store.describe(),
         if removed < keys.len() as u64 {
             " (the others were not in it)"
         } else {
@@ -424,13 +460,7 @@ async fn forget(path: &std::path::Path, keys: &[String]) -> Result<(), CliError>
 
 /// `profiles sync status`: the dead letters of a state database.
 async fn status(path: &std::path::Path, as_json: bool) -> Result<(), CliError> {
-    if !path.exists() {
-        return Err(CliError::Usage(format!(
-            "no state database at {}",
-            path.display()
-        )));
-    }
-    let store = SqliteState::open(path).map_err(|e| CliError::Usage(e.to_string()))?;
+    let store = open_existing_state(path).await?;
     let letters = store.dead_letters().await.map_err(state_error)?;
     if as_json {
         say!(
@@ -579,14 +609,45 @@ fn mode_and_leavers(
     }
 }
 
-/// The input: a file, or standard input for `-`.
-fn open_source(path: &std::path::Path, options: InputOptions) -> Result<FileSource, CliError> {
-    let opened = if path == std::path::Path::new("-") {
-        FileSource::stdin(options)
-    } else {
-        FileSource::open(path, options)
+/// The input: a file, standard input for `-`, or a query on PostgreSQL.
+async fn open_source(
+    args: &SyncArgs,
+    path: &std::path::Path,
+    options: InputOptions,
+) -> Result<Box<dyn RowSource>, CliError> {
+    let url = path.to_str().filter(|p| profile_sync::pg::is_url(p));
+    let query = match (&args.query, &args.query_file) {
+        (Some(query), _) => Some(query.clone()),
+        (None, Some(file)) => Some(std::fs::read_to_string(file).map_err(|e| {
+            CliError::Usage(format!("cannot read --query-file {}: {e}", file.display()))
+        })?),
+        (None, None) => None,
     };
-    opened.map_err(|e| CliError::Usage(e.to_string()))
+    match (url, query) {
+        (Some(url), Some(query)) => QuerySource::open(url, &query)
+            .await
+            .map(|source| Box::new(source) as Box<dyn RowSource>)
+            .map_err(|e| match e {
+                InputError::Query { .. } => CliError::Failed(e.to_string()),
+                other => CliError::Usage(other.to_string()),
+            }),
+        (Some(_), None) => Err(CliError::Usage(
+            "--input postgres://… reads the rows of a query: give --query 'SELECT …' or --query-file FILE".into(),
+        )),
+        (None, Some(_)) => Err(CliError::Usage(
+            "--query and --query-file read from PostgreSQL: give --input postgres://…".into(),
+        )),
+        (None, None) => {
+            let opened = if path == std::path::Path::new("-") {
+                FileSource::stdin(options)
+            } else {
+                FileSource::open(path, options)
+            };
+            opened
+                .map(|source| Box::new(source) as Box<dyn RowSource>)
+                .map_err(|e| CliError::Usage(e.to_string()))
+        }
+    }
 }
 
 /// The rows `--only KEY` keeps: those whose key (e-mail keys without regard to case) or
@@ -615,7 +676,7 @@ fn only_rows(mapping: &Mapping, key: &str) -> RowTest {
 
 /// `--only`: the person's input row and computed values, before the night sends anything.
 async fn show_only(
-    source: &mut FileSource,
+    source: &mut dyn RowSource,
     mapping: &Mapping,
     key: &str,
     keep: &RowTest,
@@ -862,7 +923,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
     }
     let input_options = input_options(&args, &mapping, &input_path)?;
     let settings = RunSettings::of(&args, &mapping)?;
-    let mut source = open_source(&input_path, input_options.clone())?;
+    let mut source = open_source(&args, &input_path, input_options.clone()).await?;
     mapping
         .check_columns(source.columns())
         .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -876,16 +937,14 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
     let mut source: Box<dyn RowSource> = match &args.only {
         Some(key) => {
             let keep = only_rows(&mapping, key);
-            show_only(&mut source, &mapping, key, &keep).await?;
+            show_only(source.as_mut(), &mapping, key, &keep).await?;
             Box::new(Filtered::new(source, keep))
         }
-        None => Box::new(source),
+        None => source,
     };
     let base_url = args.endpoint.base_url(entry.base_url_var)?;
     let store: Arc<dyn StateStore> = match &args.state {
-        Some(path) => {
-            Arc::new(SqliteState::open(path).map_err(|e| CliError::Usage(e.to_string()))?)
-        }
+        Some(path) => open_state(path).await?,
         None => Arc::new(MemoryState::new()),
     };
     let scope_name = entry.scope_name(&mapping.scope);

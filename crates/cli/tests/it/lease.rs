@@ -14,7 +14,7 @@ use crate::sync::{
 
 /// Starts `profiles sync {args}` (its standard error to `stderr`) and waits until the
 /// emulator has seen its first requests.
-async fn start_slow_night(
+pub(crate) async fn start_slow_night(
     args: &[&str],
     env: &[(&'static str, String)],
     faults: &profile_emulator::FaultController,

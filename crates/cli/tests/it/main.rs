@@ -15,6 +15,7 @@ mod input;
 mod lease;
 mod mapping;
 mod modes;
+mod postgres;
 mod report;
 mod secrets;
 mod single;

@@ -218,7 +218,7 @@ async fn a_capture_upsert_killed_at_random_under_faults_creates_every_joiner_exa
     crate::sync::kill_test_faults(emulator.faults(), 11);
     let env = capture_env(&emulator);
     let (_, exits) =
-        crate::sync::kill_then_rerun(&args, &env, emulator.faults(), (4, 700, 0xc0ffee), |_| {})
+        crate::sync::kill_then_rerun(&args, &env, emulator.faults(), (4, 700, 0xc0ffee), &|_| {})
             .await;
     assert_eq!(exits.last(), Some(&0), "{exits:?}");
     let records = emulator.records("user");

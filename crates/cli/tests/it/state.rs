@@ -492,6 +492,18 @@ fn integrity(state: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_at_random_moments_under_faults_ends_exactly_as_the_input_says() {
+    let state: PathBuf = dir().join("state.db");
+    killed_at_random_moments_under_faults(state.to_str().unwrap(), &|cue| {
+        assert_eq!(integrity(&state), "ok", "after the kill at {cue}")
+    })
+    .await;
+    assert_eq!(integrity(&state), "ok");
+}
+
+/// 2,000 Capture rows, each appending a plural element, killed at five random moments
+/// under faults with the state `state` (`check` runs after each kill), then the same
+/// command until it exits 0: every rider ends as the input says, each element once.
+pub(crate) async fn killed_at_random_moments_under_faults(state: &str, check: &dyn Fn(u64)) {
     let n = 2_000;
     let dir = dir();
     // Every row appends a plural element: applied twice, it would show twice.
@@ -509,7 +521,6 @@ async fn a_run_killed_at_random_moments_under_faults_ends_exactly_as_the_input_s
         "[capture]\nkey = \"mail\"\nkey_kind = \"email\"\ntype_name = \"user\"\n[capture.fields]\nfamily = \"familyName\"\nstatuses = \"statuses\"\n",
     )
     .unwrap();
-    let state: PathBuf = dir.join("state.db");
     let args = [
         "sync",
         "--vendor",
@@ -519,7 +530,7 @@ async fn a_run_killed_at_random_moments_under_faults_ends_exactly_as_the_input_s
         "--mapping",
         mapping.to_str().unwrap(),
         "--state",
-        state.to_str().unwrap(),
+        state,
         "--rate",
         "0",
         "--concurrency",
@@ -531,16 +542,12 @@ async fn a_run_killed_at_random_moments_under_faults_ends_exactly_as_the_input_s
     // Killed at five random moments, then the same command again until it exits 0
     // (faults leave rows unknown or failed for a while; each run settles more).
     let (kills, exits) =
-        crate::sync::kill_then_rerun(&args, &env, emulator.faults(), (5, 600, 0x5eed), |cue| {
-            assert_eq!(integrity(&state), "ok", "after the kill at {cue}")
-        })
-        .await;
+        crate::sync::kill_then_rerun(&args, &env, emulator.faults(), (5, 600, 0x5eed), check).await;
     assert_eq!(
         exits.last(),
         Some(&0),
         "kills at {kills:?}, exits {exits:?}"
     );
-    assert_eq!(integrity(&state), "ok");
     let got = capture_state(&emulator);
     assert_eq!(got.len(), n);
     for (email, family, statuses) in &got {

@@ -409,7 +409,7 @@ pub(crate) async fn kill_then_rerun(
     env: &[(&'static str, String)],
     faults: &profile_emulator::FaultController,
     (kills, within, mut seed): (usize, u64, u64),
-    after_kill: impl Fn(u64),
+    after_kill: &dyn Fn(u64),
 ) -> (Vec<u64>, Vec<i32>) {
     use std::process::Stdio;
     use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! pipe) keeps a private copy of what it read.
 //!
 //! [`FileSource`] reads a CSV or JSON Lines file; [`FileSource::stdin`] reads standard
-//! input.
+//! input; `QuerySource` (feature `postgres`) reads the rows of a SQL query on PostgreSQL.
 //!
 //! ```
 //! use futures_util::StreamExt;
@@ -46,6 +46,20 @@ pub trait RowSource: Send {
 
     /// The rows, from the first: each call reads the source again.
     fn rows(&mut self) -> Result<RowStream, InputError>;
+}
+
+impl<S: RowSource + ?Sized> RowSource for Box<S> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+
+    fn columns(&self) -> &[String] {
+        (**self).columns()
+    }
+
+    fn rows(&mut self) -> Result<RowStream, InputError> {
+        (**self).rows()
+    }
 }
 
 /// A CSV or JSON Lines file, or standard input.
@@ -192,3 +206,8 @@ impl<S: RowSource> RowSource for Filtered<S> {
             .boxed())
     }
 }
+
+#[cfg(feature = "postgres")]
+mod query;
+#[cfg(feature = "postgres")]
+pub use query::QuerySource;

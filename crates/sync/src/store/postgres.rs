@@ -21,7 +21,6 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use tokio::sync::RwLock;
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 
@@ -117,9 +116,10 @@ const USER_COLUMNS: &str = "vendor_id, fields, row_hash, outcome, code, reason, 
 /// The state in a PostgreSQL database; see the [module](self) docs.
 pub struct PostgresState {
     target: PgTarget,
-    /// Single statements share the connection (they are pipelined); a transaction holds
-    /// it alone, so that no other call's statement lands inside it.
-    client: RwLock<Client>,
+    /// Every call is one statement (atomic on its own), so calls share the connection
+    /// without a lock: tokio-postgres pipelines them. A lock held by a call's future could
+    /// wait forever on a caller that stopped polling it.
+    client: Client,
 }
 
 impl std::fmt::Debug for PostgresState {
@@ -165,10 +165,7 @@ impl PostgresState {
             },
         })?;
         migrate(&client, &store, target.schema()).await?;
-        Ok(Self {
-            target,
-            client: RwLock::new(client),
-        })
+        Ok(Self { target, client })
     }
 
     /// The schema version this build writes.
@@ -178,39 +175,6 @@ impl PostgresState {
 
     fn store(&self) -> String {
         describe(&self.target)
-    }
-
-    /// Runs `work` in a transaction that holds the connection alone; commits when it
-    /// succeeds, rolls back when it fails.
-    async fn transaction<T, F>(&self, work: F) -> Result<T, StateError>
-    where
-        F: for<'c> FnOnce(
-                &'c Client,
-                &'c str,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<T, StateError>> + Send + 'c>,
-            > + Send,
-        T: Send,
-    {
-        let client = self.client.write().await;
-        let store = self.store();
-        client
-            .batch_execute("BEGIN")
-            .await
-            .map_err(|e| backend(&store, "cannot begin a transaction", &e))?;
-        match work(&client, &store).await {
-            Ok(value) => {
-                client
-                    .batch_execute("COMMIT")
-                    .await
-                    .map_err(|e| backend(&store, "cannot commit", &e))?;
-                Ok(value)
-            }
-            Err(error) => {
-                let _ = client.batch_execute("ROLLBACK").await;
-                Err(error)
-            }
-        }
     }
 }
 
@@ -440,14 +404,16 @@ async fn read_users(
     Ok(users)
 }
 
-/// Writes users, one statement for them all.
-async fn write_users(
+/// Writes users and a run's rows as one statement (so both land, or neither).
+async fn write_settled(
     client: &Client,
     store: &str,
     scope: ScopeId,
     users: &[(String, UserState)],
+    run: RunId,
+    rows: &[RunRow],
 ) -> Result<(), StateError> {
-    if users.is_empty() {
+    if users.is_empty() && rows.is_empty() {
         return Ok(());
     }
     let mut columns: (
@@ -479,31 +445,70 @@ async fn write_users(
         times.1.push(user.changed_at.as_deref());
         times.2.push(user.failed_at.as_deref());
     }
-    let params: [&(dyn ToSql + Sync); 16] = [
-        &scope.0, &columns.0, &columns.1, &columns.2, &columns.3, &columns.4, &columns.5,
-        &columns.6, &flags.0, &flags.1, &flags.2, &numbers.0, &numbers.1, &times.0, &times.1,
+    let row_keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+    let row_lines: Vec<i64> = rows.iter().map(|r| r.line as i64).collect();
+    let row_outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
+    let row_codes: Vec<Option<&str>> = rows.iter().map(|r| r.code.as_deref()).collect();
+    let row_details: Vec<Option<&str>> = rows.iter().map(|r| r.detail.as_deref()).collect();
+    let at = now();
+    let params: [&(dyn ToSql + Sync); 23] = [
+        &scope.0,
+        &columns.0,
+        &columns.1,
+        &columns.2,
+        &columns.3,
+        &columns.4,
+        &columns.5,
+        &columns.6,
+        &flags.0,
+        &flags.1,
+        &flags.2,
+        &numbers.0,
+        &numbers.1,
+        &times.0,
+        &times.1,
         &times.2,
+        &run.0,
+        &row_keys,
+        &row_lines,
+        &row_outcomes,
+        &row_codes,
+        &row_details,
+        &at,
     ];
     client
         .execute(
             &format!(
-                "INSERT INTO users (scope_id, key, {USER_COLUMNS})
-                 SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
-                    $6::text[], $7::text[], $8::text[], $9::bool[], $10::bool[], $11::bool[],
-                    $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::text[])
-                 ON CONFLICT (scope_id, key) DO UPDATE SET vendor_id = excluded.vendor_id,
-                    fields = excluded.fields, row_hash = excluded.row_hash,
-                    outcome = excluded.outcome, code = excluded.code, reason = excluded.reason,
-                    retryable = excluded.retryable, in_doubt = excluded.in_doubt,
-                    managed = excluded.managed, last_run = excluded.last_run,
-                    last_line = excluded.last_line, confirmed_at = excluded.confirmed_at,
-                    changed_at = excluded.changed_at, failed_at = excluded.failed_at"
+                "WITH written AS (
+                    INSERT INTO users (scope_id, key, {USER_COLUMNS})
+                    SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
+                        $6::text[], $7::text[], $8::text[], $9::bool[], $10::bool[],
+                        $11::bool[], $12::bigint[], $13::bigint[], $14::text[], $15::text[],
+                        $16::text[])
+                    ON CONFLICT (scope_id, key) DO UPDATE SET vendor_id = excluded.vendor_id,
+                        fields = excluded.fields, row_hash = excluded.row_hash,
+                        outcome = excluded.outcome, code = excluded.code,
+                        reason = excluded.reason, retryable = excluded.retryable,
+                        in_doubt = excluded.in_doubt, managed = excluded.managed,
+                        last_run = excluded.last_run, last_line = excluded.last_line,
+                        confirmed_at = excluded.confirmed_at, changed_at = excluded.changed_at,
+                        failed_at = excluded.failed_at
+                    RETURNING 1),
+                 recorded AS (
+                    INSERT INTO run_rows (run_id, key, line, outcome, code, detail, at)
+                    SELECT $17, k, l, o, c, d, $23 FROM unnest($18::text[], $19::bigint[],
+                        $20::text[], $21::text[], $22::text[]) AS r(k, l, o, c, d)
+                    ON CONFLICT (run_id, key) DO UPDATE SET line = excluded.line,
+                        outcome = excluded.outcome, code = excluded.code,
+                        detail = excluded.detail, at = excluded.at
+                    RETURNING 1)
+                 SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM recorded)"
             ),
             &params,
         )
         .await
         .map(drop)
-        .map_err(|e| backend(store, "cannot write the users", &e))
+        .map_err(|e| backend(store, "cannot record the rows' results", &e))
 }
 
 /// The keys a group of calls changed, each once, in the order first changed.
@@ -551,7 +556,7 @@ impl StateStore for PostgresState {
 
     async fn scope(&self, scope: &ScopeKey) -> Result<ScopeId, StateError> {
         let store = self.store();
-        let client = self.client.read().await;
+        let client = &self.client;
         let params: [&(dyn ToSql + Sync); 5] = [
             &scope.vendor,
             &scope.base_url,
@@ -584,70 +589,89 @@ impl StateStore for PostgresState {
         scope: ScopeId,
         holder: &LeaseHolder,
     ) -> Result<Option<HeldLease>, StateError> {
-        let holder = holder.clone();
-        self.transaction(move |client, store| {
-            Box::pin(async move {
-                let failed =
-                    |e: tokio_postgres::Error| backend(store, "cannot take the scope's lease", &e);
-                // The row is locked until the transaction ends: two machines asking at once
-                // are answered one after the other.
-                let found = client
-                    .query_opt(
-                        "SELECT token, host, pid, since, renewed FROM leases
-                         WHERE scope_id = $1 FOR UPDATE",
-                        &[&scope.0],
-                    )
-                    .await
-                    .map_err(failed)?;
-                if let Some(lease) = found.as_ref().map(lease_of) {
-                    if !lease.may_be_taken_by(&holder) {
-                        return Ok(Some(lease.held()));
-                    }
-                }
-                let lease = LeaseRecord::of(&holder);
-                let replace = found.is_some();
-                let params: [&(dyn ToSql + Sync); 7] = [
-                    &scope.0,
-                    &lease.token,
-                    &lease.host,
-                    &i64::from(lease.pid),
-                    &lease.since,
-                    &lease.renewed,
-                    &replace,
-                ];
-                // A lease found is replaced (it may be taken); a free scope is taken unless
-                // another took it since it was read.
-                let taken = client
-                    .execute(
-                        "INSERT INTO leases (scope_id, token, host, pid, since, renewed)
-                         VALUES ($1, $2, $3, $4, $5, $6)
-                         ON CONFLICT (scope_id) DO UPDATE SET token = excluded.token,
-                            host = excluded.host, pid = excluded.pid, since = excluded.since,
-                            renewed = excluded.renewed
-                         WHERE $7",
-                        &params,
-                    )
-                    .await
-                    .map_err(failed)?;
-                if taken == 1 {
-                    return Ok(None);
-                }
-                // Another took the free scope between our read and our write.
-                let row = client
-                    .query_one(
-                        "SELECT token, host, pid, since, renewed FROM leases WHERE scope_id = $1",
-                        &[&scope.0],
-                    )
-                    .await
-                    .map_err(failed)?;
-                Ok(Some(lease_of(&row).held()))
-            })
-        })
-        .await
+        let store = self.store();
+        let client = &self.client;
+        let failed =
+            |e: tokio_postgres::Error| backend(&store, "cannot take the scope's lease", &e);
+        let lease = LeaseRecord::of(holder);
+        let lapsed = unix_now() - super::LEASE_TTL.as_secs_f64();
+        // One statement, so that two machines asking at once are answered one after the
+        // other: a free scope is taken, and so is a lease that is this holder's or lapsed.
+        let params: [&(dyn ToSql + Sync); 7] = [
+            &scope.0,
+            &lease.token,
+            &lease.host,
+            &i64::from(lease.pid),
+            &lease.since,
+            &lease.renewed,
+            &lapsed,
+        ];
+        let taken = client
+            .execute(
+                "INSERT INTO leases (scope_id, token, host, pid, since, renewed)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (scope_id) DO UPDATE SET token = excluded.token,
+                    host = excluded.host, pid = excluded.pid, since = excluded.since,
+                    renewed = excluded.renewed
+                 WHERE leases.token = excluded.token OR leases.renewed < $7",
+                &params,
+            )
+            .await
+            .map_err(failed)?;
+        if taken == 1 {
+            return Ok(None);
+        }
+        let found = client
+            .query_opt(
+                "SELECT token, host, pid, since, renewed FROM leases WHERE scope_id = $1",
+                &[&scope.0],
+            )
+            .await
+            .map_err(failed)?;
+        let Some(held) = found.as_ref().map(lease_of) else {
+            // Given back in between: ask again.
+            return Box::pin(self.acquire(scope, holder)).await;
+        };
+        if !held.may_be_taken_by(holder) {
+            return Ok(Some(held.held()));
+        }
+        // Its holder ran on this host and is gone: taken over, unless another run took it
+        // over first.
+        let params: [&(dyn ToSql + Sync); 7] = [
+            &scope.0,
+            &lease.token,
+            &lease.host,
+            &i64::from(lease.pid),
+            &lease.since,
+            &lease.renewed,
+            &held.token,
+        ];
+        let taken = client
+            .execute(
+                "UPDATE leases SET token = $2, host = $3, pid = $4, since = $5, renewed = $6
+                 WHERE scope_id = $1 AND token = $7",
+                &params,
+            )
+            .await
+            .map_err(failed)?;
+        if taken == 1 {
+            return Ok(None);
+        }
+        let now_held = client
+            .query_opt(
+                "SELECT token, host, pid, since, renewed FROM leases WHERE scope_id = $1",
+                &[&scope.0],
+            )
+            .await
+            .map_err(failed)?;
+        match now_held.as_ref().map(lease_of) {
+            Some(other) => Ok(Some(other.held())),
+            None => Box::pin(self.acquire(scope, holder)).await,
+        }
     }
 
     async fn renew(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<bool, StateError> {
-        let client = self.client.read().await;
+        let client = &self.client;
         client
             .execute(
                 "UPDATE leases SET renewed = $3 WHERE scope_id = $1 AND token = $2",
@@ -659,7 +683,7 @@ impl StateStore for PostgresState {
     }
 
     async fn release(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<(), StateError> {
-        let client = self.client.read().await;
+        let client = &self.client;
         client
             .execute(
                 "DELETE FROM leases WHERE scope_id = $1 AND token = $2",
@@ -671,7 +695,7 @@ impl StateStore for PostgresState {
     }
 
     async fn has_users(&self, scope: ScopeId) -> Result<bool, StateError> {
-        let client = self.client.read().await;
+        let client = &self.client;
         client
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM users WHERE scope_id = $1)",
@@ -688,47 +712,34 @@ impl StateStore for PostgresState {
         input: &str,
         options: &Value,
     ) -> Result<(RunId, Option<RunId>), StateError> {
-        let (input, options) = (input.to_owned(), options.to_string());
-        self.transaction(move |client, store| {
-            Box::pin(async move {
-                let failed = |e: tokio_postgres::Error| backend(store, "cannot begin the run", &e);
-                let unfinished: Option<i64> = client
-                    .query_opt(
-                        "SELECT id FROM runs WHERE scope_id = $1 AND status <> 'finished'
-                         AND id = (SELECT max(id) FROM runs WHERE scope_id = $1)",
-                        &[&scope.0],
-                    )
-                    .await
-                    .map_err(failed)?
-                    .map(|row| row.get(0));
-                // Keys an earlier run of the scope left (it was killed before its end).
-                client
-                    .execute(
-                        "DELETE FROM input_keys
-                         WHERE run_id IN (SELECT id FROM runs WHERE scope_id = $1)",
-                        &[&scope.0],
-                    )
-                    .await
-                    .map_err(failed)?;
-                let id: i64 = client
-                    .query_one(
-                        "INSERT INTO runs (scope_id, continues, started_at, status, input, options)
-                         VALUES ($1, $2, $3, 'running', $4, $5::text::jsonb) RETURNING id",
-                        &[&scope.0, &unfinished, &now(), &input, &options],
-                    )
-                    .await
-                    .map_err(failed)?
-                    .get(0);
-                Ok((RunId(id), unfinished.map(RunId)))
-            })
-        })
-        .await
+        let options = options.to_string();
+        // One statement: the run it continues (the scope's last, if not finished), the
+        // keys an earlier run left (it was killed before its end) cleared, the new run.
+        let row = self
+            .client
+            .query_one(
+                "WITH unfinished AS (
+                    SELECT id FROM runs WHERE scope_id = $1 AND status <> 'finished'
+                    AND id = (SELECT max(id) FROM runs WHERE scope_id = $1)),
+                 cleared AS (
+                    DELETE FROM input_keys
+                    WHERE run_id IN (SELECT id FROM runs WHERE scope_id = $1) RETURNING 1),
+                 added AS (
+                    INSERT INTO runs (scope_id, continues, started_at, status, input, options)
+                    SELECT $1, (SELECT id FROM unfinished), $2, 'running', $3, $4::text::jsonb
+                    RETURNING id, continues)
+                 SELECT id, continues, (SELECT count(*) FROM cleared) FROM added",
+                &[&scope.0, &now(), &input, &options],
+            )
+            .await
+            .map_err(|e| backend(&self.store(), "cannot begin the run", &e))?;
+        Ok((RunId(row.get(0)), row.get::<_, Option<i64>>(1).map(RunId)))
     }
 
     async fn add_input_keys(&self, run: RunId, keys: &[(String, u64)]) -> Result<(), StateError> {
         let (names, lines): (Vec<&str>, Vec<i64>) =
             keys.iter().map(|(k, l)| (k.as_str(), *l as i64)).unzip();
-        let client = self.client.read().await;
+        let client = &self.client;
         client
             .execute(
                 "INSERT INTO input_keys (run_id, key, line)
@@ -742,7 +753,7 @@ impl StateStore for PostgresState {
     }
 
     async fn input_duplicates(&self, run: RunId) -> Result<Vec<(String, Vec<u64>)>, StateError> {
-        let client = self.client.read().await;
+        let client = &self.client;
         let rows = client
             .query(
                 "SELECT key, array_agg(line ORDER BY line) FROM input_keys WHERE run_id = $1
@@ -771,7 +782,7 @@ impl StateStore for PostgresState {
     ) -> Result<Vec<Known>, StateError> {
         let store = self.store();
         let mut users = {
-            let client = self.client.read().await;
+            let client = &self.client;
             read_users(&client, &store, scope, keys).await?
         };
         Ok(keys
@@ -783,29 +794,24 @@ impl StateStore for PostgresState {
     }
 
     async fn listed(&self, scope: ScopeId, users: &[ListedUser]) -> Result<(), StateError> {
-        let users = users.to_vec();
-        self.transaction(move |client, store| {
-            Box::pin(async move {
-                let keys: Vec<String> = users.iter().map(|(k, _, _)| k.clone()).collect();
-                let mut known = read_users(client, store, scope, &keys).await?;
-                let at = now();
-                let mut order = Order::default();
-                for (key, vendor_id, fields) in &users {
-                    let user = UserState::listed(known.remove(key), vendor_id.clone(), fields, &at);
-                    order.note(key);
-                    known.insert(key.clone(), user);
-                }
-                let order = order.take(known);
-                write_users(client, store, scope, &order).await
-            })
-        })
-        .await
+        let store = self.store();
+        let keys: Vec<String> = users.iter().map(|(k, _, _)| k.clone()).collect();
+        let mut known = read_users(&self.client, &store, scope, &keys).await?;
+        let at = now();
+        let mut order = Order::default();
+        for (key, vendor_id, fields) in users {
+            let user = UserState::listed(known.remove(key), vendor_id.clone(), fields, &at);
+            order.note(key);
+            known.insert(key.clone(), user);
+        }
+        let users = order.take(known);
+        write_settled(&self.client, &store, scope, &users, RunId(0), &[]).await
     }
 
     async fn intend(&self, scope: ScopeId, run: RunId, key: &str) -> Result<(), StateError> {
         // UserState::intended in one statement: a user not known is added as being sent,
         // a known one is marked in doubt; both are the run's.
-        let client = self.client.read().await;
+        let client = &self.client;
         client
             .execute(
                 "INSERT INTO users (scope_id, key, outcome, in_doubt, last_run)
@@ -825,58 +831,34 @@ impl StateStore for PostgresState {
         run: RunId,
         settlements: &[Settlement],
     ) -> Result<(), StateError> {
-        let settlements = settlements.to_vec();
-        self.transaction(move |client, store| {
-            Box::pin(async move {
-                let keys: Vec<String> = settlements.iter().map(|s| s.key.clone()).collect();
-                let mut known = read_users(client, store, scope, &keys).await?;
-                let at = now();
-                // A key settled twice in one group: the second settlement applies to what
-                // the first made, as one after the other.
-                let mut order = Order::default();
-                let mut rows: Vec<RunRow> = Vec::new();
-                for settlement in &settlements {
-                    let key = &settlement.key;
-                    if let Some(user) = UserState::apply(known.remove(key), run, settlement, &at) {
-                        order.note(key);
-                        known.insert(key.clone(), user);
-                    }
-                    if let Some(row) = RunRow::of(run, settlement) {
-                        rows.retain(|r| r.key != row.key);
-                        rows.push(row);
-                    }
-                }
-                let users = order.take(known);
-                write_users(client, store, scope, &users).await?;
-                if rows.is_empty() {
-                    return Ok(());
-                }
-                let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-                let lines: Vec<i64> = rows.iter().map(|r| r.line as i64).collect();
-                let outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
-                let codes: Vec<Option<&str>> = rows.iter().map(|r| r.code.as_deref()).collect();
-                let details: Vec<Option<&str>> = rows.iter().map(|r| r.detail.as_deref()).collect();
-                client
-                    .execute(
-                        "INSERT INTO run_rows (run_id, key, line, outcome, code, detail, at)
-                         SELECT $1, k, l, o, c, d, $7 FROM unnest($2::text[], $3::bigint[],
-                            $4::text[], $5::text[], $6::text[]) AS r(k, l, o, c, d)
-                         ON CONFLICT (run_id, key) DO UPDATE SET line = excluded.line,
-                            outcome = excluded.outcome, code = excluded.code,
-                            detail = excluded.detail, at = excluded.at",
-                        &[&run.0, &keys, &lines, &outcomes, &codes, &details, &at],
-                    )
-                    .await
-                    .map(drop)
-                    .map_err(|e| backend(store, "cannot record a row", &e))
-            })
-        })
-        .await
+        let store = self.store();
+        let keys: Vec<String> = settlements.iter().map(|s| s.key.clone()).collect();
+        // Read, then written in one statement: one writer per scope (the lease), so no
+        // other call changes these users in between.
+        let mut known = read_users(&self.client, &store, scope, &keys).await?;
+        let at = now();
+        // A key settled twice in one group: the second settlement applies to what the
+        // first made, as one after the other.
+        let mut order = Order::default();
+        let mut rows: Vec<RunRow> = Vec::new();
+        for settlement in settlements {
+            let key = &settlement.key;
+            if let Some(user) = UserState::apply(known.remove(key), run, settlement, &at) {
+                order.note(key);
+                known.insert(key.clone(), user);
+            }
+            if let Some(row) = RunRow::of(run, settlement) {
+                rows.retain(|r| r.key != row.key);
+                rows.push(row);
+            }
+        }
+        let users = order.take(known);
+        write_settled(&self.client, &store, scope, &users, run, &rows).await
     }
 
     async fn leavers(&self, scope: ScopeId, run: RunId) -> Result<(Vec<Leaver>, u64), StateError> {
         let store = self.store();
-        let client = self.client.read().await;
+        let client = &self.client;
         let failed = |e: tokio_postgres::Error| backend(&store, "cannot look for leavers", &e);
         let managed: i64 = client
             .query_one(
@@ -913,7 +895,7 @@ impl StateStore for PostgresState {
 
     async fn leaver_hold(&self, scope: ScopeId) -> Result<Option<LeaverHold>, StateError> {
         let store = self.store();
-        let client = self.client.read().await;
+        let client = &self.client;
         let row = client
             .query_opt(
                 "SELECT keys, approved, held_at FROM leaver_holds WHERE scope_id = $1",
@@ -937,7 +919,7 @@ impl StateStore for PostgresState {
     async fn history(&self, limit: usize) -> Result<Vec<ScopeRuns>, StateError> {
         let store = self.store();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let client = self.client.read().await;
+        let client = &self.client;
         let failed = |e: tokio_postgres::Error| backend(&store, "cannot read the runs", &e);
         let scopes = client
             .query(
@@ -991,7 +973,7 @@ impl StateStore for PostgresState {
         scope: ScopeId,
         hold: Option<&LeaverHold>,
     ) -> Result<(), StateError> {
-        let client = self.client.read().await;
+        let client = &self.client;
         match hold {
             Some(hold) => {
                 client
@@ -1021,7 +1003,7 @@ impl StateStore for PostgresState {
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
         let store = self.store();
-        let client = self.client.read().await;
+        let client = &self.client;
         let rows = client
             .query(
                 &format!(
@@ -1049,7 +1031,7 @@ impl StateStore for PostgresState {
     }
 
     async fn forget(&self, keys: &[String]) -> Result<u64, StateError> {
-        let client = self.client.read().await;
+        let client = &self.client;
         client
             .execute("DELETE FROM users WHERE key = ANY($1)", &[&keys])
             .await
@@ -1059,34 +1041,27 @@ impl StateStore for PostgresState {
     async fn end_run(&self, run: RunId, end: &RunEnd, summary: &Value) -> Result<(), StateError> {
         let (status, reason) = match end {
             RunEnd::Finished => ("finished", None),
-            RunEnd::Stopped(reason) => ("stopped", Some(reason.clone())),
+            RunEnd::Stopped(reason) => ("stopped", Some(reason.as_str())),
         };
         let summary = summary.to_string();
-        self.transaction(move |client, store| {
-            Box::pin(async move {
-                let failed = |e: tokio_postgres::Error| backend(store, "cannot end the run", &e);
-                client
-                    .execute(
-                        "UPDATE runs SET ended_at = $2, status = $3,
-                            summary = $4::text::jsonb, stop_reason = $5
-                         WHERE id = $1",
-                        &[&run.0, &now(), &status, &summary, &reason],
-                    )
-                    .await
-                    .map_err(failed)?;
-                client
-                    .execute("DELETE FROM input_keys WHERE run_id = $1", &[&run.0])
-                    .await
-                    .map(drop)
-                    .map_err(failed)
-            })
-        })
-        .await
+        self.client
+            .execute(
+                "WITH ended AS (
+                    UPDATE runs SET ended_at = $2, status = $3, summary = $4::text::jsonb,
+                        stop_reason = $5
+                    WHERE id = $1 RETURNING 1),
+                 cleared AS (DELETE FROM input_keys WHERE run_id = $1 RETURNING 1)
+                 SELECT (SELECT count(*) FROM ended) + (SELECT count(*) FROM cleared)",
+                &[&run.0, &now(), &status, &summary, &reason],
+            )
+            .await
+            .map(drop)
+            .map_err(|e| backend(&self.store(), "cannot end the run", &e))
     }
 
     async fn run_chain(&self, run: RunId) -> Result<Vec<RunId>, StateError> {
         let store = self.store();
-        let client = self.client.read().await;
+        let client = &self.client;
         let rows = client
             .query(
                 "WITH RECURSIVE chain(id, continues, depth) AS (
@@ -1112,7 +1087,7 @@ impl StateStore for PostgresState {
     async fn run_rows(&self, runs: &[RunId]) -> Result<Vec<RunRow>, StateError> {
         let store = self.store();
         let ids: Vec<i64> = runs.iter().map(|r| r.0).collect();
-        let client = self.client.read().await;
+        let client = &self.client;
         let rows = client
             .query(
                 "SELECT run_id, line, key, outcome, code, detail FROM run_rows
@@ -1191,7 +1166,7 @@ mod tests {
         }
         let store = opened.into_iter().next().unwrap().unwrap();
         {
-            let client = store.client.read().await;
+            let client = &store.client;
             let count: i64 = client
                 .query_one("SELECT count(*) FROM schema_migrations", &[])
                 .await
@@ -1255,8 +1230,6 @@ mod tests {
         store.intend(scope, run, "a@x").await.unwrap();
         let pid: i32 = store
             .client
-            .read()
-            .await
             .query_one("SELECT pg_backend_pid()", &[])
             .await
             .unwrap()
