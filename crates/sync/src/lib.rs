@@ -75,9 +75,34 @@
 //! ```
 //!
 //! The seams: a [`source::RowSource`] gives the rows (a CSV or JSON Lines file, standard
-//! input); a [`store::StateStore`] keeps the state ([`store::SqliteState`] in a file,
+//! input, or with the default feature `postgres` the rows of a SQL query,
+//! `source::QuerySource`); a [`store::StateStore`] keeps the state ([`store::SqliteState`]
+//! in a file, `store::PostgresState` in PostgreSQL, shared by machines and containers,
 //! [`store::MemoryState`] for a night that starts from what the vendor holds), and every
 //! store passes [`store::conformance::check`].
+//!
+//! The night above, its state in PostgreSQL and its rows from a query (the URLs read as
+//! `psql` reads them, with the libpq variables for what they leave out; see `pg`):
+//!
+//! ```no_run
+//! # #[cfg(feature = "postgres")]
+//! # async fn night(vendor: std::sync::Arc<dyn profile_core::ProfileUpdater>, scope: profile_sync::store::ScopeKey, mapping: profile_sync::mapping::Mapping) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use profile_sync::Night;
+//! use profile_sync::source::QuerySource;
+//! use profile_sync::store::PostgresState;
+//!
+//! let store = Arc::new(PostgresState::connect("postgres://profiles@ops-db.internal/ops").await?);
+//! let mut rows = QuerySource::open(
+//!     "postgres://reader@hr-db.internal/hr",
+//!     "SELECT work_email AS email, job_title AS title FROM staff WHERE active",
+//! )
+//! .await?;
+//! let report = Night::new(vendor, store, scope, mapping).run(&mut rows, |_| {}).await?;
+//! println!("{} updated", report.summary.updated);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod compute;
 pub mod input;

@@ -40,6 +40,11 @@ fn in_schema(url: &str, schema: &str) -> String {
     format!("{url}{separator}schema={schema}")
 }
 
+/// A new state in a schema of its own on the test server, named after `name`.
+pub(crate) fn state_url(name: &str) -> String {
+    in_schema(&server(), &schema(name))
+}
+
 /// A client of the test server, for the tests' own reads and writes.
 async fn client() -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&server(), tokio_postgres::NoTls)
@@ -77,6 +82,29 @@ async fn everything_in(client: &tokio_postgres::Client, schema: &str) -> String 
         }
     }
     text
+}
+
+/// The ```postgresql blocks of docs/cli.md, one query each statement.
+fn documented_psql_queries() -> Vec<String> {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md"),
+    )
+    .unwrap();
+    let mut queries = Vec::new();
+    for block in text.split("```postgresql\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        for query in block.split(';') {
+            let query: String = query
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            if !query.trim().is_empty() {
+                queries.push(query);
+            }
+        }
+    }
+    queries
 }
 
 async fn profiles(args: &[&str]) -> (i32, String, String) {
@@ -176,6 +204,35 @@ async fn two_nights_on_postgres_send_only_what_changed_and_no_table_holds_a_cred
     for secret in [password, SEED_API_TOKEN] {
         assert!(!everything.contains(secret), "{secret} is in a table");
     }
+
+    // The documented psql queries, on this state's schema.
+    let queries = documented_psql_queries();
+    assert_eq!(queries.len(), 3, "{queries:?}");
+    for (i, query) in queries.iter().enumerate() {
+        let query = query.replace("profiles.", &format!("\"{schema}\"."));
+        let rows = client
+            .query(&query, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        if i == 0 {
+            // Nothing failed.
+            assert!(rows.is_empty(), "{query}");
+            continue;
+        }
+        assert!(!rows.is_empty(), "{query}: no rows");
+        let columns: Vec<&str> = rows[0].columns().iter().map(|c| c.name()).collect();
+        assert_eq!(&columns[..2], ["vendor", "scope"], "{query}");
+        assert_eq!(rows[0].get::<_, String>(0), "sunshine", "{query}");
+    }
+    let nights = client
+        .query(
+            &queries[2].replace("profiles.", &format!("\"{schema}\".")),
+            &[],
+        )
+        .await
+        .unwrap();
+    let updated: Vec<Option<i32>> = nights.iter().map(|row| row.get("updated")).collect();
+    assert_eq!(updated, [Some(4), Some(0), Some(n as i32)]);
 
     // status and report read the same URL.
     let (code, stdout, stderr) = profiles(&["sync", "status", "--state", &url]).await;

@@ -1157,6 +1157,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn tls_is_used_when_asked_and_a_certificate_not_trusted_is_refused() {
+        let url = test_url("tls");
+        let plain = PgTarget::parse(&format!("{url}&sslmode=disable"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let ssl: String = plain.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+        let required = PgTarget::parse(&format!("{url}&sslmode=require"))
+            .unwrap()
+            .connect()
+            .await;
+        let verified = PgTarget::parse(&format!("{url}&sslmode=verify-full"))
+            .unwrap()
+            .connect()
+            .await;
+        if ssl == "on" {
+            let client = required.unwrap();
+            let encrypted: bool = client
+                .query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert!(encrypted);
+            // The test server's certificate is its own (Debian's snakeoil), trusted by no
+            // root: verification refuses it.
+            let error = verified.err().expect("an untrusted certificate is refused");
+            let text = error.to_string();
+            assert!(
+                text.contains("certificate") || text.contains("trust root"),
+                "{text}"
+            );
+            assert!(text.contains("cannot connect to postgres://"), "{text}");
+        } else {
+            assert!(required.is_err(), "TLS required of a server without it");
+        }
+    }
+
+    #[tokio::test]
     async fn first_runs_at_once_make_the_tables_once_and_a_newer_schema_is_refused() {
         let url = test_url("first");
         let opened =
