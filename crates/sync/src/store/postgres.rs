@@ -19,6 +19,7 @@
 //! afterwards goes on from there.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 use tokio_postgres::Client;
@@ -114,19 +115,32 @@ const USER_COLUMNS: &str = "vendor_id, fields, row_hash, outcome, code, reason, 
      in_doubt, managed, last_run, last_line, confirmed_at, changed_at, failed_at";
 
 /// The state in a PostgreSQL database; see the [module](self) docs.
+///
+/// Every call is one statement (atomic on its own), so calls share one connection without
+/// a lock: tokio-postgres pipelines them. Each call runs on a task of its own, so that it is
+/// driven to its end whether or not its caller goes on polling it: the connection hands
+/// answers out in order, and an answer nobody reads would hold up every answer after it.
 pub struct PostgresState {
+    inner: Arc<Inner>,
+}
+
+/// The connection and what it serves.
+struct Inner {
     target: PgTarget,
-    /// Every call is one statement (atomic on its own), so calls share the connection
-    /// without a lock: tokio-postgres pipelines them. A lock held by a call's future could
-    /// wait forever on a caller that stopped polling it.
     client: Client,
 }
 
-impl std::fmt::Debug for PostgresState {
+impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresState")
             .field("target", &self.target)
             .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PostgresState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
     }
 }
 
@@ -165,7 +179,9 @@ impl PostgresState {
             },
         })?;
         migrate(&client, &store, target.schema()).await?;
-        Ok(Self { target, client })
+        Ok(Self {
+            inner: Arc::new(Inner { target, client }),
+        })
     }
 
     /// The schema version this build writes.
@@ -173,6 +189,20 @@ impl PostgresState {
         MIGRATIONS.len() as i64
     }
 
+    /// Runs a call on a task of its own (see the type's docs).
+    async fn spawned<T, F>(&self, call: F) -> Result<T, StateError>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, StateError>> + Send + 'static,
+    {
+        tokio::spawn(call).await.map_err(|e| StateError::Closed {
+            store: self.inner.store(),
+            reason: format!("its task stopped: {e}"),
+        })?
+    }
+}
+
+impl Inner {
     fn store(&self) -> String {
         describe(&self.target)
     }
@@ -546,6 +576,165 @@ fn lease_of(row: &tokio_postgres::Row) -> LeaseRecord {
 
 #[async_trait::async_trait]
 impl StateStore for PostgresState {
+    fn describe(&self) -> String {
+        self.inner.store()
+    }
+
+    fn persistent(&self) -> bool {
+        true
+    }
+
+    async fn scope(&self, scope: &ScopeKey) -> Result<ScopeId, StateError> {
+        let (inner, scope) = (self.inner.clone(), scope.clone());
+        self.spawned(async move { inner.scope(&scope).await }).await
+    }
+
+    async fn acquire(
+        &self,
+        scope: ScopeId,
+        holder: &LeaseHolder,
+    ) -> Result<Option<HeldLease>, StateError> {
+        let (inner, holder) = (self.inner.clone(), holder.clone());
+        self.spawned(async move { inner.acquire(scope, &holder).await })
+            .await
+    }
+
+    async fn renew(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<bool, StateError> {
+        let (inner, holder) = (self.inner.clone(), holder.clone());
+        self.spawned(async move { inner.renew(scope, &holder).await })
+            .await
+    }
+
+    async fn release(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<(), StateError> {
+        let (inner, holder) = (self.inner.clone(), holder.clone());
+        self.spawned(async move { inner.release(scope, &holder).await })
+            .await
+    }
+
+    async fn has_users(&self, scope: ScopeId) -> Result<bool, StateError> {
+        let inner = self.inner.clone();
+        self.spawned(async move { inner.has_users(scope).await })
+            .await
+    }
+
+    async fn begin_run(
+        &self,
+        scope: ScopeId,
+        input: &str,
+        options: &Value,
+    ) -> Result<(RunId, Option<RunId>), StateError> {
+        let (inner, input, options) = (self.inner.clone(), input.to_owned(), options.clone());
+        self.spawned(async move { inner.begin_run(scope, &input, &options).await })
+            .await
+    }
+
+    async fn add_input_keys(&self, run: RunId, keys: &[(String, u64)]) -> Result<(), StateError> {
+        let (inner, keys) = (self.inner.clone(), keys.to_vec());
+        self.spawned(async move { inner.add_input_keys(run, &keys).await })
+            .await
+    }
+
+    async fn input_duplicates(&self, run: RunId) -> Result<Vec<(String, Vec<u64>)>, StateError> {
+        let inner = self.inner.clone();
+        self.spawned(async move { inner.input_duplicates(run).await })
+            .await
+    }
+
+    async fn lookup(
+        &self,
+        scope: ScopeId,
+        run: RunId,
+        keys: &[String],
+    ) -> Result<Vec<Known>, StateError> {
+        let (inner, keys) = (self.inner.clone(), keys.to_vec());
+        self.spawned(async move { inner.lookup(scope, run, &keys).await })
+            .await
+    }
+
+    async fn listed(&self, scope: ScopeId, users: &[ListedUser]) -> Result<(), StateError> {
+        let (inner, users) = (self.inner.clone(), users.to_vec());
+        self.spawned(async move { inner.listed(scope, &users).await })
+            .await
+    }
+
+    async fn intend(&self, scope: ScopeId, run: RunId, key: &str) -> Result<(), StateError> {
+        let (inner, key) = (self.inner.clone(), key.to_owned());
+        self.spawned(async move { inner.intend(scope, run, &key).await })
+            .await
+    }
+
+    async fn settle(
+        &self,
+        scope: ScopeId,
+        run: RunId,
+        settlements: &[Settlement],
+    ) -> Result<(), StateError> {
+        let (inner, settlements) = (self.inner.clone(), settlements.to_vec());
+        self.spawned(async move { inner.settle(scope, run, &settlements).await })
+            .await
+    }
+
+    async fn leavers(&self, scope: ScopeId, run: RunId) -> Result<(Vec<Leaver>, u64), StateError> {
+        let inner = self.inner.clone();
+        self.spawned(async move { inner.leavers(scope, run).await })
+            .await
+    }
+
+    async fn leaver_hold(&self, scope: ScopeId) -> Result<Option<LeaverHold>, StateError> {
+        let inner = self.inner.clone();
+        self.spawned(async move { inner.leaver_hold(scope).await })
+            .await
+    }
+
+    async fn history(&self, limit: usize) -> Result<Vec<ScopeRuns>, StateError> {
+        let inner = self.inner.clone();
+        self.spawned(async move { inner.history(limit).await })
+            .await
+    }
+
+    async fn set_leaver_hold(
+        &self,
+        scope: ScopeId,
+        hold: Option<&LeaverHold>,
+    ) -> Result<(), StateError> {
+        let (inner, hold) = (self.inner.clone(), hold.cloned());
+        self.spawned(async move { inner.set_leaver_hold(scope, hold.as_ref()).await })
+            .await
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
+        let inner = self.inner.clone();
+        self.spawned(async move { inner.dead_letters().await })
+            .await
+    }
+
+    async fn forget(&self, keys: &[String]) -> Result<u64, StateError> {
+        let (inner, keys) = (self.inner.clone(), keys.to_vec());
+        self.spawned(async move { inner.forget(&keys).await }).await
+    }
+
+    async fn end_run(&self, run: RunId, end: &RunEnd, summary: &Value) -> Result<(), StateError> {
+        let (inner, end, summary) = (self.inner.clone(), end.clone(), summary.clone());
+        self.spawned(async move { inner.end_run(run, &end, &summary).await })
+            .await
+    }
+
+    async fn run_chain(&self, run: RunId) -> Result<Vec<RunId>, StateError> {
+        let inner = self.inner.clone();
+        self.spawned(async move { inner.run_chain(run).await })
+            .await
+    }
+
+    async fn run_rows(&self, runs: &[RunId]) -> Result<Vec<RunRow>, StateError> {
+        let (inner, runs) = (self.inner.clone(), runs.to_vec());
+        self.spawned(async move { inner.run_rows(&runs).await })
+            .await
+    }
+}
+
+/// The calls themselves, each one statement on the shared connection.
+#[async_trait::async_trait]
+impl StateStore for Inner {
     fn describe(&self) -> String {
         self.store()
     }
@@ -1208,7 +1397,7 @@ mod tests {
         }
         let store = opened.into_iter().next().unwrap().unwrap();
         {
-            let client = &store.client;
+            let client = &store.inner.client;
             let count: i64 = client
                 .query_one("SELECT count(*) FROM schema_migrations", &[])
                 .await
