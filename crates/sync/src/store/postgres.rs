@@ -1460,6 +1460,7 @@ mod tests {
         let (run, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
         store.intend(scope, run, "a@x").await.unwrap();
         let pid: i32 = store
+            .inner
             .client
             .query_one("SELECT pg_backend_pid()", &[])
             .await
