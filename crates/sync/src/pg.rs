@@ -180,7 +180,7 @@ impl PgTarget {
             config.dbname(&name);
         }
         if config.get_application_name().is_none() {
-            config.application_name(&env("PGAPPNAME").unwrap_or_else(|| "profiles".to_owned()));
+            config.application_name(env("PGAPPNAME").unwrap_or_else(|| "profiles".to_owned()));
         }
         if config.get_connect_timeout().is_none() {
             let seconds = env("PGCONNECT_TIMEOUT")

@@ -434,6 +434,26 @@ async fn read_users(
     Ok(users)
 }
 
+/// A group of users as columns, one array each (written with `unnest`).
+#[derive(Default)]
+struct UserColumns<'a> {
+    keys: Vec<&'a str>,
+    vendor_ids: Vec<Option<&'a str>>,
+    fields: Vec<String>,
+    row_hashes: Vec<Option<&'a str>>,
+    outcomes: Vec<&'a str>,
+    codes: Vec<Option<&'a str>>,
+    reasons: Vec<Option<&'a str>>,
+    retryable: Vec<bool>,
+    in_doubt: Vec<bool>,
+    managed: Vec<bool>,
+    last_runs: Vec<Option<i64>>,
+    last_lines: Vec<Option<i64>>,
+    confirmed: Vec<Option<&'a str>>,
+    changed: Vec<Option<&'a str>>,
+    failed: Vec<Option<&'a str>>,
+}
+
 /// Writes users and a run's rows as one statement (so both land, or neither).
 async fn write_settled(
     client: &Client,
@@ -446,34 +466,23 @@ async fn write_settled(
     if users.is_empty() && rows.is_empty() {
         return Ok(());
     }
-    let mut columns: (
-        Vec<&str>,
-        Vec<Option<&str>>,
-        Vec<String>,
-        Vec<Option<&str>>,
-        Vec<&str>,
-        Vec<Option<&str>>,
-        Vec<Option<&str>>,
-    ) = Default::default();
-    let mut flags: (Vec<bool>, Vec<bool>, Vec<bool>) = Default::default();
-    let mut numbers: (Vec<Option<i64>>, Vec<Option<i64>>) = Default::default();
-    let mut times: (Vec<Option<&str>>, Vec<Option<&str>>, Vec<Option<&str>>) = Default::default();
+    let mut columns = UserColumns::default();
     for (key, user) in users {
-        columns.0.push(key);
-        columns.1.push(user.vendor_id.as_deref());
-        columns.2.push(encode_fields(&user.fields));
-        columns.3.push(user.row_hash.as_deref());
-        columns.4.push(user.outcome.as_str());
-        columns.5.push(user.code.as_deref());
-        columns.6.push(user.reason.as_deref());
-        flags.0.push(user.retryable);
-        flags.1.push(user.in_doubt);
-        flags.2.push(user.managed);
-        numbers.0.push(user.last_run.map(|r| r.0));
-        numbers.1.push(user.last_line.map(|l| l as i64));
-        times.0.push(user.confirmed_at.as_deref());
-        times.1.push(user.changed_at.as_deref());
-        times.2.push(user.failed_at.as_deref());
+        columns.keys.push(key);
+        columns.vendor_ids.push(user.vendor_id.as_deref());
+        columns.fields.push(encode_fields(&user.fields));
+        columns.row_hashes.push(user.row_hash.as_deref());
+        columns.outcomes.push(user.outcome.as_str());
+        columns.codes.push(user.code.as_deref());
+        columns.reasons.push(user.reason.as_deref());
+        columns.retryable.push(user.retryable);
+        columns.in_doubt.push(user.in_doubt);
+        columns.managed.push(user.managed);
+        columns.last_runs.push(user.last_run.map(|r| r.0));
+        columns.last_lines.push(user.last_line.map(|l| l as i64));
+        columns.confirmed.push(user.confirmed_at.as_deref());
+        columns.changed.push(user.changed_at.as_deref());
+        columns.failed.push(user.failed_at.as_deref());
     }
     let row_keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
     let row_lines: Vec<i64> = rows.iter().map(|r| r.line as i64).collect();
@@ -483,21 +492,21 @@ async fn write_settled(
     let at = now();
     let params: [&(dyn ToSql + Sync); 23] = [
         &scope.0,
-        &columns.0,
-        &columns.1,
-        &columns.2,
-        &columns.3,
-        &columns.4,
-        &columns.5,
-        &columns.6,
-        &flags.0,
-        &flags.1,
-        &flags.2,
-        &numbers.0,
-        &numbers.1,
-        &times.0,
-        &times.1,
-        &times.2,
+        &columns.keys,
+        &columns.vendor_ids,
+        &columns.fields,
+        &columns.row_hashes,
+        &columns.outcomes,
+        &columns.codes,
+        &columns.reasons,
+        &columns.retryable,
+        &columns.in_doubt,
+        &columns.managed,
+        &columns.last_runs,
+        &columns.last_lines,
+        &columns.confirmed,
+        &columns.changed,
+        &columns.failed,
         &run.0,
         &row_keys,
         &row_lines,
@@ -972,7 +981,7 @@ impl StateStore for Inner {
         let store = self.store();
         let mut users = {
             let client = &self.client;
-            read_users(&client, &store, scope, keys).await?
+            read_users(client, &store, scope, keys).await?
         };
         Ok(keys
             .iter()
@@ -1375,7 +1384,9 @@ mod tests {
             assert!(encrypted);
             // The test server's certificate is its own (Debian's snakeoil), trusted by no
             // root: verification refuses it.
-            let error = verified.err().expect("an untrusted certificate is refused");
+            let Err(error) = verified else {
+                panic!("an untrusted certificate is refused")
+            };
             let text = error.to_string();
             assert!(
                 text.contains("certificate") || text.contains("trust root"),
