@@ -19,7 +19,7 @@ const FETCH: usize = 1000;
 ///
 /// The query runs in one read-only transaction (`REPEATABLE READ`) that lasts as long as
 /// the source: the night reads it twice (keys first, then rows), and both passes see the
-/// same rows. Each pass streams them through a cursor, [`FETCH`] at a time, so memory
+/// same rows. Each pass streams them through a cursor, a thousand at a time, so memory
 /// stays flat however many rows the query gives. Values come as PostgreSQL writes them as
 /// text (`t`/`f` for booleans, `2026-12-04` for dates); SQL `NULL` is an empty value.
 ///

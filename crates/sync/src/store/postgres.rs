@@ -114,7 +114,13 @@ const MIGRATIONS: &[&str] = &[
 const USER_COLUMNS: &str = "vendor_id, fields, row_hash, outcome, code, reason, retryable, \
      in_doubt, managed, last_run, last_line, confirmed_at, changed_at, failed_at";
 
-/// The state in a PostgreSQL database; see the [module](self) docs.
+/// The state in a PostgreSQL database, in a schema of its own (`profiles` unless the URL's
+/// `schema` names another), created and brought up to date by version on first use
+/// (`schema_migrations` lists the versions applied). It keeps the records
+/// [`SqliteState`](super::SqliteState) keeps, in tables of the same names, and a scope's
+/// lease is a row taken in one statement, so two runs of one scope on two machines never
+/// overlap. A lost connection fails every call after it with a message that names the
+/// database; what was recorded stays recorded.
 ///
 /// Every call is one statement (atomic on its own), so calls share one connection without
 /// a lock: tokio-postgres pipelines them. Each call runs on a task of its own, so that it is
