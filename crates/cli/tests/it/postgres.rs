@@ -84,29 +84,6 @@ async fn everything_in(client: &tokio_postgres::Client, schema: &str) -> String 
     text
 }
 
-/// The ```postgresql blocks of docs/cli.md, one query each statement.
-fn documented_psql_queries() -> Vec<String> {
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md"),
-    )
-    .unwrap();
-    let mut queries = Vec::new();
-    for block in text.split("```postgresql\n").skip(1) {
-        let block = block.split("```").next().unwrap();
-        for query in block.split(';') {
-            let query: String = query
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            if !query.trim().is_empty() {
-                queries.push(query);
-            }
-        }
-    }
-    queries
-}
-
 async fn profiles(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(PROFILES).args(args).output().await.unwrap();
     (
@@ -206,7 +183,7 @@ async fn two_nights_on_postgres_send_only_what_changed_and_no_table_holds_a_cred
     }
 
     // The documented psql queries, on this state's schema.
-    let queries = documented_psql_queries();
+    let queries = crate::report::documented_queries("postgresql");
     assert_eq!(queries.len(), 3, "{queries:?}");
     for (i, query) in queries.iter().enumerate() {
         let query = query.replace("profiles.", &format!("\"{schema}\"."));
@@ -289,9 +266,12 @@ async fn a_run_on_postgres_killed_at_random_moments_ends_exactly_as_the_input_sa
     crate::state::killed_at_random_moments_under_faults(&url, &|_| {}).await;
 }
 
-/// 1,000 Capture rows that each append a plural element, so that a row applied twice
-/// shows.
-fn appending_rows(dir: &std::path::Path, n: usize) -> (std::path::PathBuf, std::path::PathBuf) {
+/// `n` Capture rows (and their mapping) that each append a plural element, so that a row
+/// applied twice shows.
+pub(crate) fn appending_rows(
+    dir: &std::path::Path,
+    n: usize,
+) -> (std::path::PathBuf, std::path::PathBuf) {
     let input = dir.join("riders.jsonl");
     let mut lines = String::new();
     for i in 0..n {
@@ -309,7 +289,10 @@ fn appending_rows(dir: &std::path::Path, n: usize) -> (std::path::PathBuf, std::
     (input, mapping)
 }
 
-fn assert_exactly_as_input(emulator: &profile_emulator::capture::CaptureEmulator, n: usize) {
+pub(crate) fn assert_exactly_as_input(
+    emulator: &profile_emulator::capture::CaptureEmulator,
+    n: usize,
+) {
     let got = capture_state(emulator);
     assert_eq!(got.len(), n);
     for (email, family, statuses) in &got {

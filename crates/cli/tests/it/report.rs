@@ -278,13 +278,14 @@ async fn the_metrics_file_is_valid_exposition_format_and_counts_the_night() {
     assert!(left.is_empty(), "{left:?}");
 }
 
-/// The ```sql blocks of docs/cli.md.
-fn documented_queries() -> Vec<String> {
+/// The queries of docs/cli.md's code blocks fenced as `fence` (`sql` for SQLite's,
+/// `postgresql` for psql's), one per statement.
+pub(crate) fn documented_queries(fence: &str) -> Vec<String> {
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md"))
             .unwrap();
     let mut queries = Vec::new();
-    for block in text.split("```sql\n").skip(1) {
+    for block in text.split(&format!("```{fence}\n")).skip(1) {
         let block = block.split("```").next().unwrap();
         for query in block.split(';') {
             let query: String = query
@@ -303,7 +304,7 @@ fn documented_queries() -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_queries_name_the_vendor_and_scope_and_skip_dry_runs() {
     let (_dir, state, _emulator) = three_nights().await;
-    let queries = documented_queries();
+    let queries = documented_queries("sql");
     assert_eq!(queries.len(), 3, "{queries:?}");
     let db = rusqlite::Connection::open(&state).unwrap();
     for query in &queries {

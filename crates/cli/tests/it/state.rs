@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use profile_emulator::capture::{CaptureEmulator, SEED_CLIENT_2};
 use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator};
 use profile_emulator::sunshine::SunshineEmulator;
-use serde_json::Value;
 
 use crate::sync::{
     SUNSHINE_MAP, capture_env, capture_state, capture_with_riders, dir, env_refs, report,
@@ -507,20 +506,7 @@ pub(crate) async fn killed_at_random_moments_under_faults(state: &str, check: &d
     let n = 2_000;
     let dir = dir();
     // Every row appends a plural element: applied twice, it would show twice.
-    let input = dir.join("riders.jsonl");
-    let mut lines = String::new();
-    for i in 0..n {
-        lines.push_str(&format!(
-            "{{\"mail\":\"rider{i}@example.com\",\"family\":\"Family{i}\",\"statuses\":[{{\"status\":\"onboarded\"}}]}}\n"
-        ));
-    }
-    std::fs::write(&input, lines).unwrap();
-    let mapping = dir.join("mapping.toml");
-    std::fs::write(
-        &mapping,
-        "[capture]\nkey = \"mail\"\nkey_kind = \"email\"\ntype_name = \"user\"\n[capture.fields]\nfamily = \"familyName\"\nstatuses = \"statuses\"\n",
-    )
-    .unwrap();
+    let (input, mapping) = crate::postgres::appending_rows(&dir, n);
     let args = [
         "sync",
         "--vendor",
@@ -548,21 +534,7 @@ pub(crate) async fn killed_at_random_moments_under_faults(state: &str, check: &d
         Some(&0),
         "kills at {kills:?}, exits {exits:?}"
     );
-    let got = capture_state(&emulator);
-    assert_eq!(got.len(), n);
-    for (email, family, statuses) in &got {
-        let number: usize = email
-            .trim_start_matches("rider")
-            .trim_end_matches("@example.com")
-            .parse()
-            .unwrap();
-        assert_eq!(family, &Value::from(format!("Family{number}")), "{email}");
-        assert_eq!(
-            statuses,
-            &vec![Value::from("onboarded")],
-            "{email}: kills at {kills:?}"
-        );
-    }
+    crate::postgres::assert_exactly_as_input(&emulator, n);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
