@@ -994,22 +994,7 @@ async fn no_change_night(rows: usize, computed: bool) -> (f64, f64) {
     );
     let seen = wrapped.faults().requests_seen();
     let started = Instant::now();
-    let mut child = night(&state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("profiles sync runs");
-    let pid = child.id().map(|p| p.to_string()).unwrap_or_default();
-    let mut peak = 0;
-    loop {
-        if let Some(now) = peak_rss_kib(&pid) {
-            peak = peak.max(now);
-        }
-        tokio::select! {
-            status = child.wait() => { assert!(status.is_ok_and(|s| s.success())); break; }
-            () = tokio::time::sleep(Duration::from_millis(20)) => {}
-        }
-    }
+    let peak = peak_rss_of(night(&state)).await;
     let elapsed = started.elapsed();
     // Only the directory's template is read: every row is settled by the state.
     assert_eq!(wrapped.faults().requests_seen() - seen, 1);
@@ -1062,7 +1047,18 @@ async fn query_night(rows: usize) -> (f64, f64) {
     );
     let seen = wrapped.faults().requests_seen();
     let started = Instant::now();
-    let mut child = night()
+    let peak = peak_rss_of(night()).await;
+    let elapsed = started.elapsed();
+    assert_eq!(wrapped.faults().requests_seen() - seen, 1);
+    remove_state(&state);
+    drop_schema(&source).await;
+    (peak as f64 / 1024.0, rows as f64 / elapsed.as_secs_f64())
+}
+
+/// Runs `command` to its end (it must succeed) and answers its peak resident memory in
+/// KiB, sampled every 20 ms.
+async fn peak_rss_of(mut command: tokio::process::Command) -> u64 {
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -1078,11 +1074,7 @@ async fn query_night(rows: usize) -> (f64, f64) {
             () = tokio::time::sleep(Duration::from_millis(20)) => {}
         }
     }
-    let elapsed = started.elapsed();
-    assert_eq!(wrapped.faults().requests_seen() - seen, 1);
-    remove_state(&state);
-    drop_schema(&source).await;
-    (peak as f64 / 1024.0, rows as f64 / elapsed.as_secs_f64())
+    peak
 }
 
 /// The export the computed no-change night reads: a job title to trim and capitalise, and
