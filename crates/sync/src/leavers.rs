@@ -169,7 +169,7 @@ pub(crate) async fn retire(
             }));
         }
     };
-    ctx.store.intend(ctx.scope, ctx.run, &leaver.key).await?;
+    ctx.intents.intend(&leaver.key).await?;
     let updater = ctx.updater.as_ref();
     let (result, fields) = match action {
         LeaverAction::Delete => (

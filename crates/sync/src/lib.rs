@@ -106,6 +106,7 @@
 
 pub mod compute;
 pub mod input;
+mod intents;
 mod leavers;
 pub mod mapping;
 mod night;

@@ -12,6 +12,7 @@ use serde_json::Value;
 use profile_core::{FieldPath, ProfileUpdater};
 
 use crate::input::{self, InputError, InputOptions};
+use crate::intents::Intents;
 use crate::leavers::{LeaverAction, LeaverGuard, LeaverLimit, Verdict, judge, retire};
 use crate::mapping::{Mapping, MappingError};
 use crate::outcome::{RowError, RowOutcome, SyncMode, SyncOptions, SyncRow, SyncSummary};
@@ -425,6 +426,7 @@ impl Night {
         let mut ctx = RowContext {
             updater: updater.clone(),
             store: store.clone(),
+            intents: Intents::new(store.clone(), scope, run),
             scope,
             run,
             key_kind: self.mapping.key_kind.clone(),

@@ -16,6 +16,7 @@ use profile_core::{
     ProfileUpdater, UserRef,
 };
 
+use crate::intents::Intents;
 use crate::outcome::{
     FieldDiff, RowOutcome, SyncMode, SyncOptions, SyncRow, changed_fields, failed,
 };
@@ -56,6 +57,8 @@ pub struct BulkRead {
 pub(crate) struct RowContext {
     pub(crate) updater: Arc<dyn ProfileUpdater>,
     pub(crate) store: Arc<dyn StateStore>,
+    /// The rows' intents, committed in groups.
+    pub(crate) intents: Intents,
     pub(crate) scope: ScopeId,
     pub(crate) run: RunId,
     pub(crate) key_kind: KeyKind,
@@ -262,16 +265,21 @@ struct Facts {
 }
 
 /// Marks the row's user in doubt before a write, where that can matter: a store that
-/// outlives the process, and a user it knows. A user the state does not know is read at the
-/// vendor before anything is written for them on the next run anyway, so a write whose
-/// answer is lost is neither lost nor applied twice without the mark.
+/// outlives the process, and a user it knows from a write. A user the state does not know
+/// is read at the vendor before anything is written for them on the next run anyway, so a
+/// write whose answer is lost is neither lost nor applied twice without the mark; a user
+/// known only from a listing is put in doubt by the next run's start if this one does not
+/// finish (see [`StateStore::begin_run`]), which spares a first night an intent per row.
 async fn intend(
     ctx: &RowContext,
     row: &SyncRow,
     known: Option<&UserState>,
 ) -> Result<(), StateError> {
-    if ctx.store.persistent() && known.is_some() {
-        ctx.store.intend(ctx.scope, ctx.run, &row.key).await?;
+    let Some(known) = known else {
+        return Ok(());
+    };
+    if ctx.store.persistent() && known.outcome != UserOutcome::Listed {
+        ctx.intents.intend(&row.key).await?;
     }
     Ok(())
 }
@@ -784,10 +792,8 @@ pub(crate) async fn create_joiners(
 ) -> Vec<(u64, String, Result<Done, StateError>)> {
     let mut results = Vec::with_capacity(batch.len());
     if ctx.store.persistent() {
-        let intents = batch
-            .iter()
-            .map(|joiner| ctx.store.intend(ctx.scope, ctx.run, &joiner.row.key));
-        if let Err(error) = futures_util::future::try_join_all(intents).await {
+        let keys: Vec<String> = batch.iter().map(|joiner| joiner.row.key.clone()).collect();
+        if let Err(error) = ctx.store.intend(ctx.scope, ctx.run, &keys).await {
             if let Some(first) = batch.first() {
                 results.push((first.row.line, first.row.key.clone(), Err(error)));
             }

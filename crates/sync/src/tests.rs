@@ -247,7 +247,10 @@ async fn a_user_in_doubt_is_read_before_anything_is_written_again() {
         .begin_run(scope, "x", &Value::Null)
         .await
         .unwrap();
-    test.store.intend(scope, run, "a@x").await.unwrap();
+    test.store
+        .intend(scope, run, &["a@x".into()])
+        .await
+        .unwrap();
     test.vendor.users.lock().unwrap().insert(
         "a@x".into(),
         json!({"name": "A2"}).as_object().unwrap().clone(),
@@ -261,6 +264,44 @@ async fn a_user_in_doubt_is_read_before_anything_is_written_again() {
     assert_eq!(seen[0].1, updated());
     assert_eq!(test.vendor.reads.load(Ordering::SeqCst), reads + 1);
     assert_eq!(test.vendor.writes.load(Ordering::SeqCst), writes);
+}
+
+#[tokio::test]
+async fn a_user_known_from_a_listing_of_a_run_that_did_not_finish_is_read_first() {
+    let test = Test::new("listed-doubt", Vendor::with(&[("a@x", "A")]), true);
+    // A first night that listed the user, then wrote a new name with no intent (the
+    // listing was all the state knew) and was killed before recording the answer.
+    let scope = test
+        .store
+        .scope(&ScopeKey {
+            vendor: "memory".into(),
+            base_url: "memory:".into(),
+            name: "test".into(),
+            key_kind: "email".into(),
+        })
+        .await
+        .unwrap();
+    test.store
+        .begin_run(scope, "x", &Value::Null)
+        .await
+        .unwrap();
+    let fields = json!({"name": "A"}).as_object().unwrap().clone();
+    test.store
+        .listed(scope, &[("a@x".into(), None, fields)])
+        .await
+        .unwrap();
+    test.vendor.users.lock().unwrap().insert(
+        "a@x".into(),
+        json!({"name": "A2"}).as_object().unwrap().clone(),
+    );
+    // The row goes back to what the listing saw: the state alone would call it unchanged.
+    let reads = test.vendor.reads.load(Ordering::SeqCst);
+    let (_, seen) = test
+        .night(&[("a@x", "A")], SyncOptions::default(), |n| n)
+        .await;
+    assert_eq!(seen[0].1, updated());
+    assert_eq!(test.vendor.reads.load(Ordering::SeqCst), reads + 1);
+    assert_eq!(test.vendor.name("a@x"), Some(json!("A")));
 }
 
 #[tokio::test]

@@ -232,6 +232,36 @@ impl Filter {
         }
     }
 
+    /// The lowest record id the filter lets through, where it bounds it (`id > 1000`,
+    /// alone or joined by `and`): the records below it need not be looked at.
+    pub(crate) fn id_floor(&self) -> Option<u64> {
+        match self {
+            Filter::Compare {
+                path,
+                op,
+                value: Value::Number(number),
+            } if path.len() == 1 && path[0] == "id" => {
+                let number = number.as_f64()?;
+                if number.is_nan() {
+                    return None;
+                }
+                match op {
+                    Op::Gt if number < 0.0 => Some(0),
+                    // Saturating: no id passes `id > 18446744073709551615`.
+                    Op::Gt => Some((number.floor() as u64).saturating_add(1)),
+                    Op::Ge | Op::Eq if number <= 0.0 => Some(0),
+                    Op::Ge | Op::Eq => Some(number.ceil() as u64),
+                    _ => None,
+                }
+            }
+            Filter::And(a, b) => match (a.id_floor(), b.id_floor()) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            },
+            _ => None,
+        }
+    }
+
     /// Whether `record` passes.
     pub(crate) fn accepts(&self, record: &Map<String, Value>) -> bool {
         match self {
@@ -323,6 +353,41 @@ mod tests {
         }
         for bad in ["", "id >", "id 5", "(id > 1", "email = 'open", "id > 1 and"] {
             assert!(Filter::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_lowest_id_a_filter_passes_is_never_above_one_it_passes() {
+        let cases = [
+            ("id > 1000", Some(1001)),
+            ("id > 1000.5", Some(1001)),
+            ("id >= 1000", Some(1000)),
+            ("id >= 999.5", Some(1000)),
+            ("id = 7", Some(7)),
+            ("id > -3", Some(0)),
+            ("id > 10 and id > 20", Some(21)),
+            ("email = 'a' and id > 20", Some(21)),
+            ("id > 10 or id > 20", None),
+            ("id < 10", None),
+            ("id > '10'", None),
+            ("email = 'a'", None),
+        ];
+        for (text, floor) in cases {
+            let filter = Filter::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(filter.id_floor(), floor, "{text}");
+            // No id below the floor passes, and the floor itself does where anything does.
+            if let Some(floor) = floor {
+                let with_id = |id: u64| {
+                    let mut record = record();
+                    record.insert("id".into(), json!(id));
+                    record.insert("email".into(), json!("a"));
+                    record
+                };
+                if floor > 0 {
+                    assert!(!filter.accepts(&with_id(floor - 1)), "{text}");
+                }
+                assert!(filter.accepts(&with_id(floor)), "{text}");
+            }
         }
     }
 }

@@ -834,12 +834,24 @@ impl Store {
                 .collect(),
             Some(_) => return fail(341, "`sort_on` must be an array of attribute names"),
         };
-        let mut matched: Vec<&Map<String, Value>> = entity
+        // Records are kept in id order, as Capture's own index keeps them: a page in id
+        // order starts at the filter's lowest id and stops once full.
+        let floor = filter.as_ref().and_then(Filter::id_floor).unwrap_or(0);
+        let passing = entity
             .records
-            .values()
-            .filter(|record| filter.as_ref().is_none_or(|f| f.accepts(record)))
-            .collect();
-        if !sort_on.is_empty() {
+            .range(floor..)
+            .map(|(_, record)| record)
+            .filter(|record| filter.as_ref().is_none_or(|f| f.accepts(record)));
+        let in_id_order = sort_on.is_empty() || sort_on == [(vec!["id".to_owned()], false)];
+        let mut matched: Vec<&Map<String, Value>> = if in_id_order {
+            passing
+                .skip((first_result - 1) as usize)
+                .take(max_results as usize)
+                .collect()
+        } else {
+            passing.collect()
+        };
+        if !in_id_order {
             matched.sort_by(|a, b| {
                 for (path, descending) in &sort_on {
                     let ordering = match (lookup(a, path), lookup(b, path)) {
@@ -860,10 +872,15 @@ impl Store {
                 std::cmp::Ordering::Equal
             });
         }
+        let (skip, take) = if in_id_order {
+            (0, matched.len())
+        } else {
+            ((first_result - 1) as usize, max_results as usize)
+        };
         let results: Vec<Value> = matched
             .into_iter()
-            .skip((first_result - 1) as usize)
-            .take(max_results as usize)
+            .skip(skip)
+            .take(take)
             .map(|record| match &only {
                 Some(wanted) => Value::Object(
                     record

@@ -126,12 +126,43 @@ async fn scopes_and_runs(store: &dyn StateStore) -> Result<(), ConformanceError>
         continues.is_none(),
         "{continues:?}"
     );
+    // The first run lists two users and writes to one of them.
+    let listed = |key: &str| (key.to_owned(), None, object(json!({"name": key})));
+    store.listed(a, &[listed("l@x"), listed("w@x")]).await?;
+    store
+        .settle(
+            a,
+            first,
+            &[Settlement::new(
+                2,
+                "w@x",
+                Settled::Confirmed {
+                    vendor_id: None,
+                    fields: object(json!({"name": "W"})),
+                    row_hash: "h".into(),
+                    outcome: Confirmation::Updated,
+                    written: vec!["name".into()],
+                    drift: vec![],
+                },
+            )],
+        )
+        .await?;
     // Killed: never ended. The next run of the scope continues it; another scope's does not.
     let (second, continues) = store.begin_run(a, "in.csv", &json!({})).await?;
     ensure!(
         "a run after an unfinished one continues it",
         continues == Some(first),
         "{continues:?}"
+    );
+    let known = store
+        .lookup(a, second, &["l@x".into(), "w@x".into()])
+        .await?;
+    let doubt = |i: usize| known[i].user.as_ref().map(|u| (u.outcome, u.in_doubt));
+    ensure!(
+        "a run that continues another puts the users known only from a listing in doubt",
+        doubt(0) == Some((UserOutcome::Listed, true))
+            && doubt(1) == Some((UserOutcome::Updated, false)),
+        "{known:?}"
     );
     let (_, other) = store.begin_run(b, "in.csv", &json!({})).await?;
     ensure!(
@@ -148,11 +179,18 @@ async fn scopes_and_runs(store: &dyn StateStore) -> Result<(), ConformanceError>
         chain == [first, second],
         "{chain:?}"
     );
-    let (_, continues) = store.begin_run(a, "in.csv", &json!({})).await?;
+    store.listed(a, &[listed("m@x")]).await?;
+    let (third, continues) = store.begin_run(a, "in.csv", &json!({})).await?;
     ensure!(
         "a finished run is not continued",
         continues.is_none(),
         "{continues:?}"
+    );
+    let known = store.lookup(a, third, &["m@x".into()]).await?;
+    ensure!(
+        "after a finished run, a listed user is not in doubt",
+        known[0].user.as_ref().is_some_and(|u| !u.in_doubt),
+        "{known:?}"
     );
     Ok(())
 }
@@ -190,10 +228,13 @@ async fn settlements(store: &dyn StateStore) -> Result<(), ConformanceError> {
         known.len() == 2 && known[1].user.is_none(),
         "{known:?}"
     );
-    store.intend(scope, run, "a@x").await?;
-    store.intend(scope, run, "b@x").await?;
+    store.intend(scope, run, &["a@x".into()]).await?;
+    // Several keys in one call, one of them twice.
+    store
+        .intend(scope, run, &["b@x".into(), "c@x".into(), "b@x".into()])
+        .await?;
     let known = store
-        .lookup(scope, run, &["a@x".into(), "b@x".into()])
+        .lookup(scope, run, &["a@x".into(), "b@x".into(), "c@x".into()])
         .await?;
     ensure!(
         "an intent marks the user in doubt, and keeps what was confirmed",
@@ -201,6 +242,14 @@ async fn settlements(store: &dyn StateStore) -> Result<(), ConformanceError> {
             .iter()
             .all(|k| k.user.as_ref().is_some_and(|u| u.in_doubt))
             && known[0].user.as_ref().is_some_and(|u| u.fields.len() == 1),
+        "{known:?}"
+    );
+    ensure!(
+        "an intent for a user not known adds them as being sent, by this run",
+        known[2]
+            .user
+            .as_ref()
+            .is_some_and(|u| u.outcome == UserOutcome::Sending && u.last_run == Some(run)),
         "{known:?}"
     );
     store

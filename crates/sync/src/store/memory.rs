@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{
     DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, LeaverHold, ListedUser, RunEnd,
     RunId, RunRecord, RunRow, ScopeId, ScopeKey, ScopeRuns, Settlement, StateError, StateStore,
-    UserState, now,
+    UserOutcome, UserState, now,
 };
 
 #[derive(Default)]
@@ -185,6 +185,13 @@ impl StateStore for MemoryState {
             .find(|(_, run)| run.scope == scope.0)
             .filter(|(_, run)| !run.finished)
             .map(|(index, _)| RunId(index as i64 + 1));
+        if unfinished.is_some() {
+            for user in inner.users.entry(scope.0).or_default().values_mut() {
+                if user.outcome == UserOutcome::Listed {
+                    user.in_doubt = true;
+                }
+            }
+        }
         let id = RunId(inner.runs.len() as i64 + 1);
         inner.runs.push(Run {
             scope: scope.0,
@@ -260,9 +267,11 @@ impl StateStore for MemoryState {
         Ok(())
     }
 
-    async fn intend(&self, scope: ScopeId, run: RunId, key: &str) -> Result<(), StateError> {
-        self.lock()
-            .change_user(scope, key, |known| Some(UserState::intended(known, run)));
+    async fn intend(&self, scope: ScopeId, run: RunId, keys: &[String]) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        for key in keys {
+            inner.change_user(scope, key, |known| Some(UserState::intended(known, run)));
+        }
         Ok(())
     }
 

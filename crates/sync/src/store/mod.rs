@@ -791,7 +791,10 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     async fn has_users(&self, scope: ScopeId) -> Result<bool, StateError>;
 
     /// Starts a run. When the scope's last run did not finish (killed, stopped), the new
-    /// one continues it: its id is returned beside the new one.
+    /// one continues it: its id is returned beside the new one, and every user of the scope
+    /// known only from a listing ([`UserOutcome::Listed`]) is marked in doubt, since a run
+    /// writes to such a user without an intent (the listing was its only knowledge; the run
+    /// that did not finish may have written to them without recording the answer).
     async fn begin_run(
         &self,
         scope: ScopeId,
@@ -819,9 +822,10 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// managed by the sync).
     async fn listed(&self, scope: ScopeId, users: &[ListedUser]) -> Result<(), StateError>;
 
-    /// Marks a user in doubt before a write is sent: durable when this returns, so that if
-    /// the process dies before the answer, the next run reads the user before writing.
-    async fn intend(&self, scope: ScopeId, run: RunId, key: &str) -> Result<(), StateError>;
+    /// Marks users in doubt before their writes are sent, in one commit: durable when this
+    /// returns, so that if the process dies before the answers, the next run reads each of
+    /// them before writing. A key may appear more than once.
+    async fn intend(&self, scope: ScopeId, run: RunId, keys: &[String]) -> Result<(), StateError>;
 
     /// Records rows' results, as one group.
     async fn settle(

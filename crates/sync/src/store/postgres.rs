@@ -672,9 +672,9 @@ impl StateStore for PostgresState {
             .await
     }
 
-    async fn intend(&self, scope: ScopeId, run: RunId, key: &str) -> Result<(), StateError> {
-        let (inner, key) = (self.inner.clone(), key.to_owned());
-        self.spawned(async move { inner.intend(scope, run, &key).await })
+    async fn intend(&self, scope: ScopeId, run: RunId, keys: &[String]) -> Result<(), StateError> {
+        let (inner, keys) = (self.inner.clone(), keys.to_vec());
+        self.spawned(async move { inner.intend(scope, run, &keys).await })
             .await
     }
 
@@ -918,13 +918,18 @@ impl StateStore for Inner {
     ) -> Result<(RunId, Option<RunId>), StateError> {
         let options = options.to_string();
         // One statement: the run it continues (the scope's last, if not finished), the
-        // keys an earlier run left (it was killed before its end) cleared, the new run.
+        // users known only from a listing put in doubt when there is one, the keys an
+        // earlier run left (it was killed before its end) cleared, the new run.
         let row = self
             .client
             .query_one(
                 "WITH unfinished AS (
                     SELECT id FROM runs WHERE scope_id = $1 AND status <> 'finished'
                     AND id = (SELECT max(id) FROM runs WHERE scope_id = $1)),
+                 doubted AS (
+                    UPDATE users SET in_doubt = true
+                    WHERE scope_id = $1 AND outcome = 'listed' AND NOT in_doubt
+                    AND EXISTS (SELECT 1 FROM unfinished) RETURNING 1),
                  cleared AS (
                     DELETE FROM input_keys
                     WHERE run_id IN (SELECT id FROM runs WHERE scope_id = $1) RETURNING 1),
@@ -932,7 +937,8 @@ impl StateStore for Inner {
                     INSERT INTO runs (scope_id, continues, started_at, status, input, options)
                     SELECT $1, (SELECT id FROM unfinished), $2, 'running', $3, $4::text::jsonb
                     RETURNING id, continues)
-                 SELECT id, continues, (SELECT count(*) FROM cleared) FROM added",
+                 SELECT id, continues, (SELECT count(*) FROM cleared),
+                    (SELECT count(*) FROM doubted) FROM added",
                 &[&scope.0, &now(), &input, &options],
             )
             .await
@@ -1012,17 +1018,18 @@ impl StateStore for Inner {
         write_settled(&self.client, &store, scope, &users, RunId(0), &[]).await
     }
 
-    async fn intend(&self, scope: ScopeId, run: RunId, key: &str) -> Result<(), StateError> {
+    async fn intend(&self, scope: ScopeId, run: RunId, keys: &[String]) -> Result<(), StateError> {
         // UserState::intended in one statement: a user not known is added as being sent,
-        // a known one is marked in doubt; both are the run's.
+        // a known one is marked in doubt; both are the run's. A key given twice is one row
+        // (an upsert may not touch a row twice).
         let client = &self.client;
         client
             .execute(
                 "INSERT INTO users (scope_id, key, outcome, in_doubt, last_run)
-                 VALUES ($1, $2, 'sending', true, $3)
+                 SELECT $1, key, 'sending', true, $3 FROM (SELECT DISTINCT unnest($2::text[])) AS k (key)
                  ON CONFLICT (scope_id, key) DO UPDATE SET in_doubt = true,
                     last_run = excluded.last_run",
-                &[&scope.0, &key, &run.0],
+                &[&scope.0, &keys, &run.0],
             )
             .await
             .map(drop)
@@ -1475,7 +1482,7 @@ mod tests {
         };
         let scope = store.scope(&key).await.unwrap();
         let (run, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
-        store.intend(scope, run, "a@x").await.unwrap();
+        store.intend(scope, run, &["a@x".into()]).await.unwrap();
         let pid: i32 = store
             .inner
             .client
@@ -1488,7 +1495,7 @@ mod tests {
             .execute("SELECT pg_terminate_backend($1)", &[&pid])
             .await
             .unwrap();
-        let error = store.intend(scope, run, "b@x").await.unwrap_err();
+        let error = store.intend(scope, run, &["b@x".into()]).await.unwrap_err();
         let text = error.to_string();
         assert!(text.contains("state database postgres://"), "{text}");
         assert!(text.contains("run the same command again"), "{text}");

@@ -767,6 +767,16 @@ impl StateStore for SqliteState {
                 )
                 .optional()
                 .map_err(sqlite)?;
+            // Users known only from a listing may have been written by the run that did not
+            // finish, with no intent: in doubt.
+            if unfinished.is_some() {
+                conn.execute(
+                    "UPDATE users SET in_doubt = 1
+                     WHERE scope_id = ?1 AND outcome = 'listed' AND in_doubt = 0",
+                    [scope.0],
+                )
+                .map_err(sqlite)?;
+            }
             // Keys an earlier run of the scope left (it was killed before its end).
             conn.execute(
                 "DELETE FROM input_keys WHERE run_id IN (SELECT id FROM runs WHERE scope_id = ?1)",
@@ -871,11 +881,25 @@ impl StateStore for SqliteState {
         .await
     }
 
-    async fn intend(&self, scope: ScopeId, run: RunId, key: &str) -> Result<(), StateError> {
-        let key = key.to_owned();
+    async fn intend(&self, scope: ScopeId, run: RunId, keys: &[String]) -> Result<(), StateError> {
+        let keys = keys.to_vec();
         self.call(move |conn, store| {
-            let known = read_user(conn, store, scope, &key)?;
-            write_user(conn, store, scope, &key, &UserState::intended(known, run))
+            // UserState::intended, one statement a key: a user not known is added as being
+            // sent, a known one is marked in doubt; both are the run's.
+            let mut upsert = conn
+                .prepare_cached(
+                    "INSERT INTO users (scope_id, key, outcome, in_doubt, last_run)
+                     VALUES (?1, ?2, 'sending', 1, ?3)
+                     ON CONFLICT (scope_id, key) DO UPDATE SET in_doubt = 1,
+                        last_run = excluded.last_run",
+                )
+                .map_err(|e| backend(store, "cannot mark a user in doubt", e))?;
+            for key in &keys {
+                upsert
+                    .execute(params![scope.0, key, run.0])
+                    .map_err(|e| backend(store, "cannot mark a user in doubt", e))?;
+            }
+            Ok(())
         })
         .await
     }
@@ -1260,7 +1284,7 @@ mod tests {
                 .begin_run(scope, "in.csv", &Value::Null)
                 .await
                 .unwrap();
-            state.intend(scope, run, "a@x").await.unwrap();
+            state.intend(scope, run, &["a@x".into()]).await.unwrap();
             run
         };
         let state = SqliteState::open(&path).unwrap();
