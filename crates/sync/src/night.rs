@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::future::Either;
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
@@ -56,6 +57,8 @@ const KEY_GROUP: usize = 4096;
 /// Settlements committed at once, at the most, and how long one may wait for its group.
 const SETTLE_GROUP: usize = 512;
 const SETTLE_TIME: Duration = Duration::from_millis(500);
+/// Groups of rows looked up at once: the one being done and the next.
+const LOOKUPS_AHEAD: usize = 2;
 
 /// Why a night stopped before its last row. Rows not taken are left for the next run.
 #[derive(Debug, thiserror::Error)]
@@ -690,7 +693,7 @@ impl Night {
                 }
             })
             .ready_chunks(LOOKUP_GROUP)
-            .then(|group: Vec<Result<SyncRow, Unread>>| async move {
+            .map(|group: Vec<Result<SyncRow, Unread>>| async move {
                 let keys: Vec<String> = group
                     .iter()
                     .filter_map(|row| row.as_ref().ok().map(|r| r.key.clone()))
@@ -717,6 +720,10 @@ impl Night {
                     .collect();
                 stream::iter(items)
             })
+            // The next group is looked up while this one's rows are done: no row waits
+            // for the store between groups. (A key is done once, from its last line, so a
+            // lookup ahead never misses a settlement of the same key.)
+            .buffered(LOOKUPS_AHEAD)
             .flatten();
         let work = looked_up.map(|(row, known)| async move {
             match (row, known) {
@@ -838,20 +845,72 @@ impl Drop for ScopeLease {
     }
 }
 
-/// Settlements waiting for their group's commit.
-struct Settlements {
+/// A group of settlements being committed.
+type Commit<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StateError>> + Send + 'a>>;
+
+/// Settlements waiting for their group's commit, and the group being committed: a group is
+/// committed while the rows go on, one group at a time.
+struct Settlements<'a> {
+    ctx: &'a RowContext,
     pending: Vec<Settlement>,
     since: Instant,
+    committing: Option<Commit<'a>>,
 }
 
-impl Settlements {
-    async fn flush(&mut self, ctx: &RowContext) -> Result<(), StateError> {
-        if !self.pending.is_empty() {
-            ctx.store.settle(ctx.scope, ctx.run, &self.pending).await?;
-            self.pending.clear();
+impl<'a> Settlements<'a> {
+    fn new(ctx: &'a RowContext) -> Self {
+        Self {
+            ctx,
+            pending: Vec::new(),
+            since: Instant::now(),
+            committing: None,
         }
+    }
+
+    /// Starts the commit of the pending group when it is full or has waited long enough,
+    /// unless one is under way.
+    fn start_if_due(&mut self) {
+        let due = self.pending.len() >= SETTLE_GROUP
+            || (!self.pending.is_empty() && self.since.elapsed() >= SETTLE_TIME);
+        if due && self.committing.is_none() {
+            self.start();
+        }
+    }
+
+    fn start(&mut self) {
+        let (ctx, group) = (self.ctx, std::mem::take(&mut self.pending));
         self.since = Instant::now();
-        Ok(())
+        self.committing = Some(Box::pin(async move {
+            ctx.store.settle(ctx.scope, ctx.run, &group).await
+        }));
+    }
+
+    /// The end of the commit under way (none: never).
+    async fn committed(&mut self) -> Result<(), StateError> {
+        match self.committing.as_mut() {
+            Some(commit) => {
+                let result = commit.await;
+                self.committing = None;
+                result
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Commits what is under way, then what is pending.
+    async fn finish(&mut self) -> Result<(), StateError> {
+        let under_way = match self.committing.take() {
+            Some(commit) => commit.await,
+            None => Ok(()),
+        };
+        if !self.pending.is_empty() {
+            self.start();
+            if let Some(commit) = self.committing.take() {
+                commit.await?;
+            }
+        }
+        under_way
     }
 }
 
@@ -886,10 +945,7 @@ where
     futures_util::pin_mut!(work);
     let mut stop: Option<SyncStop> = None;
     let mut unreachable = 0u32;
-    let mut settlements = Settlements {
-        pending: Vec::new(),
-        since: Instant::now(),
-    };
+    let mut settlements = Settlements::new(ctx);
     let mut cancelled_at: Option<Instant> = None;
     loop {
         // Every wait ends at a cancel: the rows in flight get the grace, a second signal
@@ -903,9 +959,30 @@ where
         } else {
             Duration::from_millis(500)
         };
-        let next = match tokio::time::timeout(tick, work.next()).await {
-            Ok(next) => next,
-            Err(_) => continue,
+        // A group's commit that ends is taken as it ends, the rows going on meanwhile.
+        let step = {
+            let committed = settlements.committed();
+            let next = tokio::time::timeout(tick, work.next());
+            futures_util::pin_mut!(committed, next);
+            match futures_util::future::select(committed, next).await {
+                Either::Left((committed, _)) => Either::Left(committed),
+                Either::Right((next, _)) => Either::Right(next),
+            }
+        };
+        let next = match step {
+            Either::Left(committed) => {
+                if let Err(error) = committed {
+                    stopping.store(true, Ordering::SeqCst);
+                    stop.get_or_insert(SyncStop::State(error));
+                }
+                settlements.start_if_due();
+                continue;
+            }
+            Either::Right(Ok(next)) => next,
+            Either::Right(Err(_)) => {
+                settlements.start_if_due();
+                continue;
+            }
         };
         let Some((line, key, done)) = next else {
             break;
@@ -942,12 +1019,7 @@ where
                 .pending
                 .push(Settlement::new(line, &key, settled));
         }
-        if settlements.pending.len() >= SETTLE_GROUP || settlements.since.elapsed() >= SETTLE_TIME {
-            if let Err(error) = settlements.flush(ctx).await {
-                stopping.store(true, Ordering::SeqCst);
-                stop.get_or_insert(SyncStop::State(error));
-            }
-        }
+        settlements.start_if_due();
         summary.count(&done.outcome);
         if done.from_state {
             summary.from_state += 1;
@@ -963,7 +1035,7 @@ where
             drift: done.drift,
         });
     }
-    if let Err(error) = settlements.flush(ctx).await {
+    if let Err(error) = settlements.finish().await {
         stop.get_or_insert(SyncStop::State(error));
     }
     summary.elapsed = started.elapsed();
