@@ -134,7 +134,15 @@ pub struct PostgresState {
 struct Inner {
     target: PgTarget,
     client: Client,
+    /// Users written through this connection, and how many more trigger the next
+    /// `ANALYZE` (see [`Inner::grown`]).
+    written: std::sync::atomic::AtomicU64,
+    next_analyze: std::sync::atomic::AtomicU64,
 }
+
+/// Users written before the first `ANALYZE` of a connection; each next one waits for twice
+/// as many.
+const FIRST_ANALYZE: u64 = 1_000;
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -186,7 +194,12 @@ impl PostgresState {
         })?;
         migrate(&client, &store, target.schema()).await?;
         Ok(Self {
-            inner: Arc::new(Inner { target, client }),
+            inner: Arc::new(Inner {
+                target,
+                client,
+                written: std::sync::atomic::AtomicU64::new(0),
+                next_analyze: std::sync::atomic::AtomicU64::new(FIRST_ANALYZE),
+            }),
         })
     }
 
@@ -209,6 +222,30 @@ impl PostgresState {
 }
 
 impl Inner {
+    /// Counts `users` written, and has the server gather the users table's statistics
+    /// when their number has doubled since it last did. A table that grew without them
+    /// (a first night's listing of 20,000 users, in the second it takes) is planned as a
+    /// handful of rows: without statistics, `key = ANY(…)` of 256 keys is taken to match
+    /// every row, and each lookup reads the whole table instead of its index (4 ms a
+    /// lookup at 20,000 users, growing with the table). The server's own autovacuum
+    /// gathers them only a minute or more later.
+    async fn grown(&self, users: usize) {
+        use std::sync::atomic::Ordering;
+        let total = self.written.fetch_add(users as u64, Ordering::Relaxed) + users as u64;
+        let due = self.next_analyze.load(Ordering::Relaxed);
+        if total < due
+            || self
+                .next_analyze
+                .compare_exchange(due, total * 2, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        // Statistics only steer plans: a failure here (a role that does not own the
+        // table gets a warning, not an error) changes no result.
+        let _ = self.client.batch_execute("ANALYZE users").await;
+    }
+
     fn store(&self) -> String {
         describe(&self.target)
     }
@@ -461,6 +498,16 @@ struct UserColumns<'a> {
 }
 
 /// Writes users and a run's rows as one statement (so both land, or neither).
+/// A statement's first CTE that commits it without waiting for the disk
+/// (`synchronous_commit` off for its transaction; the statement must read `relaxed` for it
+/// to run). Only what the protocol recovers from losing is written so, should the server
+/// stop: a settlement (its user stays in doubt from the intent; a user known only from a
+/// listing is put in doubt by the next run's start, this run having been unable to end),
+/// a listing (its users are read again) and the input's keys (the next run records its
+/// own). The intents, a run's start and end, leases, holds and forgetting wait for the
+/// disk, and a commit that waits makes every commit before it durable too.
+const RELAXED: &str = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true))";
+
 async fn write_settled(
     client: &Client,
     store: &str,
@@ -524,7 +571,7 @@ async fn write_settled(
     client
         .execute(
             &format!(
-                "WITH written AS (
+                "WITH {RELAXED}, written AS (
                     INSERT INTO users (scope_id, key, {USER_COLUMNS})
                     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
                         $6::text[], $7::text[], $8::text[], $9::bool[], $10::bool[],
@@ -547,7 +594,8 @@ async fn write_settled(
                         outcome = excluded.outcome, code = excluded.code,
                         detail = excluded.detail, at = excluded.at
                     RETURNING 1)
-                 SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM recorded)"
+                 SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM recorded)
+                 FROM relaxed"
             ),
             &params,
         )
@@ -952,9 +1000,12 @@ impl StateStore for Inner {
         let client = &self.client;
         client
             .execute(
-                "INSERT INTO input_keys (run_id, key, line)
-                 SELECT $1, * FROM unnest($2::text[], $3::bigint[])
-                 ON CONFLICT DO NOTHING",
+                &format!(
+                    "WITH {RELAXED}
+                     INSERT INTO input_keys (run_id, key, line)
+                     SELECT $1, k, l FROM unnest($2::text[], $3::bigint[]) AS u (k, l), relaxed
+                     ON CONFLICT DO NOTHING"
+                ),
                 &[&run.0, &names, &lines],
             )
             .await
@@ -1015,7 +1066,9 @@ impl StateStore for Inner {
             known.insert(key.clone(), user);
         }
         let users = order.take(known);
-        write_settled(&self.client, &store, scope, &users, RunId(0), &[]).await
+        write_settled(&self.client, &store, scope, &users, RunId(0), &[]).await?;
+        self.grown(users.len()).await;
+        Ok(())
     }
 
     async fn intend(&self, scope: ScopeId, run: RunId, keys: &[String]) -> Result<(), StateError> {
@@ -1064,7 +1117,9 @@ impl StateStore for Inner {
             }
         }
         let users = order.take(known);
-        write_settled(&self.client, &store, scope, &users, run, &rows).await
+        write_settled(&self.client, &store, scope, &users, run, &rows).await?;
+        self.grown(users.len()).await;
+        Ok(())
     }
 
     async fn leavers(&self, scope: ScopeId, run: RunId) -> Result<(Vec<Leaver>, u64), StateError> {
@@ -1341,6 +1396,7 @@ impl StateStore for Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Settled;
 
     /// A new schema of the test server's for one test, or the reason there is none.
     fn test_url(name: &str) -> String {
@@ -1365,6 +1421,54 @@ mod tests {
             .await
             .unwrap();
         super::super::conformance::check(&store).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_bulk_writes_relaxed_commit_does_not_outlast_them() {
+        let store = PostgresState::connect(&test_url("relaxed")).await.unwrap();
+        let setting = || async {
+            let row = store
+                .inner
+                .client
+                .query_one("SHOW synchronous_commit", &[])
+                .await
+                .unwrap();
+            row.get::<_, String>(0)
+        };
+        let before = setting().await;
+        let scope = store
+            .scope(&ScopeKey {
+                vendor: "v".into(),
+                base_url: "b".into(),
+                name: "n".into(),
+                key_kind: "email".into(),
+            })
+            .await
+            .unwrap();
+        let (run, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        store
+            .add_input_keys(run, &[("a@x".into(), 2)])
+            .await
+            .unwrap();
+        store
+            .settle(
+                scope,
+                run,
+                &[Settlement::new(
+                    2,
+                    "a@x",
+                    Settled::Unknown {
+                        reason: "timeout".into(),
+                    },
+                )],
+            )
+            .await
+            .unwrap();
+        // The setting was the statements' own: the connection's calls after them (an
+        // intent) wait for the disk as the server says.
+        assert_eq!(setting().await, before);
+        let known = store.lookup(scope, run, &["a@x".into()]).await.unwrap();
+        assert!(known[0].user.as_ref().is_some_and(|u| u.in_doubt));
     }
 
     #[tokio::test]
