@@ -134,6 +134,16 @@ impl Vendor {
     }
 }
 
+/// The scope every test's night syncs.
+fn scope_key() -> ScopeKey {
+    ScopeKey {
+        vendor: "memory".into(),
+        base_url: "memory:".into(),
+        name: "test".into(),
+        key_kind: "email".into(),
+    }
+}
+
 struct Test {
     dir: std::path::PathBuf,
     vendor: Arc<Vendor>,
@@ -154,6 +164,17 @@ impl Test {
         Self { dir, vendor, store }
     }
 
+    /// A run begun on the test's scope and never ended (as a killed run leaves it).
+    async fn begin_run(&self) -> (crate::store::ScopeId, crate::store::RunId) {
+        let scope = self.store.scope(&scope_key()).await.unwrap();
+        let (run, _) = self
+            .store
+            .begin_run(scope, "x", &Value::Null)
+            .await
+            .unwrap();
+        (scope, run)
+    }
+
     /// A night of `rows` (e-mail, name) with `options`, as `night` sets it up.
     async fn night(
         &self,
@@ -171,12 +192,7 @@ impl Test {
         let mapping =
             Mapping::from_flags("email", KeyKind::Email, &[("name".into(), "name".into())])
                 .unwrap();
-        let scope = ScopeKey {
-            vendor: "memory".into(),
-            base_url: "memory:".into(),
-            name: "test".into(),
-            key_kind: "email".into(),
-        };
+        let scope = scope_key();
         let mut seen = Vec::new();
         let report = night(Night::new(
             self.vendor.clone(),
@@ -232,21 +248,7 @@ async fn a_user_in_doubt_is_read_before_anything_is_written_again() {
         .await;
     // A run killed after its intent and its write: the vendor holds the new name, the
     // state does not know it, and the user is in doubt.
-    let scope = test
-        .store
-        .scope(&ScopeKey {
-            vendor: "memory".into(),
-            base_url: "memory:".into(),
-            name: "test".into(),
-            key_kind: "email".into(),
-        })
-        .await
-        .unwrap();
-    let (run, _) = test
-        .store
-        .begin_run(scope, "x", &Value::Null)
-        .await
-        .unwrap();
+    let (scope, run) = test.begin_run().await;
     test.store
         .intend(scope, run, &["a@x".into()])
         .await
@@ -271,20 +273,7 @@ async fn a_user_known_from_a_listing_of_a_run_that_did_not_finish_is_read_first(
     let test = Test::new("listed-doubt", Vendor::with(&[("a@x", "A")]), true);
     // A first night that listed the user, then wrote a new name with no intent (the
     // listing was all the state knew) and was killed before recording the answer.
-    let scope = test
-        .store
-        .scope(&ScopeKey {
-            vendor: "memory".into(),
-            base_url: "memory:".into(),
-            name: "test".into(),
-            key_kind: "email".into(),
-        })
-        .await
-        .unwrap();
-    test.store
-        .begin_run(scope, "x", &Value::Null)
-        .await
-        .unwrap();
+    let (scope, _) = test.begin_run().await;
     let fields = json!({"name": "A"}).as_object().unwrap().clone();
     test.store
         .listed(scope, &[("a@x".into(), None, fields)])
@@ -422,12 +411,7 @@ async fn a_mirror_without_a_lasting_state_is_refused_before_anything_is_sent() {
     let mut source = FileSource::open(&path, InputOptions::new(Format::Csv)).unwrap();
     let mapping =
         Mapping::from_flags("email", KeyKind::Email, &[("name".into(), "name".into())]).unwrap();
-    let scope = ScopeKey {
-        vendor: "memory".into(),
-        base_url: "memory:".into(),
-        name: "test".into(),
-        key_kind: "email".into(),
-    };
+    let scope = scope_key();
     let error = Night::new(test.vendor.clone(), test.store.clone(), scope, mapping)
         .options(SyncOptions::default().with_mode(SyncMode::Mirror))
         .leavers(LeaverAction::Delete, LeaverLimit::default(), None)
