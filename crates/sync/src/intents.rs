@@ -203,19 +203,11 @@ fn copy(error: &StateError) -> StateError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{MemoryState, ScopeKey};
+    use crate::store::MemoryState;
 
     async fn intents() -> (Arc<dyn StateStore>, Intents) {
         let store: Arc<dyn StateStore> = Arc::new(MemoryState::new());
-        let scope = store
-            .scope(&ScopeKey {
-                vendor: "v".into(),
-                base_url: "b".into(),
-                name: "n".into(),
-                key_kind: "email".into(),
-            })
-            .await
-            .unwrap();
+        let scope = store.scope(&crate::store::test_scope()).await.unwrap();
         let (run, _) = store
             .begin_run(scope, "in", &serde_json::Value::Null)
             .await

@@ -608,6 +608,17 @@ impl RunRow {
     }
 }
 
+/// A scope for the stores' and the engine's unit tests.
+#[cfg(test)]
+pub(crate) fn test_scope() -> ScopeKey {
+    ScopeKey {
+        vendor: "v".into(),
+        base_url: "b".into(),
+        name: "n".into(),
+        key_kind: "email".into(),
+    }
+}
+
 /// Now, as the stores write times: RFC 3339 in UTC, to the millisecond.
 pub fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()

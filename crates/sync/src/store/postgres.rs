@@ -1436,15 +1436,7 @@ mod tests {
             row.get::<_, String>(0)
         };
         let before = setting().await;
-        let scope = store
-            .scope(&ScopeKey {
-                vendor: "v".into(),
-                base_url: "b".into(),
-                name: "n".into(),
-                key_kind: "email".into(),
-            })
-            .await
-            .unwrap();
+        let scope = store.scope(&crate::store::test_scope()).await.unwrap();
         let (run, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
         store
             .add_input_keys(run, &[("a@x".into(), 2)])
@@ -1578,12 +1570,7 @@ mod tests {
     async fn a_connection_lost_names_the_database_and_what_was_committed_stays() {
         let url = test_url("lost");
         let store = PostgresState::connect(&url).await.unwrap();
-        let key = ScopeKey {
-            vendor: "v".into(),
-            base_url: "b".into(),
-            name: "n".into(),
-            key_kind: "email".into(),
-        };
+        let key = crate::store::test_scope();
         let scope = store.scope(&key).await.unwrap();
         let (run, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
         store.intend(scope, run, &["a@x".into()]).await.unwrap();

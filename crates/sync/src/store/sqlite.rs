@@ -1413,15 +1413,7 @@ mod tests {
         ));
         let path = scratch("damaged");
         let state = SqliteState::open(&path).unwrap();
-        let scope = state
-            .scope(&ScopeKey {
-                vendor: "v".into(),
-                base_url: "b".into(),
-                name: "n".into(),
-                key_kind: "email".into(),
-            })
-            .await
-            .unwrap();
+        let scope = state.scope(&crate::store::test_scope()).await.unwrap();
         let fields = serde_json::json!({"name": "A"})
             .as_object()
             .unwrap()
