@@ -75,6 +75,20 @@ async fn find_takes_a_filter_sort_projection_and_window_and_refuses_past_10000()
             json!({"email": "mpark@example.com"})
         ]
     );
+    // The same window in id order, asked for or by default: the page starts past the
+    // filter's lowest id and skips as Capture counts.
+    for ascending in [true, false] {
+        let mut find = EntityFind::new("user")
+            .filter("id > 5000")
+            .only(["email"])
+            .max_results(1)
+            .first_result(2);
+        if ascending {
+            find = find.sort_on(["id"]);
+        }
+        let page = client.find(&find).await.unwrap();
+        assert_eq!(page, [json!({"email": "alane@example.com"})], "{ascending}");
+    }
     let refused = client
         .find(&EntityFind::new("user").max_results(10_001))
         .await
