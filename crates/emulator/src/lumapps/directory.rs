@@ -52,6 +52,10 @@ impl Shown {
             .and_then(Value::as_str)
             .is_some_and(|s| s.eq_ignore_ascii_case("disabled"));
         let hidden = user.get("isHidden").and_then(Value::as_bool) == Some(true);
+        self.shows_one(disabled, hidden)
+    }
+
+    fn shows_one(self, disabled: bool, hidden: bool) -> bool {
         disabled == self.disabled && (self.hidden || !hidden)
     }
 }
@@ -156,66 +160,38 @@ impl Users {
         count: u64,
         shown: Shown,
     ) -> (Vec<Map<String, Value>>, u64, bool) {
+        let others = self.others();
+        let total = self.synthetic + others.len() as u64;
         let mut found = Vec::new();
         let mut position = start;
-        loop {
-            let (users, more) = self.page(position, count.max(1));
-            let looked = users.len() as u64;
-            for (offset, user) in users.into_iter().enumerate() {
-                if shown.shows(&user) {
-                    found.push(user);
-                    if found.len() as u64 == count {
-                        let next = position + offset as u64 + 1;
-                        return (found, next, next < self.total());
-                    }
+        while position < total && (found.len() as u64) < count.max(1) {
+            let user = if position < self.synthetic {
+                match self.saved.get(&synthetic_email(position, &self.domain)) {
+                    Some(saved) => shown.shows(saved).then(|| saved.clone()),
+                    // A synthetic user's status is known without making the user.
+                    None => shown
+                        .shows_one(synthetic_disabled(position), synthetic_hidden(position))
+                        .then(|| self.generate(position)),
                 }
-            }
-            position += looked;
-            if !more || looked == 0 {
-                return (found, position, false);
-            }
+            } else {
+                let user = others[(position - self.synthetic) as usize];
+                shown.shows(user).then(|| user.clone())
+            };
+            found.extend(user);
+            position += 1;
         }
+        (found, position, position < total)
     }
 
-    fn total(&self) -> u64 {
-        let others = self
-            .saved
-            .keys()
-            .filter(|email| {
-                synthetic_index(email, &self.domain).is_none_or(|i| i >= self.synthetic)
-            })
-            .count();
-        self.synthetic + others as u64
-    }
-
-    /// The users at positions `start..start + count`: the synthetic ones first (saved
-    /// versions over them), then the saved users that are not synthetic. Returns the page
-    /// and whether more follow.
-    pub(crate) fn page(&self, start: u64, count: u64) -> (Vec<Map<String, Value>>, bool) {
-        let others: Vec<&Map<String, Value>> = self
-            .saved
+    /// The saved users that are not synthetic, in e-mail order.
+    fn others(&self) -> Vec<&Map<String, Value>> {
+        self.saved
             .iter()
             .filter(|(email, _)| {
                 synthetic_index(email, &self.domain).is_none_or(|i| i >= self.synthetic)
             })
             .map(|(_, user)| user)
-            .collect();
-        let total = self.synthetic + others.len() as u64;
-        let end = start.saturating_add(count).min(total);
-        let page = (start..end)
-            .map(|position| {
-                if position < self.synthetic {
-                    let email = synthetic_email(position, &self.domain);
-                    self.saved
-                        .get(&email)
-                        .cloned()
-                        .unwrap_or_else(|| self.generate(position))
-                } else {
-                    others[(position - self.synthetic) as usize].clone()
-                }
-            })
-            .collect();
-        (page, end < total)
+            .collect()
     }
 }
 
@@ -236,9 +212,21 @@ mod tests {
             users.by_email("USER0999999@customer.com").unwrap()["lastName"],
             "Changed"
         );
-        let (page, more) = users.page(999_998, 10);
-        assert_eq!(page.len(), 2);
-        assert!(!more);
-        assert_eq!(page[1]["lastName"], "Changed");
+        // user0999999 is disabled (every tenth is), user0999998 not.
+        let every = |disabled| Shown {
+            disabled,
+            hidden: true,
+        };
+        let (page, next, more) = users.page_shown(999_998, 10, every(false));
+        assert_eq!((page.len(), next, more), (1, 1_000_000, false));
+        assert_eq!(page[0]["lastName"], "0999998");
+        let (page, _, more) = users.page_shown(999_998, 10, every(true));
+        assert_eq!((page.len(), more), (1, false));
+        assert_eq!(page[0]["lastName"], "Changed");
+        // A page stops at its count and says where the next one starts.
+        let (page, next, more) = users.page_shown(0, 3, every(true));
+        let names: Vec<&Value> = page.iter().map(|u| &u["lastName"]).collect();
+        assert_eq!(names, ["0000009", "0000019", "0000029"]);
+        assert_eq!((next, more), (30, true));
     }
 }
