@@ -1136,5 +1136,5 @@ async fn store_listed(
             }
         }
     }
-    ctx.store.listed(ctx.scope, group).await
+    ctx.store.listed(ctx.scope, ctx.run, group).await
 }

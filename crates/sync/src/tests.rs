@@ -273,10 +273,10 @@ async fn a_user_known_from_a_listing_of_a_run_that_did_not_finish_is_read_first(
     let test = Test::new("listed-doubt", Vendor::with(&[("a@x", "A")]), true);
     // A first night that listed the user, then wrote a new name with no intent (the
     // listing was all the state knew) and was killed before recording the answer.
-    let (scope, _) = test.begin_run().await;
+    let (scope, run) = test.begin_run().await;
     let fields = json!({"name": "A"}).as_object().unwrap().clone();
     test.store
-        .listed(scope, &[("a@x".into(), None, fields)])
+        .listed(scope, run, &[("a@x".into(), None, fields)])
         .await
         .unwrap();
     test.vendor.users.lock().unwrap().insert(

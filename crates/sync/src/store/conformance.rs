@@ -128,7 +128,9 @@ async fn scopes_and_runs(store: &dyn StateStore) -> Result<(), ConformanceError>
     );
     // The first run lists two users and writes to one of them.
     let listed = |key: &str| (key.to_owned(), None, object(json!({"name": key})));
-    store.listed(a, &[listed("l@x"), listed("w@x")]).await?;
+    store
+        .listed(a, first, &[listed("l@x"), listed("w@x")])
+        .await?;
     store
         .settle(
             a,
@@ -147,6 +149,27 @@ async fn scopes_and_runs(store: &dyn StateStore) -> Result<(), ConformanceError>
             )],
         )
         .await?;
+    // A listing that names the written user again, late, leaves what the run wrote.
+    store
+        .listed(
+            a,
+            first,
+            &[(
+                "w@x".into(),
+                Some("late".into()),
+                object(json!({"name": "late"})),
+            )],
+        )
+        .await?;
+    let known = store.lookup(a, first, &["w@x".into()]).await?;
+    let written = known[0].user.as_ref();
+    ensure!(
+        "a listing leaves a user its own run has written as written",
+        written.is_some_and(|u| u.outcome == UserOutcome::Updated
+            && u.fields.get("name") == Some(&json!("W"))
+            && u.vendor_id.is_none()),
+        "{known:?}"
+    );
     // Killed: never ended. The next run of the scope continues it; another scope's does not.
     let (second, continues) = store.begin_run(a, "in.csv", &json!({})).await?;
     ensure!(
@@ -179,7 +202,7 @@ async fn scopes_and_runs(store: &dyn StateStore) -> Result<(), ConformanceError>
         chain == [first, second],
         "{chain:?}"
     );
-    store.listed(a, &[listed("m@x")]).await?;
+    store.listed(a, second, &[listed("m@x")]).await?;
     let (third, continues) = store.begin_run(a, "in.csv", &json!({})).await?;
     ensure!(
         "a finished run is not continued",
@@ -201,6 +224,7 @@ async fn settlements(store: &dyn StateStore) -> Result<(), ConformanceError> {
     store
         .listed(
             scope,
+            run,
             &[(
                 "a@x".into(),
                 Some("p1".into()),

@@ -256,12 +256,18 @@ impl StateStore for MemoryState {
             .collect())
     }
 
-    async fn listed(&self, scope: ScopeId, users: &[ListedUser]) -> Result<(), StateError> {
+    async fn listed(
+        &self,
+        scope: ScopeId,
+        run: RunId,
+        users: &[ListedUser],
+    ) -> Result<(), StateError> {
         let mut inner = self.lock();
         let at = now();
         for (key, vendor_id, fields) in users {
-            inner.change_user(scope, key, |known| {
-                Some(UserState::listed(known, vendor_id.clone(), fields, &at))
+            inner.change_user(scope, key, |known| match known {
+                Some(user) if user.last_run == Some(run) => Some(user),
+                known => UserState::listed(known, run, vendor_id.clone(), fields, &at),
             });
         }
         Ok(())

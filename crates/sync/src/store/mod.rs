@@ -625,13 +625,23 @@ pub fn now() -> String {
 }
 
 impl UserState {
-    /// The user a bulk read found, merged into what the store knew of them (`None`: new).
+    /// The user a bulk read by `run` found, merged into what the store knew of them
+    /// (`None`: new). `None` back: `run` has already written or marked the user (a listing
+    /// that names them again after the run's rows reached them), whom the listing leaves
+    /// as they are.
     pub fn listed(
         known: Option<Self>,
+        run: RunId,
         vendor_id: Option<String>,
         fields: &Map<String, Value>,
         at: &str,
-    ) -> Self {
+    ) -> Option<Self> {
+        if known
+            .as_ref()
+            .is_some_and(|user| user.last_run == Some(run))
+        {
+            return None;
+        }
         let mut user = known.unwrap_or_default();
         if vendor_id.is_some() {
             user.vendor_id = vendor_id;
@@ -640,7 +650,7 @@ impl UserState {
             user.fields.insert(path.clone(), value.clone());
         }
         user.confirmed_at = Some(at.to_owned());
-        user
+        Some(user)
     }
 
     /// The user marked in doubt before a write is sent by `run`.
@@ -829,9 +839,16 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
         keys: &[String],
     ) -> Result<Vec<Known>, StateError>;
 
-    /// Stores what a bulk read of the vendor found (a user not in the store is added, not
-    /// managed by the sync).
-    async fn listed(&self, scope: ScopeId, users: &[ListedUser]) -> Result<(), StateError>;
+    /// Stores what a bulk read of the vendor by `run` found (a user not in the store is
+    /// added, not managed by the sync). A user `run` has already written or marked in doubt
+    /// is left as it is: the run's rows may go on while it lists, and a listing that names
+    /// someone twice must not undo what a row wrote.
+    async fn listed(
+        &self,
+        scope: ScopeId,
+        run: RunId,
+        users: &[ListedUser],
+    ) -> Result<(), StateError>;
 
     /// Marks users in doubt before their writes are sent, in one commit: durable when this
     /// returns, so that if the process dies before the answers, the next run reads each of

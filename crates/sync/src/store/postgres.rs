@@ -138,11 +138,49 @@ struct Inner {
     /// `ANALYZE` (see [`Inner::grown`]).
     written: std::sync::atomic::AtomicU64,
     next_analyze: std::sync::atomic::AtomicU64,
+    /// The run's users as this connection last wrote or read them (see [`Remembered`]).
+    remembered: std::sync::Mutex<Remembered>,
 }
 
 /// Users written before the first `ANALYZE` of a connection; each next one waits for twice
 /// as many.
 const FIRST_ANALYZE: u64 = 1_000;
+
+/// The most users [`Remembered`] holds; past it, it starts again empty.
+const REMEMBERED_USERS: usize = 50_000;
+
+/// The users of one scope as this connection last wrote or read them, during a run: the
+/// run holds the scope's lease, so no other writer changes them, and a user a run wrote
+/// or looked up is not read from the server again (a first night writes every listed user,
+/// then looks each up and settles it). A write forgets its users before it is sent and
+/// remembers them once the server has them; a read remembers only users not already
+/// remembered, so an answer that raced a write never hides it. Emptied when a run begins
+/// or ends and when users are forgotten; at most [`REMEMBERED_USERS`] users.
+#[derive(Default)]
+struct Remembered {
+    scope: Option<ScopeId>,
+    users: HashMap<String, UserState>,
+}
+
+impl Remembered {
+    /// The users of `scope`, emptied if it held another scope's.
+    fn of(&mut self, scope: ScopeId) -> &mut HashMap<String, UserState> {
+        if self.scope != Some(scope) {
+            self.users.clear();
+            self.scope = Some(scope);
+        }
+        &mut self.users
+    }
+
+    /// Room for `more` users, emptied if they would not fit.
+    fn room(&mut self, scope: ScopeId, more: usize) -> &mut HashMap<String, UserState> {
+        let users = self.of(scope);
+        if users.len() + more > REMEMBERED_USERS {
+            users.clear();
+        }
+        users
+    }
+}
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -199,6 +237,7 @@ impl PostgresState {
                 client,
                 written: std::sync::atomic::AtomicU64::new(0),
                 next_analyze: std::sync::atomic::AtomicU64::new(FIRST_ANALYZE),
+                remembered: std::sync::Mutex::default(),
             }),
         })
     }
@@ -248,6 +287,89 @@ impl Inner {
 
     fn store(&self) -> String {
         describe(&self.target)
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, Remembered> {
+        self.remembered.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The users of `scope` among `keys`, by key: those remembered, the others read (and
+    /// remembered).
+    async fn known_users(
+        &self,
+        scope: ScopeId,
+        keys: &[String],
+    ) -> Result<HashMap<String, UserState>, StateError> {
+        let (mut found, missing) = {
+            let mut remembered = self.remembered();
+            let users = remembered.of(scope);
+            let mut found = HashMap::with_capacity(keys.len());
+            let mut missing = Vec::new();
+            for key in keys {
+                match users.get(key) {
+                    Some(user) => {
+                        found.insert(key.clone(), user.clone());
+                    }
+                    None => missing.push(key.clone()),
+                }
+            }
+            (found, missing)
+        };
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read = read_users(&self.client, &self.store(), scope, &missing).await?;
+        {
+            let mut remembered = self.remembered();
+            let users = remembered.room(scope, read.len());
+            for (key, user) in &read {
+                users.entry(key.clone()).or_insert_with(|| user.clone());
+            }
+        }
+        found.extend(read);
+        Ok(found)
+    }
+
+    /// The users of `scope` among `keys` that a write is about to change, by key: those
+    /// remembered are forgotten (until the write is done), the others read.
+    async fn users_to_write(
+        &self,
+        scope: ScopeId,
+        keys: &[String],
+    ) -> Result<HashMap<String, UserState>, StateError> {
+        let (mut found, missing) = {
+            let mut remembered = self.remembered();
+            let users = remembered.of(scope);
+            let mut found = HashMap::with_capacity(keys.len());
+            let mut missing = Vec::new();
+            for key in keys {
+                match users.remove(key) {
+                    Some(user) => {
+                        found.insert(key.clone(), user);
+                    }
+                    None => missing.push(key.clone()),
+                }
+            }
+            (found, missing)
+        };
+        if !missing.is_empty() {
+            found.extend(read_users(&self.client, &self.store(), scope, &missing).await?);
+        }
+        Ok(found)
+    }
+
+    /// Remembers users of `scope` as the server now holds them.
+    fn remember(&self, scope: ScopeId, written: Vec<(String, UserState)>) {
+        let mut remembered = self.remembered();
+        let users = remembered.room(scope, written.len());
+        users.extend(written);
+    }
+
+    /// Forgets every user remembered.
+    fn forget_remembered(&self) {
+        let mut remembered = self.remembered();
+        remembered.users.clear();
+        remembered.scope = None;
     }
 }
 
@@ -714,9 +836,14 @@ impl StateStore for PostgresState {
             .await
     }
 
-    async fn listed(&self, scope: ScopeId, users: &[ListedUser]) -> Result<(), StateError> {
+    async fn listed(
+        &self,
+        scope: ScopeId,
+        run: RunId,
+        users: &[ListedUser],
+    ) -> Result<(), StateError> {
         let (inner, users) = (self.inner.clone(), users.to_vec());
-        self.spawned(async move { inner.listed(scope, &users).await })
+        self.spawned(async move { inner.listed(scope, run, &users).await })
             .await
     }
 
@@ -965,6 +1092,7 @@ impl StateStore for Inner {
         options: &Value,
     ) -> Result<(RunId, Option<RunId>), StateError> {
         let options = options.to_string();
+        self.forget_remembered();
         // One statement: the run it continues (the scope's last, if not finished), the
         // users known only from a listing put in doubt when there is one, the keys an
         // earlier run left (it was killed before its end) cleared, the new run.
@@ -1041,11 +1169,7 @@ impl StateStore for Inner {
         _run: RunId,
         keys: &[String],
     ) -> Result<Vec<Known>, StateError> {
-        let store = self.store();
-        let mut users = {
-            let client = &self.client;
-            read_users(client, &store, scope, keys).await?
-        };
+        let mut users = self.known_users(scope, keys).await?;
         Ok(keys
             .iter()
             .map(|key| Known {
@@ -1054,29 +1178,57 @@ impl StateStore for Inner {
             .collect())
     }
 
-    async fn listed(&self, scope: ScopeId, users: &[ListedUser]) -> Result<(), StateError> {
+    async fn listed(
+        &self,
+        scope: ScopeId,
+        run: RunId,
+        users: &[ListedUser],
+    ) -> Result<(), StateError> {
         let store = self.store();
         let keys: Vec<String> = users.iter().map(|(k, _, _)| k.clone()).collect();
-        let mut known = read_users(&self.client, &store, scope, &keys).await?;
+        let mut known = self.users_to_write(scope, &keys).await?;
         let at = now();
         let mut order = Order::default();
+        let mut kept = Vec::new();
         for (key, vendor_id, fields) in users {
-            let user = UserState::listed(known.remove(key), vendor_id.clone(), fields, &at);
-            order.note(key);
-            known.insert(key.clone(), user);
+            let Some(was) = known.remove(key) else {
+                if let Some(user) = UserState::listed(None, run, vendor_id.clone(), fields, &at) {
+                    order.note(key);
+                    known.insert(key.clone(), user);
+                }
+                continue;
+            };
+            if was.last_run == Some(run) {
+                kept.push((key.clone(), was));
+                continue;
+            }
+            if let Some(user) = UserState::listed(Some(was), run, vendor_id.clone(), fields, &at) {
+                order.note(key);
+                known.insert(key.clone(), user);
+            }
         }
         let users = order.take(known);
         write_settled(&self.client, &store, scope, &users, RunId(0), &[]).await?;
-        self.grown(users.len()).await;
+        let count = users.len();
+        self.remember(scope, users);
+        self.remember(scope, kept);
+        self.grown(count).await;
         Ok(())
     }
 
     async fn intend(&self, scope: ScopeId, run: RunId, keys: &[String]) -> Result<(), StateError> {
         // UserState::intended in one statement: a user not known is added as being sent,
         // a known one is marked in doubt; both are the run's. A key given twice is one row
-        // (an upsert may not touch a row twice).
-        let client = &self.client;
-        client
+        // (an upsert may not touch a row twice). The users remembered are remembered as
+        // marked once the server has them.
+        let was: Vec<(String, UserState)> = {
+            let mut remembered = self.remembered();
+            let users = remembered.of(scope);
+            keys.iter()
+                .filter_map(|key| users.remove(key).map(|user| (key.clone(), user)))
+                .collect()
+        };
+        self.client
             .execute(
                 "INSERT INTO users (scope_id, key, outcome, in_doubt, last_run)
                  SELECT $1, key, 'sending', true, $3 FROM (SELECT DISTINCT unnest($2::text[])) AS k (key)
@@ -1085,8 +1237,13 @@ impl StateStore for Inner {
                 &[&scope.0, &keys, &run.0],
             )
             .await
-            .map(drop)
-            .map_err(|e| backend(&self.store(), "cannot mark a user in doubt", &e))
+            .map_err(|e| backend(&self.store(), "cannot mark a user in doubt", &e))?;
+        let marked: Vec<(String, UserState)> = was
+            .into_iter()
+            .map(|(key, user)| (key, UserState::intended(Some(user), run)))
+            .collect();
+        self.remember(scope, marked);
+        Ok(())
     }
 
     async fn settle(
@@ -1099,7 +1256,7 @@ impl StateStore for Inner {
         let keys: Vec<String> = settlements.iter().map(|s| s.key.clone()).collect();
         // Read, then written in one statement: one writer per scope (the lease), so no
         // other call changes these users in between.
-        let mut known = read_users(&self.client, &store, scope, &keys).await?;
+        let mut known = self.users_to_write(scope, &keys).await?;
         let at = now();
         // A key settled twice in one group: the second settlement applies to what the
         // first made, as one after the other.
@@ -1118,7 +1275,9 @@ impl StateStore for Inner {
         }
         let users = order.take(known);
         write_settled(&self.client, &store, scope, &users, run, &rows).await?;
-        self.grown(users.len()).await;
+        let count = users.len();
+        self.remember(scope, users);
+        self.grown(count).await;
         Ok(())
     }
 
@@ -1297,11 +1456,14 @@ impl StateStore for Inner {
     }
 
     async fn forget(&self, keys: &[String]) -> Result<u64, StateError> {
+        self.forget_remembered();
         let client = &self.client;
-        client
+        let forgotten = client
             .execute("DELETE FROM users WHERE key = ANY($1)", &[&keys])
             .await
-            .map_err(|e| backend(&self.store(), "cannot forget a user", &e))
+            .map_err(|e| backend(&self.store(), "cannot forget a user", &e));
+        self.forget_remembered();
+        forgotten
     }
 
     async fn end_run(&self, run: RunId, end: &RunEnd, summary: &Value) -> Result<(), StateError> {
@@ -1310,6 +1472,7 @@ impl StateStore for Inner {
             RunEnd::Stopped(reason) => ("stopped", Some(reason.as_str())),
         };
         let summary = summary.to_string();
+        self.forget_remembered();
         self.client
             .execute(
                 "WITH ended AS (
@@ -1461,6 +1624,56 @@ mod tests {
         assert_eq!(setting().await, before);
         let known = store.lookup(scope, run, &["a@x".into()]).await.unwrap();
         assert!(known[0].user.as_ref().is_some_and(|u| u.in_doubt));
+    }
+
+    #[tokio::test]
+    async fn a_run_does_not_read_again_what_it_wrote_and_the_next_run_reads_the_table() {
+        let store = PostgresState::connect(&test_url("remembered"))
+            .await
+            .unwrap();
+        let scope = store.scope(&crate::store::test_scope()).await.unwrap();
+        let (run, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        let fields = |name: &str| {
+            serde_json::json!({ "name": name })
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        store
+            .listed(scope, run, &[("a@x".into(), None, fields("A"))])
+            .await
+            .unwrap();
+        // What the lease rules out, done here to see where an answer comes from: the row
+        // changed behind the run's back.
+        let behind = |name: &'static str| {
+            let fields = serde_json::json!({ "name": name }).to_string();
+            let client = &store.inner.client;
+            async move {
+                client
+                    .execute("UPDATE users SET fields = $1", &[&fields])
+                    .await
+                    .unwrap();
+            }
+        };
+        behind("B").await;
+        let name = |known: Vec<Known>| known[0].user.as_ref().unwrap().fields["name"].clone();
+        let known = store.lookup(scope, run, &["a@x".into()]).await.unwrap();
+        assert_eq!(name(known), "A", "the run's own write, not read again");
+        store
+            .end_run(run, &RunEnd::Finished, &Value::Null)
+            .await
+            .unwrap();
+        let (next, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        let known = store.lookup(scope, next, &["a@x".into()]).await.unwrap();
+        assert_eq!(name(known), "B", "a new run reads the table");
+        // A user read once is not read again within the run, and the run's intent is
+        // remembered over what was read.
+        behind("C").await;
+        store.intend(scope, next, &["a@x".into()]).await.unwrap();
+        let known = store.lookup(scope, next, &["a@x".into()]).await.unwrap();
+        let user = known[0].user.clone().unwrap();
+        assert!(user.in_doubt && user.last_run == Some(next));
+        assert_eq!(user.fields["name"], "B");
     }
 
     #[tokio::test]

@@ -867,14 +867,20 @@ impl StateStore for SqliteState {
         .await
     }
 
-    async fn listed(&self, scope: ScopeId, users: &[ListedUser]) -> Result<(), StateError> {
+    async fn listed(
+        &self,
+        scope: ScopeId,
+        run: RunId,
+        users: &[ListedUser],
+    ) -> Result<(), StateError> {
         let users = users.to_vec();
         self.call(move |conn, store| {
             let at = now();
             for (key, vendor_id, fields) in &users {
                 let known = read_user(conn, store, scope, key)?;
-                let user = UserState::listed(known, vendor_id.clone(), fields, &at);
-                write_user(conn, store, scope, key, &user)?;
+                if let Some(user) = UserState::listed(known, run, vendor_id.clone(), fields, &at) {
+                    write_user(conn, store, scope, key, &user)?;
+                }
             }
             Ok(())
         })
@@ -1419,7 +1425,11 @@ mod tests {
             .unwrap()
             .clone();
         state
-            .listed(scope, &[("a@x".into(), None, fields)])
+            .listed(
+                scope,
+                crate::store::RunId(1),
+                &[("a@x".into(), None, fields)],
+            )
             .await
             .unwrap();
         {
