@@ -19,8 +19,8 @@ use crate::mapping::{Mapping, MappingError};
 use crate::outcome::{RowError, RowOutcome, SyncMode, SyncOptions, SyncRow, SyncSummary};
 use crate::report::{FailedRow, NightReport, WholeRun};
 use crate::row::{
-    BulkRead, Done, Joiner, RowContext, RowReport, Signal, create_joiners, drift_between, process,
-    stop_of, values_of,
+    BulkRead, Done, Joiner, Listing, RowContext, RowReport, Signal, create_joiners, drift_between,
+    process, stop_of, values_of,
 };
 use crate::source::RowSource;
 use crate::store::{
@@ -436,6 +436,7 @@ impl Night {
             anchored: self.mapping.anchor.is_some(),
             options: self.options.clone(),
             bulk: None,
+            listing: None,
             // Joiners are put aside and created in batches where the vendor can, in the
             // modes that create, outside a dry run.
             joiners: (updater.batch_create().is_some()
@@ -448,9 +449,20 @@ impl Night {
         let mut stop: Option<SyncStop> = None;
         // A listing names people by their key, not by the source's anchor: anchored, each
         // row is read on its own (by its key the first time, by the vendor's id after).
-        if (first_night || self.options.verify) && !ctx.anchored {
+        let listing = (first_night || self.options.verify) && !ctx.anchored;
+        // A first night's listing runs beside the rows: a row goes as soon as the listing
+        // has stored its user (or is over), knowing exactly what it would have known after
+        // the whole listing. With `verify`, the listing first finds what changed at the
+        // vendor since the state saw it, so it runs before the rows.
+        let alongside = listing && !self.options.verify;
+        let mut progress = None;
+        if alongside {
+            let (sender, receiver) = tokio::sync::watch::channel(Listing::default());
+            ctx.listing = Some(receiver);
+            progress = Some(sender);
+        } else if listing {
             let began = Instant::now();
-            match read_everyone(&ctx, &fields, self.options.verify).await {
+            match read_everyone(&ctx, &fields, self.options.verify, None).await {
                 Ok(read) => {
                     on_event(NightEvent::BulkRead {
                         read: &read,
@@ -478,29 +490,75 @@ impl Night {
                 .iter()
                 .filter_map(|(key, lines)| Some((key.clone(), *lines.last()?)))
                 .collect();
-            let (rows_summary, rows_stop) = self
-                .rows(&ctx, rows, &last_lines, lost, &mut |report: &RowReport| {
-                    match &report.outcome {
-                        RowOutcome::Malformed { reason } => {
-                            malformed.push(FailedRow::malformed(report.line, reason))
-                        }
-                        // Refused before and unchanged since: not sent, so not among this
-                        // run's recorded rows, but still a failure to show.
-                        RowOutcome::Failed { reason, code, .. } if report.from_state => {
-                            refused_unchanged.push(FailedRow::failed(
-                                report.line,
-                                &report.key,
-                                code.clone(),
-                                reason,
-                            ));
-                        }
-                        _ => {}
+            let began = Instant::now();
+            let listed = progress.as_ref().map(|progress| async {
+                let read = read_everyone(&ctx, &fields, false, Some(progress)).await;
+                let complete = matches!(&read, Ok(read) if read.listed);
+                progress.send_modify(|listing| {
+                    listing.over = true;
+                    listing.complete = complete;
+                });
+                read
+            });
+            let mut on_row = |report: &RowReport| {
+                match &report.outcome {
+                    RowOutcome::Malformed { reason } => {
+                        malformed.push(FailedRow::malformed(report.line, reason))
                     }
-                    on_event(NightEvent::Row(report));
-                })
-                .await;
+                    // Refused before and unchanged since: not sent, so not among this
+                    // run's recorded rows, but still a failure to show.
+                    RowOutcome::Failed { reason, code, .. } if report.from_state => {
+                        refused_unchanged.push(FailedRow::failed(
+                            report.line,
+                            &report.key,
+                            code.clone(),
+                            reason,
+                        ));
+                    }
+                    _ => {}
+                }
+                on_event(NightEvent::Row(report));
+            };
+            let rows = self.rows(&ctx, rows, &last_lines, lost, &mut on_row);
+            // The rows and the listing beside them: a listing still under way when the
+            // rows stopped is left there (nothing waits for it).
+            let (rows_summary, rows_stop, read) = match listed {
+                None => {
+                    let (summary, stop) = rows.await;
+                    (summary, stop, None)
+                }
+                Some(listed) => {
+                    futures_util::pin_mut!(rows, listed);
+                    match futures_util::future::select(rows, listed).await {
+                        Either::Left(((summary, stop), listed)) => {
+                            let read = match stop {
+                                None => Some(listed.await),
+                                Some(_) => None,
+                            };
+                            (summary, stop, read)
+                        }
+                        Either::Right((read, rows)) => {
+                            let (summary, stop) = rows.await;
+                            (summary, stop, Some(read))
+                        }
+                    }
+                }
+            };
             summary = rows_summary;
             stop = rows_stop;
+            match read {
+                Some(Ok(read)) => on_event(NightEvent::BulkRead {
+                    read: &read,
+                    took: began.elapsed(),
+                }),
+                Some(Err(SyncStop::Unreachable { last, .. })) => {
+                    on_event(NightEvent::BulkReadFailed(&last));
+                }
+                Some(Err(cause)) => {
+                    stop.get_or_insert(cause);
+                }
+                None => {}
+            }
         }
         // The joiners the rows put aside, created in batches.
         let joiners = ctx
@@ -698,7 +756,7 @@ impl Night {
                     .iter()
                     .filter_map(|row| row.as_ref().ok().map(|r| r.key.clone()))
                     .collect();
-                let known = ctx.store.lookup(ctx.scope, ctx.run, &keys).await;
+                let known = look_up(ctx, &keys).await;
                 let mut known = match known {
                     Ok(known) => known.into_iter().map(Ok).collect::<Vec<_>>(),
                     Err(error) => {
@@ -1050,6 +1108,37 @@ where
     (summary, stop)
 }
 
+/// What the store knows of `keys`, in their order. Beside a first night's listing, the
+/// keys it has not stored yet are looked up again each time it stores more, until each is
+/// found or the listing is over: a row knows what it would have known after the listing.
+async fn look_up(ctx: &RowContext, keys: &[String]) -> Result<Vec<Known>, StateError> {
+    let Some(listing) = &ctx.listing else {
+        return ctx.store.lookup(ctx.scope, ctx.run, keys).await;
+    };
+    let mut listing = listing.clone();
+    // Read before the lookup: a listing over by then has stored all it will.
+    let mut over = listing.borrow_and_update().over;
+    let mut known = ctx.store.lookup(ctx.scope, ctx.run, keys).await?;
+    loop {
+        let missing: Vec<usize> = (0..known.len())
+            .filter(|&i| known[i].user.is_none())
+            .collect();
+        if missing.is_empty() || over {
+            return Ok(known);
+        }
+        over = match listing.changed().await {
+            Ok(()) => listing.borrow_and_update().over,
+            // Nobody lists any more.
+            Err(_) => true,
+        };
+        let again: Vec<String> = missing.iter().map(|&i| keys[i].clone()).collect();
+        let found = ctx.store.lookup(ctx.scope, ctx.run, &again).await?;
+        for (i, found) in missing.into_iter().zip(found) {
+            known[i] = found;
+        }
+    }
+}
+
 /// Reads every user of the scope from the vendor in bulk (where it can list) into the
 /// state: on the first night, so that no user is read alone; with `verify`, to find what
 /// was changed at the vendor since (drift), which the rows then correct.
@@ -1057,6 +1146,7 @@ async fn read_everyone(
     ctx: &RowContext,
     fields: &[FieldPath],
     verify: bool,
+    progress: Option<&tokio::sync::watch::Sender<Listing>>,
 ) -> Result<BulkRead, SyncStop> {
     let mut result = BulkRead::default();
     // The listing is stored as it comes, in groups, while the vendor is still read: memory
@@ -1091,8 +1181,13 @@ async fn read_everyone(
                 continue;
             };
             *count += group.len() as u64;
-            if let Err(error) = store_listed(ctx, &group, verify, drift).await {
-                stored = Err(error);
+            match store_listed(ctx, &group, verify, drift).await {
+                Ok(()) => {
+                    if let Some(progress) = progress {
+                        progress.send_modify(|listing| listing.stored += 1);
+                    }
+                }
+                Err(error) => stored = Err(error),
             }
         }
         stored

@@ -53,6 +53,17 @@ pub struct BulkRead {
     pub drift: HashMap<String, Vec<FieldDiff>>,
 }
 
+/// How far the listing that runs beside the rows has come.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Listing {
+    /// Groups of listed users stored so far.
+    pub(crate) stored: u64,
+    /// Whether it is over (done or failed): what it has not stored, it will not.
+    pub(crate) over: bool,
+    /// Whether it is over having listed everyone: a user it did not name does not exist.
+    pub(crate) complete: bool,
+}
+
 /// Everything a row is done against.
 pub(crate) struct RowContext {
     pub(crate) updater: Arc<dyn ProfileUpdater>,
@@ -66,6 +77,9 @@ pub(crate) struct RowContext {
     pub(crate) anchored: bool,
     pub(crate) options: SyncOptions,
     pub(crate) bulk: Option<BulkRead>,
+    /// On a first night, the listing under way beside the rows: a row whose user it has
+    /// not stored yet waits for it (see `night::look_up`).
+    pub(crate) listing: Option<tokio::sync::watch::Receiver<Listing>>,
     /// Joiners put aside for creates in batches, where the vendor creates so.
     pub(crate) joiners: Option<std::sync::Mutex<Vec<Joiner>>>,
 }
@@ -471,7 +485,11 @@ async fn addressed(ctx: &RowContext, row: &SyncRow, facts: Facts) -> Result<Done
             Confirmation::Updated,
         ));
     }
-    let listed = ctx.bulk.as_ref().is_some_and(|bulk| bulk.listed);
+    let listed = ctx.bulk.as_ref().is_some_and(|bulk| bulk.listed)
+        || ctx
+            .listing
+            .as_ref()
+            .is_some_and(|listing| listing.borrow().complete);
     let paths = changed_fields(&row.patch);
     // The state is trusted for a row when no write of it is in doubt, the user is known to
     // exist, and the state knows every field the row sets; a verify that could not list

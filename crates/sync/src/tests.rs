@@ -30,6 +30,12 @@ struct Vendor {
     creates: AtomicU64,
     deletes: AtomicU64,
     missed: AtomicBool,
+    /// Whether it lists its users (in key order) for a first night.
+    lists: AtomicBool,
+    /// A key whose write the listing waits for before it names its last user.
+    hold_listing: Mutex<Option<String>>,
+    written: Mutex<HashSet<String>>,
+    on_write: tokio::sync::Notify,
 }
 
 fn email(user: &UserRef) -> String {
@@ -77,7 +83,45 @@ impl ProfileUpdater for Vendor {
             return Err(ApiError::new("memory", "update", 404, ApiErrorKind::NotFound).into());
         };
         patch.apply_to(fields);
-        Ok(Profile::new(None, fields.clone()))
+        let answer = Profile::new(None, fields.clone());
+        drop(users);
+        self.written.lock().unwrap().insert(email(user));
+        self.on_write.notify_waiters();
+        Ok(answer)
+    }
+
+    async fn read_all(
+        &self,
+        _key: &KeyKind,
+        _fields: &[profile_core::FieldPath],
+        each: &mut (dyn FnMut(String, Profile) + Send),
+    ) -> Result<bool, Error> {
+        if !self.lists.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let mut users: Vec<(String, Map<String, Value>)> = self
+            .users
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        users.sort_by(|a, b| a.0.cmp(&b.0));
+        let hold = self.hold_listing.lock().unwrap().clone();
+        let last = users.len().saturating_sub(1);
+        for (i, (key, fields)) in users.into_iter().enumerate() {
+            if let (true, Some(hold)) = (i == last, &hold) {
+                loop {
+                    let written = self.on_write.notified();
+                    if self.written.lock().unwrap().contains(hold) {
+                        break;
+                    }
+                    written.await;
+                }
+            }
+            each(key.clone(), Profile::new(Some(key), fields));
+        }
+        Ok(true)
     }
 
     fn can_create(&self) -> bool {
@@ -449,4 +493,37 @@ async fn a_read_that_fails_is_failed_and_never_may_have_been_applied() {
     );
     assert_eq!(report.summary.unknown, 0);
     assert_eq!(test.vendor.writes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_first_night_goes_on_with_the_rows_whose_users_the_listing_has_named() {
+    // The vendor lists a@x and b@x, then holds the rest of its listing (z@x, whom the
+    // input does not name) until a@x is written: a night whose rows waited for the whole
+    // listing would never end.
+    let vendor = Vendor::with(&[("a@x", "A"), ("b@x", "B"), ("z@x", "Z")]);
+    vendor.lists.store(true, Ordering::SeqCst);
+    *vendor.hold_listing.lock().unwrap() = Some("a@x".into());
+    let test = Test::new("alongside", vendor, true);
+    let rows = [("a@x", "A2"), ("b@x", "B")];
+    let (report, seen) = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        test.night(&rows, SyncOptions::default(), |n| n),
+    )
+    .await
+    .expect("the rows went on beside the listing");
+    // b@x is known from the listing: unchanged, with no request.
+    assert_eq!(seen[0].1, updated());
+    assert_eq!(seen[1].1, RowOutcome::Unchanged);
+    assert_eq!(report.summary.from_state, 1);
+    assert_eq!(test.vendor.requests(), 1);
+    // The state holds the whole listing and what the rows wrote: the next night sends
+    // nothing for them, and finds the one the listing did not name missing (update mode).
+    let rows = [("a@x", "A2"), ("b@x", "B"), ("c@x", "C")];
+    let (report, seen) = test.night(&rows, SyncOptions::default(), |n| n).await;
+    assert_eq!(report.summary.from_state, 2);
+    assert!(
+        matches!(seen[2].1, RowOutcome::Missing { .. }),
+        "{:?}",
+        seen[2]
+    );
 }

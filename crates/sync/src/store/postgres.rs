@@ -138,6 +138,8 @@ struct Inner {
     /// `ANALYZE` (see [`Inner::grown`]).
     written: std::sync::atomic::AtomicU64,
     next_analyze: std::sync::atomic::AtomicU64,
+    /// Statistics put off until the run's end (see [`Inner::grown`]).
+    analyze_owed: std::sync::atomic::AtomicBool,
     /// The run's users as this connection last wrote or read them (see [`Remembered`]).
     remembered: std::sync::Mutex<Remembered>,
 }
@@ -153,13 +155,19 @@ const REMEMBERED_USERS: usize = 50_000;
 /// run holds the scope's lease, so no other writer changes them, and a user a run wrote
 /// or looked up is not read from the server again (a first night writes every listed user,
 /// then looks each up and settles it). A write forgets its users before it is sent and
-/// remembers them once the server has them; a read remembers only users not already
-/// remembered, so an answer that raced a write never hides it. Emptied when a run begins
-/// or ends and when users are forgotten; at most [`REMEMBERED_USERS`] users.
+/// remembers them once the server has them (a write that fails forgets every user); a
+/// read remembers only users not already remembered, so an answer that raced a write never
+/// hides it. Emptied when a run begins
+/// or ends and when users are forgotten; at most [`REMEMBERED_USERS`] users. On a first
+/// night (the scope had no user when the run began) it holds every user of the scope for
+/// as long as it has not had to start again: a user it does not hold does not exist, and
+/// nothing is read from the server.
 #[derive(Default)]
 struct Remembered {
     scope: Option<ScopeId>,
     users: HashMap<String, UserState>,
+    /// Whether `users` holds every user of `scope`.
+    complete: bool,
 }
 
 impl Remembered {
@@ -167,18 +175,25 @@ impl Remembered {
     fn of(&mut self, scope: ScopeId) -> &mut HashMap<String, UserState> {
         if self.scope != Some(scope) {
             self.users.clear();
+            self.complete = false;
             self.scope = Some(scope);
         }
         &mut self.users
     }
 
+    /// Whether every user of `scope` is held.
+    fn holds_all(&self, scope: ScopeId) -> bool {
+        self.complete && self.scope == Some(scope)
+    }
+
     /// Room for `more` users, emptied if they would not fit.
     fn room(&mut self, scope: ScopeId, more: usize) -> &mut HashMap<String, UserState> {
-        let users = self.of(scope);
-        if users.len() + more > REMEMBERED_USERS {
-            users.clear();
+        self.of(scope);
+        if self.users.len() + more > REMEMBERED_USERS {
+            self.users.clear();
+            self.complete = false;
         }
-        users
+        &mut self.users
     }
 }
 
@@ -237,6 +252,7 @@ impl PostgresState {
                 client,
                 written: std::sync::atomic::AtomicU64::new(0),
                 next_analyze: std::sync::atomic::AtomicU64::new(FIRST_ANALYZE),
+                analyze_owed: std::sync::atomic::AtomicBool::new(false),
                 remembered: std::sync::Mutex::default(),
             }),
         })
@@ -267,8 +283,10 @@ impl Inner {
     /// handful of rows: without statistics, `key = ANY(…)` of 256 keys is taken to match
     /// every row, and each lookup reads the whole table instead of its index (4 ms a
     /// lookup at 20,000 users, growing with the table). The server's own autovacuum
-    /// gathers them only a minute or more later.
-    async fn grown(&self, users: usize) {
+    /// gathers them only a minute or more later. While every user of `scope` is remembered
+    /// (a first night), nothing is looked up on the server and no plan needs them: the
+    /// statistics are gathered once, when the run ends, for the nights after it.
+    async fn grown(&self, scope: ScopeId, users: usize) {
         use std::sync::atomic::Ordering;
         let total = self.written.fetch_add(users as u64, Ordering::Relaxed) + users as u64;
         let due = self.next_analyze.load(Ordering::Relaxed);
@@ -280,8 +298,19 @@ impl Inner {
         {
             return;
         }
-        // Statistics only steer plans: a failure here (a role that does not own the
-        // table gets a warning, not an error) changes no result.
+        if self.remembered().holds_all(scope) {
+            self.analyze_owed.store(true, Ordering::Relaxed);
+            return;
+        }
+        self.analyze().await;
+    }
+
+    /// Has the server gather the users table's statistics. They only steer plans: a
+    /// failure here (a role that does not own the table gets a warning, not an error)
+    /// changes no result.
+    async fn analyze(&self) {
+        self.analyze_owed
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         let _ = self.client.batch_execute("ANALYZE users").await;
     }
 
@@ -302,6 +331,7 @@ impl Inner {
     ) -> Result<HashMap<String, UserState>, StateError> {
         let (mut found, missing) = {
             let mut remembered = self.remembered();
+            let all = remembered.holds_all(scope);
             let users = remembered.of(scope);
             let mut found = HashMap::with_capacity(keys.len());
             let mut missing = Vec::new();
@@ -310,6 +340,7 @@ impl Inner {
                     Some(user) => {
                         found.insert(key.clone(), user.clone());
                     }
+                    None if all => {}
                     None => missing.push(key.clone()),
                 }
             }
@@ -339,6 +370,7 @@ impl Inner {
     ) -> Result<HashMap<String, UserState>, StateError> {
         let (mut found, missing) = {
             let mut remembered = self.remembered();
+            let all = remembered.holds_all(scope);
             let users = remembered.of(scope);
             let mut found = HashMap::with_capacity(keys.len());
             let mut missing = Vec::new();
@@ -347,6 +379,7 @@ impl Inner {
                     Some(user) => {
                         found.insert(key.clone(), user);
                     }
+                    None if all => {}
                     None => missing.push(key.clone()),
                 }
             }
@@ -369,6 +402,7 @@ impl Inner {
     fn forget_remembered(&self) {
         let mut remembered = self.remembered();
         remembered.users.clear();
+        remembered.complete = false;
         remembered.scope = None;
     }
 }
@@ -1075,14 +1109,20 @@ impl StateStore for Inner {
 
     async fn has_users(&self, scope: ScopeId) -> Result<bool, StateError> {
         let client = &self.client;
-        client
+        let has: bool = client
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM users WHERE scope_id = $1)",
                 &[&scope.0],
             )
             .await
             .map(|row| row.get(0))
-            .map_err(|e| backend(&self.store(), "cannot read the users", &e))
+            .map_err(|e| backend(&self.store(), "cannot read the users", &e))?;
+        // None yet: from here on the run's own writes are all the users there are.
+        let mut remembered = self.remembered();
+        if !has && remembered.of(scope).is_empty() {
+            remembered.complete = true;
+        }
+        Ok(has)
     }
 
     async fn begin_run(
@@ -1208,11 +1248,13 @@ impl StateStore for Inner {
             }
         }
         let users = order.take(known);
-        write_settled(&self.client, &store, scope, &users, RunId(0), &[]).await?;
+        write_settled(&self.client, &store, scope, &users, RunId(0), &[])
+            .await
+            .inspect_err(|_| self.forget_remembered())?;
         let count = users.len();
         self.remember(scope, users);
         self.remember(scope, kept);
-        self.grown(count).await;
+        self.grown(scope, count).await;
         Ok(())
     }
 
@@ -1221,12 +1263,22 @@ impl StateStore for Inner {
         // a known one is marked in doubt; both are the run's. A key given twice is one row
         // (an upsert may not touch a row twice). The users remembered are remembered as
         // marked once the server has them.
-        let was: Vec<(String, UserState)> = {
+        let was: Vec<(String, Option<UserState>)> = {
             let mut remembered = self.remembered();
+            let all = remembered.holds_all(scope);
             let users = remembered.of(scope);
-            keys.iter()
-                .filter_map(|key| users.remove(key).map(|user| (key.clone(), user)))
-                .collect()
+            let mut was = Vec::new();
+            for key in keys {
+                match users.remove(key) {
+                    Some(user) => was.push((key.clone(), Some(user))),
+                    // Not held, and every user is: a new one.
+                    None if all && !was.iter().any(|(k, _)| k == key) => {
+                        was.push((key.clone(), None))
+                    }
+                    None => {}
+                }
+            }
+            was
         };
         self.client
             .execute(
@@ -1237,10 +1289,14 @@ impl StateStore for Inner {
                 &[&scope.0, &keys, &run.0],
             )
             .await
-            .map_err(|e| backend(&self.store(), "cannot mark a user in doubt", &e))?;
+            .map_err(|e| {
+                // What the users now are is not known here any more.
+                self.forget_remembered();
+                backend(&self.store(), "cannot mark a user in doubt", &e)
+            })?;
         let marked: Vec<(String, UserState)> = was
             .into_iter()
-            .map(|(key, user)| (key, UserState::intended(Some(user), run)))
+            .map(|(key, user)| (key, UserState::intended(user, run)))
             .collect();
         self.remember(scope, marked);
         Ok(())
@@ -1274,10 +1330,12 @@ impl StateStore for Inner {
             }
         }
         let users = order.take(known);
-        write_settled(&self.client, &store, scope, &users, run, &rows).await?;
+        write_settled(&self.client, &store, scope, &users, run, &rows)
+            .await
+            .inspect_err(|_| self.forget_remembered())?;
         let count = users.len();
         self.remember(scope, users);
-        self.grown(count).await;
+        self.grown(scope, count).await;
         Ok(())
     }
 
@@ -1484,8 +1542,11 @@ impl StateStore for Inner {
                 &[&run.0, &now(), &status, &summary, &reason],
             )
             .await
-            .map(drop)
-            .map_err(|e| backend(&self.store(), "cannot end the run", &e))
+            .map_err(|e| backend(&self.store(), "cannot end the run", &e))?;
+        if self.analyze_owed.load(std::sync::atomic::Ordering::Relaxed) {
+            self.analyze().await;
+        }
+        Ok(())
     }
 
     async fn run_chain(&self, run: RunId) -> Result<Vec<RunId>, StateError> {
@@ -1674,6 +1735,36 @@ mod tests {
         let user = known[0].user.clone().unwrap();
         assert!(user.in_doubt && user.last_run == Some(next));
         assert_eq!(user.fields["name"], "B");
+    }
+
+    #[tokio::test]
+    async fn on_a_first_night_a_user_the_run_has_not_written_is_not_looked_for() {
+        let store = PostgresState::connect(&test_url("first_night"))
+            .await
+            .unwrap();
+        let scope = store.scope(&crate::store::test_scope()).await.unwrap();
+        let (run, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        assert!(!store.has_users(scope).await.unwrap());
+        // What the lease rules out, done here to see where an answer comes from.
+        store
+            .inner
+            .client
+            .execute(
+                "INSERT INTO users (scope_id, key, outcome) VALUES ($1, 'x@x', 'listed')",
+                &[&scope.0],
+            )
+            .await
+            .unwrap();
+        let known = store.lookup(scope, run, &["x@x".into()]).await.unwrap();
+        assert!(known[0].user.is_none(), "the scope had nobody: not read");
+        store
+            .end_run(run, &RunEnd::Finished, &Value::Null)
+            .await
+            .unwrap();
+        let (next, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        assert!(store.has_users(scope).await.unwrap());
+        let known = store.lookup(scope, next, &["x@x".into()]).await.unwrap();
+        assert!(known[0].user.is_some(), "a later night reads the table");
     }
 
     #[tokio::test]
