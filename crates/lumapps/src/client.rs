@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use profile_core::credentials::token_authorization;
 use profile_core::secrecy::SecretString;
 use profile_core::{
@@ -333,7 +333,8 @@ impl LumAppsClient {
     }
 
     /// The users of a directory as LumApps lists them by default (enabled, hidden ones
-    /// left out), page after page; one page in memory at a time.
+    /// left out), page after page; two pages in memory at most (the next is asked for
+    /// while one is used).
     pub fn list_users(
         &self,
         directory_id: &str,
@@ -342,14 +343,17 @@ impl LumAppsClient {
     }
 
     /// Every user of a directory, whatever their status and hidden or not: the enabled
-    /// users, then the disabled ones, each listing with `showHidden`. What a sync that must
-    /// see everyone it manages reads.
+    /// users and the disabled ones, two listings with `showHidden` read side by side (their
+    /// users interleave as their pages arrive). What a sync that must see everyone it
+    /// manages reads.
     pub fn list_all_users(
         &self,
         directory_id: &str,
     ) -> impl Stream<Item = Result<Map<String, Value>, Error>> + Send + 'static {
-        self.list_users_shown(directory_id, Some(UserStatus::Enabled))
-            .chain(self.list_users_shown(directory_id, Some(UserStatus::Disabled)))
+        futures_util::stream::select(
+            self.list_users_shown(directory_id, Some(UserStatus::Enabled)),
+            self.list_users_shown(directory_id, Some(UserStatus::Disabled)),
+        )
     }
 
     fn list_users_shown(

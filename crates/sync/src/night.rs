@@ -490,15 +490,15 @@ impl Night {
                 .iter()
                 .filter_map(|(key, lines)| Some((key.clone(), *lines.last()?)))
                 .collect();
-            let began = Instant::now();
             let listed = progress.as_ref().map(|progress| async {
+                let began = Instant::now();
                 let read = read_everyone(&ctx, &fields, false, Some(progress)).await;
                 let complete = matches!(&read, Ok(read) if read.listed);
                 progress.send_modify(|listing| {
                     listing.over = true;
                     listing.complete = complete;
                 });
-                read
+                (read, began.elapsed())
             });
             let mut on_row = |report: &RowReport| {
                 match &report.outcome {
@@ -547,14 +547,11 @@ impl Night {
             summary = rows_summary;
             stop = rows_stop;
             match read {
-                Some(Ok(read)) => on_event(NightEvent::BulkRead {
-                    read: &read,
-                    took: began.elapsed(),
-                }),
-                Some(Err(SyncStop::Unreachable { last, .. })) => {
+                Some((Ok(read), took)) => on_event(NightEvent::BulkRead { read: &read, took }),
+                Some((Err(SyncStop::Unreachable { last, .. }), _)) => {
                     on_event(NightEvent::BulkReadFailed(&last));
                 }
-                Some(Err(cause)) => {
+                Some((Err(cause), _)) => {
                     stop.get_or_insert(cause);
                 }
                 None => {}
