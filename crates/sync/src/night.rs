@@ -189,14 +189,16 @@ pub enum NightEvent<'a> {
         /// Its lines.
         lines: &'a [u64],
     },
-    /// The vendor was read in bulk (the first night of a scope, or a verify).
+    /// The vendor was read in bulk: with a verify, before the rows; on a scope's first
+    /// night, beside them (this comes once the rows are done).
     BulkRead {
         /// What was read.
         read: &'a BulkRead,
         /// How long it took.
         took: Duration,
     },
-    /// The bulk read failed (not for the credentials): each row is read on its own.
+    /// The bulk read failed (not for the credentials): each row it had not named is read
+    /// on its own.
     BulkReadFailed(&'a str),
     /// A row is done.
     Row(&'a RowReport),
