@@ -4,10 +4,8 @@ use std::collections::HashSet;
 use std::collections::hash_map::DefaultHasher;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
-use std::pin::Pin;
-use std::task::Poll;
 
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, TryStreamExt};
 
 use crate::Error;
 
@@ -20,81 +18,51 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Streams every item of a cursor-paginated listing, asking for the next page as soon as
-/// a page arrives, so that the server prepares it while this page's items are used: a
-/// listing takes about the time of its requests or of the work on its items, whichever is
-/// longer, not both. Memory holds two pages at most (the one being used and the next).
+/// Streams every item of a cursor-paginated listing, fetching a page only when the
+/// previous one has been consumed, so memory holds one page at a time.
 ///
 /// `fetch` gets `None` for the first page and the previous page's cursor after that. The
 /// stream ends after a page without a next cursor, and fails with
 /// [`Error::RepeatedCursor`] if the server sends a cursor it has sent before (which would
-/// otherwise loop for ever). A page that fails ends the stream with its error once the
-/// items before it are used. Only 64-bit hashes of the cursors are kept. A stream dropped
-/// before its end may have asked for one page it did not use.
+/// otherwise loop for ever). Only 64-bit hashes of the cursors are kept.
 pub fn paginate<T, F, Fut>(
     vendor: &'static str,
     operation: &'static str,
-    mut fetch: F,
+    fetch: F,
 ) -> impl Stream<Item = Result<T, Error>>
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: Future<Output = Result<Page<T>, Error>>,
 {
-    // The cursor of the page to ask for next (`Some(None)`: the first), the request under
-    // way, the page that arrived before the current one was used up, the current page.
-    let mut next: Option<Option<String>> = Some(None);
-    let mut asked: Option<Pin<Box<Fut>>> = None;
-    let mut arrived: Option<Vec<T>> = None;
-    let mut current = Vec::new().into_iter();
-    let mut failed: Option<Error> = None;
-    let mut seen: HashSet<u64> = HashSet::new();
-    stream::poll_fn(move |cx| {
-        loop {
-            if asked.is_none() && arrived.is_none() && failed.is_none() {
-                if let Some(cursor) = next.take() {
-                    asked = Some(Box::pin(fetch(cursor)));
-                }
+    struct State<F> {
+        fetch: F,
+        next: Option<Option<String>>,
+        seen: HashSet<u64>,
+    }
+    let state = State {
+        fetch,
+        next: Some(None),
+        seen: HashSet::new(),
+    };
+    stream::try_unfold(state, move |mut state| async move {
+        let Some(cursor) = state.next.take() else {
+            return Ok(None);
+        };
+        let page = (state.fetch)(cursor).await?;
+        if let Some(next) = &page.next_cursor {
+            let mut hasher = DefaultHasher::new();
+            next.hash(&mut hasher);
+            if !state.seen.insert(hasher.finish()) {
+                return Err(Error::RepeatedCursor { vendor, operation });
             }
-            if let Some(request) = asked.as_mut() {
-                if let Poll::Ready(answer) = request.as_mut().poll(cx) {
-                    asked = None;
-                    match answer {
-                        Ok(page) => match &page.next_cursor {
-                            Some(cursor) if !seen.insert(hash_of(cursor)) => {
-                                failed = Some(Error::RepeatedCursor { vendor, operation });
-                            }
-                            _ => {
-                                next = page.next_cursor.map(Some);
-                                arrived = Some(page.items);
-                            }
-                        },
-                        Err(error) => failed = Some(error),
-                    }
-                }
-            }
-            if let Some(item) = current.next() {
-                return Poll::Ready(Some(Ok(item)));
-            }
-            if let Some(items) = arrived.take() {
-                current = items.into_iter();
-                continue;
-            }
-            if let Some(error) = failed.take() {
-                next = None;
-                return Poll::Ready(Some(Err(error)));
-            }
-            if asked.is_none() && next.is_none() {
-                return Poll::Ready(None);
-            }
-            return Poll::Pending;
         }
+        state.next = page.next_cursor.map(Some);
+        Ok(Some((
+            stream::iter(page.items.into_iter().map(Ok::<T, Error>)),
+            state,
+        )))
     })
-}
-
-fn hash_of(cursor: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    cursor.hash(&mut hasher);
-    hasher.finish()
+    .try_flatten()
 }
 
 #[cfg(test)]
@@ -133,29 +101,6 @@ mod tests {
         .collect()
         .await;
         assert_eq!(all, [1, 2, 3, 4, 5]);
-    }
-
-    #[tokio::test]
-    async fn the_next_page_is_asked_for_while_this_one_is_used_and_no_further() {
-        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counted = calls.clone();
-        let mut fetch = pages(&[(&[1, 2], Some("a")), (&[3], Some("b")), (&[4], None)]);
-        let stream = paginate("v", "list", move |cursor| {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            fetch(cursor)
-        });
-        futures_util::pin_mut!(stream);
-        let asked = || calls.load(std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(stream.next().await.unwrap().unwrap(), 1);
-        // The second page is under way before the first is used up; not the third.
-        assert_eq!(asked(), 2);
-        assert_eq!(stream.next().await.unwrap().unwrap(), 2);
-        assert_eq!(asked(), 2);
-        assert_eq!(stream.next().await.unwrap().unwrap(), 3);
-        assert_eq!(asked(), 3);
-        assert_eq!(stream.next().await.unwrap().unwrap(), 4);
-        assert!(stream.next().await.is_none());
-        assert_eq!(asked(), 3);
     }
 
     #[tokio::test]
