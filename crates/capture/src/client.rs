@@ -153,8 +153,7 @@ impl CaptureClient {
     /// Every record of `type_name` that `filter` (if any) passes, with only the
     /// attributes `only` names (all when empty), `page_size` at a time: paged by id
     /// (`sort_on=["id"]`, `filter=id > {last id}`), the method Akamai recommends for large
-    /// sets, as a stream with two pages in memory at most (the next is asked for while one
-    /// is used).
+    /// sets, as a stream with one page in memory at a time.
     pub fn find_all(
         &self,
         type_name: &str,

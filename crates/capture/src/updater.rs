@@ -14,8 +14,7 @@ use crate::{
     EntityBulkCreate, EntityCreate, EntityDelete, EntityLocator, EntityRead, EntityUpdate,
 };
 
-/// Records a bulk read asks for at a time: 20,000 users in 20 requests, two pages in memory
-/// at most.
+/// Records a bulk read asks for at a time: 20,000 users in 20 requests, one page in memory.
 const BULK_PAGE: u32 = 1_000;
 
 /// Drives Capture through the vendor-neutral [`ProfileUpdater`] trait, for records of one

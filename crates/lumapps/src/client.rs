@@ -333,8 +333,7 @@ impl LumAppsClient {
     }
 
     /// The users of a directory as LumApps lists them by default (enabled, hidden ones
-    /// left out), page after page; two pages in memory at most (the next is asked for
-    /// while one is used).
+    /// left out), page after page; one page in memory at a time.
     pub fn list_users(
         &self,
         directory_id: &str,
@@ -344,8 +343,8 @@ impl LumAppsClient {
 
     /// Every user of a directory, whatever their status and hidden or not: the enabled
     /// users and the disabled ones, two listings with `showHidden` read side by side (their
-    /// users interleave as their pages arrive). What a sync that must see everyone it
-    /// manages reads.
+    /// users interleave as their pages arrive; one page of each in memory at a time). What a
+    /// sync that must see everyone it manages reads.
     pub fn list_all_users(
         &self,
         directory_id: &str,
