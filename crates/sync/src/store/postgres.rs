@@ -186,6 +186,35 @@ impl Remembered {
         self.complete && self.scope == Some(scope)
     }
 
+    /// The users of `scope` among `keys` it holds, by key (taken out with `take`, else
+    /// copied), and the keys to read from the server: none when it holds every user.
+    fn recall(
+        &mut self,
+        scope: ScopeId,
+        keys: &[String],
+        take: bool,
+    ) -> (HashMap<String, UserState>, Vec<String>) {
+        let all = self.holds_all(scope);
+        let users = self.of(scope);
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for key in keys {
+            let user = if take {
+                users.remove(key)
+            } else {
+                users.get(key).cloned()
+            };
+            match user {
+                Some(user) => {
+                    found.insert(key.clone(), user);
+                }
+                None if all => {}
+                None => missing.push(key.clone()),
+            }
+        }
+        (found, missing)
+    }
+
     /// Room for `more` users, emptied if they would not fit.
     fn room(&mut self, scope: ScopeId, more: usize) -> &mut HashMap<String, UserState> {
         self.of(scope);
@@ -329,23 +358,7 @@ impl Inner {
         scope: ScopeId,
         keys: &[String],
     ) -> Result<HashMap<String, UserState>, StateError> {
-        let (mut found, missing) = {
-            let mut remembered = self.remembered();
-            let all = remembered.holds_all(scope);
-            let users = remembered.of(scope);
-            let mut found = HashMap::with_capacity(keys.len());
-            let mut missing = Vec::new();
-            for key in keys {
-                match users.get(key) {
-                    Some(user) => {
-                        found.insert(key.clone(), user.clone());
-                    }
-                    None if all => {}
-                    None => missing.push(key.clone()),
-                }
-            }
-            (found, missing)
-        };
+        let (mut found, missing) = self.remembered().recall(scope, keys, false);
         if missing.is_empty() {
             return Ok(found);
         }
@@ -368,23 +381,7 @@ impl Inner {
         scope: ScopeId,
         keys: &[String],
     ) -> Result<HashMap<String, UserState>, StateError> {
-        let (mut found, missing) = {
-            let mut remembered = self.remembered();
-            let all = remembered.holds_all(scope);
-            let users = remembered.of(scope);
-            let mut found = HashMap::with_capacity(keys.len());
-            let mut missing = Vec::new();
-            for key in keys {
-                match users.remove(key) {
-                    Some(user) => {
-                        found.insert(key.clone(), user);
-                    }
-                    None if all => {}
-                    None => missing.push(key.clone()),
-                }
-            }
-            (found, missing)
-        };
+        let (mut found, missing) = self.remembered().recall(scope, keys, true);
         if !missing.is_empty() {
             found.extend(read_users(&self.client, &self.store(), scope, &missing).await?);
         }
