@@ -1228,20 +1228,16 @@ impl StateStore for Inner {
         let mut order = Order::default();
         let mut kept = Vec::new();
         for (key, vendor_id, fields) in users {
-            let Some(was) = known.remove(key) else {
-                if let Some(user) = UserState::listed(None, run, vendor_id.clone(), fields, &at) {
-                    order.note(key);
-                    known.insert(key.clone(), user);
+            match known.remove(key) {
+                // Written by this run: left as it is (and remembered again below).
+                Some(user) if user.last_run == Some(run) => kept.push((key.clone(), user)),
+                was => {
+                    if let Some(user) = UserState::listed(was, run, vendor_id.clone(), fields, &at)
+                    {
+                        order.note(key);
+                        known.insert(key.clone(), user);
+                    }
                 }
-                continue;
-            };
-            if was.last_run == Some(run) {
-                kept.push((key.clone(), was));
-                continue;
-            }
-            if let Some(user) = UserState::listed(Some(was), run, vendor_id.clone(), fields, &at) {
-                order.note(key);
-                known.insert(key.clone(), user);
             }
         }
         let users = order.take(known);
@@ -1684,13 +1680,17 @@ mod tests {
         assert!(known[0].user.as_ref().is_some_and(|u| u.in_doubt));
     }
 
-    #[tokio::test]
-    async fn a_run_does_not_read_again_what_it_wrote_and_the_next_run_reads_the_table() {
-        let store = PostgresState::connect(&test_url("remembered"))
-            .await
-            .unwrap();
+    /// A store on a schema of its own, with a run begun on the test scope.
+    async fn run_begun(name: &str) -> (PostgresState, ScopeId, RunId) {
+        let store = PostgresState::connect(&test_url(name)).await.unwrap();
         let scope = store.scope(&crate::store::test_scope()).await.unwrap();
         let (run, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        (store, scope, run)
+    }
+
+    #[tokio::test]
+    async fn a_run_does_not_read_again_what_it_wrote_and_the_next_run_reads_the_table() {
+        let (store, scope, run) = run_begun("remembered").await;
         let fields = |name: &str| {
             serde_json::json!({ "name": name })
                 .as_object()
@@ -1736,11 +1736,7 @@ mod tests {
 
     #[tokio::test]
     async fn on_a_first_night_a_user_the_run_has_not_written_is_not_looked_for() {
-        let store = PostgresState::connect(&test_url("first_night"))
-            .await
-            .unwrap();
-        let scope = store.scope(&crate::store::test_scope()).await.unwrap();
-        let (run, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        let (store, scope, run) = run_begun("first_night").await;
         assert!(!store.has_users(scope).await.unwrap());
         // What the lease rules out, done here to see where an answer comes from.
         store
