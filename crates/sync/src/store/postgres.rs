@@ -142,6 +142,9 @@ struct Inner {
     analyze_owed: std::sync::atomic::AtomicBool,
     /// The run's users as this connection last wrote or read them (see [`Remembered`]).
     remembered: std::sync::Mutex<Remembered>,
+    /// The statements a night sends by the hundred, prepared once on this connection (see
+    /// [`Inner::prepared`]).
+    statements: std::sync::Mutex<HashMap<String, tokio_postgres::Statement>>,
 }
 
 /// Users written before the first `ANALYZE` of a connection; each next one waits for twice
@@ -283,6 +286,7 @@ impl PostgresState {
                 next_analyze: std::sync::atomic::AtomicU64::new(FIRST_ANALYZE),
                 analyze_owed: std::sync::atomic::AtomicBool::new(false),
                 remembered: std::sync::Mutex::default(),
+                statements: std::sync::Mutex::default(),
             }),
         })
     }
@@ -347,6 +351,30 @@ impl Inner {
         describe(&self.target)
     }
 
+    /// `sql` prepared on this connection, once: the statements a night sends for every
+    /// group of rows (reads and writes of users, intents, input keys) are parsed and
+    /// planned by the server the first time only, instead of for each group.
+    async fn prepared(
+        &self,
+        sql: &str,
+    ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        let cached = self
+            .statements
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sql)
+            .cloned();
+        if let Some(statement) = cached {
+            return Ok(statement);
+        }
+        let statement = self.client.prepare(sql).await?;
+        self.statements
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
     fn remembered(&self) -> std::sync::MutexGuard<'_, Remembered> {
         self.remembered.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -362,7 +390,7 @@ impl Inner {
         if missing.is_empty() {
             return Ok(found);
         }
-        let read = read_users(&self.client, &self.store(), scope, &missing).await?;
+        let read = read_users(self, scope, &missing).await?;
         {
             let mut remembered = self.remembered();
             let users = remembered.room(scope, read.len());
@@ -383,7 +411,7 @@ impl Inner {
     ) -> Result<HashMap<String, UserState>, StateError> {
         let (mut found, missing) = self.remembered().recall(scope, keys, true);
         if !missing.is_empty() {
-            found.extend(read_users(&self.client, &self.store(), scope, &missing).await?);
+            found.extend(read_users(self, scope, &missing).await?);
         }
         Ok(found)
     }
@@ -609,18 +637,23 @@ fn user_of(
 
 /// The users of `scope` among `keys`, by key.
 async fn read_users(
-    client: &Client,
-    store: &str,
+    inner: &Inner,
     scope: ScopeId,
     keys: &[String],
 ) -> Result<HashMap<String, UserState>, StateError> {
-    let rows = client
-        .query(
-            &format!("SELECT key, {USER_COLUMNS} FROM users WHERE scope_id = $1 AND key = ANY($2)"),
-            &[&scope.0, &keys],
-        )
+    let store = &inner.store();
+    let failed = |e: tokio_postgres::Error| backend(store, "cannot read the users", &e);
+    let statement = inner
+        .prepared(&format!(
+            "SELECT key, {USER_COLUMNS} FROM users WHERE scope_id = $1 AND key = ANY($2)"
+        ))
         .await
-        .map_err(|e| backend(store, "cannot read the users", &e))?;
+        .map_err(failed)?;
+    let rows = inner
+        .client
+        .query(&statement, &[&scope.0, &keys])
+        .await
+        .map_err(failed)?;
     let mut users = HashMap::with_capacity(rows.len());
     for row in &rows {
         let key: String = row.get(0);
@@ -662,8 +695,7 @@ struct UserColumns<'a> {
 const RELAXED: &str = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true))";
 
 async fn write_settled(
-    client: &Client,
-    store: &str,
+    inner: &Inner,
     scope: ScopeId,
     users: &[(String, UserState)],
     run: RunId,
@@ -721,10 +753,11 @@ async fn write_settled(
         &row_details,
         &at,
     ];
-    client
-        .execute(
-            &format!(
-                "WITH {RELAXED}, written AS (
+    let store = &inner.store();
+    let failed = |e: tokio_postgres::Error| backend(store, "cannot record the rows' results", &e);
+    let statement = inner
+        .prepared(&format!(
+            "WITH {RELAXED}, written AS (
                     INSERT INTO users (scope_id, key, {USER_COLUMNS})
                     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
                         $6::text[], $7::text[], $8::text[], $9::bool[], $10::bool[],
@@ -749,12 +782,15 @@ async fn write_settled(
                     RETURNING 1)
                  SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM recorded)
                  FROM relaxed"
-            ),
-            &params,
-        )
+        ))
+        .await
+        .map_err(failed)?;
+    inner
+        .client
+        .execute(&statement, &params)
         .await
         .map(drop)
-        .map_err(|e| backend(store, "cannot record the rows' results", &e))
+        .map_err(failed)
 }
 
 /// The keys a group of calls changed, each once, in the order first changed.
@@ -1162,17 +1198,20 @@ impl StateStore for Inner {
     async fn add_input_keys(&self, run: RunId, keys: &[(String, u64)]) -> Result<(), StateError> {
         let (names, lines): (Vec<&str>, Vec<i64>) =
             keys.iter().map(|(k, l)| (k.as_str(), *l as i64)).unzip();
-        let client = &self.client;
-        client
-            .execute(
-                &format!(
+        let recorded = async {
+            let statement = self
+                .prepared(&format!(
                     "WITH {RELAXED}
                      INSERT INTO input_keys (run_id, key, line)
                      SELECT $1, k, l FROM unnest($2::text[], $3::bigint[]) AS u (k, l), relaxed
                      ON CONFLICT DO NOTHING"
-                ),
-                &[&run.0, &names, &lines],
-            )
+                ))
+                .await?;
+            self.client
+                .execute(&statement, &[&run.0, &names, &lines])
+                .await
+        };
+        recorded
             .await
             .map(drop)
             .map_err(|e| backend(&self.store(), "cannot record the input's keys", &e))
@@ -1221,7 +1260,6 @@ impl StateStore for Inner {
         run: RunId,
         users: &[ListedUser],
     ) -> Result<(), StateError> {
-        let store = self.store();
         let keys: Vec<String> = users.iter().map(|(k, _, _)| k.clone()).collect();
         let mut known = self.users_to_write(scope, &keys).await?;
         let at = now();
@@ -1241,7 +1279,7 @@ impl StateStore for Inner {
             }
         }
         let users = order.take(known);
-        write_settled(&self.client, &store, scope, &users, RunId(0), &[])
+        write_settled(self, scope, &users, RunId(0), &[])
             .await
             .inspect_err(|_| self.forget_remembered())?;
         let count = users.len();
@@ -1273,20 +1311,24 @@ impl StateStore for Inner {
             }
             was
         };
-        self.client
-            .execute(
-                "INSERT INTO users (scope_id, key, outcome, in_doubt, last_run)
-                 SELECT $1, key, 'sending', true, $3 FROM (SELECT DISTINCT unnest($2::text[])) AS k (key)
-                 ON CONFLICT (scope_id, key) DO UPDATE SET in_doubt = true,
-                    last_run = excluded.last_run",
-                &[&scope.0, &keys, &run.0],
-            )
-            .await
-            .map_err(|e| {
-                // What the users now are is not known here any more.
-                self.forget_remembered();
-                backend(&self.store(), "cannot mark a user in doubt", &e)
-            })?;
+        let marked = async {
+            let statement = self
+                .prepared(
+                    "INSERT INTO users (scope_id, key, outcome, in_doubt, last_run)
+                     SELECT $1, key, 'sending', true, $3 FROM (SELECT DISTINCT unnest($2::text[])) AS k (key)
+                     ON CONFLICT (scope_id, key) DO UPDATE SET in_doubt = true,
+                        last_run = excluded.last_run",
+                )
+                .await?;
+            self.client
+                .execute(&statement, &[&scope.0, &keys, &run.0])
+                .await
+        };
+        marked.await.map_err(|e| {
+            // What the users now are is not known here any more.
+            self.forget_remembered();
+            backend(&self.store(), "cannot mark a user in doubt", &e)
+        })?;
         let marked: Vec<(String, UserState)> = was
             .into_iter()
             .map(|(key, user)| (key, UserState::intended(user, run)))
@@ -1301,7 +1343,6 @@ impl StateStore for Inner {
         run: RunId,
         settlements: &[Settlement],
     ) -> Result<(), StateError> {
-        let store = self.store();
         let keys: Vec<String> = settlements.iter().map(|s| s.key.clone()).collect();
         // Read, then written in one statement: one writer per scope (the lease), so no
         // other call changes these users in between.
@@ -1323,7 +1364,7 @@ impl StateStore for Inner {
             }
         }
         let users = order.take(known);
-        write_settled(&self.client, &store, scope, &users, run, &rows)
+        write_settled(self, scope, &users, run, &rows)
             .await
             .inspect_err(|_| self.forget_remembered())?;
         let count = users.len();
@@ -1732,6 +1773,56 @@ mod tests {
         let user = known[0].user.clone().unwrap();
         assert!(user.in_doubt && user.last_run == Some(next));
         assert_eq!(user.fields["name"], "B");
+    }
+
+    #[tokio::test]
+    async fn the_statements_sent_for_every_group_are_prepared_once_per_connection() {
+        use crate::store::Confirmation;
+        let (store, scope, run) = run_begun("prepared").await;
+        let settled = |line: u64, key: &str| {
+            Settlement::new(
+                line,
+                key,
+                Settled::Confirmed {
+                    vendor_id: None,
+                    fields: serde_json::Map::new(),
+                    row_hash: "h".into(),
+                    outcome: Confirmation::Updated,
+                    written: vec![],
+                    drift: vec![],
+                },
+            )
+        };
+        for (line, key) in [(1, "a@x"), (2, "b@x"), (3, "c@x")] {
+            store
+                .add_input_keys(run, &[(key.to_owned(), line)])
+                .await
+                .unwrap();
+            store.intend(scope, run, &[key.to_owned()]).await.unwrap();
+            store
+                .settle(scope, run, &[settled(line, key)])
+                .await
+                .unwrap();
+        }
+        // The connection's prepared statements, as its server session holds them: one of
+        // each, however many groups were sent.
+        let held: Vec<String> = store
+            .inner
+            .client
+            .query("SELECT statement FROM pg_prepared_statements", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        for table in [
+            "INSERT INTO input_keys",
+            "INSERT INTO run_rows",
+            "'sending', true",
+        ] {
+            let found = held.iter().filter(|s| s.contains(table)).count();
+            assert_eq!(found, 1, "{table}: {held:#?}");
+        }
     }
 
     #[tokio::test]
