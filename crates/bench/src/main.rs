@@ -52,7 +52,7 @@ struct Sizes {
 const FULL: Sizes = Sizes {
     sequential: 5_000,
     bulk_rows: 20_000,
-    bulk_rounds: 3,
+    bulk_rounds: 5,
     concurrency: 32,
     polite_per_minute: 1_200,
     polite_requests: 1_500,
