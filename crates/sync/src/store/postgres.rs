@@ -358,21 +358,17 @@ impl Inner {
         &self,
         sql: &str,
     ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
-        let cached = self
-            .statements
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(sql)
-            .cloned();
+        let cached = self.statements().get(sql).cloned();
         if let Some(statement) = cached {
             return Ok(statement);
         }
         let statement = self.client.prepare(sql).await?;
-        self.statements
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(sql.to_owned(), statement.clone());
+        self.statements().insert(sql.to_owned(), statement.clone());
         Ok(statement)
+    }
+
+    fn statements(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio_postgres::Statement>> {
+        self.statements.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn remembered(&self) -> std::sync::MutexGuard<'_, Remembered> {
