@@ -123,11 +123,49 @@ const USER_COLUMNS: &str = "vendor_id, fields, row_hash, outcome, code, reason, 
 /// database; what was recorded stays recorded.
 ///
 /// Every call is one statement (atomic on its own), so calls share one connection without
-/// a lock: tokio-postgres pipelines them. Each call runs on a task of its own, so that it is
-/// driven to its end whether or not its caller goes on polling it: the connection hands
-/// answers out in order, and an answer nobody reads would hold up every answer after it.
+/// a lock: tokio-postgres pipelines them. The connection and the calls run on a thread of
+/// the store's own, so that encoding a group of users and decoding the answers is done
+/// beside the night's rows rather than on their thread; each call is a task there, driven
+/// to its end whether or not its caller goes on polling it: the connection hands answers
+/// out in order, and an answer nobody reads would hold up every answer after it.
 pub struct PostgresState {
     inner: Arc<Inner>,
+    worker: Worker,
+}
+
+/// The thread the connection and the calls run on: the protocol's work (encoding a group
+/// of users, decoding answers, the remembered users) is done beside the night's rows, not
+/// on their thread. It ends when the store is dropped.
+struct Worker {
+    runtime: tokio::runtime::Handle,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Worker {
+    fn start(store: &str) -> Result<Self, StateError> {
+        let unusable = |reason: String| StateError::Closed {
+            store: store.to_owned(),
+            reason,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| unusable(format!("cannot start its runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("profiles-state".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                })
+            })
+            .map_err(|e| unusable(format!("cannot start its thread: {e}")))?;
+        Ok(Self {
+            runtime: handle,
+            _stop: stop,
+        })
+    }
 }
 
 /// The connection and what it serves.
@@ -265,6 +303,20 @@ impl PostgresState {
 
     /// As [`connect`](Self::connect), to a target already read.
     pub async fn open(target: PgTarget) -> Result<Self, StateError> {
+        let worker = Worker::start(&describe(&target))?;
+        let opened = worker.runtime.spawn(Self::open_inner(target));
+        let inner = opened.await.map_err(|e| StateError::Closed {
+            store: "the state database".into(),
+            reason: format!("its task stopped: {e}"),
+        })??;
+        Ok(Self {
+            inner: Arc::new(inner),
+            worker,
+        })
+    }
+
+    /// Connects and migrates, on the worker's runtime (where the connection's task runs).
+    async fn open_inner(target: PgTarget) -> Result<Inner, StateError> {
         let store = describe(&target);
         let client = target.connect().await.map_err(|e| match e {
             PgError::Connect { message, .. } => StateError::Backend {
@@ -278,16 +330,14 @@ impl PostgresState {
             },
         })?;
         migrate(&client, &store, target.schema()).await?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                target,
-                client,
-                written: std::sync::atomic::AtomicU64::new(0),
-                next_analyze: std::sync::atomic::AtomicU64::new(FIRST_ANALYZE),
-                analyze_owed: std::sync::atomic::AtomicBool::new(false),
-                remembered: std::sync::Mutex::default(),
-                statements: std::sync::Mutex::default(),
-            }),
+        Ok(Inner {
+            target,
+            client,
+            written: std::sync::atomic::AtomicU64::new(0),
+            next_analyze: std::sync::atomic::AtomicU64::new(FIRST_ANALYZE),
+            analyze_owed: std::sync::atomic::AtomicBool::new(false),
+            remembered: std::sync::Mutex::default(),
+            statements: std::sync::Mutex::default(),
         })
     }
 
@@ -296,16 +346,20 @@ impl PostgresState {
         MIGRATIONS.len() as i64
     }
 
-    /// Runs a call on a task of its own (see the type's docs).
+    /// Runs a call as a task on the store's thread (see the type's docs).
     async fn spawned<T, F>(&self, call: F) -> Result<T, StateError>
     where
         T: Send + 'static,
         F: std::future::Future<Output = Result<T, StateError>> + Send + 'static,
     {
-        tokio::spawn(call).await.map_err(|e| StateError::Closed {
-            store: self.inner.store(),
-            reason: format!("its task stopped: {e}"),
-        })?
+        self.worker
+            .runtime
+            .spawn(call)
+            .await
+            .map_err(|e| StateError::Closed {
+                store: self.inner.store(),
+                reason: format!("its task stopped: {e}"),
+            })?
     }
 }
 
@@ -1819,6 +1873,37 @@ mod tests {
             let found = held.iter().filter(|s| s.contains(table)).count();
             assert_eq!(found, 1, "{table}: {held:#?}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_calls_run_on_the_stores_own_thread() {
+        let (store, _, _) = run_begun("thread").await;
+        let here = std::thread::current().id();
+        let there = store
+            .spawned(async { Ok(std::thread::current().id()) })
+            .await
+            .unwrap();
+        assert_ne!(here, there, "a call runs beside the caller's thread");
+        // And the connection's task with them: its answers come while the caller's thread
+        // is blocked.
+        let client = &store.inner.client;
+        let blocked = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(async {
+                            let answer = client.query_one("SELECT 1", &[]);
+                            tokio::time::timeout(std::time::Duration::from_secs(5), answer).await
+                        })
+                        .map(|answer| answer.map(|row| row.get::<_, i32>(0)))
+                })
+                .join()
+                .unwrap()
+        });
+        assert_eq!(blocked.expect("answered").unwrap(), 1);
     }
 
     #[tokio::test]
