@@ -303,10 +303,11 @@ impl PostgresState {
 
     /// As [`connect`](Self::connect), to a target already read.
     pub async fn open(target: PgTarget) -> Result<Self, StateError> {
-        let worker = Worker::start(&describe(&target))?;
+        let store = describe(&target);
+        let worker = Worker::start(&store)?;
         let opened = worker.runtime.spawn(Self::open_inner(target));
         let inner = opened.await.map_err(|e| StateError::Closed {
-            store: "the state database".into(),
+            store,
             reason: format!("its task stopped: {e}"),
         })??;
         Ok(Self {
