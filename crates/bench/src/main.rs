@@ -1446,9 +1446,18 @@ async fn run(args: Vec<String>) {
         .and_then(|i| args.get(i + 1))
         .map(|list| list.split(',').collect());
     let wanted = |name: &str| only.as_ref().is_none_or(|o| o.contains(&name));
+    // `--vendors lumapps` runs the per-vendor benchmarks of some vendors only.
+    let vendors: Option<Vec<&str>> = args
+        .iter()
+        .position(|a| a == "--vendors")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').collect());
     let mut results = Vec::new();
     let total = Instant::now();
-    for vendor in VENDORS {
+    for vendor in VENDORS
+        .into_iter()
+        .filter(|v| vendors.as_ref().is_none_or(|o| o.contains(v)))
+    {
         if wanted("overhead") {
             eprintln!("bench: {vendor}: overhead");
             overhead(vendor, sizes.sequential, &mut results);

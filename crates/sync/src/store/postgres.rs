@@ -422,6 +422,27 @@ impl Inner {
         Ok(statement)
     }
 
+    /// Runs `sql`, [prepared](Inner::prepared) once on this connection; the rows it
+    /// changed.
+    async fn execute_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        let statement = self.prepared(sql).await?;
+        self.client.execute(&statement, params).await
+    }
+
+    /// Queries `sql`, [prepared](Inner::prepared) once on this connection.
+    async fn query_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        let statement = self.prepared(sql).await?;
+        self.client.query(&statement, params).await
+    }
+
     fn statements(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio_postgres::Statement>> {
         self.statements.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -694,15 +715,11 @@ async fn read_users(
 ) -> Result<HashMap<String, UserState>, StateError> {
     let store = &inner.store();
     let failed = |e: tokio_postgres::Error| backend(store, "cannot read the users", &e);
-    let statement = inner
-        .prepared(&format!(
-            "SELECT key, {USER_COLUMNS} FROM users WHERE scope_id = $1 AND key = ANY($2)"
-        ))
-        .await
-        .map_err(failed)?;
     let rows = inner
-        .client
-        .query(&statement, &[&scope.0, &keys])
+        .query_prepared(
+            &format!("SELECT key, {USER_COLUMNS} FROM users WHERE scope_id = $1 AND key = ANY($2)"),
+            &[&scope.0, &keys],
+        )
         .await
         .map_err(failed)?;
     let mut users = HashMap::with_capacity(rows.len());
@@ -806,9 +823,10 @@ async fn write_settled(
     ];
     let store = &inner.store();
     let failed = |e: tokio_postgres::Error| backend(store, "cannot record the rows' results", &e);
-    let statement = inner
-        .prepared(&format!(
-            "WITH {RELAXED}, written AS (
+    inner
+        .execute_prepared(
+            &format!(
+                "WITH {RELAXED}, written AS (
                     INSERT INTO users (scope_id, key, {USER_COLUMNS})
                     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
                         $6::text[], $7::text[], $8::text[], $9::bool[], $10::bool[],
@@ -833,12 +851,9 @@ async fn write_settled(
                     RETURNING 1)
                  SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM recorded)
                  FROM relaxed"
-        ))
-        .await
-        .map_err(failed)?;
-    inner
-        .client
-        .execute(&statement, &params)
+            ),
+            &params,
+        )
         .await
         .map(drop)
         .map_err(failed)
@@ -1249,23 +1264,18 @@ impl StateStore for Inner {
     async fn add_input_keys(&self, run: RunId, keys: &[(String, u64)]) -> Result<(), StateError> {
         let (names, lines): (Vec<&str>, Vec<i64>) =
             keys.iter().map(|(k, l)| (k.as_str(), *l as i64)).unzip();
-        let recorded = async {
-            let statement = self
-                .prepared(&format!(
-                    "WITH {RELAXED}
-                     INSERT INTO input_keys (run_id, key, line)
-                     SELECT $1, k, l FROM unnest($2::text[], $3::bigint[]) AS u (k, l), relaxed
-                     ON CONFLICT DO NOTHING"
-                ))
-                .await?;
-            self.client
-                .execute(&statement, &[&run.0, &names, &lines])
-                .await
-        };
-        recorded
-            .await
-            .map(drop)
-            .map_err(|e| backend(&self.store(), "cannot record the input's keys", &e))
+        self.execute_prepared(
+            &format!(
+                "WITH {RELAXED}
+                 INSERT INTO input_keys (run_id, key, line)
+                 SELECT $1, k, l FROM unnest($2::text[], $3::bigint[]) AS u (k, l), relaxed
+                 ON CONFLICT DO NOTHING"
+            ),
+            &[&run.0, &names, &lines],
+        )
+        .await
+        .map(drop)
+        .map_err(|e| backend(&self.store(), "cannot record the input's keys", &e))
     }
 
     async fn input_duplicates(&self, run: RunId) -> Result<Vec<(String, Vec<u64>)>, StateError> {
@@ -1362,20 +1372,15 @@ impl StateStore for Inner {
             }
             was
         };
-        let marked = async {
-            let statement = self
-                .prepared(
-                    "INSERT INTO users (scope_id, key, outcome, in_doubt, last_run)
-                     SELECT $1, key, 'sending', true, $3 FROM (SELECT DISTINCT unnest($2::text[])) AS k (key)
-                     ON CONFLICT (scope_id, key) DO UPDATE SET in_doubt = true,
-                        last_run = excluded.last_run",
-                )
-                .await?;
-            self.client
-                .execute(&statement, &[&scope.0, &keys, &run.0])
-                .await
-        };
-        marked.await.map_err(|e| {
+        self.execute_prepared(
+            "INSERT INTO users (scope_id, key, outcome, in_doubt, last_run)
+             SELECT $1, key, 'sending', true, $3 FROM (SELECT DISTINCT unnest($2::text[])) AS k (key)
+             ON CONFLICT (scope_id, key) DO UPDATE SET in_doubt = true,
+                last_run = excluded.last_run",
+            &[&scope.0, &keys, &run.0],
+        )
+        .await
+        .map_err(|e| {
             // What the users now are is not known here any more.
             self.forget_remembered();
             backend(&self.store(), "cannot mark a user in doubt", &e)
