@@ -10,6 +10,7 @@ use profile_core::{
     ApiClient, ApiRequest, BaseUrl, ClientConfig, ClientSettings, Error, HeaderValue, Page,
     paginate,
 };
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -198,7 +199,7 @@ impl LumAppsClient {
             .inner
             .core
             .execute(&request, |response, now| {
-                let body = read(&request, response, now)?;
+                let body: Value = read(&request, response, now)?;
                 match body.get("access_token").and_then(Value::as_str) {
                     Some(token) => Ok((
                         token.to_owned(),
@@ -229,7 +230,7 @@ impl LumAppsClient {
     /// Sends a request with the client's credentials (retrying as the policy says) and
     /// returns the JSON of its answer. With an application token, a 401 fetches a new
     /// token and sends the request once more.
-    async fn call(&self, request: ApiRequest) -> Result<Value, Error> {
+    async fn call<T: DeserializeOwned + Send>(&self, request: ApiRequest) -> Result<T, Error> {
         let request = match self.application_authorization(false).await? {
             Some(authorization) => request.header("authorization", authorization),
             None => request,
@@ -246,7 +247,7 @@ impl LumAppsClient {
         }
     }
 
-    async fn execute(&self, request: &ApiRequest) -> Result<Value, Error> {
+    async fn execute<T: DeserializeOwned + Send>(&self, request: &ApiRequest) -> Result<T, Error> {
         self.inner
             .core
             .execute(request, |response, now| read(request, response, now))
@@ -330,6 +331,19 @@ impl LumAppsClient {
             Value::Object(saved) => Ok(saved),
             _ => Ok(user.clone()),
         }
+    }
+
+    /// Saves like [`LumAppsClient::save_user`], without building the saved user from the
+    /// answer (only checked to be a whole JSON document): for a caller that has no use for
+    /// it.
+    pub(crate) async fn save_user_unread(
+        &self,
+        directory_id: &str,
+        user: &Map<String, Value>,
+    ) -> Result<(), Error> {
+        self.call::<serde::de::IgnoredAny>(self.inner.requests.save_user(directory_id, user)?)
+            .await
+            .map(drop)
     }
 
     /// The users of a directory as LumApps lists them by default (enabled, hidden ones

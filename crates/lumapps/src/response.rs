@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use profile_core::{ApiErrorKind, ApiRequest, ApiResponse, Error};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 const RATE_LIMIT: &[u8] = b"RATE_LIMIT_EXCEEDED";
@@ -15,15 +16,17 @@ fn rate_limited(response: &ApiResponse) -> bool {
             .any(|w| w == RATE_LIMIT)
 }
 
-/// The JSON body of a success, or the error LumApps answered with:
+/// The JSON body of a success as `T`, or the error LumApps answered with:
 /// `{"error": {"code", "errors": [{"domain", "message", "reason"}], "message"}}`. A 400 that
 /// says `RATE_LIMIT_EXCEEDED` is LumApps' rate limit (nothing was done; the retry loop
 /// waits and sends again), as is a 429.
-pub(crate) fn read(
+/// With `T` = [`IgnoredAny`](serde::de::IgnoredAny), the body is only checked to be one whole
+/// JSON document, for a call whose answer is not used.
+pub(crate) fn read<T: DeserializeOwned>(
     request: &ApiRequest,
     response: &ApiResponse,
     now: SystemTime,
-) -> Result<Value, Error> {
+) -> Result<T, Error> {
     if response.is_success() {
         return response.decode(request);
     }

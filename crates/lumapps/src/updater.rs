@@ -190,7 +190,9 @@ impl ProfileUpdater for LumAppsUpdater {
         }
         self.client
             .apply_fields(&self.directory, &mut current, &changes)?;
-        self.client.save_user(&self.directory.id, &current).await?;
+        self.client
+            .save_user_unread(&self.directory.id, &current)
+            .await?;
         Ok(Applied::new(before, pending, true))
     }
 }
