@@ -1266,18 +1266,22 @@ fn finish(args: &SyncArgs, with_state: bool, report: &NightReport) -> Result<(),
     for line in summary_lines(&report.summary, report.requests, with_state, args.dry_run) {
         crate::note!("{line}");
     }
-    let mut document = serde_json::to_value(report).unwrap_or_default();
-    document["state"] = json!(args.state.as_ref().map(|p| p.display().to_string()));
+    // The JSON document of the report, built only when it is printed or written.
+    let document = || {
+        let mut document = serde_json::to_value(report).unwrap_or_default();
+        document["state"] = json!(args.state.as_ref().map(|p| p.display().to_string()));
+        document
+    };
     if args.output == SyncOutput::Json {
         say!(
             "{}",
-            serde_json::to_string_pretty(&document).unwrap_or_default()
+            serde_json::to_string_pretty(&document()).unwrap_or_default()
         );
     }
     if let Some(path) = &args.report {
         write_private(
             path,
-            &serde_json::to_vec_pretty(&document).unwrap_or_default(),
+            &serde_json::to_vec_pretty(&document()).unwrap_or_default(),
         )
         .map_err(|e| CliError::Failed(format!("cannot write report {}: {e}", path.display())))?;
     }
