@@ -62,6 +62,10 @@ mod tests {
     use serde_json::json;
 
     fn read_answer(response: ApiResponse) -> Result<Value, Error> {
+        read_answer_as(response)
+    }
+
+    fn read_answer_as<T: DeserializeOwned>(response: ApiResponse) -> Result<T, Error> {
         let base = profile_core::BaseUrl::parse("https://sites.lumapps.com").unwrap();
         let request = ApiRequest::new(
             "lumapps",
@@ -84,7 +88,18 @@ mod tests {
                 "{body:?}: {error}"
             );
             assert!(error.may_have_applied(), "{body:?}: {error}");
+            // An answer that is not used is checked all the same.
+            let unread =
+                read_answer_as::<serde::de::IgnoredAny>(ApiResponse::new(200, body)).unwrap_err();
+            assert_eq!(
+                matches!(unread, Error::CutShort { .. }),
+                cut_short,
+                "{body:?}: {unread}"
+            );
         }
+        assert!(
+            read_answer_as::<serde::de::IgnoredAny>(ApiResponse::new(200, r#"{"id":"1"}"#)).is_ok()
+        );
         let refused = json!({"error": {"code": 404, "message": "USER_NOT_FOUND", "errors": [{"reason": "notFound"}]}});
         let error = read_answer(ApiResponse::json(404, &refused)).unwrap_err();
         assert_eq!(error.status(), Some(404));
