@@ -352,7 +352,7 @@ impl LumAppsClient {
         &self,
         directory_id: &str,
     ) -> impl Stream<Item = Result<Map<String, Value>, Error>> + Send + 'static {
-        self.list_users_shown(directory_id, None)
+        self.list_users_shown(directory_id, None, None)
     }
 
     /// Every user of a directory, whatever their status and hidden or not: the enabled
@@ -363,9 +363,30 @@ impl LumAppsClient {
         &self,
         directory_id: &str,
     ) -> impl Stream<Item = Result<Map<String, Value>, Error>> + Send + 'static {
+        self.list_all_users_selected(directory_id, None)
+    }
+
+    /// [`list_all_users`](Self::list_all_users), each user cut down to the parts `fields`
+    /// selects: a partial response (the `fields` parameter of LumApps' API, in Google's
+    /// syntax, such as `email,uid,customProfile,apiProfile/organizations/title`). The
+    /// pages' own `more` and `cursor` are kept whatever the selector.
+    pub fn list_all_users_partial(
+        &self,
+        directory_id: &str,
+        fields: &str,
+    ) -> impl Stream<Item = Result<Map<String, Value>, Error>> + Send + 'static {
+        let selector: Arc<str> = format!("more,cursor,items({fields})").into();
+        self.list_all_users_selected(directory_id, Some(selector))
+    }
+
+    fn list_all_users_selected(
+        &self,
+        directory_id: &str,
+        selector: Option<Arc<str>>,
+    ) -> impl Stream<Item = Result<Map<String, Value>, Error>> + Send + 'static {
         futures_util::stream::select(
-            self.list_users_shown(directory_id, Some(UserStatus::Enabled)),
-            self.list_users_shown(directory_id, Some(UserStatus::Disabled)),
+            self.list_users_shown(directory_id, Some(UserStatus::Enabled), selector.clone()),
+            self.list_users_shown(directory_id, Some(UserStatus::Disabled), selector),
         )
     }
 
@@ -373,10 +394,12 @@ impl LumAppsClient {
         &self,
         directory_id: &str,
         status: Option<UserStatus>,
+        selector: Option<Arc<str>>,
     ) -> impl Stream<Item = Result<Map<String, Value>, Error>> + Send + 'static {
         let (client, directory_id) = (self.clone(), directory_id.to_owned());
         paginate("lumapps", "list_users", move |cursor: Option<String>| {
-            let (client, directory_id) = (client.clone(), directory_id.clone());
+            let (client, directory_id, selector) =
+                (client.clone(), directory_id.clone(), selector.clone());
             async move {
                 let (cursor, size) = (cursor.as_deref(), client.inner.page_size);
                 let requests = &client.inner.requests;
@@ -385,6 +408,10 @@ impl LumAppsClient {
                     Some(status) => {
                         requests.list_users_of_status(&directory_id, cursor, size, status)?
                     }
+                };
+                let request = match selector {
+                    Some(selector) => request.query("fields", selector.to_string()),
+                    None => request,
                 };
                 let body = client.call(request).await?;
                 Ok(users_page(body))

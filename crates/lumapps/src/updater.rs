@@ -130,15 +130,24 @@ impl ProfileUpdater for LumAppsUpdater {
         Ok(FieldCheck::new(unknown, known))
     }
 
-    /// `user/directory/list` of everyone: enabled and disabled, hidden included.
+    /// `user/directory/list` of everyone: enabled and disabled, hidden included; each user
+    /// cut down to what is compared (see [`LumAppsUpdater::listing_selector`]).
     async fn read_all(
         &self,
         key: &KeyKind,
         fields: &[FieldPath],
         each: &mut (dyn FnMut(String, Profile) + Send),
     ) -> Result<bool, Error> {
-        let _ = fields;
-        let users = self.client.list_all_users(&self.directory.id);
+        let users = match self.listing_selector(fields) {
+            Some(selector) => self
+                .client
+                .list_all_users_partial(&self.directory.id, &selector)
+                .left_stream(),
+            None => self
+                .client
+                .list_all_users(&self.directory.id)
+                .right_stream(),
+        };
         futures_util::pin_mut!(users);
         while let Some(user) = users.next().await {
             let user = user?;
@@ -198,6 +207,45 @@ impl ProfileUpdater for LumAppsUpdater {
 }
 
 impl LumAppsUpdater {
+    /// The partial response a listing asks for when only `fields` are compared: the user's
+    /// address and ids, and where each field's value lives (its bound `apiProfile` path, or
+    /// `customProfile`). A user directory's users carry much more (names, pictures, the
+    /// identity provider's whole profile), none of which a sync reads. `None` (the whole
+    /// users) when a field is not one of the template's or its path cannot be selected.
+    fn listing_selector(&self, fields: &[FieldPath]) -> Option<String> {
+        let mut parts = vec!["email".to_owned(), "uid".to_owned(), "id".to_owned()];
+        for path in fields {
+            let [name] = path.segments() else {
+                return None;
+            };
+            let field = self
+                .directory
+                .schema
+                .fields()
+                .iter()
+                .find(|f| f.uuid == *name || f.title(&self.lang) == Some(name.as_str()))?;
+            let part = match &field.bound_path {
+                Some(bound) => {
+                    let selectable = bound.split('/').all(|segment| {
+                        !segment.is_empty()
+                            && segment
+                                .bytes()
+                                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+                    });
+                    if !selectable {
+                        return None;
+                    }
+                    format!("apiProfile/{bound}")
+                }
+                None => "customProfile".to_owned(),
+            };
+            if !parts.contains(&part) {
+                parts.push(part);
+            }
+        }
+        Some(parts.join(","))
+    }
+
     fn changes(&self, patch: &ProfilePatch) -> Result<Vec<(FieldRef, Value)>, Error> {
         let mut changes = Vec::with_capacity(patch.changes().len());
         for change in patch.changes() {
@@ -211,5 +259,64 @@ impl LumAppsUpdater {
             changes.push((self.field_ref(name), value));
         }
         Ok(changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use profile_core::BaseUrl;
+
+    fn updater() -> LumAppsUpdater {
+        let directory = DirectoryModule::from_content(&json!({
+            "id": "6486401110769664",
+            "type": "user_directory",
+            "template": {"components": [
+                {"uuid": "be3363f3-4df8-4a93-b27c-9c8c69258801", "title": {"en": "Title"},
+                 "type": "inputText",
+                 "properties": {"isBound": true, "boundMap": {"text": "organizations/title"}}},
+                {"uuid": "b72127e4-867a-4aba-a843-70c11dc599ef", "title": {"en": "Phone Number"},
+                 "type": "inputText", "properties": {}},
+                {"uuid": "0c2f7a52-0000-4000-8000-000000000001", "title": {"en": "Desk"},
+                 "type": "inputText",
+                 "properties": {"isBound": true, "boundMap": {"text": "locations/desk code"}}},
+            ]},
+        }))
+        .unwrap();
+        let client = LumAppsClient::builder(
+            BaseUrl::parse("https://go-cell-001.api.lumapps.com").unwrap(),
+            crate::LumAppsAuth::token("t"),
+        )
+        .build()
+        .unwrap();
+        LumAppsUpdater::new(client, directory, "en")
+    }
+
+    fn paths(names: &[&str]) -> Vec<FieldPath> {
+        names.iter().map(|n| FieldPath::parse(n).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_listing_selects_the_ids_and_where_each_compared_field_lives() {
+        let updater = updater();
+        assert_eq!(
+            updater
+                .listing_selector(&paths(&["Title", "Phone Number"]))
+                .as_deref(),
+            Some("email,uid,id,apiProfile/organizations/title,customProfile")
+        );
+        // By uuid too; a path named twice is asked once.
+        assert_eq!(
+            updater
+                .listing_selector(&paths(&[
+                    "b72127e4-867a-4aba-a843-70c11dc599ef",
+                    "Phone Number"
+                ]))
+                .as_deref(),
+            Some("email,uid,id,customProfile")
+        );
+        // Whole users when a field is not the template's, or its path cannot be selected.
+        assert_eq!(updater.listing_selector(&paths(&["Shoe size"])), None);
+        assert_eq!(updater.listing_selector(&paths(&["Desk"])), None);
     }
 }

@@ -4,7 +4,9 @@
 //! Routes: `POST /_ah/api/lumsites/v1/content/list`, `GET …/content/get`,
 //! `GET …/user/directory/get`, `POST …/user/directory/save`, `POST …/user/directory/list`,
 //! and `POST /v2/organizations/{customer_id}/application-token`. Lists page with
-//! `{"items", "more", "cursor"}`, the cursor going back in the body.
+//! `{"items", "more", "cursor"}`, the cursor going back in the body. `user/directory/get` and
+//! `user/directory/list` honour the `fields` query parameter (a partial response, see
+//! `partial`).
 //!
 //! Started with no options it holds the documentation's instance (6288388086038528), customer
 //! (4664706704080896), the user directory module 6486401110769664 with its two fields
@@ -18,6 +20,7 @@
 //! `customProfile.{uuid}`; every other property is kept as sent.
 
 mod directory;
+mod partial;
 
 use std::collections::HashMap;
 use std::io;
@@ -499,8 +502,31 @@ async fn directory_get(
             ));
         }
     };
-    user.map(|user| ok(Value::Object(user)))
+    let selection = selection(&query)?;
+    user.map(|user| ok(partial(selection.as_ref(), Value::Object(user))))
         .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "notFound", "USER_NOT_FOUND"))
+}
+
+/// The partial response asked for with `fields`, if any: a selector that does not parse
+/// is refused, as Google's API front end does.
+fn selection(query: &HashMap<String, String>) -> Result<Option<partial::Selection>, Refusal> {
+    match query.get("fields") {
+        None => Ok(None),
+        Some(text) => partial::Selection::parse(text).map(Some).ok_or_else(|| {
+            refuse(
+                StatusCode::BAD_REQUEST,
+                "invalidParameter",
+                "Invalid field selection",
+            )
+        }),
+    }
+}
+
+fn partial(selection: Option<&partial::Selection>, body: Value) -> Value {
+    match selection {
+        Some(selection) => selection.apply(body),
+        None => body,
+    }
 }
 
 /// Moves the values of bound fields from `customProfile.{uuid}` to their `apiProfile` path.
@@ -587,8 +613,10 @@ async fn directory_save(
 
 async fn directory_list(
     State(state): State<Arc<LumAppsState>>,
+    Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Response, Refusal> {
+    let selection = selection(&query)?;
     let body = body_object(&body)?;
     known_directory(&state, body.get("contentId").and_then(Value::as_str))?;
     let (start, count) = (position(body.get("cursor"))?, max_results(&body)?);
@@ -609,10 +637,10 @@ async fn directory_list(
         state
             .users()
             .page_shown(start, count, directory::Shown { disabled, hidden });
-    Ok(ok(page_body(
-        users.into_iter().map(Value::Object).collect(),
-        more,
-        next,
+    let items = users.into_iter().map(Value::Object).collect();
+    Ok(ok(partial(
+        selection.as_ref(),
+        page_body(items, more, next),
     )))
 }
 

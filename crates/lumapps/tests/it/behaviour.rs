@@ -241,6 +241,66 @@ async fn a_saved_synthetic_user_is_listed_once_with_its_changes() {
 }
 
 #[tokio::test]
+async fn a_partial_listing_carries_only_what_was_selected_page_for_page() {
+    let emulator = LumAppsEmulator::start_with(
+        LumAppsConfig::default().synthetic_users(250),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let client = builder(&emulator, LumAppsAuth::token(DEMO_TOKEN))
+        .page_size(100)
+        .build()
+        .unwrap();
+    let directory = seed_directory(&client).await;
+    client
+        .update_fields(
+            &directory,
+            &UserLocator::Email("user0000042@customer.com".into()),
+            &[(FieldRef::title("Title", "en"), json!("Engineer"))],
+        )
+        .await
+        .unwrap();
+    let before = emulator.faults().requests_seen();
+    let users: Vec<serde_json::Map<String, Value>> = client
+        .list_all_users_partial(SEED_DIRECTORY, "email,uid,apiProfile/organizations/title")
+        .try_collect()
+        .await
+        .unwrap();
+    // Everyone, in as many pages as a whole listing: 227 enabled users in 3 pages, the 25
+    // disabled in 1.
+    assert_eq!(users.len(), 251);
+    assert_eq!(emulator.faults().requests_seen() - before, 4);
+    for user in &users {
+        assert!(
+            user.keys()
+                .all(|k| ["email", "uid", "apiProfile"].contains(&k.as_str())),
+            "{user:?}"
+        );
+        assert!(
+            user["uid"].is_string() && user["email"].is_string(),
+            "{user:?}"
+        );
+    }
+    let saved = users
+        .iter()
+        .find(|u| u["email"] == "user0000042@customer.com")
+        .unwrap();
+    assert_eq!(
+        Value::Object(saved.clone()),
+        json!({"email": "user0000042@customer.com", "uid": saved["uid"],
+               "apiProfile": {"organizations": {"title": "Engineer"}}})
+    );
+    // A selector LumApps cannot read is refused, not ignored.
+    let refused = client
+        .list_all_users_partial(SEED_DIRECTORY, "email,(uid")
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(400), "{refused}");
+}
+
+#[tokio::test]
 async fn a_listing_shows_enabled_visible_users_by_default_and_everyone_when_asked() {
     let emulator = LumAppsEmulator::start_with(
         LumAppsConfig::default().synthetic_users(100),
