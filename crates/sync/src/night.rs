@@ -420,14 +420,6 @@ impl Night {
         if let Some(earlier) = continues {
             on_event(NightEvent::Continues { earlier, run });
         }
-        // The keys first: a key on two lines is synced once, from its last line.
-        let (total, malformed_keys) = self.load_keys(source, run).await?;
-        let _ = malformed_keys;
-        on_event(NightEvent::Total(total));
-        let duplicates = store.input_duplicates(run).await?;
-        for (key, lines) in &duplicates {
-            on_event(NightEvent::Duplicate { key, lines });
-        }
         let mut ctx = RowContext {
             updater: updater.clone(),
             store: store.clone(),
@@ -437,7 +429,7 @@ impl Night {
             key_kind: self.mapping.key_kind.clone(),
             anchored: self.mapping.anchor.is_some(),
             options: self.options.clone(),
-            bulk: None,
+            bulk: std::sync::OnceLock::new(),
             listing: None,
             // Joiners are put aside and created in batches where the vendor can, in the
             // modes that create, outside a dry run.
@@ -462,7 +454,49 @@ impl Night {
             let (sender, receiver) = tokio::sync::watch::channel(Listing::default());
             ctx.listing = Some(receiver);
             progress = Some(sender);
-        } else if listing {
+        }
+        // A first night's listing starts at once, beside the keys pass (which it does not
+        // need) and then beside the rows.
+        let listed = progress.as_ref().map(|progress| {
+            let (ctx, fields) = (&ctx, &fields);
+            let listing = async move {
+                let began = Instant::now();
+                let read = read_everyone(ctx, fields, false, Some(progress)).await;
+                let complete = matches!(&read, Ok(read) if read.listed);
+                progress.send_modify(|listing| {
+                    listing.over = true;
+                    listing.complete = complete;
+                });
+                (read, began.elapsed())
+            };
+            futures_util::FutureExt::fuse(listing)
+        });
+        futures_util::pin_mut!(listed);
+        let mut listed_early = None;
+        // The keys first: a key on two lines is synced once, from its last line.
+        let keys = async {
+            let (total, _malformed) = self.load_keys(source, run).await?;
+            let duplicates = store.input_duplicates(run).await?;
+            Ok::<_, NightError>((total, duplicates))
+        };
+        let (total, duplicates) = match listed.as_mut().as_pin_mut() {
+            None => keys.await?,
+            Some(listing) => {
+                futures_util::pin_mut!(keys);
+                match futures_util::future::select(keys, listing).await {
+                    Either::Left((keys, _)) => keys?,
+                    Either::Right((read, keys)) => {
+                        listed_early = Some(read);
+                        keys.await?
+                    }
+                }
+            }
+        };
+        on_event(NightEvent::Total(total));
+        for (key, lines) in &duplicates {
+            on_event(NightEvent::Duplicate { key, lines });
+        }
+        if listing && !alongside {
             let began = Instant::now();
             match read_everyone(&ctx, &fields, self.options.verify, None).await {
                 Ok(read) => {
@@ -470,7 +504,7 @@ impl Night {
                         read: &read,
                         took: began.elapsed(),
                     });
-                    ctx.bulk = Some(read);
+                    let _ = ctx.bulk.set(read);
                 }
                 // A listing that failed for another reason than the credentials is not
                 // the night's end: each row is read on its own instead.
@@ -480,7 +514,6 @@ impl Night {
                 Err(cause) => stop = Some(cause),
             }
         }
-        let ctx = ctx;
         let mut summary = SyncSummary::default();
         let mut refused_unchanged: Vec<FailedRow> = Vec::new();
         let mut malformed: Vec<FailedRow> = Vec::new();
@@ -492,16 +525,6 @@ impl Night {
                 .iter()
                 .filter_map(|(key, lines)| Some((key.clone(), *lines.last()?)))
                 .collect();
-            let listed = progress.as_ref().map(|progress| async {
-                let began = Instant::now();
-                let read = read_everyone(&ctx, &fields, false, Some(progress)).await;
-                let complete = matches!(&read, Ok(read) if read.listed);
-                progress.send_modify(|listing| {
-                    listing.over = true;
-                    listing.complete = complete;
-                });
-                (read, began.elapsed())
-            });
             let mut on_row = |report: &RowReport| {
                 match &report.outcome {
                     RowOutcome::Malformed { reason } => {
@@ -524,13 +547,19 @@ impl Night {
             let rows = self.rows(&ctx, rows, &last_lines, lost, &mut on_row);
             // The rows and the listing beside them: a listing still under way when the
             // rows stopped is left there (nothing waits for it).
-            let (rows_summary, rows_stop, read) = match listed {
-                None => {
+            let (rows_summary, rows_stop, read) = match (listed.as_mut().as_pin_mut(), listed_early)
+            {
+                (None, _) => {
                     let (summary, stop) = rows.await;
                     (summary, stop, None)
                 }
-                Some(listed) => {
-                    futures_util::pin_mut!(rows, listed);
+                // Over during the keys pass.
+                (Some(_), Some(read)) => {
+                    let (summary, stop) = rows.await;
+                    (summary, stop, Some(read))
+                }
+                (Some(listed), None) => {
+                    futures_util::pin_mut!(rows);
                     match futures_util::future::select(rows, listed).await {
                         Either::Left(((summary, stop), listed)) => {
                             let read = match stop {

@@ -76,7 +76,8 @@ pub(crate) struct RowContext {
     /// People are followed by an anchor: the state's keys are the source's ids.
     pub(crate) anchored: bool,
     pub(crate) options: SyncOptions,
-    pub(crate) bulk: Option<BulkRead>,
+    /// With `verify`, what the listing before the rows found (set once, before the rows).
+    pub(crate) bulk: std::sync::OnceLock<BulkRead>,
     /// On a first night, the listing under way beside the rows: a row whose user it has
     /// not stored yet waits for it (see `night::look_up`).
     pub(crate) listing: Option<tokio::sync::watch::Receiver<Listing>>,
@@ -315,7 +316,7 @@ pub(crate) async fn process(
         known: known.user,
         drift: ctx
             .bulk
-            .as_ref()
+            .get()
             .and_then(|bulk| bulk.drift.get(&row.key))
             .cloned()
             .unwrap_or_default(),
@@ -485,7 +486,7 @@ async fn addressed(ctx: &RowContext, row: &SyncRow, facts: Facts) -> Result<Done
             Confirmation::Updated,
         ));
     }
-    let listed = ctx.bulk.as_ref().is_some_and(|bulk| bulk.listed)
+    let listed = ctx.bulk.get().is_some_and(|bulk| bulk.listed)
         || ctx
             .listing
             .as_ref()

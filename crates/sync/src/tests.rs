@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::input::{Format, InputOptions};
 use crate::mapping::Mapping;
-use crate::source::FileSource;
+use crate::source::{FileSource, RowSource, RowStream};
 use crate::store::{MemoryState, ScopeKey, SqliteState, StateStore};
 use crate::{
     LeaverAction, LeaverLimit, Night, NightEvent, NightReport, RowOutcome, SyncMode, SyncOptions,
@@ -32,6 +32,9 @@ struct Vendor {
     missed: AtomicBool,
     /// Whether it lists its users (in key order) for a first night.
     lists: AtomicBool,
+    /// Set, and told, once a listing has named everyone.
+    listed: AtomicBool,
+    on_listed: tokio::sync::Notify,
     /// A key whose write the listing waits for before it names its last user.
     hold_listing: Mutex<Option<String>>,
     written: Mutex<HashSet<String>>,
@@ -121,6 +124,8 @@ impl ProfileUpdater for Vendor {
             }
             each(key.clone(), Profile::new(Some(key), fields));
         }
+        self.listed.store(true, Ordering::SeqCst);
+        self.on_listed.notify_waiters();
         Ok(true)
     }
 
@@ -226,13 +231,28 @@ impl Test {
         options: SyncOptions,
         night: impl FnOnce(Night) -> Night,
     ) -> (NightReport, Vec<(u64, RowOutcome)>) {
+        let mut source = self.source(rows);
+        self.night_of(&mut source, options, night).await
+    }
+
+    /// `rows` (e-mail, name) as a CSV file.
+    fn source(&self, rows: &[(&str, &str)]) -> FileSource {
         let path = self.dir.join("in.csv");
         let mut csv = String::from("email,name\n");
         for (key, name) in rows {
             csv.push_str(&format!("{key},{name}\n"));
         }
         std::fs::write(&path, csv).unwrap();
-        let mut source = FileSource::open(&path, InputOptions::new(Format::Csv)).unwrap();
+        FileSource::open(&path, InputOptions::new(Format::Csv)).unwrap()
+    }
+
+    /// A night of the rows of `source`.
+    async fn night_of(
+        &self,
+        source: &mut dyn RowSource,
+        options: SyncOptions,
+        night: impl FnOnce(Night) -> Night,
+    ) -> (NightReport, Vec<(u64, RowOutcome)>) {
         let mapping =
             Mapping::from_flags("email", KeyKind::Email, &[("name".into(), "name".into())])
                 .unwrap();
@@ -245,7 +265,7 @@ impl Test {
             mapping,
         ))
         .options(options)
-        .run(&mut source, |event| match event {
+        .run(source, |event| match event {
             NightEvent::Row(row) | NightEvent::Leaver(row) => {
                 seen.push((row.line, row.outcome.clone()))
             }
@@ -526,4 +546,65 @@ async fn a_first_night_goes_on_with_the_rows_whose_users_the_listing_has_named()
         "{:?}",
         seen[2]
     );
+}
+
+/// A source whose first reading (the keys pass) gives no row before the vendor's listing
+/// is over.
+struct AfterTheListing {
+    file: FileSource,
+    vendor: Arc<Vendor>,
+    read: bool,
+}
+
+impl RowSource for AfterTheListing {
+    fn name(&self) -> String {
+        self.file.name()
+    }
+
+    fn columns(&self) -> &[String] {
+        self.file.columns()
+    }
+
+    fn rows(&mut self) -> Result<RowStream, crate::input::InputError> {
+        use futures_util::StreamExt;
+        let rows = self.file.rows()?;
+        if std::mem::replace(&mut self.read, true) {
+            return Ok(rows);
+        }
+        let vendor = self.vendor.clone();
+        let listed = async move {
+            loop {
+                let told = vendor.on_listed.notified();
+                if vendor.listed.load(Ordering::SeqCst) {
+                    return rows;
+                }
+                told.await;
+            }
+        };
+        Ok(futures_util::stream::once(listed).flatten().boxed())
+    }
+}
+
+#[tokio::test]
+async fn a_first_nights_listing_goes_on_beside_the_keys_pass() {
+    // The keys pass waits for the listing to be over: a night that listed only after it
+    // would never end. The listing over first, the rows still know what it found.
+    let vendor = Vendor::with(&[("a@x", "A"), ("b@x", "B")]);
+    vendor.lists.store(true, Ordering::SeqCst);
+    let test = Test::new("beside-keys", vendor.clone(), true);
+    let mut source = AfterTheListing {
+        file: test.source(&[("a@x", "A2"), ("b@x", "B")]),
+        vendor,
+        read: false,
+    };
+    let (report, seen) = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        test.night_of(&mut source, SyncOptions::default(), |n| n),
+    )
+    .await
+    .expect("the listing went on beside the keys pass");
+    assert_eq!(seen[0].1, updated());
+    assert_eq!(seen[1].1, RowOutcome::Unchanged);
+    assert_eq!(report.summary.from_state, 1);
+    assert_eq!(test.vendor.requests(), 1, "one write, no read");
 }
