@@ -399,7 +399,12 @@ impl Inner {
     async fn analyze(&self) {
         self.analyze_owed
             .store(false, std::sync::atomic::Ordering::Relaxed);
-        let _ = self.client.batch_execute("ANALYZE users").await;
+        // Only the columns that steer the plans of the store's reads (by key, by vendor
+        // id, by scope): half the time of the whole table's.
+        let _ = self
+            .client
+            .batch_execute("ANALYZE users (scope_id, key, vendor_id)")
+            .await;
     }
 
     fn store(&self) -> String {
@@ -1282,8 +1287,13 @@ impl StateStore for Inner {
         let client = &self.client;
         let rows = client
             .query(
-                "SELECT key, array_agg(line ORDER BY line) FROM input_keys WHERE run_id = $1
-                 GROUP BY key HAVING count(*) > 1 ORDER BY min(line)",
+                // The keys given twice first (hashed, not sorted: they are few), then their
+                // lines: an ordered aggregate over every key costs a sort per key.
+                "WITH twice AS (
+                    SELECT key FROM input_keys WHERE run_id = $1
+                    GROUP BY key HAVING count(*) > 1)
+                 SELECT key, array_agg(line ORDER BY line) FROM input_keys JOIN twice USING (key)
+                 WHERE run_id = $1 GROUP BY key ORDER BY min(line)",
                 &[&run.0],
             )
             .await
