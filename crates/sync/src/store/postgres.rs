@@ -11,7 +11,7 @@
 //! | `runs` | run: start, end, status, options and summary (`jsonb`), the run it continues |
 //! | `run_rows` | row of a run that did something or failed |
 //! | `leases` | scope being synced now: which process on which host holds it, since when |
-//! | `input_keys` | key of a running run's input, with its line (emptied when the run ends) |
+//! | `input_key_groups` | group of keys of a running run's input, with their lines (emptied when the run ends) |
 //! | `leaver_holds` | leavers the mass-leaver guard holds |
 //!
 //! No credential is written to any table. A lost connection fails every call after it
@@ -109,6 +109,17 @@ const MIGRATIONS: &[&str] = &[
         approved BOOLEAN NOT NULL,
         held_at TEXT NOT NULL
     );",
+    // 2: the input's keys a group to a row (the keys pass of a night of 20,000 rows wrote
+    // 20,000 index entries before any row could go), with the same meaning: a key given
+    // twice with the same line is given once. The keys of running runs only: a run that
+    // goes on from an earlier one reads its own input again.
+    "CREATE TABLE input_key_groups (
+        run_id BIGINT NOT NULL,
+        keys TEXT[] NOT NULL,
+        lines BIGINT[] NOT NULL
+    );
+    CREATE INDEX input_key_groups_by_run ON input_key_groups (run_id);
+    DROP TABLE input_keys;",
 ];
 
 const USER_COLUMNS: &str = "vendor_id, fields, row_hash, outcome, code, reason, retryable, \
@@ -1251,7 +1262,7 @@ impl StateStore for Inner {
                     WHERE scope_id = $1 AND outcome = 'listed' AND NOT in_doubt
                     AND EXISTS (SELECT 1 FROM unfinished) RETURNING 1),
                  cleared AS (
-                    DELETE FROM input_keys
+                    DELETE FROM input_key_groups
                     WHERE run_id IN (SELECT id FROM runs WHERE scope_id = $1) RETURNING 1),
                  added AS (
                     INSERT INTO runs (scope_id, continues, started_at, status, input, options)
@@ -1272,9 +1283,8 @@ impl StateStore for Inner {
         self.execute_prepared(
             &format!(
                 "WITH {RELAXED}
-                 INSERT INTO input_keys (run_id, key, line)
-                 SELECT $1, k, l FROM unnest($2::text[], $3::bigint[]) AS u (k, l), relaxed
-                 ON CONFLICT DO NOTHING"
+                 INSERT INTO input_key_groups (run_id, keys, lines)
+                 SELECT $1, $2::text[], $3::bigint[] FROM relaxed"
             ),
             &[&run.0, &names, &lines],
         )
@@ -1289,11 +1299,13 @@ impl StateStore for Inner {
             .query(
                 // The keys given twice first (hashed, not sorted: they are few), then their
                 // lines: an ordered aggregate over every key costs a sort per key.
-                "WITH twice AS (
-                    SELECT key FROM input_keys WHERE run_id = $1
-                    GROUP BY key HAVING count(*) > 1)
-                 SELECT key, array_agg(line ORDER BY line) FROM input_keys JOIN twice USING (key)
-                 WHERE run_id = $1 GROUP BY key ORDER BY min(line)",
+                "WITH given AS (
+                    SELECT DISTINCT k.key, k.line
+                    FROM input_key_groups g, unnest(g.keys, g.lines) AS k (key, line)
+                    WHERE g.run_id = $1),
+                 twice AS (SELECT key FROM given GROUP BY key HAVING count(*) > 1)
+                 SELECT key, array_agg(line ORDER BY line) FROM given JOIN twice USING (key)
+                 GROUP BY key ORDER BY min(line)",
                 &[&run.0],
             )
             .await
@@ -1454,12 +1466,14 @@ impl StateStore for Inner {
             .get(0);
         let rows = client
             .query(
-                "SELECT key, vendor_id FROM users u WHERE scope_id = $1 AND managed
+                "WITH given AS (
+                    SELECT DISTINCT k.key FROM input_key_groups g, unnest(g.keys) AS k (key)
+                    WHERE g.run_id = $2)
+                 SELECT key, vendor_id FROM users u WHERE scope_id = $1 AND managed
                  AND outcome NOT IN ('deleted', 'retired')
-                 AND NOT EXISTS (SELECT 1 FROM input_keys i WHERE i.run_id = $2 AND i.key = u.key)
+                 AND NOT EXISTS (SELECT 1 FROM given i WHERE i.key = u.key)
                  AND (vendor_id IS NULL OR vendor_id NOT IN (
-                    SELECT p.vendor_id FROM users p JOIN input_keys i
-                        ON i.run_id = $2 AND i.key = p.key
+                    SELECT p.vendor_id FROM users p JOIN given i ON i.key = p.key
                     WHERE p.scope_id = $1 AND p.vendor_id IS NOT NULL))
                  ORDER BY key COLLATE \"C\"",
                 &[&scope.0, &run.0],
@@ -1637,7 +1651,7 @@ impl StateStore for Inner {
                     UPDATE runs SET ended_at = $2, status = $3, summary = $4::text::jsonb,
                         stop_reason = $5
                     WHERE id = $1 RETURNING 1),
-                 cleared AS (DELETE FROM input_keys WHERE run_id = $1 RETURNING 1)
+                 cleared AS (DELETE FROM input_key_groups WHERE run_id = $1 RETURNING 1)
                  SELECT (SELECT count(*) FROM ended) + (SELECT count(*) FROM cleared)",
                 &[&run.0, &now(), &status, &summary, &reason],
             )
@@ -1882,7 +1896,7 @@ mod tests {
             .map(|row| row.get(0))
             .collect();
         for table in [
-            "INSERT INTO input_keys",
+            "INSERT INTO input_key_groups",
             "INSERT INTO run_rows",
             "'sending', true",
         ] {
@@ -2018,6 +2032,53 @@ mod tests {
             PostgresState::connect(&url).await,
             Err(StateError::NewerSchema { found: 99, .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_schema_of_version_1_is_brought_up_to_date_and_its_run_goes_on() {
+        let url = test_url("v1");
+        let store = PostgresState::connect(&url).await.unwrap();
+        let scope = store.scope(&crate::store::test_scope()).await.unwrap();
+        let (killed, _) = store.begin_run(scope, "x", &Value::Null).await.unwrap();
+        // The schema as version 1 left it, with the keys of a run killed before its end.
+        store
+            .inner
+            .client
+            .batch_execute(&format!(
+                "DROP TABLE input_key_groups;
+                 DELETE FROM schema_migrations WHERE version > 1;
+                 CREATE TABLE input_keys (run_id BIGINT NOT NULL, key TEXT NOT NULL,
+                    line BIGINT NOT NULL, PRIMARY KEY (run_id, key, line));
+                 INSERT INTO input_keys VALUES ({}, 'a@x', 2), ({}, 'a@x', 3);",
+                killed.0, killed.0
+            ))
+            .await
+            .unwrap();
+        drop(store);
+        let store = PostgresState::connect(&url).await.unwrap();
+        let version: i64 = store
+            .inner
+            .client
+            .query_one("SELECT max(version)::bigint FROM schema_migrations", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(version, PostgresState::schema_version());
+        // The run that goes on reads its input again: its own keys, the same way.
+        let (run, continues) = store.begin_run(scope, "x", &Value::Null).await.unwrap();
+        assert_eq!(continues, Some(killed));
+        assert!(store.input_duplicates(run).await.unwrap().is_empty());
+        let keys = [
+            ("a@x".to_owned(), 2),
+            ("b@x".to_owned(), 4),
+            ("a@x".to_owned(), 5),
+        ];
+        store.add_input_keys(run, &keys[..2]).await.unwrap();
+        store.add_input_keys(run, &keys[1..]).await.unwrap();
+        assert_eq!(
+            store.input_duplicates(run).await.unwrap(),
+            vec![("a@x".to_owned(), vec![2, 5])]
+        );
     }
 
     #[tokio::test]
