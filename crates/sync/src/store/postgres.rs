@@ -1297,15 +1297,16 @@ impl StateStore for Inner {
         let client = &self.client;
         let rows = client
             .query(
-                // The keys given twice first (hashed, not sorted: they are few), then their
-                // lines: an ordered aggregate over every key costs a sort per key.
+                // The keys on two lines or more first (hashed, not sorted: they are few),
+                // then their lines: an ordered aggregate over every key costs a sort per key.
+                // A key and line given twice count once.
                 "WITH given AS (
-                    SELECT DISTINCT k.key, k.line
+                    SELECT k.key, k.line
                     FROM input_key_groups g, unnest(g.keys, g.lines) AS k (key, line)
                     WHERE g.run_id = $1),
-                 twice AS (SELECT key FROM given GROUP BY key HAVING count(*) > 1)
-                 SELECT key, array_agg(line ORDER BY line) FROM given JOIN twice USING (key)
-                 GROUP BY key ORDER BY min(line)",
+                 twice AS (SELECT key FROM given GROUP BY key HAVING min(line) <> max(line))
+                 SELECT key, array_agg(DISTINCT line ORDER BY line) FROM given
+                 JOIN twice USING (key) GROUP BY key ORDER BY min(line)",
                 &[&run.0],
             )
             .await
