@@ -131,7 +131,8 @@ impl ProfileUpdater for LumAppsUpdater {
     }
 
     /// `user/directory/list` of everyone: enabled and disabled, hidden included; each user
-    /// cut down to what is compared (see [`LumAppsUpdater::listing_selector`]).
+    /// cut down to what is compared: the address, the ids and where each of `fields` lives
+    /// (LumApps' `fields` selector; whole users when a field is not the template's).
     async fn read_all(
         &self,
         key: &KeyKind,
