@@ -205,16 +205,20 @@ async fn pagination_returns_every_user_exactly_once() {
     assert_eq!(emulator.faults().requests_seen(), 25);
 }
 
-#[tokio::test]
-async fn a_saved_synthetic_user_is_listed_once_with_its_changes() {
+/// A directory of `users` synthetic users, read `page_size` at a time, where
+/// user0000042@customer.com was saved with the Title "Engineer".
+async fn directory_with_an_engineer(
+    users: u64,
+    page_size: u32,
+) -> (LumAppsEmulator, profile_lumapps::LumAppsClient) {
     let emulator = LumAppsEmulator::start_with(
-        LumAppsConfig::default().synthetic_users(50),
+        LumAppsConfig::default().synthetic_users(users),
         profile_emulator::loopback(0),
     )
     .await
     .unwrap();
     let client = builder(&emulator, LumAppsAuth::token(DEMO_TOKEN))
-        .page_size(7)
+        .page_size(page_size)
         .build()
         .unwrap();
     let directory = seed_directory(&client).await;
@@ -226,6 +230,12 @@ async fn a_saved_synthetic_user_is_listed_once_with_its_changes() {
         )
         .await
         .unwrap();
+    (emulator, client)
+}
+
+#[tokio::test]
+async fn a_saved_synthetic_user_is_listed_once_with_its_changes() {
+    let (_emulator, client) = directory_with_an_engineer(50, 7).await;
     let users: Vec<_> = client
         .list_all_users(SEED_DIRECTORY)
         .try_collect()
@@ -242,25 +252,7 @@ async fn a_saved_synthetic_user_is_listed_once_with_its_changes() {
 
 #[tokio::test]
 async fn a_partial_listing_carries_only_what_was_selected_page_for_page() {
-    let emulator = LumAppsEmulator::start_with(
-        LumAppsConfig::default().synthetic_users(250),
-        profile_emulator::loopback(0),
-    )
-    .await
-    .unwrap();
-    let client = builder(&emulator, LumAppsAuth::token(DEMO_TOKEN))
-        .page_size(100)
-        .build()
-        .unwrap();
-    let directory = seed_directory(&client).await;
-    client
-        .update_fields(
-            &directory,
-            &UserLocator::Email("user0000042@customer.com".into()),
-            &[(FieldRef::title("Title", "en"), json!("Engineer"))],
-        )
-        .await
-        .unwrap();
+    let (emulator, client) = directory_with_an_engineer(250, 100).await;
     let before = emulator.faults().requests_seen();
     let users: Vec<serde_json::Map<String, Value>> = client
         .list_all_users_partial(SEED_DIRECTORY, "email,uid,apiProfile/organizations/title")
