@@ -78,3 +78,94 @@ async fn apply_pending_reads_once_and_saves_only_a_change() {
         "Support Leader"
     );
 }
+
+/// Real HTTP, with each request's `fields` parameter noted on the way.
+#[derive(Debug)]
+struct NotingFields {
+    http: profile_core::HttpTransport,
+    seen: std::sync::Mutex<Vec<(&'static str, Option<String>)>>,
+}
+
+#[async_trait::async_trait]
+impl profile_core::Transport for NotingFields {
+    async fn send(
+        &self,
+        request: &profile_core::ApiRequest,
+    ) -> Result<profile_core::ApiResponse, profile_core::Error> {
+        let fields = request
+            .query_pairs()
+            .iter()
+            .find(|(name, _)| name == "fields")
+            .map(|(_, value)| value.clone());
+        self.seen
+            .lock()
+            .unwrap()
+            .push((request.operation(), fields));
+        self.http.send(request).await
+    }
+}
+
+#[tokio::test]
+async fn a_sync_listing_asks_only_for_the_ids_and_the_compared_fields() {
+    use profile_core::{ClientSettings, FieldPath, KeyKind};
+    use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator};
+    use profile_lumapps::{FieldRef, LumAppsAuth, UserLocator};
+
+    let emulator = LumAppsEmulator::start_with(
+        LumAppsConfig::default().synthetic_users(120),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let noting = Arc::new(NotingFields {
+        http: profile_core::HttpTransport::new(&profile_core::HttpConfig::default()).unwrap(),
+        seen: std::sync::Mutex::new(Vec::new()),
+    });
+    let client = crate::builder(&emulator, LumAppsAuth::token(DEMO_TOKEN))
+        .page_size(50)
+        .transport(noting.clone())
+        .build()
+        .unwrap();
+    let directory = seed_directory(&client).await;
+    client
+        .update_fields(
+            &directory,
+            &UserLocator::Email("user0000042@customer.com".into()),
+            &[(FieldRef::title("Title", "en"), json!("Engineer"))],
+        )
+        .await
+        .unwrap();
+    let updater = LumAppsUpdater::new(client, directory, "en");
+    let mut listed = Vec::new();
+    let fields = [FieldPath::parse("Title").unwrap()];
+    let all = updater
+        .read_all(&KeyKind::Email, &fields, &mut |key, profile| {
+            listed.push((key, profile))
+        })
+        .await
+        .unwrap();
+    assert!(all);
+    assert_eq!(listed.len(), 121, "120 synthetic users and me@customer.com");
+    let engineer = listed
+        .iter()
+        .find(|(key, _)| key == "user0000042@customer.com")
+        .unwrap();
+    assert_eq!(engineer.1.fields()["Title"], "Engineer");
+    assert!(engineer.1.id().is_some());
+    // Every page asked for the ids and the Title's bound path only.
+    let pages: Vec<Option<String>> = noting
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(operation, _)| *operation == "list_users")
+        .map(|(_, fields)| fields.clone())
+        .collect();
+    assert!(!pages.is_empty());
+    for fields in pages {
+        assert_eq!(
+            fields.as_deref(),
+            Some("more,cursor,items(email,uid,id,apiProfile/organizations/title)")
+        );
+    }
+}
