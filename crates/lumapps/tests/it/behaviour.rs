@@ -8,7 +8,7 @@ use profile_emulator::lumapps::{
 use profile_lumapps::{BaseUrl, FieldRef, FieldType, LumAppsAuth, StoredAt, UserLocator};
 use serde_json::{Value, json};
 
-use crate::{builder, seed_directory, setup};
+use crate::{builder, directory_with_an_engineer, seed_directory, setup};
 
 fn me() -> UserLocator {
     UserLocator::Email("me@customer.com".into())
@@ -205,37 +205,9 @@ async fn pagination_returns_every_user_exactly_once() {
     assert_eq!(emulator.faults().requests_seen(), 25);
 }
 
-/// A directory of `users` synthetic users, read `page_size` at a time, where
-/// user0000042@customer.com was saved with the Title "Engineer".
-async fn directory_with_an_engineer(
-    users: u64,
-    page_size: u32,
-) -> (LumAppsEmulator, profile_lumapps::LumAppsClient) {
-    let emulator = LumAppsEmulator::start_with(
-        LumAppsConfig::default().synthetic_users(users),
-        profile_emulator::loopback(0),
-    )
-    .await
-    .unwrap();
-    let client = builder(&emulator, LumAppsAuth::token(DEMO_TOKEN))
-        .page_size(page_size)
-        .build()
-        .unwrap();
-    let directory = seed_directory(&client).await;
-    client
-        .update_fields(
-            &directory,
-            &UserLocator::Email("user0000042@customer.com".into()),
-            &[(FieldRef::title("Title", "en"), json!("Engineer"))],
-        )
-        .await
-        .unwrap();
-    (emulator, client)
-}
-
 #[tokio::test]
 async fn a_saved_synthetic_user_is_listed_once_with_its_changes() {
-    let (_emulator, client) = directory_with_an_engineer(50, 7).await;
+    let (_emulator, client, _) = directory_with_an_engineer(50, 7, |b| b).await;
     let users: Vec<_> = client
         .list_all_users(SEED_DIRECTORY)
         .try_collect()
@@ -252,7 +224,7 @@ async fn a_saved_synthetic_user_is_listed_once_with_its_changes() {
 
 #[tokio::test]
 async fn a_partial_listing_carries_only_what_was_selected_page_for_page() {
-    let (emulator, client) = directory_with_an_engineer(250, 100).await;
+    let (emulator, client, _) = directory_with_an_engineer(250, 100, |b| b).await;
     let before = emulator.faults().requests_seen();
     let users: Vec<serde_json::Map<String, Value>> = client
         .list_all_users_partial(SEED_DIRECTORY, "email,uid,apiProfile/organizations/title")

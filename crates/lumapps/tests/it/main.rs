@@ -47,3 +47,35 @@ pub async fn seed_directory(client: &LumAppsClient) -> DirectoryModule {
     assert_eq!(all[0].id, SEED_DIRECTORY);
     all[0].clone()
 }
+
+/// A directory of `users` synthetic users, read `page_size` at a time by a client that
+/// `client` finishes building, where user0000042@customer.com was saved with the Title
+/// "Engineer".
+pub async fn directory_with_an_engineer(
+    users: u64,
+    page_size: u32,
+    client: impl FnOnce(LumAppsClientBuilder) -> LumAppsClientBuilder,
+) -> (LumAppsEmulator, LumAppsClient, DirectoryModule) {
+    let emulator = LumAppsEmulator::start_with(
+        profile_emulator::lumapps::LumAppsConfig::default().synthetic_users(users),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let client = client(builder(&emulator, LumAppsAuth::token(DEMO_TOKEN)).page_size(page_size))
+        .build()
+        .unwrap();
+    let directory = seed_directory(&client).await;
+    client
+        .update_fields(
+            &directory,
+            &profile_lumapps::UserLocator::Email("user0000042@customer.com".into()),
+            &[(
+                profile_lumapps::FieldRef::title("Title", "en"),
+                serde_json::json!("Engineer"),
+            )],
+        )
+        .await
+        .unwrap();
+    (emulator, client, directory)
+}

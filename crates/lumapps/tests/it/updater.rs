@@ -108,33 +108,13 @@ impl profile_core::Transport for NotingFields {
 #[tokio::test]
 async fn a_sync_listing_asks_only_for_the_ids_and_the_compared_fields() {
     use profile_core::{ClientSettings, FieldPath, KeyKind};
-    use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator};
-    use profile_lumapps::{FieldRef, LumAppsAuth, UserLocator};
 
-    let emulator = LumAppsEmulator::start_with(
-        LumAppsConfig::default().synthetic_users(120),
-        profile_emulator::loopback(0),
-    )
-    .await
-    .unwrap();
     let noting = Arc::new(NotingFields {
         http: profile_core::HttpTransport::new(&profile_core::HttpConfig::default()).unwrap(),
         seen: std::sync::Mutex::new(Vec::new()),
     });
-    let client = crate::builder(&emulator, LumAppsAuth::token(DEMO_TOKEN))
-        .page_size(50)
-        .transport(noting.clone())
-        .build()
-        .unwrap();
-    let directory = seed_directory(&client).await;
-    client
-        .update_fields(
-            &directory,
-            &UserLocator::Email("user0000042@customer.com".into()),
-            &[(FieldRef::title("Title", "en"), json!("Engineer"))],
-        )
-        .await
-        .unwrap();
+    let (_emulator, client, directory) =
+        crate::directory_with_an_engineer(120, 50, |b| b.transport(noting.clone())).await;
     let updater = LumAppsUpdater::new(client, directory, "en");
     let mut listed = Vec::new();
     let fields = [FieldPath::parse("Title").unwrap()];
