@@ -449,10 +449,14 @@ fn write_csv(vendor: &str, rows: usize, value: &str) -> PathBuf {
 /// 2. `profiles sync` against a bare concurrent loop doing the same read and write per row.
 ///
 /// Both run in a child process (the same two processes, client and emulator, sharing the
-/// same two cores), alternately, `rounds` times each, each against a fresh emulator. The
-/// bare loop runs twice a round: on one thread, as `profiles sync` does, and on tokio's
-/// multi-thread runtime; the ceiling is the faster of the two. The ratio is the median of
-/// the rounds' ratios, the other numbers the rounds' medians.
+/// same two cores), `rounds` times, each against a fresh emulator. A round runs the bare
+/// loop on one thread (as `profiles sync` runs) before and after each sync (without a
+/// state, with SQLite, with PostgreSQL), so that each sync is compared with the two
+/// ceilings measured next to it (their mean): the machine's speed drifts by tens of
+/// percent within a minute, and a ceiling measured seconds later is another machine. The
+/// bare loop also runs once a round on tokio's multi-thread runtime; the ceiling is the
+/// faster of the two. The ratio is the median of the rounds' ratios, the other numbers the
+/// rounds' medians.
 async fn bulk(
     vendor: &str,
     rows: usize,
@@ -466,20 +470,26 @@ async fn bulk(
         (Vec::new(), Vec::new(), Vec::new());
     let (mut pg_rates, mut pg_ratios) = (Vec::new(), Vec::new());
     for _ in 0..rounds.max(1) {
-        let (sync_rate, sync_cpu) = bulk_sync(vendor, rows, concurrency, None).await;
-        let (state_rate, _) = bulk_sync(vendor, rows, concurrency, Some(Store::Sqlite)).await;
-        let (pg_rate, _) = bulk_sync(vendor, rows, concurrency, Some(Store::Postgres)).await;
-        let (ceiling_rate, ceiling_cpu) =
+        // Ceiling, sync, ceiling, sync with SQLite, ceiling, sync with PostgreSQL, ceiling.
+        let (first_ceiling, ceiling_cpu) =
             bulk_ceiling(vendor, rows, concurrency, "one-thread").await;
+        let (sync_rate, sync_cpu) = bulk_sync(vendor, rows, concurrency, None).await;
+        let (second_ceiling, _) = bulk_ceiling(vendor, rows, concurrency, "one-thread").await;
+        let (state_rate, _) = bulk_sync(vendor, rows, concurrency, Some(Store::Sqlite)).await;
+        let (third_ceiling, _) = bulk_ceiling(vendor, rows, concurrency, "one-thread").await;
+        let (pg_rate, _) = bulk_sync(vendor, rows, concurrency, Some(Store::Postgres)).await;
+        let (fourth_ceiling, _) = bulk_ceiling(vendor, rows, concurrency, "one-thread").await;
         let (threaded_rate, _) = bulk_ceiling(vendor, rows, concurrency, "multi-thread").await;
-        // The ceiling is the faster of the two runtimes.
-        ratios.push(sync_rate / ceiling_rate.max(threaded_rate));
-        state_ratios.push(state_rate / ceiling_rate.max(threaded_rate));
+        // Each sync against the ceilings on either side of it, or the multi-thread runtime
+        // if it was faster.
+        let beside = |before: f64, after: f64| f64::max((before + after) / 2.0, threaded_rate);
+        ratios.push(sync_rate / beside(first_ceiling, second_ceiling));
+        state_ratios.push(state_rate / beside(second_ceiling, third_ceiling));
         state_rates.push(state_rate);
-        pg_ratios.push(pg_rate / ceiling_rate.max(threaded_rate));
+        pg_ratios.push(pg_rate / beside(third_ceiling, fourth_ceiling));
         pg_rates.push(pg_rate);
         sync_rates.push(sync_rate);
-        ceiling_rates.push(ceiling_rate);
+        ceiling_rates.push((first_ceiling + second_ceiling) / 2.0);
         threaded_rates.push(threaded_rate);
         sync_cpus.push(sync_cpu);
         ceiling_cpus.push(ceiling_cpu);
