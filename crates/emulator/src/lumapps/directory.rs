@@ -160,24 +160,33 @@ impl Users {
         count: u64,
         shown: Shown,
     ) -> (Vec<Map<String, Value>>, u64, bool) {
-        let others = self.others();
-        let total = self.synthetic + others.len() as u64;
         let mut found = Vec::new();
         let mut position = start;
-        while position < total && (found.len() as u64) < count.max(1) {
-            let user = if position < self.synthetic {
-                match self.saved.get(&synthetic_email(position, &self.domain)) {
-                    Some(saved) => shown.shows(saved).then(|| saved.clone()),
-                    // A synthetic user's status is known without making the user.
-                    None => shown
-                        .shows_one(synthetic_disabled(position), synthetic_hidden(position))
-                        .then(|| self.generate(position)),
-                }
-            } else {
-                let user = others[(position - self.synthetic) as usize];
-                shown.shows(user).then(|| user.clone())
+        while position < self.synthetic && (found.len() as u64) < count.max(1) {
+            let saved = match self.saved.is_empty() {
+                true => None,
+                false => self.saved.get(&synthetic_email(position, &self.domain)),
+            };
+            let user = match saved {
+                Some(saved) => shown.shows(saved).then(|| saved.clone()),
+                // A synthetic user's status is known without making the user.
+                None => shown
+                    .shows_one(synthetic_disabled(position), synthetic_hidden(position))
+                    .then(|| self.generate(position)),
             };
             found.extend(user);
+            position += 1;
+        }
+        if position < self.synthetic {
+            return (found, position, true);
+        }
+        // Past the synthetic users: the saved others, gathered only once a page gets here
+        // (every page would otherwise walk all the saved users).
+        let others = self.others();
+        let total = self.synthetic + others.len() as u64;
+        while position < total && (found.len() as u64) < count.max(1) {
+            let user = others[(position - self.synthetic) as usize];
+            found.extend(shown.shows(user).then(|| user.clone()));
             position += 1;
         }
         (found, position, position < total)
@@ -228,5 +237,44 @@ mod tests {
         let names: Vec<&Value> = page.iter().map(|u| &u["lastName"]).collect();
         assert_eq!(names, ["0000009", "0000019", "0000029"]);
         assert_eq!((next, more), (30, true));
+    }
+
+    #[test]
+    fn a_listing_goes_on_from_the_synthetic_users_to_the_saved_others() {
+        let mut users = Users::new(3, "customer.com");
+        users.insert(
+            json!({"email": "zoe@customer.com", "status": "enabled"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        users.insert(
+            json!({"email": "amy@customer.com", "status": "enabled"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let every = Shown {
+            disabled: false,
+            hidden: true,
+        };
+        let emails = |page: &[Map<String, Value>]| -> Vec<String> {
+            page.iter()
+                .map(|u| u["email"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        // A page that ends with the synthetic users says more follow: the saved others.
+        let (page, next, more) = users.page_shown(0, 3, every);
+        assert_eq!(page.len(), 3);
+        assert_eq!((next, more), (3, true));
+        let (page, next, more) = users.page_shown(2, 2, every);
+        assert_eq!(
+            emails(&page),
+            ["user0000002@customer.com", "amy@customer.com"]
+        );
+        assert_eq!((next, more), (4, true));
+        let (page, next, more) = users.page_shown(next, 10, every);
+        assert_eq!(emails(&page), ["zoe@customer.com"]);
+        assert_eq!((next, more), (5, false));
     }
 }
