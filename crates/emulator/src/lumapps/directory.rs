@@ -1,20 +1,36 @@
 //! The users of the emulated directory: saved ones, and synthetic ones made on demand.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-/// Users: those saved (by lower-cased e-mail) over `synthetic` generated ones
+/// Users: those saved (by lower-cased e-mail) over [`Synthetic`] generated ones
 /// (`user0000000@customer.com` …), which exist without being held in memory.
 #[derive(Debug)]
 pub(crate) struct Users {
     saved: BTreeMap<String, Map<String, Value>>,
-    synthetic: u64,
+    synthetic: Arc<Synthetic>,
+}
+
+/// The synthetic users: how many, and what they hold. Fixed when the emulator starts, so
+/// a handler makes them outside the directory's lock.
+#[derive(Debug, Default)]
+pub(crate) struct Synthetic {
+    count: u64,
     domain: String,
     /// The synthetic users' job title, if they have one.
-    pub(crate) title: Option<String>,
+    title: Option<String>,
     /// How many "Extra k" fields the synthetic users hold.
-    pub(crate) extra_fields: usize,
+    extra_fields: usize,
+}
+
+/// A user found under the directory's lock: a copy of a saved one, or a synthetic one's
+/// position, made once the lock is given back ([`Synthetic::make`]).
+#[derive(Debug)]
+pub(crate) enum Found {
+    Saved(Map<String, Value>),
+    Synthetic(u64),
 }
 
 fn synthetic_email(index: u64, domain: &str) -> String {
@@ -60,22 +76,34 @@ impl Shown {
     }
 }
 
-impl Users {
-    pub(crate) fn new(synthetic: u64, domain: &str) -> Self {
+impl Synthetic {
+    pub(crate) fn new(
+        count: u64,
+        domain: &str,
+        title: Option<String>,
+        extra_fields: usize,
+    ) -> Self {
         Self {
-            saved: BTreeMap::new(),
-            synthetic,
+            count,
             domain: domain.to_owned(),
-            title: None,
-            extra_fields: 0,
+            title,
+            extra_fields,
+        }
+    }
+
+    /// The user `found` names, whole.
+    pub(crate) fn make(&self, found: Found) -> Map<String, Value> {
+        match found {
+            Found::Saved(user) => user,
+            Found::Synthetic(index) => self.generate(index),
         }
     }
 
     fn generate(&self, index: u64) -> Map<String, Value> {
         let email = synthetic_email(index, &self.domain);
         let user = json!({
-            "id": format!("{}", 5_000_000_000_000_000u64 + index),
-            "uid": format!("{}", 5_000_000_000_000_000u64 + index),
+            "id": synthetic_id(index),
+            "uid": synthetic_id(index),
             "email": email,
             "firstName": "User",
             "lastName": format!("{index:07}"),
@@ -105,6 +133,20 @@ impl Users {
             _ => Map::new(),
         }
     }
+}
+
+/// A synthetic user's id (and uid).
+fn synthetic_id(index: u64) -> String {
+    format!("{}", 5_000_000_000_000_000u64 + index)
+}
+
+impl Users {
+    pub(crate) fn new(synthetic: Arc<Synthetic>) -> Self {
+        Self {
+            saved: BTreeMap::new(),
+            synthetic,
+        }
+    }
 
     pub(crate) fn insert(&mut self, user: Map<String, Value>) {
         if let Some(email) = user.get("email").and_then(Value::as_str) {
@@ -123,31 +165,52 @@ impl Users {
         true
     }
 
-    pub(crate) fn by_email(&self, email: &str) -> Option<Map<String, Value>> {
-        let key = email.to_lowercase();
-        if let Some(user) = self.saved.get(&key) {
-            return Some(user.clone());
-        }
-        synthetic_index(&key, &self.domain)
-            .filter(|i| *i < self.synthetic)
-            .map(|i| self.generate(i))
+    /// The user with this address (any case).
+    pub(crate) fn find_email(&self, email: &str) -> Option<Found> {
+        Some(match self.find_email_ref(email)? {
+            Ok(user) => Found::Saved(user.clone()),
+            Err(index) => Found::Synthetic(index),
+        })
     }
 
-    pub(crate) fn by_uid(&self, uid: &str) -> Option<Map<String, Value>> {
+    /// The user with this uid (or id).
+    pub(crate) fn find_uid(&self, uid: &str) -> Option<Found> {
         let matches = |u: &Map<String, Value>| {
             u.get("uid").and_then(Value::as_str) == Some(uid)
                 || u.get("id").and_then(Value::as_str) == Some(uid)
         };
         if let Some(user) = self.saved.values().find(|u| matches(u)) {
-            return Some(user.clone());
+            return Some(Found::Saved(user.clone()));
         }
         let index = uid
             .parse::<u64>()
             .ok()?
             .checked_sub(5_000_000_000_000_000)?;
-        (index < self.synthetic)
-            .then(|| self.by_email(&synthetic_email(index, &self.domain)))
+        (index < self.synthetic.count)
+            .then(|| self.find_email(&synthetic_email(index, &self.synthetic.domain)))
             .flatten()
+    }
+
+    /// The id and uid of the user with this address, without making the whole user.
+    pub(crate) fn ids_of(&self, email: &str) -> Option<(Option<Value>, Option<Value>)> {
+        match self.find_email_ref(email)? {
+            Ok(user) => Some((user.get("id").cloned(), user.get("uid").cloned())),
+            Err(index) => Some((
+                Some(Value::String(synthetic_id(index))),
+                Some(Value::String(synthetic_id(index))),
+            )),
+        }
+    }
+
+    /// The saved user with this address, or the synthetic one's position.
+    fn find_email_ref(&self, email: &str) -> Option<Result<&Map<String, Value>, u64>> {
+        let key = email.to_lowercase();
+        if let Some(user) = self.saved.get(&key) {
+            return Some(Ok(user));
+        }
+        synthetic_index(&key, &self.synthetic.domain)
+            .filter(|i| *i < self.synthetic.count)
+            .map(Err)
     }
 
     /// Up to `count` users that `shown` shows, from position `start` on: the synthetic ones
@@ -159,34 +222,37 @@ impl Users {
         start: u64,
         count: u64,
         shown: Shown,
-    ) -> (Vec<Map<String, Value>>, u64, bool) {
+    ) -> (Vec<Found>, u64, bool) {
+        let synthetic = self.synthetic.count;
         let mut found = Vec::new();
         let mut position = start;
-        while position < self.synthetic && (found.len() as u64) < count.max(1) {
+        while position < synthetic && (found.len() as u64) < count.max(1) {
             let saved = match self.saved.is_empty() {
                 true => None,
-                false => self.saved.get(&synthetic_email(position, &self.domain)),
+                false => self
+                    .saved
+                    .get(&synthetic_email(position, &self.synthetic.domain)),
             };
             let user = match saved {
-                Some(saved) => shown.shows(saved).then(|| saved.clone()),
+                Some(saved) => shown.shows(saved).then(|| Found::Saved(saved.clone())),
                 // A synthetic user's status is known without making the user.
                 None => shown
                     .shows_one(synthetic_disabled(position), synthetic_hidden(position))
-                    .then(|| self.generate(position)),
+                    .then_some(Found::Synthetic(position)),
             };
             found.extend(user);
             position += 1;
         }
-        if position < self.synthetic {
+        if position < synthetic {
             return (found, position, true);
         }
         // Past the synthetic users: the saved others, gathered only once a page gets here
         // (every page would otherwise walk all the saved users).
         let others = self.others();
-        let total = self.synthetic + others.len() as u64;
+        let total = synthetic + others.len() as u64;
         while position < total && (found.len() as u64) < count.max(1) {
-            let user = others[(position - self.synthetic) as usize];
-            found.extend(shown.shows(user).then(|| user.clone()));
+            let user = others[(position - synthetic) as usize];
+            found.extend(shown.shows(user).then(|| Found::Saved(user.clone())));
             position += 1;
         }
         (found, position, position < total)
@@ -197,7 +263,8 @@ impl Users {
         self.saved
             .iter()
             .filter(|(email, _)| {
-                synthetic_index(email, &self.domain).is_none_or(|i| i >= self.synthetic)
+                synthetic_index(email, &self.synthetic.domain)
+                    .is_none_or(|i| i >= self.synthetic.count)
             })
             .map(|(_, user)| user)
             .collect()
@@ -208,17 +275,32 @@ impl Users {
 mod tests {
     use super::*;
 
+    fn by_email(users: &Users, email: &str) -> Option<Map<String, Value>> {
+        users.find_email(email).map(|f| users.synthetic.make(f))
+    }
+
+    fn listed_page(
+        users: &Users,
+        start: u64,
+        count: u64,
+        shown: Shown,
+    ) -> (Vec<Map<String, Value>>, u64, bool) {
+        let (found, next, more) = users.page_shown(start, count, shown);
+        let made = found.into_iter().map(|f| users.synthetic.make(f)).collect();
+        (made, next, more)
+    }
+
     #[test]
     fn synthetic_users_are_made_on_demand_and_saved_ones_replace_them() {
-        let mut users = Users::new(1_000_000, "customer.com");
-        let generated = users.by_email("user0999999@customer.com").unwrap();
+        let mut users = Users::new(Arc::new(Synthetic::new(1_000_000, "customer.com", None, 0)));
+        let generated = by_email(&users, "user0999999@customer.com").unwrap();
         assert_eq!(generated["lastName"], "0999999");
-        assert!(users.by_email("user1000000@customer.com").is_none());
+        assert!(by_email(&users, "user1000000@customer.com").is_none());
         let mut changed = generated.clone();
         changed.insert("lastName".into(), json!("Changed"));
         users.insert(changed);
         assert_eq!(
-            users.by_email("USER0999999@customer.com").unwrap()["lastName"],
+            by_email(&users, "USER0999999@customer.com").unwrap()["lastName"],
             "Changed"
         );
         // user0999999 is disabled (every tenth is), user0999998 not.
@@ -226,14 +308,14 @@ mod tests {
             disabled,
             hidden: true,
         };
-        let (page, next, more) = users.page_shown(999_998, 10, every(false));
+        let (page, next, more) = listed_page(&users, 999_998, 10, every(false));
         assert_eq!((page.len(), next, more), (1, 1_000_000, false));
         assert_eq!(page[0]["lastName"], "0999998");
-        let (page, _, more) = users.page_shown(999_998, 10, every(true));
+        let (page, _, more) = listed_page(&users, 999_998, 10, every(true));
         assert_eq!((page.len(), more), (1, false));
         assert_eq!(page[0]["lastName"], "Changed");
         // A page stops at its count and says where the next one starts.
-        let (page, next, more) = users.page_shown(0, 3, every(true));
+        let (page, next, more) = listed_page(&users, 0, 3, every(true));
         let names: Vec<&Value> = page.iter().map(|u| &u["lastName"]).collect();
         assert_eq!(names, ["0000009", "0000019", "0000029"]);
         assert_eq!((next, more), (30, true));
@@ -241,7 +323,7 @@ mod tests {
 
     #[test]
     fn a_listing_goes_on_from_the_synthetic_users_to_the_saved_others() {
-        let mut users = Users::new(3, "customer.com");
+        let mut users = Users::new(Arc::new(Synthetic::new(3, "customer.com", None, 0)));
         users.insert(
             json!({"email": "zoe@customer.com", "status": "enabled"})
                 .as_object()
@@ -264,16 +346,16 @@ mod tests {
                 .collect()
         };
         // A page that ends with the synthetic users says more follow: the saved others.
-        let (page, next, more) = users.page_shown(0, 3, every);
+        let (page, next, more) = listed_page(&users, 0, 3, every);
         assert_eq!(page.len(), 3);
         assert_eq!((next, more), (3, true));
-        let (page, next, more) = users.page_shown(2, 2, every);
+        let (page, next, more) = listed_page(&users, 2, 2, every);
         assert_eq!(
             emails(&page),
             ["user0000002@customer.com", "amy@customer.com"]
         );
         assert_eq!((next, more), (4, true));
-        let (page, next, more) = users.page_shown(next, 10, every);
+        let (page, next, more) = listed_page(&users, next, 10, every);
         assert_eq!(emails(&page), ["zoe@customer.com"]);
         assert_eq!((next, more), (5, false));
     }

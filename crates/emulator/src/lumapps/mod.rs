@@ -41,7 +41,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use crate::Emulator;
-use directory::Users;
+use directory::{Synthetic, Users};
 
 /// The documentation's instance.
 pub const SEED_INSTANCE: &str = "6288388086038528";
@@ -200,6 +200,8 @@ pub struct LumAppsState {
     config: LumAppsConfig,
     contents: Vec<Value>,
     users: Mutex<Users>,
+    /// The synthetic users, made outside the lock of `users`.
+    synthetic: Arc<Synthetic>,
     issued: Mutex<HashMap<String, Instant>>,
     counter: AtomicU64,
 }
@@ -215,7 +217,8 @@ impl LumAppsState {
 
     /// A user of the directory by e-mail, as stored.
     pub fn user(&self, email: &str) -> Option<Map<String, Value>> {
-        self.users().by_email(email)
+        let found = self.users().find_email(email)?;
+        Some(self.synthetic.make(found))
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
@@ -339,9 +342,13 @@ fn page_body(items: Vec<Value>, more: bool, next: u64) -> Value {
 
 /// The routes, for embedding in a server of your own.
 pub fn router(config: LumAppsConfig) -> (Router, Arc<LumAppsState>) {
-    let mut users = Users::new(config.synthetic_users, "customer.com");
-    users.title = config.synthetic_title.clone();
-    users.extra_fields = config.synthetic_extra_fields;
+    let synthetic = Arc::new(Synthetic::new(
+        config.synthetic_users,
+        "customer.com",
+        config.synthetic_title.clone(),
+        config.synthetic_extra_fields,
+    ));
+    let mut users = Users::new(synthetic.clone());
     let mut directory = seed_directory();
     if let Some(Value::Array(components)) = directory.pointer_mut("/template/components") {
         for k in 1..=config.synthetic_extra_fields {
@@ -361,6 +368,7 @@ pub fn router(config: LumAppsConfig) -> (Router, Arc<LumAppsState>) {
         config,
         contents: vec![directory, news],
         users: Mutex::new(users),
+        synthetic,
         issued: Mutex::new(HashMap::new()),
         counter: AtomicU64::new(1),
     });
@@ -491,9 +499,9 @@ async fn directory_get(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Refusal> {
     known_directory(&state, query.get("contentId").map(String::as_str))?;
-    let user = match (query.get("email"), query.get("uid")) {
-        (Some(email), _) => state.users().by_email(email),
-        (None, Some(uid)) => state.users().by_uid(uid),
+    let found = match (query.get("email"), query.get("uid")) {
+        (Some(email), _) => state.users().find_email(email),
+        (None, Some(uid)) => state.users().find_uid(uid),
         (None, None) => {
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
@@ -503,7 +511,9 @@ async fn directory_get(
         }
     };
     let selection = selection(&query)?;
-    user.map(|user| ok(partial(selection.as_ref(), Value::Object(user))))
+    found
+        .map(|found| state.synthetic.make(found))
+        .map(|user| ok(partial(selection.as_ref(), Value::Object(user))))
         .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "notFound", "USER_NOT_FOUND"))
 }
 
@@ -595,19 +605,20 @@ async fn directory_save(
                 "the user has no email",
             )
         })?;
-    let mut users = state.users();
-    let existing = users
-        .by_email(&email)
-        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "notFound", "USER_NOT_FOUND"))?;
     user.remove("contentId");
+    store_bound_fields(&mut user, &directory);
+    let mut users = state.users();
+    let (id, uid) = users
+        .ids_of(&email)
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "notFound", "USER_NOT_FOUND"))?;
     // Identity is the server's: id and uid stay what they were.
-    for key in ["id", "uid"] {
-        if let Some(value) = existing.get(key) {
-            user.insert(key.to_owned(), value.clone());
+    for (key, value) in [("id", id), ("uid", uid)] {
+        if let Some(value) = value {
+            user.insert(key.to_owned(), value);
         }
     }
-    store_bound_fields(&mut user, &directory);
     users.insert(user.clone());
+    drop(users);
     Ok(ok(Value::Object(user)))
 }
 
@@ -633,11 +644,14 @@ async fn directory_list(
         }
     };
     let hidden = body.get("showHidden").and_then(Value::as_bool) == Some(true);
-    let (users, next, more) =
+    let (found, next, more) =
         state
             .users()
             .page_shown(start, count, directory::Shown { disabled, hidden });
-    let items = users.into_iter().map(Value::Object).collect();
+    let items = found
+        .into_iter()
+        .map(|found| Value::Object(state.synthetic.make(found)))
+        .collect();
     Ok(ok(partial(
         selection.as_ref(),
         page_body(items, more, next),
@@ -691,7 +705,7 @@ async fn application_token(
             "user_email is required",
         );
     };
-    if state.users().by_email(email).is_none() {
+    if state.users().find_email(email).is_none() {
         return error(StatusCode::BAD_REQUEST, "badRequest", "unknown user_email");
     }
     let token = format!(
