@@ -10,14 +10,22 @@
 //! | `run_rows` | row of a run that did something or failed (unchanged rows are only counted) |
 //! | `leases` | scope being synced now: which process holds it, since when |
 //! | `input_keys` | key of a running run's input, with its line (emptied when the run ends) |
+//! | `first_nights` | scope whose first night is under way, its listing held in memory until the run's end (a scope still here after a run killed lists again) |
 //!
 //! The connection lives on a thread of its own, so the async night never waits on SQLite
 //! inside its runtime. The thread takes the calls waiting for it together and commits them
 //! as one transaction (each call in a savepoint of its own, so one call's failure undoes
 //! that call alone); a call's answer is given only once its transaction is committed.
+//!
+//! On a scope's first night the users its listing finds are held in memory (at most
+//! [`DEFERRED_USERS`]) rather than written: a row's settlement writes its user once, with
+//! what the listing found, and the users no row settled are written before anything else
+//! reads the users (the leavers, the run's end). A first night killed before its end leaves
+//! its scope in `first_nights`, so the next night lists again.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -113,6 +121,9 @@ const MIGRATIONS: &[&str] = &[
         WHERE key <> lower(key) AND scope_id IN (SELECT id FROM scopes WHERE key_kind = 'email');
      DELETE FROM users
         WHERE key <> lower(key) AND scope_id IN (SELECT id FROM scopes WHERE key_kind = 'email');",
+    // 5: the scopes whose first night holds its listing in memory (see `Deferred`): while a
+    // scope is here, a run of it has not ended, and the next one lists again.
+    "CREATE TABLE first_nights (scope_id INTEGER PRIMARY KEY REFERENCES scopes(id));",
 ];
 
 /// The most calls committed as one transaction.
@@ -129,6 +140,50 @@ pub struct SqliteState {
     path: String,
     jobs: Option<mpsc::Sender<Job>>,
     worker: Option<std::thread::JoinHandle<()>>,
+    /// A first night's listed users not written yet; used on the connection's thread only,
+    /// in the order of the calls.
+    deferred: Arc<Mutex<Deferred>>,
+}
+
+/// The most listed users a first night holds in memory; past it, they are written and the
+/// rest of the listing is written as it comes.
+pub(crate) const DEFERRED_USERS: usize = 50_000;
+
+/// The users a scope's first night listed and no call has written yet. The scope had no user
+/// when its night began, so a user the file holds for it was written by this run, and one
+/// held here exists nowhere else: a lookup answers from here, a settlement or an intent
+/// writes the user once (what the listing found, with what the row did), and any other
+/// call first writes those still here.
+#[derive(Debug, Default)]
+struct Deferred {
+    scope: Option<ScopeId>,
+    users: HashMap<String, UserState>,
+}
+
+impl Deferred {
+    /// The users held for `scope`, if its first night holds them.
+    fn of(&mut self, scope: ScopeId) -> Option<&mut HashMap<String, UserState>> {
+        (self.scope == Some(scope)).then_some(&mut self.users)
+    }
+}
+
+fn lock(deferred: &Mutex<Deferred>) -> MutexGuard<'_, Deferred> {
+    deferred.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Writes the users held, and holds none any more.
+fn write_deferred(
+    conn: &Connection,
+    store: &str,
+    deferred: &mut Deferred,
+) -> Result<(), StateError> {
+    let users = std::mem::take(&mut deferred.users);
+    if let Some(scope) = deferred.scope.take() {
+        for (key, user) in &users {
+            write_user(conn, store, scope, key, user)?;
+        }
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for SqliteState {
@@ -239,6 +294,7 @@ impl SqliteState {
             path: name,
             jobs: Some(jobs),
             worker: Some(worker),
+            deferred: Arc::default(),
         })
     }
 
@@ -256,9 +312,24 @@ impl SqliteState {
         .await
     }
 
+    /// As [`call_now`](Self::call_now), after writing the listed users a first night
+    /// holds: what `work` reads is the whole state.
+    async fn call<T, F>(&self, work: F) -> Result<T, StateError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &str) -> Result<T, StateError> + Send + 'static,
+    {
+        let deferred = self.deferred.clone();
+        self.call_now(move |conn, store| {
+            write_deferred(conn, store, &mut lock(&deferred))?;
+            work(conn, store)
+        })
+        .await
+    }
+
     /// Runs `work` on the connection's thread, inside a group's transaction; answers once
     /// that transaction is committed.
-    async fn call<T, F>(&self, work: F) -> Result<T, StateError>
+    async fn call_now<T, F>(&self, work: F) -> Result<T, StateError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, &str) -> Result<T, StateError> + Send + 'static,
@@ -657,7 +728,7 @@ impl StateStore for SqliteState {
 
     async fn scope(&self, scope: &ScopeKey) -> Result<ScopeId, StateError> {
         let scope = scope.clone();
-        self.call(move |conn, store| {
+        self.call_now(move |conn, store| {
             let at = now();
             conn.execute(
                 "INSERT INTO scopes (vendor, base_url, name, key_kind, created_at)
@@ -685,7 +756,7 @@ impl StateStore for SqliteState {
         holder: &LeaseHolder,
     ) -> Result<Option<HeldLease>, StateError> {
         let holder = holder.clone();
-        self.call(move |conn, store| {
+        self.call_now(move |conn, store| {
             let sqlite = |e| backend(store, "cannot take the scope's lease", e);
             if let Some(lease) = read_lease(conn, scope).map_err(sqlite)? {
                 if !lease.may_be_taken_by(&holder) {
@@ -713,7 +784,7 @@ impl StateStore for SqliteState {
 
     async fn renew(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<bool, StateError> {
         let token = holder.token.clone();
-        self.call(move |conn, store| {
+        self.call_now(move |conn, store| {
             conn.execute(
                 "UPDATE leases SET renewed = ?3 WHERE scope_id = ?1 AND token = ?2",
                 params![scope.0, token, unix_now()],
@@ -726,7 +797,7 @@ impl StateStore for SqliteState {
 
     async fn release(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<(), StateError> {
         let token = holder.token.clone();
-        self.call(move |conn, store| {
+        self.call_now(move |conn, store| {
             conn.execute(
                 "DELETE FROM leases WHERE scope_id = ?1 AND token = ?2",
                 params![scope.0, token],
@@ -737,14 +808,34 @@ impl StateStore for SqliteState {
         .await
     }
 
+    /// False also while the scope is in `first_nights`: its first night did not end, and
+    /// the listing it held in memory was not written.
     async fn has_users(&self, scope: ScopeId) -> Result<bool, StateError> {
-        self.call(move |conn, store| {
-            conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM users WHERE scope_id = ?1)",
-                [scope.0],
-                |row| row.get(0),
-            )
-            .map_err(|e| backend(store, "cannot read the users", e))
+        let deferred = self.deferred.clone();
+        self.call_now(move |conn, store| {
+            let sqlite = |e| backend(store, "cannot read the users", e);
+            let (any, unfinished): (bool, bool) = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE scope_id = ?1),
+                        EXISTS (SELECT 1 FROM first_nights WHERE scope_id = ?1)",
+                    [scope.0],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(sqlite)?;
+            if !any {
+                // A first night: its listing is held in memory (see `Deferred`), and the
+                // scope marked until the run ends.
+                let mut deferred = lock(&deferred);
+                write_deferred(conn, store, &mut deferred)?;
+                deferred.scope = Some(scope);
+                conn.execute(
+                    "INSERT OR IGNORE INTO first_nights (scope_id)
+                     SELECT id FROM scopes WHERE id = ?1",
+                    [scope.0],
+                )
+                .map_err(sqlite)?;
+            }
+            Ok(any && !unfinished)
         })
         .await
     }
@@ -796,7 +887,7 @@ impl StateStore for SqliteState {
 
     async fn add_input_keys(&self, run: RunId, keys: &[(String, u64)]) -> Result<(), StateError> {
         let keys = keys.to_vec();
-        self.call(move |conn, store| {
+        self.call_now(move |conn, store| {
             let mut insert = conn
                 .prepare_cached(
                     "INSERT OR IGNORE INTO input_keys (run_id, key, line) VALUES (?1, ?2, ?3)",
@@ -813,7 +904,7 @@ impl StateStore for SqliteState {
     }
 
     async fn input_duplicates(&self, run: RunId) -> Result<Vec<(String, Vec<u64>)>, StateError> {
-        self.call(move |conn, store| {
+        self.call_now(move |conn, store| {
             let sqlite = |e| backend(store, "cannot read the input's keys", e);
             let mut select = conn
                 .prepare(
@@ -855,12 +946,17 @@ impl StateStore for SqliteState {
         keys: &[String],
     ) -> Result<Vec<Known>, StateError> {
         let keys = keys.to_vec();
-        self.call(move |conn, store| {
+        let deferred = self.deferred.clone();
+        self.call_now(move |conn, store| {
+            let mut deferred = lock(&deferred);
+            let mut held = deferred.of(scope);
             keys.iter()
                 .map(|key| {
-                    Ok(Known {
-                        user: read_user(conn, store, scope, key)?,
-                    })
+                    let user = match held.as_mut().and_then(|held| held.get(key)) {
+                        Some(user) => Some(user.clone()),
+                        None => read_user(conn, store, scope, key)?,
+                    };
+                    Ok(Known { user })
                 })
                 .collect()
         })
@@ -874,12 +970,38 @@ impl StateStore for SqliteState {
         users: &[ListedUser],
     ) -> Result<(), StateError> {
         let users = users.to_vec();
-        self.call(move |conn, store| {
+        let deferred = self.deferred.clone();
+        self.call_now(move |conn, store| {
             let at = now();
+            let mut deferred = lock(&deferred);
+            let room = deferred
+                .of(scope)
+                .is_some_and(|held| held.len() + users.len() <= DEFERRED_USERS);
+            if !room {
+                write_deferred(conn, store, &mut deferred)?;
+            }
             for (key, vendor_id, fields) in &users {
-                let known = read_user(conn, store, scope, key)?;
+                let Some(held) = deferred.of(scope) else {
+                    let known = read_user(conn, store, scope, key)?;
+                    if let Some(user) =
+                        UserState::listed(known, run, vendor_id.clone(), fields, &at)
+                    {
+                        write_user(conn, store, scope, key, &user)?;
+                    }
+                    continue;
+                };
+                let known = match held.remove(key) {
+                    // Named twice by the listing.
+                    Some(user) => Some(user),
+                    None => match read_user(conn, store, scope, key)? {
+                        // Only this run writes the scope's users: one the file holds was
+                        // written by a row, which the listing leaves as it is.
+                        Some(_) => continue,
+                        None => None,
+                    },
+                };
                 if let Some(user) = UserState::listed(known, run, vendor_id.clone(), fields, &at) {
-                    write_user(conn, store, scope, key, &user)?;
+                    held.insert(key.clone(), user);
                 }
             }
             Ok(())
@@ -889,9 +1011,13 @@ impl StateStore for SqliteState {
 
     async fn intend(&self, scope: ScopeId, run: RunId, keys: &[String]) -> Result<(), StateError> {
         let keys = keys.to_vec();
-        self.call(move |conn, store| {
+        let deferred = self.deferred.clone();
+        self.call_now(move |conn, store| {
+            let mut deferred = lock(&deferred);
+            let mut held = deferred.of(scope);
             // UserState::intended, one statement a key: a user not known is added as being
-            // sent, a known one is marked in doubt; both are the run's.
+            // sent, a known one is marked in doubt; both are the run's. A user held from
+            // the listing is written whole, marked.
             let mut upsert = conn
                 .prepare_cached(
                     "INSERT INTO users (scope_id, key, outcome, in_doubt, last_run)
@@ -901,6 +1027,11 @@ impl StateStore for SqliteState {
                 )
                 .map_err(|e| backend(store, "cannot mark a user in doubt", e))?;
             for key in &keys {
+                if let Some(listed) = held.as_mut().and_then(|held| held.remove(key)) {
+                    let user = UserState::intended(Some(listed), run);
+                    write_user(conn, store, scope, key, &user)?;
+                    continue;
+                }
                 upsert
                     .execute(params![scope.0, key, run.0])
                     .map_err(|e| backend(store, "cannot mark a user in doubt", e))?;
@@ -917,7 +1048,10 @@ impl StateStore for SqliteState {
         settlements: &[Settlement],
     ) -> Result<(), StateError> {
         let settlements = settlements.to_vec();
-        self.call(move |conn, store| {
+        let deferred = self.deferred.clone();
+        self.call_now(move |conn, store| {
+            let mut deferred = lock(&deferred);
+            let mut held = deferred.of(scope);
             let at = now();
             let mut record = conn
                 .prepare_cached(
@@ -929,7 +1063,10 @@ impl StateStore for SqliteState {
                 )
                 .map_err(|e| backend(store, "cannot record a row", e))?;
             for settlement in &settlements {
-                let known = read_user(conn, store, scope, &settlement.key)?;
+                let known = match held.as_mut().and_then(|held| held.remove(&settlement.key)) {
+                    Some(listed) => Some(listed),
+                    None => read_user(conn, store, scope, &settlement.key)?,
+                };
                 if let Some(user) = UserState::apply(known, run, settlement, &at) {
                     write_user(conn, store, scope, &settlement.key, &user)?;
                 }
@@ -1154,6 +1291,14 @@ impl StateStore for SqliteState {
                 params![run.0, now(), status, summary, reason],
             )
             .and_then(|_| conn.execute("DELETE FROM input_keys WHERE run_id = ?1", [run.0]))
+            // Its listing is written (by `call`): the scope's users are known.
+            .and_then(|_| {
+                conn.execute(
+                    "DELETE FROM first_nights
+                     WHERE scope_id = (SELECT scope_id FROM runs WHERE id = ?1)",
+                    [run.0],
+                )
+            })
             .map(drop)
             .map_err(|e| backend(store, "cannot end the run", e))
         })
@@ -1302,6 +1447,167 @@ mod tests {
         assert_eq!(continues, Some(first));
         let known = state.lookup(scope, second, &["a@x".into()]).await.unwrap();
         assert!(known[0].user.as_ref().unwrap().in_doubt);
+    }
+
+    fn rider_scope() -> ScopeKey {
+        ScopeKey {
+            vendor: "sunshine".into(),
+            base_url: "http://127.0.0.1:1/".into(),
+            name: "source=coolbikes;type=rider".into(),
+            key_kind: "email".into(),
+        }
+    }
+
+    fn listed_user(key: &str, name: &str) -> ListedUser {
+        let fields = serde_json::json!({"name": name, "title": "Rider"});
+        let Value::Object(fields) = fields else {
+            unreachable!()
+        };
+        (key.to_owned(), Some(format!("id-{key}")), fields)
+    }
+
+    fn updated(line: u64, key: &str, name: &str) -> Settlement {
+        let Value::Object(fields) = serde_json::json!({"name": name}) else {
+            unreachable!()
+        };
+        Settlement::new(
+            line,
+            key,
+            super::super::Settled::Confirmed {
+                vendor_id: None,
+                fields,
+                row_hash: format!("hash-{line}"),
+                outcome: super::super::Confirmation::Updated,
+                written: vec!["name".into()],
+                drift: vec![],
+            },
+        )
+    }
+
+    /// The users the file itself holds for `scope`, by key, with their outcome and fields.
+    fn stored(path: &Path) -> Vec<(String, String, String)> {
+        let conn = Connection::open(path).unwrap();
+        let mut select = conn
+            .prepare("SELECT key, outcome, fields FROM users ORDER BY key")
+            .unwrap();
+        select
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_first_night_writes_each_listed_user_once() {
+        let path = scratch("first-night");
+        let state = SqliteState::open(&path).unwrap();
+        let scope = state.scope(&rider_scope()).await.unwrap();
+        let (run, _) = state
+            .begin_run(scope, "in.csv", &Value::Null)
+            .await
+            .unwrap();
+        assert!(!state.has_users(scope).await.unwrap());
+        state
+            .listed(
+                scope,
+                run,
+                &[listed_user("a@x", "Ann"), listed_user("b@x", "Bob")],
+            )
+            .await
+            .unwrap();
+        // Held, not written: a lookup answers from what the listing found.
+        assert!(stored(&path).is_empty(), "{:?}", stored(&path));
+        let known = state.lookup(scope, run, &["a@x".into()]).await.unwrap();
+        let ann = known[0].user.as_ref().unwrap();
+        assert_eq!(ann.outcome, UserOutcome::Listed);
+        assert_eq!(ann.vendor_id.as_deref(), Some("id-a@x"));
+        // The settlement writes the user once: what the row wrote, over what was listed.
+        state
+            .settle(scope, run, &[updated(2, "a@x", "Anna")])
+            .await
+            .unwrap();
+        let rows = stored(&path);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].0, "a@x");
+        assert_eq!(rows[0].1, "updated");
+        assert!(
+            rows[0].2.contains("\"Anna\"") && rows[0].2.contains("\"Rider\""),
+            "{rows:?}"
+        );
+        // A listing that names the settled user again leaves them as the row left them.
+        state
+            .listed(scope, run, &[listed_user("a@x", "Late")])
+            .await
+            .unwrap();
+        // The users no row settled are written before the leavers are looked for.
+        let (_, managed) = state.leavers(scope, run).await.unwrap();
+        assert_eq!(managed, 1);
+        let rows = stored(&path);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(
+            (rows[0].1.as_str(), rows[1].1.as_str()),
+            ("updated", "listed")
+        );
+        assert!(rows[0].2.contains("\"Anna\""), "{rows:?}");
+        state
+            .end_run(run, &RunEnd::Finished, &Value::Null)
+            .await
+            .unwrap();
+        assert!(state.has_users(scope).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_first_night_killed_before_its_end_is_listed_again() {
+        let path = scratch("first-night-killed");
+        {
+            let state = SqliteState::open(&path).unwrap();
+            let scope = state.scope(&rider_scope()).await.unwrap();
+            let (run, _) = state
+                .begin_run(scope, "in.csv", &Value::Null)
+                .await
+                .unwrap();
+            assert!(!state.has_users(scope).await.unwrap());
+            state
+                .listed(
+                    scope,
+                    run,
+                    &[listed_user("a@x", "Ann"), listed_user("b@x", "Bob")],
+                )
+                .await
+                .unwrap();
+            state
+                .settle(scope, run, &[updated(2, "a@x", "Anna")])
+                .await
+                .unwrap();
+            // Killed here: the listing held in memory is gone with the process.
+        }
+        assert_eq!(stored(&path).len(), 1);
+        let state = SqliteState::open(&path).unwrap();
+        let scope = state.scope(&rider_scope()).await.unwrap();
+        let (run, continues) = state
+            .begin_run(scope, "in.csv", &Value::Null)
+            .await
+            .unwrap();
+        assert!(continues.is_some());
+        // Not known in full: the next night lists again, writing as it lists (the scope
+        // has a user), and leaves what the killed run wrote.
+        assert!(!state.has_users(scope).await.unwrap());
+        state
+            .listed(
+                scope,
+                run,
+                &[listed_user("a@x", "Ann"), listed_user("b@x", "Bob")],
+            )
+            .await
+            .unwrap();
+        let rows = stored(&path);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[1].1, "listed");
+        state
+            .end_run(run, &RunEnd::Finished, &Value::Null)
+            .await
+            .unwrap();
+        assert!(state.has_users(scope).await.unwrap());
     }
 
     #[tokio::test]
