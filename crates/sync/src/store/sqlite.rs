@@ -1497,12 +1497,12 @@ mod tests {
             .unwrap()
     }
 
-    #[tokio::test]
-    async fn a_first_night_writes_each_listed_user_once() {
-        let path = scratch("first-night");
-        let state = SqliteState::open(&path).unwrap();
+    /// A night of the rider scope in the file at `path` whose users are not known (a first
+    /// night), once its listing has named a@x and b@x; and the run it continues.
+    async fn listing_night(path: &Path) -> (SqliteState, ScopeId, RunId, Option<RunId>) {
+        let state = SqliteState::open(path).unwrap();
         let scope = state.scope(&rider_scope()).await.unwrap();
-        let (run, _) = state
+        let (run, continues) = state
             .begin_run(scope, "in.csv", &Value::Null)
             .await
             .unwrap();
@@ -1515,6 +1515,22 @@ mod tests {
             )
             .await
             .unwrap();
+        (state, scope, run, continues)
+    }
+
+    /// Ends `run`: its scope's users are known from then on.
+    async fn end_known(state: &SqliteState, scope: ScopeId, run: RunId) {
+        state
+            .end_run(run, &RunEnd::Finished, &Value::Null)
+            .await
+            .unwrap();
+        assert!(state.has_users(scope).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_first_night_writes_each_listed_user_once() {
+        let path = scratch("first-night");
+        let (state, scope, run, _) = listing_night(&path).await;
         // Held, not written: a lookup answers from what the listing found.
         assert!(stored(&path).is_empty(), "{:?}", stored(&path));
         let known = state.lookup(scope, run, &["a@x".into()]).await.unwrap();
@@ -1549,32 +1565,14 @@ mod tests {
             ("updated", "listed")
         );
         assert!(rows[0].2.contains("\"Anna\""), "{rows:?}");
-        state
-            .end_run(run, &RunEnd::Finished, &Value::Null)
-            .await
-            .unwrap();
-        assert!(state.has_users(scope).await.unwrap());
+        end_known(&state, scope, run).await;
     }
 
     #[tokio::test]
     async fn a_first_night_killed_before_its_end_is_listed_again() {
         let path = scratch("first-night-killed");
         {
-            let state = SqliteState::open(&path).unwrap();
-            let scope = state.scope(&rider_scope()).await.unwrap();
-            let (run, _) = state
-                .begin_run(scope, "in.csv", &Value::Null)
-                .await
-                .unwrap();
-            assert!(!state.has_users(scope).await.unwrap());
-            state
-                .listed(
-                    scope,
-                    run,
-                    &[listed_user("a@x", "Ann"), listed_user("b@x", "Bob")],
-                )
-                .await
-                .unwrap();
+            let (state, scope, run, _) = listing_night(&path).await;
             state
                 .settle(scope, run, &[updated(2, "a@x", "Anna")])
                 .await
@@ -1582,32 +1580,14 @@ mod tests {
             // Killed here: the listing held in memory is gone with the process.
         }
         assert_eq!(stored(&path).len(), 1);
-        let state = SqliteState::open(&path).unwrap();
-        let scope = state.scope(&rider_scope()).await.unwrap();
-        let (run, continues) = state
-            .begin_run(scope, "in.csv", &Value::Null)
-            .await
-            .unwrap();
-        assert!(continues.is_some());
         // Not known in full: the next night lists again, writing as it lists (the scope
         // has a user), and leaves what the killed run wrote.
-        assert!(!state.has_users(scope).await.unwrap());
-        state
-            .listed(
-                scope,
-                run,
-                &[listed_user("a@x", "Ann"), listed_user("b@x", "Bob")],
-            )
-            .await
-            .unwrap();
+        let (state, scope, run, continues) = listing_night(&path).await;
+        assert!(continues.is_some());
         let rows = stored(&path);
         assert_eq!(rows.len(), 2, "{rows:?}");
         assert_eq!(rows[1].1, "listed");
-        state
-            .end_run(run, &RunEnd::Finished, &Value::Null)
-            .await
-            .unwrap();
-        assert!(state.has_users(scope).await.unwrap());
+        end_known(&state, scope, run).await;
     }
 
     #[tokio::test]
