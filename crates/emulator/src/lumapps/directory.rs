@@ -15,7 +15,7 @@ pub(crate) struct Users {
 
 /// The synthetic users: how many, and what they hold. Fixed when the emulator starts, so
 /// a handler makes them outside the directory's lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Synthetic {
     count: u64,
     domain: String,

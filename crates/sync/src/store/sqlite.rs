@@ -147,7 +147,7 @@ pub struct SqliteState {
 
 /// The most listed users a first night holds in memory; past it, they are written and the
 /// rest of the listing is written as it comes.
-pub(crate) const DEFERRED_USERS: usize = 50_000;
+const DEFERRED_USERS: usize = 50_000;
 
 /// The users a scope's first night listed and no call has written yet. The scope had no user
 /// when its night began, so a user the file holds for it was written by this run, and one
