@@ -1,6 +1,7 @@
 //! `profiles sync --state`: nights that cost what changed, against the emulators.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use profile_emulator::capture::{CaptureEmulator, SEED_CLIENT_2};
 use profile_emulator::lumapps::{DEMO_TOKEN, LumAppsConfig, LumAppsEmulator};
@@ -415,9 +416,17 @@ async fn a_key_on_two_lines_is_warned_about_and_its_last_line_is_synced_once() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lumapps_reads_everyone_once_then_reads_and_saves_only_the_changed() {
-    let n: usize = 500;
+/// A LumApps emulator holding `n` synthetic users, an HR export giving each the title
+/// `Engineer {i}`, a new state and report, and the sync's environment.
+struct LumAppsNight {
+    emulator: LumAppsEmulator,
+    input: PathBuf,
+    state: PathBuf,
+    report: PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+async fn lumapps_night(n: usize) -> LumAppsNight {
     let emulator = LumAppsEmulator::start_with(
         LumAppsConfig::default().synthetic_users(n as u64),
         profile_emulator::loopback(0),
@@ -425,43 +434,62 @@ async fn lumapps_reads_everyone_once_then_reads_and_saves_only_the_changed() {
     .await
     .unwrap();
     let dir = dir();
-    let (input, state, report_path) = (
-        dir.join("hr.csv"),
-        dir.join("state.db"),
-        dir.join("report.json"),
-    );
-    let write = |title: &dyn Fn(usize) -> String| {
-        let mut csv = String::from("work_email,job_title\n");
-        for i in 0..n {
-            csv.push_str(&format!("user{i:07}@customer.com,{}\n", title(i)));
-        }
-        std::fs::write(&input, csv).unwrap();
-    };
-    write(&|i| format!("Engineer {i}"));
-    let base = emulator.base_url();
-    let env = [
-        ("LUMAPPS_BASE_URL", base.as_str()),
-        ("LUMAPPS_TOKEN", DEMO_TOKEN),
+    let input = dir.join("hr.csv");
+    write_titles(&input, n, &|i| format!("Engineer {i}"));
+    let env = vec![
+        ("LUMAPPS_BASE_URL", emulator.base_url()),
+        ("LUMAPPS_TOKEN", DEMO_TOKEN.to_owned()),
     ];
-    let args = [
-        "--vendor",
-        "lumapps",
-        "--input",
-        input.to_str().unwrap(),
-        "--directory",
-        "6486401110769664",
-        "--key",
-        "work_email",
-        "--map",
-        "job_title=Title",
-        "--state",
-        state.to_str().unwrap(),
-        "--report",
-        report_path.to_str().unwrap(),
-    ];
+    LumAppsNight {
+        emulator,
+        input,
+        state: dir.join("state.db"),
+        report: dir.join("report.json"),
+        env,
+    }
+}
+
+/// An HR export of `n` synthetic LumApps users, each with the title `title(i)`.
+fn write_titles(input: &Path, n: usize, title: &dyn Fn(usize) -> String) {
+    let mut csv = String::from("work_email,job_title\n");
+    for i in 0..n {
+        csv.push_str(&format!("user{i:07}@customer.com,{}\n", title(i)));
+    }
+    std::fs::write(input, csv).unwrap();
+}
+
+impl LumAppsNight {
+    /// The arguments of a sync of the export's titles into the documentation's directory.
+    fn args(&self) -> Vec<&str> {
+        vec![
+            "--vendor",
+            "lumapps",
+            "--input",
+            self.input.to_str().unwrap(),
+            "--directory",
+            "6486401110769664",
+            "--key",
+            "work_email",
+            "--map",
+            "job_title=Title",
+            "--state",
+            self.state.to_str().unwrap(),
+            "--report",
+            self.report.to_str().unwrap(),
+        ]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lumapps_reads_everyone_once_then_reads_and_saves_only_the_changed() {
+    let n: usize = 500;
+    let night = lumapps_night(n).await;
+    let write = |title: &dyn Fn(usize) -> String| write_titles(&night.input, n, title);
+    let env = env_refs(&night.env);
+    let args = night.args();
     let (code, _, stderr) = sync(&args, &env).await;
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(report(&report_path)["summary"]["updated"], n as u64);
+    assert_eq!(report(&night.report)["summary"]["updated"], n as u64);
     write(&|i| {
         if i % 50 == 0 {
             format!("Lead {i}")
@@ -469,18 +497,88 @@ async fn lumapps_reads_everyone_once_then_reads_and_saves_only_the_changed() {
             format!("Engineer {i}")
         }
     });
-    let before = emulator.faults().requests_seen();
+    let before = night.emulator.faults().requests_seen();
     let (code, _, stderr) = sync(&args, &env).await;
     assert_eq!(code, 0, "{stderr}");
     let changed = (n / 50) as u64;
     // The directory's template, then a read and a save per changed user.
     assert_eq!(
-        emulator.faults().requests_seen() - before,
+        night.emulator.faults().requests_seen() - before,
         1 + 2 * changed,
         "{stderr}"
     );
-    let user = emulator.user("user0000050@customer.com").unwrap();
+    let user = night.emulator.user("user0000050@customer.com").unwrap();
     assert_eq!(user["apiProfile"]["organizations"]["title"], "Lead 50");
+}
+
+const LUMAPPS_LIST: &str = "/_ah/api/lumsites/v1/user/directory/list";
+
+/// The users a state file holds, of any scope.
+fn users_in(state: &Path) -> u64 {
+    let conn = rusqlite::Connection::open(state).unwrap();
+    conn.query_row("SELECT count(*) FROM users", [], |row| row.get::<_, i64>(0))
+        .unwrap() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lumapps_first_night_killed_after_its_listing_lists_again_the_next_night() {
+    let n: usize = 200;
+    let night = lumapps_night(n).await;
+    let args = night.args();
+    // Two requests a second: the listing's few pages, then a read and a save a second.
+    let mut slow = args.clone();
+    slow.extend(["--rate", "120", "--concurrency", "1"]);
+    let faults = night.emulator.faults();
+    let mut killed = crate::lease::start_slow_night(&slow, &night.env, faults, Stdio::null()).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while faults.requests_to("POST", "/_ah/api/lumsites/v1/user/directory/save") < 3
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    killed.kill().await.unwrap();
+    // The rows were saving, so the listing had named at least its first page's 100 users;
+    // but a first night writes a listed user only with its row's result, or at the run's
+    // end: the file holds the few users settled.
+    let listed = faults.requests_to("POST", LUMAPPS_LIST);
+    assert!(listed >= 1, "{listed} listing pages");
+    assert!(
+        users_in(&night.state) <= 10,
+        "{} users",
+        users_in(&night.state)
+    );
+
+    // The same command lists again, and finishes the night.
+    let mut args = args;
+    args.extend(["--rate", "0"]);
+    let (code, _, stderr) = sync(&args, &env_refs(&night.env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        faults.requests_to("POST", LUMAPPS_LIST) > listed,
+        "{stderr}"
+    );
+    assert!(stderr.contains("users from lumapps"), "{stderr}");
+    for i in [0, 99, 199] {
+        let user = night
+            .emulator
+            .user(&format!("user{i:07}@customer.com"))
+            .unwrap();
+        assert_eq!(
+            user["apiProfile"]["organizations"]["title"],
+            format!("Engineer {i}")
+        );
+    }
+    // Every user listed is known now (and the documentation's own user): the next night
+    // lists no one and sends only the directory's template read.
+    assert_eq!(users_in(&night.state), n as u64 + 1);
+    let (before, pages) = (
+        faults.requests_seen(),
+        faults.requests_to("POST", LUMAPPS_LIST),
+    );
+    let (code, _, stderr) = sync(&args, &env_refs(&night.env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(faults.requests_to("POST", LUMAPPS_LIST), pages, "{stderr}");
+    assert_eq!(faults.requests_seen() - before, 1, "{stderr}");
 }
 
 fn integrity(state: &Path) -> String {
