@@ -1370,6 +1370,12 @@ fn write_results(path: &Path, smoke: bool, machine: &Value, results: &[Result]) 
     .expect("the results file");
 }
 
+/// The allocator `profiles` runs with, for the bare loops and the emulators too: a ceiling
+/// on the system's allocator would be lower than what the machine can do, and the sync
+/// measured against it would look closer to it than it is.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(position) = args.iter().position(|a| a == "--child-ceiling") {
