@@ -1395,6 +1395,15 @@ fn main() {
         ));
         return;
     }
+    if let Some(position) = args.iter().position(|a| a == "--child-stream-users") {
+        // On one thread, as `profiles` runs a listing.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(child_stream_users(&args[position + 1]));
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -1433,10 +1442,6 @@ async fn run(args: Vec<String>) {
                 }
             }
         });
-        return;
-    }
-    if let Some(position) = args.iter().position(|a| a == "--child-stream-users") {
-        child_stream_users(&args[position + 1]).await;
         return;
     }
     let smoke = args.iter().any(|a| a == "--smoke");
