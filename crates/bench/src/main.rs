@@ -6,7 +6,9 @@
 //! is (for callgrind: the difference of the two counts is what the SDK adds).
 //! `--bulk-rows N` shrinks the bulk benchmark to one round of N rows, and
 //! `PROFILE_BENCH_WRAP="valgrind --tool=callgrind"` runs its two children (the `profiles
-//! sync` and the bare loop) under that command.
+//! sync` and the bare loop) under that command. The bare loop is the binary
+//! `profile-bench-ceiling`, built beside this one: it runs on the allocator `profiles` runs
+//! with, where the rest of the bench (its emulators, its memory children) keeps the system's.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -16,6 +18,7 @@
 )]
 
 mod measure;
+mod raw;
 mod vendors;
 
 use std::path::{Path, PathBuf};
@@ -80,8 +83,13 @@ const SMOKE: Sizes = Sizes {
 };
 
 fn profiles_binary() -> PathBuf {
+    sibling_binary("profiles")
+}
+
+/// A binary built beside this one (`profiles`, or the bare loop `profile-bench-ceiling`).
+fn sibling_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the bench's own path");
-    exe.with_file_name(format!("profiles{}", std::env::consts::EXE_SUFFIX))
+    exe.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// A bulk benchmark's child process; with `PROFILE_BENCH_WRAP` set (say to
@@ -642,8 +650,7 @@ async fn bulk_ceiling(vendor: &str, rows: usize, concurrency: usize, runtime: &s
         }
     }
     let children_cpu = children_cpu_time();
-    let output = child_command(std::env::current_exe().expect("own path"))
-        .arg("--child-ceiling")
+    let output = child_command(sibling_binary("profile-bench-ceiling"))
         .arg(&requests_file)
         .arg(concurrency.to_string())
         .arg(runtime)
@@ -771,37 +778,6 @@ async fn politeness_at_plan(per_minute: u32, requests: usize, results: &mut Vec<
 }
 
 /// The child process of the memory benchmark: streams every user of a directory.
-/// The bulk ceiling, in a child process: each row's prebuilt read and write, sent by a bare
-/// reqwest client at `concurrency`; prints how many rows succeeded and how long it took.
-async fn child_ceiling(requests_file: &str, concurrency: usize) {
-    let text = std::fs::read_to_string(requests_file).expect("the requests");
-    let requests: Vec<(vendors::RawRequest, vendors::RawRequest)> = text
-        .lines()
-        .map(|line| {
-            let pair: serde_json::Value = serde_json::from_str(line).expect("a request pair");
-            (
-                vendors::RawRequest::from_json(&pair[0]),
-                vendors::RawRequest::from_json(&pair[1]),
-            )
-        })
-        .collect();
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    let ok = stream::iter(requests.iter())
-        .map(|(read, write)| {
-            let client = client.clone();
-            async move { read.send(&client).await && write.send(&client).await }
-        })
-        .buffer_unordered(concurrency)
-        .filter(|ok| std::future::ready(*ok))
-        .count()
-        .await;
-    println!(
-        "{}",
-        json!({"ok": ok, "seconds": started.elapsed().as_secs_f64()})
-    );
-}
-
 async fn child_stream_users(base_url: &str) {
     let client = profile_lumapps::LumAppsClient::builder(
         profile_core::BaseUrl::parse(base_url).expect("a base URL"),
@@ -1370,40 +1346,8 @@ fn write_results(path: &Path, smoke: bool, machine: &Value, results: &[Result]) 
     .expect("the results file");
 }
 
-/// The allocator `profiles` runs with, for the bare loops and the emulators too: a ceiling
-/// on the system's allocator would be lower than what the machine can do, and the sync
-/// measured against it would look closer to it than it is.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(position) = args.iter().position(|a| a == "--child-ceiling") {
-        // On one thread as `profiles sync` runs, or on tokio's multi-thread runtime.
-        let runtime = match args.get(position + 3).map(String::as_str) {
-            Some("multi-thread") => tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build(),
-            _ => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build(),
-        }
-        .expect("a runtime");
-        runtime.block_on(child_ceiling(
-            &args[position + 1],
-            args[position + 2].parse().expect("a concurrency"),
-        ));
-        return;
-    }
-    if let Some(position) = args.iter().position(|a| a == "--child-stream-users") {
-        // On one thread, as `profiles` runs a listing.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        runtime.block_on(child_stream_users(&args[position + 1]));
-        return;
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -1442,6 +1386,10 @@ async fn run(args: Vec<String>) {
                 }
             }
         });
+        return;
+    }
+    if let Some(position) = args.iter().position(|a| a == "--child-stream-users") {
+        child_stream_users(&args[position + 1]).await;
         return;
     }
     let smoke = args.iter().any(|a| a == "--smoke");

@@ -15,14 +15,7 @@ use profile_sunshine::{
 };
 use serde_json::{Value, json};
 
-/// A request as bytes, for the bare reqwest loop.
-#[derive(Clone)]
-pub(crate) struct RawRequest {
-    pub(crate) method: reqwest::Method,
-    pub(crate) url: String,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
-}
+pub(crate) use crate::raw::RawRequest;
 
 impl RawRequest {
     /// The bytes the SDK sends for `request`: its headers, and the `user-agent` the SDK's
@@ -56,52 +49,11 @@ impl RawRequest {
         })
     }
 
-    /// Back from [`RawRequest::to_json`].
-    pub(crate) fn from_json(value: &Value) -> Self {
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-        Self {
-            method: reqwest::Method::from_bytes(text(&value["method"]).as_bytes())
-                .unwrap_or(reqwest::Method::GET),
-            url: text(&value["url"]),
-            headers: value["headers"]
-                .as_array()
-                .map(|headers| {
-                    headers
-                        .iter()
-                        .map(|pair| (text(&pair[0]), text(&pair[1])))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            body: text(&value["body"]).into_bytes(),
-        }
-    }
-
-    pub(crate) async fn send(&self, client: &reqwest::Client) -> bool {
-        self.send_reading(client, |_| true).await
-    }
-
     /// Sends like [`RawRequest::send`], and decodes the answer into a `serde_json::Value`
     /// as hand-written code that uses it would: `true` when it succeeded and is JSON.
     pub(crate) async fn send_decoding(&self, client: &reqwest::Client) -> bool {
         self.send_reading(client, |body| serde_json::from_slice::<Value>(body).is_ok())
             .await
-    }
-
-    async fn send_reading(&self, client: &reqwest::Client, read: impl Fn(&[u8]) -> bool) -> bool {
-        let mut builder = client.request(self.method.clone(), &self.url);
-        for (k, v) in &self.headers {
-            builder = builder.header(k, v);
-        }
-        match builder.body(self.body.clone()).send().await {
-            Ok(response) => {
-                let ok = response.status().is_success();
-                match response.bytes().await {
-                    Ok(body) => ok && read(&body),
-                    Err(_) => false,
-                }
-            }
-            Err(_) => false,
-        }
     }
 }
 
