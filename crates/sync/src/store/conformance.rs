@@ -375,6 +375,36 @@ async fn settlements(store: &dyn StateStore) -> Result<(), ConformanceError> {
             .is_some_and(|u| u.in_doubt && u.outcome == UserOutcome::Unknown),
         "{b:?}"
     );
+    // One key twice in one call: the second is the latest word.
+    let unknown = |line| {
+        Settlement::new(
+            line,
+            "c@x",
+            Settled::Unknown {
+                reason: "timeout".into(),
+            },
+        )
+    };
+    let missing = Settlement::new(
+        5,
+        "c@x",
+        Settled::Missing {
+            reason: "not created".into(),
+            row_hash: "h-c".into(),
+        },
+    );
+    store
+        .settle(scope, run, &[unknown(4), missing, unknown(6)])
+        .await?;
+    let rows = store.run_rows(&[run]).await?;
+    ensure!(
+        "a key settled twice in one call keeps one row, its last",
+        rows.iter()
+            .filter(|r| r.key == "c@x")
+            .map(|r| (r.line, r.outcome))
+            .eq([(6, RowRecord::Unknown)]),
+        "{rows:?}"
+    );
     let forgotten = store.forget(&["b@x".into(), "nobody@x".into()]).await?;
     let b = store.lookup(scope, run, &["b@x".into()]).await?;
     ensure!(

@@ -1442,7 +1442,9 @@ impl StateStore for Inner {
         // A key settled twice in one group: the second settlement applies to what the
         // first made, as one after the other.
         let mut order = Order::default();
+        // A key's last row stands (one statement cannot write a row twice).
         let mut rows: Vec<RunRow> = Vec::new();
+        let mut row_of: HashMap<&str, usize> = HashMap::with_capacity(settlements.len());
         for settlement in settlements {
             let key = &settlement.key;
             if let Some(user) = UserState::apply(known.remove(key), run, settlement, &at) {
@@ -1450,8 +1452,13 @@ impl StateStore for Inner {
                 known.insert(key.clone(), user);
             }
             if let Some(row) = RunRow::of(run, settlement) {
-                rows.retain(|r| r.key != row.key);
-                rows.push(row);
+                match row_of.get(key.as_str()) {
+                    Some(&i) => rows[i] = row,
+                    None => {
+                        row_of.insert(key, rows.len());
+                        rows.push(row);
+                    }
+                }
             }
         }
         let users = order.take(known);
