@@ -502,11 +502,6 @@ async fn bulk(
         sync_cpus.push(sync_cpu);
         ceiling_cpus.push(ceiling_cpu);
     }
-    let rounds_note = if ratios.len() > 1 {
-        format!(", median of {}", ratios.len())
-    } else {
-        String::new()
-    };
     results.push(Result::new(
         "bulk",
         format!("{vendor}: profiles sync, {rows} rows, c={concurrency}"),
@@ -540,7 +535,7 @@ async fn bulk(
     results.push(
         Result::new(
             "bulk",
-            format!("{vendor}: sync / ceiling{rounds_note}"),
+            format!("{vendor}: sync / ceiling{}", rounds_note(&ratios)),
             median(ratios),
             "ratio",
         )
@@ -555,7 +550,10 @@ async fn bulk(
     results.push(
         Result::new(
             "bulk",
-            format!("{vendor}: sync --state / ceiling{rounds_note}"),
+            format!(
+                "{vendor}: sync --state / ceiling{}",
+                rounds_note(&state_ratios)
+            ),
             median(state_ratios),
             "ratio",
         )
@@ -570,12 +568,26 @@ async fn bulk(
     results.push(
         Result::new(
             "bulk",
-            format!("{vendor}: sync --state postgres:// / ceiling{rounds_note}"),
+            format!(
+                "{vendor}: sync --state postgres:// / ceiling{}",
+                rounds_note(&pg_ratios)
+            ),
             median(pg_ratios),
             "ratio",
         )
         .goal(">= 0.70"),
     );
+}
+
+/// `, median of N (rounds LOW–HIGH)` for more than one round: how far the rounds of one
+/// run spread, beside their median.
+fn rounds_note(values: &[f64]) -> String {
+    if values.len() < 2 {
+        return String::new();
+    }
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!(", median of {} (rounds {low:.2}–{high:.2})", values.len())
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
