@@ -134,8 +134,6 @@ pub fn row_hash(patch: &ProfilePatch) -> String {
     hash_row(patch, None)
 }
 
-/// [`row_hash`], with the key an anchored row addresses its person by (a changed address is
-/// a changed row).
 /// Hashes what `item` displays as, without building the text first.
 fn feed(hasher: &mut Sha1, item: &impl std::fmt::Display) {
     struct Feed<'a>(&'a mut Sha1);
@@ -149,6 +147,8 @@ fn feed(hasher: &mut Sha1, item: &impl std::fmt::Display) {
     let _ = std::fmt::Write::write_fmt(&mut Feed(hasher), format_args!("{item}"));
 }
 
+/// [`row_hash`], with the key an anchored row addresses its person by (a changed address is
+/// a changed row).
 fn hash_row(patch: &ProfilePatch, address: Option<&str>) -> String {
     let mut hasher = Sha1::new();
     if let Some(address) = address {

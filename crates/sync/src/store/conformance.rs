@@ -375,7 +375,7 @@ async fn settlements(store: &dyn StateStore) -> Result<(), ConformanceError> {
             .is_some_and(|u| u.in_doubt && u.outcome == UserOutcome::Unknown),
         "{b:?}"
     );
-    // One key twice in one call: the second is the latest word.
+    // One key three times in one call: the last is the latest word.
     let unknown = |line| {
         Settlement::new(
             line,
@@ -398,7 +398,7 @@ async fn settlements(store: &dyn StateStore) -> Result<(), ConformanceError> {
         .await?;
     let rows = store.run_rows(&[run]).await?;
     ensure!(
-        "a key settled twice in one call keeps one row, its last",
+        "a key settled more than once in one call keeps one row, its last",
         rows.iter()
             .filter(|r| r.key == "c@x")
             .map(|r| (r.line, r.outcome))
