@@ -14,7 +14,7 @@ mod raw;
 use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -37,28 +37,6 @@ fn main() {
     }
     .expect("a runtime");
     runtime.block_on(ceiling(file, concurrency));
-}
-
-impl raw::RawRequest {
-    /// Back from its JSON form (`RawRequest::to_json` in `profile-bench`).
-    pub(crate) fn from_json(value: &Value) -> Self {
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-        Self {
-            method: reqwest::Method::from_bytes(text(&value["method"]).as_bytes())
-                .unwrap_or(reqwest::Method::GET),
-            url: text(&value["url"]),
-            headers: value["headers"]
-                .as_array()
-                .map(|headers| {
-                    headers
-                        .iter()
-                        .map(|pair| (text(&pair[0]), text(&pair[1])))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            body: text(&value["body"]).into_bytes(),
-        }
-    }
 }
 
 async fn ceiling(requests_file: &str, concurrency: usize) {

@@ -39,16 +39,6 @@ impl RawRequest {
         }
     }
 
-    /// As JSON, to hand to a child process (the bodies are text: JSON or a form).
-    pub(crate) fn to_json(&self) -> Value {
-        json!({
-            "method": self.method.as_str(),
-            "url": self.url,
-            "headers": self.headers,
-            "body": String::from_utf8_lossy(&self.body),
-        })
-    }
-
     /// Sends like [`RawRequest::send`], and decodes the answer into a `serde_json::Value`
     /// as hand-written code that uses it would: `true` when it succeeded and is JSON.
     pub(crate) async fn send_decoding(&self, client: &reqwest::Client) -> bool {
