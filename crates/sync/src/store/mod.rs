@@ -809,8 +809,9 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     async fn release(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<(), StateError>;
 
     /// Whether the scope was ever read in full from the vendor, or written by a run. A store
-    /// that holds a first night's listing until the run's end (SQLite) also answers `false`
-    /// while that night has not ended: the next night, after a first one killed, lists again.
+    /// that holds a first night's listing until the run's end (SQLite, PostgreSQL) also
+    /// answers `false` while that night has not ended: the next night, after a first one
+    /// killed, lists again.
     async fn has_users(&self, scope: ScopeId) -> Result<bool, StateError>;
 
     /// Starts a run. When the scope's last run did not finish (killed, stopped), the new

@@ -12,6 +12,7 @@
 //! | `run_rows` | row of a run that did something or failed |
 //! | `leases` | scope being synced now: which process on which host holds it, since when |
 //! | `input_key_groups` | group of keys of a running run's input, with their lines (emptied when the run ends) |
+//! | `first_nights` | scope whose first night has not ended (its listing is held in memory until then) |
 //! | `leaver_holds` | leavers the mass-leaver guard holds |
 //!
 //! No credential is written to any table. A lost connection fails every call after it
@@ -132,6 +133,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ALTER COLUMN key TYPE TEXT COLLATE \"C\",
         ALTER COLUMN vendor_id TYPE TEXT COLLATE \"C\";
     ALTER TABLE run_rows ALTER COLUMN key TYPE TEXT COLLATE \"C\";",
+    // 4: the scopes whose first night holds its listing in memory (see `Remembered`), as
+    // the SQLite state's version 5: while a scope is here, a run of it has not ended, and
+    // the next one lists again.
+    "CREATE TABLE first_nights (scope_id BIGINT PRIMARY KEY);",
 ];
 
 const USER_COLUMNS: &str = "vendor_id, fields, row_hash, outcome, code, reason, retryable, \
@@ -215,34 +220,67 @@ const FIRST_ANALYZE: u64 = 1_000;
 /// The most users [`Remembered`] holds; past it, it starts again empty.
 const REMEMBERED_USERS: usize = 50_000;
 
+/// The most users a statement writes when a first night's held listing is written.
+const UNWRITTEN_GROUP: usize = 1_000;
+
 /// The users of one scope as this connection last wrote or read them, during a run: the
 /// run holds the scope's lease, so no other writer changes them, and a user a run wrote
-/// or looked up is not read from the server again (a first night writes every listed user,
-/// then looks each up and settles it). A write forgets its users before it is sent and
-/// remembers them once the server has them (a write that fails forgets every user); a
-/// read remembers only users not already remembered, so an answer that raced a write never
-/// hides it. Emptied when a run begins
-/// or ends and when users are forgotten; at most [`REMEMBERED_USERS`] users. On a first
-/// night (the scope had no user when the run began) it holds every user of the scope for
-/// as long as it has not had to start again: a user it does not hold does not exist, and
-/// nothing is read from the server.
+/// or looked up is not read from the server again. A write forgets its users before it is
+/// sent and remembers them once the server has them (a write that fails forgets every
+/// user); a read remembers only users not already remembered, so an answer that raced a
+/// write never hides it. Emptied when a run begins or ends and when users are forgotten;
+/// at most [`REMEMBERED_USERS`] users. On a first night (the scope had no user when the
+/// run began) it holds every user of the scope for as long as it has not had to start
+/// again: a user it does not hold does not exist, and nothing is read from the server.
+///
+/// A first night's listing is held here, not written (`unwritten`): a row writes its user
+/// once, whole, with what the listing found, and the users no row wrote are written when
+/// the run ends, or before the listing would not fit. The scope is in `first_nights` until
+/// then, so that a night after one killed lists again.
 #[derive(Default)]
 struct Remembered {
     scope: Option<ScopeId>,
     users: HashMap<String, UserState>,
     /// Whether `users` holds every user of `scope`.
     complete: bool,
+    /// The keys of `users` whose state the server does not hold whole: listed on a first
+    /// night and not written since (an intent marks a row in doubt, not the whole user).
+    unwritten: std::collections::HashSet<String>,
+    /// Whether users never written were let go (a failed write, another scope): the
+    /// run's end then leaves the scope in `first_nights`, and the next night lists again.
+    lost: bool,
 }
 
 impl Remembered {
     /// The users of `scope`, emptied if it held another scope's.
     fn of(&mut self, scope: ScopeId) -> &mut HashMap<String, UserState> {
         if self.scope != Some(scope) {
-            self.users.clear();
-            self.complete = false;
+            self.clear();
             self.scope = Some(scope);
         }
         &mut self.users
+    }
+
+    /// Holds no user any more (noting whether users never written were let go).
+    fn clear(&mut self) {
+        self.lost |= !self.unwritten.is_empty();
+        self.users.clear();
+        self.unwritten.clear();
+        self.complete = false;
+    }
+
+    /// Whether `more` users would not fit beside those held.
+    fn full(&self, more: usize) -> bool {
+        self.users.len() + more > REMEMBERED_USERS
+    }
+
+    /// The users held and not written, as they are held (one taken out for a write under
+    /// way is left to that write).
+    fn unwritten(&self) -> Vec<(String, UserState)> {
+        self.unwritten
+            .iter()
+            .filter_map(|key| Some((key.clone(), self.users.get(key)?.clone())))
+            .collect()
     }
 
     /// Whether every user of `scope` is held.
@@ -282,9 +320,8 @@ impl Remembered {
     /// Room for `more` users, emptied if they would not fit.
     fn room(&mut self, scope: ScopeId, more: usize) -> &mut HashMap<String, UserState> {
         self.of(scope);
-        if self.users.len() + more > REMEMBERED_USERS {
-            self.users.clear();
-            self.complete = false;
+        if self.full(more) {
+            self.clear();
         }
         &mut self.users
     }
@@ -526,9 +563,54 @@ impl Inner {
     /// Forgets every user remembered.
     fn forget_remembered(&self) {
         let mut remembered = self.remembered();
-        remembered.users.clear();
-        remembered.complete = false;
+        remembered.clear();
         remembered.scope = None;
+    }
+
+    /// Writes the users held and not written (see [`Remembered`]), a group at a time.
+    async fn write_unwritten(&self) -> Result<(), StateError> {
+        let (scope, users) = {
+            let remembered = self.remembered();
+            (remembered.scope, remembered.unwritten())
+        };
+        let Some(scope) = scope else {
+            return Ok(());
+        };
+        for group in users.chunks(UNWRITTEN_GROUP) {
+            write_settled(self, scope, group, RunId(0), &[])
+                .await
+                .inspect_err(|_| self.forget_remembered())?;
+            let mut remembered = self.remembered();
+            for (key, _) in group {
+                remembered.unwritten.remove(key);
+            }
+        }
+        self.grown(scope, users.len()).await;
+        Ok(())
+    }
+
+    /// Notes that the server now holds `users` whole.
+    fn written_whole(&self, users: &[(String, UserState)]) {
+        let mut remembered = self.remembered();
+        if !remembered.unwritten.is_empty() {
+            for (key, _) in users {
+                remembered.unwritten.remove(key);
+            }
+        }
+    }
+
+    /// Writes the users held and not written first if `more` users would not fit beside
+    /// those held (which would then be let go).
+    async fn make_room(&self, more: usize) -> Result<(), StateError> {
+        let due = {
+            let remembered = self.remembered();
+            !remembered.unwritten.is_empty() && remembered.full(more)
+        };
+        if due {
+            self.write_unwritten().await
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -1234,22 +1316,33 @@ impl StateStore for Inner {
             .map_err(|e| backend(&self.store(), "cannot give the scope's lease back", &e))
     }
 
+    /// False also while the scope is in `first_nights`: its first night did not end, and
+    /// the listing it held in memory was not written.
     async fn has_users(&self, scope: ScopeId) -> Result<bool, StateError> {
-        let client = &self.client;
-        let has: bool = client
+        self.write_unwritten().await?;
+        // One statement: whether the scope has users, whether its first night ended, and
+        // the scope marked as in its first night when it has none.
+        let row = self
+            .client
             .query_one(
-                "SELECT EXISTS (SELECT 1 FROM users WHERE scope_id = $1)",
+                "WITH found AS (
+                    SELECT EXISTS (SELECT 1 FROM users WHERE scope_id = $1) AS has_any,
+                        EXISTS (SELECT 1 FROM first_nights WHERE scope_id = $1) AS unfinished),
+                 marked AS (
+                    INSERT INTO first_nights (scope_id) SELECT $1 FROM found WHERE NOT has_any
+                    ON CONFLICT DO NOTHING RETURNING 1)
+                 SELECT has_any, unfinished, (SELECT count(*) FROM marked) FROM found",
                 &[&scope.0],
             )
             .await
-            .map(|row| row.get(0))
             .map_err(|e| backend(&self.store(), "cannot read the users", &e))?;
+        let (any, unfinished): (bool, bool) = (row.get(0), row.get(1));
         // None yet: from here on the run's own writes are all the users there are.
         let mut remembered = self.remembered();
-        if !has && remembered.of(scope).is_empty() {
+        if !any && remembered.of(scope).is_empty() {
             remembered.complete = true;
         }
-        Ok(has)
+        Ok(any && !unfinished)
     }
 
     async fn begin_run(
@@ -1259,7 +1352,9 @@ impl StateStore for Inner {
         options: &Value,
     ) -> Result<(RunId, Option<RunId>), StateError> {
         let options = options.to_string();
+        self.write_unwritten().await?;
         self.forget_remembered();
+        self.remembered().lost = false;
         // One statement: the run it continues (the scope's last, if not finished), the
         // users known only from a listing put in doubt when there is one, the keys an
         // earlier run left (it was killed before its end) cleared, the new run.
@@ -1375,10 +1470,31 @@ impl StateStore for Inner {
             }
         }
         let users = order.take(known);
+        self.make_room(users.len() + kept.len()).await?;
+        // A first night's listing, while it fits, is held and not written.
+        let held = {
+            let mut remembered = self.remembered();
+            let fits = !remembered.full(users.len() + kept.len());
+            if remembered.holds_all(scope) && fits {
+                remembered
+                    .unwritten
+                    .extend(users.iter().map(|(key, _)| key.clone()));
+                let held = remembered.of(scope);
+                held.extend(users);
+                held.extend(kept);
+                None
+            } else {
+                Some((users, kept))
+            }
+        };
+        let Some((users, kept)) = held else {
+            return Ok(());
+        };
         write_settled(self, scope, &users, RunId(0), &[])
             .await
             .inspect_err(|_| self.forget_remembered())?;
         let count = users.len();
+        self.written_whole(&users);
         self.remember(scope, users);
         self.remember(scope, kept);
         self.grown(scope, count).await;
@@ -1389,7 +1505,9 @@ impl StateStore for Inner {
         // UserState::intended in one statement: a user not known is added as being sent,
         // a known one is marked in doubt; both are the run's. A key given twice is one row
         // (an upsert may not touch a row twice). The users remembered are remembered as
-        // marked once the server has them.
+        // marked once the server has them. A user held from a first night's listing stays
+        // to be written whole.
+        self.make_room(keys.len()).await?;
         let was: Vec<(String, Option<UserState>)> = {
             let mut remembered = self.remembered();
             let all = remembered.holds_all(scope);
@@ -1462,16 +1580,19 @@ impl StateStore for Inner {
             }
         }
         let users = order.take(known);
+        self.make_room(users.len()).await?;
         write_settled(self, scope, &users, run, &rows)
             .await
             .inspect_err(|_| self.forget_remembered())?;
         let count = users.len();
+        self.written_whole(&users);
         self.remember(scope, users);
         self.grown(scope, count).await;
         Ok(())
     }
 
     async fn leavers(&self, scope: ScopeId, run: RunId) -> Result<(Vec<Leaver>, u64), StateError> {
+        self.write_unwritten().await?;
         let store = self.store();
         let client = &self.client;
         let failed = |e: tokio_postgres::Error| backend(&store, "cannot look for leavers", &e);
@@ -1619,6 +1740,7 @@ impl StateStore for Inner {
     }
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
+        self.write_unwritten().await?;
         let store = self.store();
         let client = &self.client;
         let rows = client
@@ -1648,6 +1770,7 @@ impl StateStore for Inner {
     }
 
     async fn forget(&self, keys: &[String]) -> Result<u64, StateError> {
+        self.write_unwritten().await?;
         self.forget_remembered();
         let client = &self.client;
         let forgotten = client
@@ -1664,16 +1787,23 @@ impl StateStore for Inner {
             RunEnd::Stopped(reason) => ("stopped", Some(reason.as_str())),
         };
         let summary = summary.to_string();
+        // The listing held is written: the scope's users are known, unless some were let go
+        // unwritten (then the next night lists again).
+        self.write_unwritten().await?;
+        let listed = !self.remembered().lost;
         self.forget_remembered();
         self.client
             .execute(
                 "WITH ended AS (
                     UPDATE runs SET ended_at = $2, status = $3, summary = $4::text::jsonb,
                         stop_reason = $5
-                    WHERE id = $1 RETURNING 1),
-                 cleared AS (DELETE FROM input_key_groups WHERE run_id = $1 RETURNING 1)
-                 SELECT (SELECT count(*) FROM ended) + (SELECT count(*) FROM cleared)",
-                &[&run.0, &now(), &status, &summary, &reason],
+                    WHERE id = $1 RETURNING scope_id),
+                 cleared AS (DELETE FROM input_key_groups WHERE run_id = $1 RETURNING 1),
+                 listed AS (DELETE FROM first_nights WHERE $6
+                    AND scope_id IN (SELECT scope_id FROM ended) RETURNING 1)
+                 SELECT (SELECT count(*) FROM ended) + (SELECT count(*) FROM cleared)
+                    + (SELECT count(*) FROM listed)",
+                &[&run.0, &now(), &status, &summary, &reason, &listed],
             )
             .await
             .map_err(|e| backend(&self.store(), "cannot end the run", &e))?;
@@ -1827,6 +1957,169 @@ mod tests {
         let scope = store.scope(&crate::store::test_scope()).await.unwrap();
         let (run, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
         (store, scope, run)
+    }
+
+    fn listed_user(key: &str, name: &str) -> ListedUser {
+        let fields = serde_json::json!({"name": name, "title": "Rider"});
+        let Value::Object(fields) = fields else {
+            unreachable!()
+        };
+        (key.to_owned(), Some(format!("id-{key}")), fields)
+    }
+
+    fn updated(line: u64, key: &str, name: &str) -> Settlement {
+        let Value::Object(fields) = serde_json::json!({"name": name}) else {
+            unreachable!()
+        };
+        Settlement::new(
+            line,
+            key,
+            Settled::Confirmed {
+                vendor_id: None,
+                fields,
+                row_hash: format!("hash-{line}"),
+                outcome: crate::store::Confirmation::Updated,
+                written: vec!["name".into()],
+                drift: vec![],
+            },
+        )
+    }
+
+    /// The users the server itself holds, by key, with their outcome and fields.
+    async fn stored(store: &PostgresState) -> Vec<(String, String, String)> {
+        store
+            .inner
+            .client
+            .query("SELECT key, outcome, fields FROM users ORDER BY key", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2)))
+            .collect()
+    }
+
+    /// A night begun on `url` whose scope has no users known (a first night), once its
+    /// listing has named a@x and b@x; and the run it continues.
+    async fn listing_night(url: &str) -> (PostgresState, ScopeId, RunId, Option<RunId>) {
+        let store = PostgresState::connect(url).await.unwrap();
+        let scope = store.scope(&crate::store::test_scope()).await.unwrap();
+        let (run, continues) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        assert!(!store.has_users(scope).await.unwrap());
+        store
+            .listed(
+                scope,
+                run,
+                &[listed_user("a@x", "Ann"), listed_user("b@x", "Bob")],
+            )
+            .await
+            .unwrap();
+        (store, scope, run, continues)
+    }
+
+    /// Ends `run`: its scope's users are known from then on.
+    async fn end_known(store: &PostgresState, scope: ScopeId, run: RunId) {
+        store
+            .end_run(run, &RunEnd::Finished, &Value::Null)
+            .await
+            .unwrap();
+        assert!(store.has_users(scope).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_first_night_writes_each_listed_user_once() {
+        let (store, scope, run, _) = listing_night(&test_url("once")).await;
+        // Held, not written: a lookup answers from what the listing found.
+        assert!(stored(&store).await.is_empty());
+        let known = store.lookup(scope, run, &["a@x".into()]).await.unwrap();
+        let ann = known[0].user.as_ref().unwrap();
+        assert_eq!(ann.outcome, UserOutcome::Listed);
+        assert_eq!(ann.vendor_id.as_deref(), Some("id-a@x"));
+        // The settlement writes the user once: what the row wrote, over what was listed.
+        store
+            .settle(scope, run, &[updated(2, "a@x", "Anna")])
+            .await
+            .unwrap();
+        let rows = stored(&store).await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("a@x", "updated"));
+        assert!(rows[0].2.contains("\"Anna\"") && rows[0].2.contains("\"Rider\""));
+        // An intent on a held user marks the row in doubt; the user is still written whole
+        // later, marked.
+        store.intend(scope, run, &["b@x".into()]).await.unwrap();
+        // A listing that names the settled user again leaves them as the row left them.
+        store
+            .listed(scope, run, &[listed_user("a@x", "Late")])
+            .await
+            .unwrap();
+        // The users no row settled are written before the leavers are looked for.
+        let (_, managed) = store.leavers(scope, run).await.unwrap();
+        assert_eq!(managed, 1);
+        let rows = stored(&store).await;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(
+            (rows[0].1.as_str(), rows[1].1.as_str()),
+            ("updated", "listed")
+        );
+        assert!(rows[0].2.contains("\"Anna\"") && rows[1].2.contains("\"Bob\""));
+        let bob = store.lookup(scope, run, &["b@x".into()]).await.unwrap();
+        assert!(bob[0].user.as_ref().unwrap().in_doubt);
+        end_known(&store, scope, run).await;
+    }
+
+    #[tokio::test]
+    async fn a_first_night_killed_before_its_end_is_listed_again() {
+        let url = test_url("killed_first");
+        {
+            let (store, scope, run, _) = listing_night(&url).await;
+            store
+                .settle(scope, run, &[updated(2, "a@x", "Anna")])
+                .await
+                .unwrap();
+            // Killed here: the listing held in memory is gone with the process.
+        }
+        let (store, scope, run, continues) = listing_night(&url).await;
+        assert!(continues.is_some());
+        // Not known in full: the next night lists again, writing as it lists (the scope
+        // has a user), and leaves what the killed run wrote.
+        let rows = stored(&store).await;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(
+            (rows[0].1.as_str(), rows[1].1.as_str()),
+            ("updated", "listed")
+        );
+        end_known(&store, scope, run).await;
+    }
+
+    #[tokio::test]
+    async fn a_first_nights_listing_that_outgrows_memory_is_written_whole() {
+        let (store, scope, run) = run_begun("outgrown").await;
+        assert!(!store.has_users(scope).await.unwrap());
+        let page = |from: usize, count: usize| -> Vec<ListedUser> {
+            (from..from + count)
+                .map(|i| listed_user(&format!("u{i}@x"), "U"))
+                .collect()
+        };
+        for first in (0..REMEMBERED_USERS).step_by(5_000) {
+            store.listed(scope, run, &page(first, 5_000)).await.unwrap();
+        }
+        assert!(stored(&store).await.is_empty(), "held while it fits");
+        // One page more: what was held is written, then the page, and from there on the
+        // run reads and writes the server.
+        store
+            .listed(scope, run, &page(REMEMBERED_USERS, 2))
+            .await
+            .unwrap();
+        let count: i64 = store
+            .inner
+            .client
+            .query_one("SELECT count(*) FROM users", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(count, REMEMBERED_USERS as i64 + 2);
+        let known = store.lookup(scope, run, &["u7@x".into()]).await.unwrap();
+        assert_eq!(known[0].user.as_ref().unwrap().outcome, UserOutcome::Listed);
+        end_known(&store, scope, run).await;
     }
 
     #[tokio::test]
@@ -2066,6 +2359,7 @@ mod tests {
             .client
             .batch_execute(&format!(
                 "DROP TABLE input_key_groups;
+                 DROP TABLE first_nights;
                  DELETE FROM schema_migrations WHERE version > 1;
                  ALTER TABLE users ADD FOREIGN KEY (scope_id) REFERENCES scopes (id);
                  ALTER TABLE run_rows ADD FOREIGN KEY (run_id) REFERENCES runs (id);
