@@ -9,7 +9,7 @@
 //! | `runs` | run: start, end, status, options (JSON), summary (JSON), the run it continues |
 //! | `run_rows` | row of a run that did something or failed (unchanged rows are only counted) |
 //! | `leases` | scope being synced now: which process holds it, since when |
-//! | `input_keys` | key of a running run's input, with its line (emptied when the run ends) |
+//! | `input_keys` | key of a running run's input, with its line, when the run has too many to hold in memory or looks for leavers (emptied when the run ends) |
 //! | `first_nights` | scope whose first night is under way, its listing held in memory until the run's end (a scope still here after a run killed lists again) |
 //!
 //! The connection lives on a thread of its own, so the async night never waits on SQLite
@@ -143,6 +143,73 @@ pub struct SqliteState {
     /// A first night's listed users not written yet; used on the connection's thread only,
     /// in the order of the calls.
     deferred: Arc<Mutex<Deferred>>,
+    /// The running run's input keys while they are few (see [`HeldKeys`]).
+    keys: Arc<Mutex<HeldKeys>>,
+}
+
+/// The most input keys a run holds in memory; past it, they go to `input_keys`.
+const HELD_KEYS: usize = 50_000;
+
+/// A run's input keys, held in memory while there are at most [`HELD_KEYS`]: they serve
+/// the run only (a run's leftover keys are cleared when the next begins), so a night of
+/// 20,000 rows writes and deletes none of them. Past that many, or when the leavers are
+/// looked for (a query of the file), they are written to `input_keys`, and the rest go
+/// there as they come.
+#[derive(Debug, Default)]
+struct HeldKeys {
+    run: Option<RunId>,
+    /// Key → its lines, as given.
+    lines: HashMap<String, Vec<u64>>,
+    count: usize,
+    /// Whether the run's keys are in `input_keys` instead.
+    written: bool,
+}
+
+impl HeldKeys {
+    /// The keys held for `run`, started empty when it is another run's.
+    fn of(&mut self, run: RunId) -> &mut Self {
+        if self.run != Some(run) {
+            *self = Self {
+                run: Some(run),
+                ..Self::default()
+            };
+        }
+        self
+    }
+
+    /// Takes the keys held out, as (key, line) pairs: from here on they are in the table.
+    fn take(&mut self, run: RunId) -> Vec<(String, u64)> {
+        let held = self.of(run);
+        held.written = true;
+        held.count = 0;
+        std::mem::take(&mut held.lines)
+            .into_iter()
+            .flat_map(|(key, lines)| lines.into_iter().map(move |line| (key.clone(), line)))
+            .collect()
+    }
+}
+
+fn lock_keys(keys: &Mutex<HeldKeys>) -> MutexGuard<'_, HeldKeys> {
+    keys.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Writes a run's input keys to `input_keys` (a key and line given twice, once).
+fn write_keys(
+    conn: &Connection,
+    store: &str,
+    run: RunId,
+    keys: &[(String, u64)],
+) -> Result<(), StateError> {
+    let failed = |e| backend(store, "cannot record the input's keys", e);
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO input_keys (run_id, key, line) VALUES (?1, ?2, ?3)")
+        .map_err(failed)?;
+    for (key, line) in keys {
+        insert
+            .execute(params![run.0, key, *line as i64])
+            .map_err(failed)?;
+    }
+    Ok(())
 }
 
 /// The most listed users a first night holds in memory; past it, they are written and the
@@ -295,6 +362,7 @@ impl SqliteState {
             jobs: Some(jobs),
             worker: Some(worker),
             deferred: Arc::default(),
+            keys: Arc::default(),
         })
     }
 
@@ -886,24 +954,43 @@ impl StateStore for SqliteState {
     }
 
     async fn add_input_keys(&self, run: RunId, keys: &[(String, u64)]) -> Result<(), StateError> {
-        let keys = keys.to_vec();
-        self.call_now(move |conn, store| {
-            let mut insert = conn
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO input_keys (run_id, key, line) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(|e| backend(store, "cannot record the input's keys", e))?;
-            for (key, line) in keys {
-                insert
-                    .execute(params![run.0, key, line as i64])
-                    .map_err(|e| backend(store, "cannot record the input's keys", e))?;
+        let mut written = {
+            let mut held = lock_keys(&self.keys);
+            let held = held.of(run);
+            if !held.written && held.count + keys.len() <= HELD_KEYS {
+                for (key, line) in keys {
+                    held.lines.entry(key.clone()).or_default().push(*line);
+                }
+                held.count += keys.len();
+                return Ok(());
             }
-            Ok(())
-        })
-        .await
+            // Too many to hold: those held and these go to the table, and the rest after.
+            held.take(run)
+        };
+        written.extend_from_slice(keys);
+        self.call_now(move |conn, store| write_keys(conn, store, run, &written))
+            .await
     }
 
     async fn input_duplicates(&self, run: RunId) -> Result<Vec<(String, Vec<u64>)>, StateError> {
+        {
+            let held = lock_keys(&self.keys);
+            if held.run == Some(run) && !held.written {
+                let mut duplicates: Vec<(String, Vec<u64>)> = held
+                    .lines
+                    .iter()
+                    .filter(|(_, lines)| lines.len() > 1)
+                    .filter_map(|(key, lines)| {
+                        let mut lines = lines.clone();
+                        lines.sort_unstable();
+                        lines.dedup();
+                        (lines.len() > 1).then(|| (key.clone(), lines))
+                    })
+                    .collect();
+                duplicates.sort_by_key(|(_, lines)| lines.first().copied());
+                return Ok(duplicates);
+            }
+        }
         self.call_now(move |conn, store| {
             let sqlite = |e| backend(store, "cannot read the input's keys", e);
             let mut select = conn
@@ -1090,7 +1177,15 @@ impl StateStore for SqliteState {
     }
 
     async fn leavers(&self, scope: ScopeId, run: RunId) -> Result<(Vec<Leaver>, u64), StateError> {
+        // The query reads the run's keys from the table.
+        let held = {
+            let mut held = lock_keys(&self.keys);
+            (held.run == Some(run) && !held.written).then(|| held.take(run))
+        };
         self.call(move |conn, store| {
+            if let Some(keys) = &held {
+                write_keys(conn, store, run, keys)?;
+            }
             let sqlite = |e| backend(store, "cannot look for leavers", e);
             let managed: i64 = conn
                 .query_row(
@@ -1284,6 +1379,7 @@ impl StateStore for SqliteState {
             RunEnd::Stopped(reason) => ("stopped", Some(reason.clone())),
         };
         let summary = summary.to_string();
+        *lock_keys(&self.keys) = HeldKeys::default();
         self.call(move |conn, store| {
             conn.execute(
                 "UPDATE runs SET ended_at = ?2, status = ?3, summary = ?4, stop_reason = ?5
@@ -1588,6 +1684,62 @@ mod tests {
         assert_eq!(rows.len(), 2, "{rows:?}");
         assert_eq!(rows[1].1, "listed");
         end_known(&state, scope, run).await;
+    }
+
+    #[tokio::test]
+    async fn a_runs_keys_are_held_until_there_are_too_many_then_written() {
+        let path = scratch("keys");
+        let state = SqliteState::open(&path).unwrap();
+        let scope = state.scope(&rider_scope()).await.unwrap();
+        let (run, _) = state
+            .begin_run(scope, "in.csv", &Value::Null)
+            .await
+            .unwrap();
+        let in_file = || -> i64 {
+            Connection::open(&path)
+                .unwrap()
+                .query_row("SELECT count(*) FROM input_keys", [], |row| row.get(0))
+                .unwrap()
+        };
+        let a_twice = vec![("a@x".to_owned(), vec![2, 3])];
+        state
+            .add_input_keys(
+                run,
+                &[("a@x".into(), 3), ("a@x".into(), 2), ("a@x".into(), 3)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(in_file(), 0, "held");
+        assert_eq!(state.input_duplicates(run).await.unwrap(), a_twice);
+        // Past what memory holds: those held and the rest go to the file.
+        let many: Vec<(String, u64)> = (0..HELD_KEYS)
+            .map(|i| (format!("u{i}@x"), i as u64 + 10))
+            .collect();
+        state.add_input_keys(run, &many).await.unwrap();
+        state
+            .add_input_keys(run, &[("b@x".into(), 9), ("b@x".into(), 5)])
+            .await
+            .unwrap();
+        assert_eq!(in_file(), HELD_KEYS as i64 + 4);
+        let mut both = a_twice.clone();
+        both.push(("b@x".to_owned(), vec![5, 9]));
+        assert_eq!(state.input_duplicates(run).await.unwrap(), both);
+        state
+            .end_run(run, &RunEnd::Finished, &Value::Null)
+            .await
+            .unwrap();
+        assert_eq!(in_file(), 0);
+        // A new run starts with none, held again.
+        let (next, _) = state
+            .begin_run(scope, "in.csv", &Value::Null)
+            .await
+            .unwrap();
+        state
+            .add_input_keys(next, &[("c@x".into(), 2)])
+            .await
+            .unwrap();
+        assert!(state.input_duplicates(next).await.unwrap().is_empty());
+        assert_eq!(in_file(), 0);
     }
 
     #[tokio::test]
