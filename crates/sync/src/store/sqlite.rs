@@ -225,12 +225,39 @@ const DEFERRED_USERS: usize = 50_000;
 struct Deferred {
     scope: Option<ScopeId>,
     users: HashMap<String, UserState>,
+    /// The keys the run has written to the file since its first night began (at most
+    /// [`DEFERRED_USERS`]; past that, `None`): a key neither held nor written is in the
+    /// file nowhere, and is not read.
+    written: Option<std::collections::HashSet<String>>,
 }
 
 impl Deferred {
     /// The users held for `scope`, if its first night holds them.
     fn of(&mut self, scope: ScopeId) -> Option<&mut HashMap<String, UserState>> {
         (self.scope == Some(scope)).then_some(&mut self.users)
+    }
+
+    /// Whether the file may hold `key` of `scope` (always, but on a first night).
+    fn may_hold(&self, scope: ScopeId, key: &str) -> bool {
+        self.scope != Some(scope)
+            || self
+                .written
+                .as_ref()
+                .is_none_or(|written| written.contains(key))
+    }
+
+    /// Notes that the run wrote `key` of `scope` to the file.
+    fn wrote(&mut self, scope: ScopeId, key: &str) {
+        if self.scope != Some(scope) {
+            return;
+        }
+        if let Some(written) = &mut self.written {
+            if written.len() < DEFERRED_USERS {
+                written.insert(key.to_owned());
+            } else {
+                self.written = None;
+            }
+        }
     }
 }
 
@@ -245,6 +272,7 @@ fn write_deferred(
     deferred: &mut Deferred,
 ) -> Result<(), StateError> {
     let users = std::mem::take(&mut deferred.users);
+    deferred.written = None;
     if let Some(scope) = deferred.scope.take() {
         for (key, user) in &users {
             write_user(conn, store, scope, key, user)?;
@@ -896,6 +924,7 @@ impl StateStore for SqliteState {
                 let mut deferred = lock(&deferred);
                 write_deferred(conn, store, &mut deferred)?;
                 deferred.scope = Some(scope);
+                deferred.written = Some(std::collections::HashSet::new());
                 conn.execute(
                     "INSERT OR IGNORE INTO first_nights (scope_id)
                      SELECT id FROM scopes WHERE id = ?1",
@@ -1036,11 +1065,12 @@ impl StateStore for SqliteState {
         let deferred = self.deferred.clone();
         self.call_now(move |conn, store| {
             let mut deferred = lock(&deferred);
-            let mut held = deferred.of(scope);
             keys.iter()
                 .map(|key| {
-                    let user = match held.as_mut().and_then(|held| held.get(key)) {
-                        Some(user) => Some(user.clone()),
+                    let held = deferred.of(scope).and_then(|held| held.get(key)).cloned();
+                    let user = match held {
+                        Some(user) => Some(user),
+                        None if !deferred.may_hold(scope, key) => None,
                         None => read_user(conn, store, scope, key)?,
                     };
                     Ok(Known { user })
@@ -1068,7 +1098,12 @@ impl StateStore for SqliteState {
                 write_deferred(conn, store, &mut deferred)?;
             }
             for (key, vendor_id, fields) in &users {
-                let Some(held) = deferred.of(scope) else {
+                let Deferred {
+                    scope: holds,
+                    users: held,
+                    written,
+                } = &mut *deferred;
+                if *holds != Some(scope) {
                     let known = read_user(conn, store, scope, key)?;
                     if let Some(user) =
                         UserState::listed(known, run, vendor_id.clone(), fields, &at)
@@ -1080,6 +1115,8 @@ impl StateStore for SqliteState {
                 let known = match held.remove(key) {
                     // Named twice by the listing.
                     Some(user) => Some(user),
+                    // Neither held nor written by the run: in the file nowhere.
+                    None if written.as_ref().is_some_and(|w| !w.contains(key)) => None,
                     None => match read_user(conn, store, scope, key)? {
                         // Only this run writes the scope's users: one the file holds was
                         // written by a row, which the listing leaves as it is.
@@ -1101,7 +1138,6 @@ impl StateStore for SqliteState {
         let deferred = self.deferred.clone();
         self.call_now(move |conn, store| {
             let mut deferred = lock(&deferred);
-            let mut held = deferred.of(scope);
             // UserState::intended, one statement a key: a user not known is added as being
             // sent, a known one is marked in doubt; both are the run's. A user held from
             // the listing is written whole, marked.
@@ -1114,14 +1150,15 @@ impl StateStore for SqliteState {
                 )
                 .map_err(|e| backend(store, "cannot mark a user in doubt", e))?;
             for key in &keys {
-                if let Some(listed) = held.as_mut().and_then(|held| held.remove(key)) {
+                if let Some(listed) = deferred.of(scope).and_then(|held| held.remove(key)) {
                     let user = UserState::intended(Some(listed), run);
                     write_user(conn, store, scope, key, &user)?;
-                    continue;
+                } else {
+                    upsert
+                        .execute(params![scope.0, key, run.0])
+                        .map_err(|e| backend(store, "cannot mark a user in doubt", e))?;
                 }
-                upsert
-                    .execute(params![scope.0, key, run.0])
-                    .map_err(|e| backend(store, "cannot mark a user in doubt", e))?;
+                deferred.wrote(scope, key);
             }
             Ok(())
         })
@@ -1138,7 +1175,6 @@ impl StateStore for SqliteState {
         let deferred = self.deferred.clone();
         self.call_now(move |conn, store| {
             let mut deferred = lock(&deferred);
-            let mut held = deferred.of(scope);
             let at = now();
             let mut record = conn
                 .prepare_cached(
@@ -1150,12 +1186,16 @@ impl StateStore for SqliteState {
                 )
                 .map_err(|e| backend(store, "cannot record a row", e))?;
             for settlement in &settlements {
-                let known = match held.as_mut().and_then(|held| held.remove(&settlement.key)) {
+                let key = &settlement.key;
+                let held = deferred.of(scope).and_then(|held| held.remove(key));
+                let known = match held {
                     Some(listed) => Some(listed),
-                    None => read_user(conn, store, scope, &settlement.key)?,
+                    None if !deferred.may_hold(scope, key) => None,
+                    None => read_user(conn, store, scope, key)?,
                 };
                 if let Some(user) = UserState::apply(known, run, settlement, &at) {
-                    write_user(conn, store, scope, &settlement.key, &user)?;
+                    write_user(conn, store, scope, key, &user)?;
+                    deferred.wrote(scope, key);
                 }
                 if let Some(row) = RunRow::of(run, settlement) {
                     record
@@ -1661,6 +1701,33 @@ mod tests {
             ("updated", "listed")
         );
         assert!(rows[0].2.contains("\"Anna\""), "{rows:?}");
+        end_known(&state, scope, run).await;
+    }
+
+    #[tokio::test]
+    async fn on_a_first_night_a_key_neither_listed_nor_written_is_not_looked_for() {
+        let path = scratch("first-night-unread");
+        let (state, scope, run, _) = listing_night(&path).await;
+        // What the lease rules out, done here to see where an answer comes from.
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO users (scope_id, key, outcome) VALUES (?1, 'x@x', 'listed')",
+                [scope.0],
+            )
+            .unwrap();
+        let known = state.lookup(scope, run, &["x@x".into()]).await.unwrap();
+        assert!(known[0].user.is_none(), "the scope had nobody: not read");
+        // A joiner the run settled is read back from the file.
+        state
+            .settle(scope, run, &[updated(4, "j@x", "Jo")])
+            .await
+            .unwrap();
+        let known = state.lookup(scope, run, &["j@x".into()]).await.unwrap();
+        assert_eq!(
+            known[0].user.as_ref().unwrap().outcome,
+            UserOutcome::Updated
+        );
         end_known(&state, scope, run).await;
     }
 
