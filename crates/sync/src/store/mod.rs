@@ -619,6 +619,65 @@ pub(crate) fn test_scope() -> ScopeKey {
     }
 }
 
+/// A user as a listing names them, for the stores' tests: id `id-KEY`, a name and a title.
+#[cfg(test)]
+pub(crate) fn test_listed_user(key: &str, name: &str) -> ListedUser {
+    let mut fields = serde_json::Map::new();
+    fields.insert("name".into(), name.into());
+    fields.insert("title".into(), "Rider".into());
+    (key.to_owned(), Some(format!("id-{key}")), fields)
+}
+
+/// A row of line `line` that updated `key`'s name, for the stores' tests.
+#[cfg(test)]
+pub(crate) fn test_updated(line: u64, key: &str, name: &str) -> Settlement {
+    let mut fields = serde_json::Map::new();
+    fields.insert("name".into(), name.into());
+    Settlement::new(
+        line,
+        key,
+        Settled::Confirmed {
+            vendor_id: None,
+            fields,
+            row_hash: format!("hash-{line}"),
+            outcome: Confirmation::Updated,
+            written: vec!["name".into()],
+            drift: vec![],
+        },
+    )
+}
+
+/// Begins a night of `scope` on `store` whose users are not known (a first night), and
+/// lists a@x and b@x: the scope's id, the run, and the run it continues.
+#[cfg(test)]
+pub(crate) async fn test_listing_night(
+    store: &dyn StateStore,
+    scope: &ScopeKey,
+) -> (ScopeId, RunId, Option<RunId>) {
+    let scope = store.scope(scope).await.unwrap();
+    let (run, continues) = store
+        .begin_run(scope, "in.csv", &Value::Null)
+        .await
+        .unwrap();
+    assert!(!store.has_users(scope).await.unwrap());
+    let listing = [
+        test_listed_user("a@x", "Ann"),
+        test_listed_user("b@x", "Bob"),
+    ];
+    store.listed(scope, run, &listing).await.unwrap();
+    (scope, run, continues)
+}
+
+/// Ends `run` of `scope`: its users are known from then on.
+#[cfg(test)]
+pub(crate) async fn test_end_known(store: &dyn StateStore, scope: ScopeId, run: RunId) {
+    store
+        .end_run(run, &RunEnd::Finished, &Value::Null)
+        .await
+        .unwrap();
+    assert!(store.has_users(scope).await.unwrap());
+}
+
 /// Now, as the stores write times: RFC 3339 in UTC, to the millisecond.
 pub fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()

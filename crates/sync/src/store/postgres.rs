@@ -1959,32 +1959,6 @@ mod tests {
         (store, scope, run)
     }
 
-    fn listed_user(key: &str, name: &str) -> ListedUser {
-        let fields = serde_json::json!({"name": name, "title": "Rider"});
-        let Value::Object(fields) = fields else {
-            unreachable!()
-        };
-        (key.to_owned(), Some(format!("id-{key}")), fields)
-    }
-
-    fn updated(line: u64, key: &str, name: &str) -> Settlement {
-        let Value::Object(fields) = serde_json::json!({"name": name}) else {
-            unreachable!()
-        };
-        Settlement::new(
-            line,
-            key,
-            Settled::Confirmed {
-                vendor_id: None,
-                fields,
-                row_hash: format!("hash-{line}"),
-                outcome: crate::store::Confirmation::Updated,
-                written: vec!["name".into()],
-                drift: vec![],
-            },
-        )
-    }
-
     /// The users the server itself holds, by key, with their outcome and fields.
     async fn stored(store: &PostgresState) -> Vec<(String, String, String)> {
         store
@@ -1998,31 +1972,13 @@ mod tests {
             .collect()
     }
 
-    /// A night begun on `url` whose scope has no users known (a first night), once its
-    /// listing has named a@x and b@x; and the run it continues.
+    /// A first night begun on `url`, once its listing has named a@x and b@x (see
+    /// [`crate::store::test_listing_night`]).
     async fn listing_night(url: &str) -> (PostgresState, ScopeId, RunId, Option<RunId>) {
         let store = PostgresState::connect(url).await.unwrap();
-        let scope = store.scope(&crate::store::test_scope()).await.unwrap();
-        let (run, continues) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
-        assert!(!store.has_users(scope).await.unwrap());
-        store
-            .listed(
-                scope,
-                run,
-                &[listed_user("a@x", "Ann"), listed_user("b@x", "Bob")],
-            )
-            .await
-            .unwrap();
+        let (scope, run, continues) =
+            crate::store::test_listing_night(&store, &crate::store::test_scope()).await;
         (store, scope, run, continues)
-    }
-
-    /// Ends `run`: its scope's users are known from then on.
-    async fn end_known(store: &PostgresState, scope: ScopeId, run: RunId) {
-        store
-            .end_run(run, &RunEnd::Finished, &Value::Null)
-            .await
-            .unwrap();
-        assert!(store.has_users(scope).await.unwrap());
     }
 
     #[tokio::test]
@@ -2036,7 +1992,7 @@ mod tests {
         assert_eq!(ann.vendor_id.as_deref(), Some("id-a@x"));
         // The settlement writes the user once: what the row wrote, over what was listed.
         store
-            .settle(scope, run, &[updated(2, "a@x", "Anna")])
+            .settle(scope, run, &[crate::store::test_updated(2, "a@x", "Anna")])
             .await
             .unwrap();
         let rows = stored(&store).await;
@@ -2048,7 +2004,7 @@ mod tests {
         store.intend(scope, run, &["b@x".into()]).await.unwrap();
         // A listing that names the settled user again leaves them as the row left them.
         store
-            .listed(scope, run, &[listed_user("a@x", "Late")])
+            .listed(scope, run, &[crate::store::test_listed_user("a@x", "Late")])
             .await
             .unwrap();
         // The users no row settled are written before the leavers are looked for.
@@ -2063,7 +2019,7 @@ mod tests {
         assert!(rows[0].2.contains("\"Anna\"") && rows[1].2.contains("\"Bob\""));
         let bob = store.lookup(scope, run, &["b@x".into()]).await.unwrap();
         assert!(bob[0].user.as_ref().unwrap().in_doubt);
-        end_known(&store, scope, run).await;
+        crate::store::test_end_known(&store, scope, run).await;
     }
 
     #[tokio::test]
@@ -2072,7 +2028,7 @@ mod tests {
         {
             let (store, scope, run, _) = listing_night(&url).await;
             store
-                .settle(scope, run, &[updated(2, "a@x", "Anna")])
+                .settle(scope, run, &[crate::store::test_updated(2, "a@x", "Anna")])
                 .await
                 .unwrap();
             // Killed here: the listing held in memory is gone with the process.
@@ -2087,7 +2043,7 @@ mod tests {
             (rows[0].1.as_str(), rows[1].1.as_str()),
             ("updated", "listed")
         );
-        end_known(&store, scope, run).await;
+        crate::store::test_end_known(&store, scope, run).await;
     }
 
     #[tokio::test]
@@ -2096,7 +2052,7 @@ mod tests {
         assert!(!store.has_users(scope).await.unwrap());
         let page = |from: usize, count: usize| -> Vec<ListedUser> {
             (from..from + count)
-                .map(|i| listed_user(&format!("u{i}@x"), "U"))
+                .map(|i| crate::store::test_listed_user(&format!("u{i}@x"), "U"))
                 .collect()
         };
         for first in (0..REMEMBERED_USERS).step_by(5_000) {
@@ -2119,7 +2075,7 @@ mod tests {
         assert_eq!(count, REMEMBERED_USERS as i64 + 2);
         let known = store.lookup(scope, run, &["u7@x".into()]).await.unwrap();
         assert_eq!(known[0].user.as_ref().unwrap().outcome, UserOutcome::Listed);
-        end_known(&store, scope, run).await;
+        crate::store::test_end_known(&store, scope, run).await;
     }
 
     #[tokio::test]

@@ -1594,32 +1594,6 @@ mod tests {
         }
     }
 
-    fn listed_user(key: &str, name: &str) -> ListedUser {
-        let fields = serde_json::json!({"name": name, "title": "Rider"});
-        let Value::Object(fields) = fields else {
-            unreachable!()
-        };
-        (key.to_owned(), Some(format!("id-{key}")), fields)
-    }
-
-    fn updated(line: u64, key: &str, name: &str) -> Settlement {
-        let Value::Object(fields) = serde_json::json!({"name": name}) else {
-            unreachable!()
-        };
-        Settlement::new(
-            line,
-            key,
-            super::super::Settled::Confirmed {
-                vendor_id: None,
-                fields,
-                row_hash: format!("hash-{line}"),
-                outcome: super::super::Confirmation::Updated,
-                written: vec!["name".into()],
-                drift: vec![],
-            },
-        )
-    }
-
     /// The users the file itself holds for `scope`, by key, with their outcome and fields.
     fn stored(path: &Path) -> Vec<(String, String, String)> {
         let conn = Connection::open(path).unwrap();
@@ -1633,34 +1607,13 @@ mod tests {
             .unwrap()
     }
 
-    /// A night of the rider scope in the file at `path` whose users are not known (a first
-    /// night), once its listing has named a@x and b@x; and the run it continues.
+    /// A first night of the rider scope in the file at `path`, once its listing has named
+    /// a@x and b@x (see [`crate::store::test_listing_night`]).
     async fn listing_night(path: &Path) -> (SqliteState, ScopeId, RunId, Option<RunId>) {
         let state = SqliteState::open(path).unwrap();
-        let scope = state.scope(&rider_scope()).await.unwrap();
-        let (run, continues) = state
-            .begin_run(scope, "in.csv", &Value::Null)
-            .await
-            .unwrap();
-        assert!(!state.has_users(scope).await.unwrap());
-        state
-            .listed(
-                scope,
-                run,
-                &[listed_user("a@x", "Ann"), listed_user("b@x", "Bob")],
-            )
-            .await
-            .unwrap();
+        let (scope, run, continues) =
+            crate::store::test_listing_night(&state, &rider_scope()).await;
         (state, scope, run, continues)
-    }
-
-    /// Ends `run`: its scope's users are known from then on.
-    async fn end_known(state: &SqliteState, scope: ScopeId, run: RunId) {
-        state
-            .end_run(run, &RunEnd::Finished, &Value::Null)
-            .await
-            .unwrap();
-        assert!(state.has_users(scope).await.unwrap());
     }
 
     #[tokio::test]
@@ -1675,7 +1628,7 @@ mod tests {
         assert_eq!(ann.vendor_id.as_deref(), Some("id-a@x"));
         // The settlement writes the user once: what the row wrote, over what was listed.
         state
-            .settle(scope, run, &[updated(2, "a@x", "Anna")])
+            .settle(scope, run, &[crate::store::test_updated(2, "a@x", "Anna")])
             .await
             .unwrap();
         let rows = stored(&path);
@@ -1688,7 +1641,7 @@ mod tests {
         );
         // A listing that names the settled user again leaves them as the row left them.
         state
-            .listed(scope, run, &[listed_user("a@x", "Late")])
+            .listed(scope, run, &[crate::store::test_listed_user("a@x", "Late")])
             .await
             .unwrap();
         // The users no row settled are written before the leavers are looked for.
@@ -1701,7 +1654,7 @@ mod tests {
             ("updated", "listed")
         );
         assert!(rows[0].2.contains("\"Anna\""), "{rows:?}");
-        end_known(&state, scope, run).await;
+        crate::store::test_end_known(&state, scope, run).await;
     }
 
     #[tokio::test]
@@ -1720,7 +1673,7 @@ mod tests {
         assert!(known[0].user.is_none(), "the scope had nobody: not read");
         // A joiner the run settled is read back from the file.
         state
-            .settle(scope, run, &[updated(4, "j@x", "Jo")])
+            .settle(scope, run, &[crate::store::test_updated(4, "j@x", "Jo")])
             .await
             .unwrap();
         let known = state.lookup(scope, run, &["j@x".into()]).await.unwrap();
@@ -1728,7 +1681,7 @@ mod tests {
             known[0].user.as_ref().unwrap().outcome,
             UserOutcome::Updated
         );
-        end_known(&state, scope, run).await;
+        crate::store::test_end_known(&state, scope, run).await;
     }
 
     #[tokio::test]
@@ -1737,7 +1690,7 @@ mod tests {
         {
             let (state, scope, run, _) = listing_night(&path).await;
             state
-                .settle(scope, run, &[updated(2, "a@x", "Anna")])
+                .settle(scope, run, &[crate::store::test_updated(2, "a@x", "Anna")])
                 .await
                 .unwrap();
             // Killed here: the listing held in memory is gone with the process.
@@ -1750,7 +1703,7 @@ mod tests {
         let rows = stored(&path);
         assert_eq!(rows.len(), 2, "{rows:?}");
         assert_eq!(rows[1].1, "listed");
-        end_known(&state, scope, run).await;
+        crate::store::test_end_known(&state, scope, run).await;
     }
 
     #[tokio::test]
