@@ -54,6 +54,23 @@ async fn client() -> tokio_postgres::Client {
     client
 }
 
+/// The users the state at `url` (made by [`state_url`]) holds, of any scope.
+pub(crate) async fn users_in(url: &str) -> u64 {
+    let schema = url.rsplit("schema=").next().unwrap();
+    let count: i64 = client()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {schema}.users"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    count as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lumapps_first_night_on_postgres_killed_after_its_listing_lists_again() {
+    crate::state::first_night_killed_after_its_listing(state_url("killed_listing")).await;
+}
+
 /// Every value of every table of `schema`, as text.
 async fn everything_in(client: &tokio_postgres::Client, schema: &str) -> String {
     let tables: Vec<String> = client

@@ -421,12 +421,18 @@ async fn a_key_on_two_lines_is_warned_about_and_its_last_line_is_synced_once() {
 struct LumAppsNight {
     emulator: LumAppsEmulator,
     input: PathBuf,
-    state: PathBuf,
+    /// A SQLite file, or a `postgres://` URL.
+    state: String,
     report: PathBuf,
     env: Vec<(&'static str, String)>,
 }
 
 async fn lumapps_night(n: usize) -> LumAppsNight {
+    let state = dir().join("state.db").to_str().unwrap().to_owned();
+    lumapps_night_on(n, state).await
+}
+
+async fn lumapps_night_on(n: usize, state: String) -> LumAppsNight {
     let emulator = LumAppsEmulator::start_with(
         LumAppsConfig::default().synthetic_users(n as u64),
         profile_emulator::loopback(0),
@@ -443,7 +449,7 @@ async fn lumapps_night(n: usize) -> LumAppsNight {
     LumAppsNight {
         emulator,
         input,
-        state: dir.join("state.db"),
+        state,
         report: dir.join("report.json"),
         env,
     }
@@ -473,7 +479,7 @@ impl LumAppsNight {
             "--map",
             "job_title=Title",
             "--state",
-            self.state.to_str().unwrap(),
+            &self.state,
             "--report",
             self.report.to_str().unwrap(),
         ]
@@ -513,8 +519,11 @@ async fn lumapps_reads_everyone_once_then_reads_and_saves_only_the_changed() {
 
 const LUMAPPS_LIST: &str = "/_ah/api/lumsites/v1/user/directory/list";
 
-/// The users a state file holds, of any scope.
-fn users_in(state: &Path) -> u64 {
+/// The users a state (a SQLite file or a `postgres://` URL) holds, of any scope.
+async fn users_in(state: &str) -> u64 {
+    if state.starts_with("postgres") {
+        return crate::postgres::users_in(state).await;
+    }
     let conn = rusqlite::Connection::open(state).unwrap();
     conn.query_row("SELECT count(*) FROM users", [], |row| row.get::<_, i64>(0))
         .unwrap() as u64
@@ -522,8 +531,15 @@ fn users_in(state: &Path) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lumapps_first_night_killed_after_its_listing_lists_again_the_next_night() {
+    let state = dir().join("state.db").to_str().unwrap().to_owned();
+    first_night_killed_after_its_listing(state).await;
+}
+
+/// A LumApps first night on `state` killed while its rows save: the file holds only the
+/// few users settled, and the same command lists again and finishes the night.
+pub(crate) async fn first_night_killed_after_its_listing(state: String) {
     let n: usize = 200;
-    let night = lumapps_night(n).await;
+    let night = lumapps_night_on(n, state).await;
     let args = night.args();
     // Two requests a second: the listing's few pages, then a read and a save a second.
     let mut slow = args.clone();
@@ -542,11 +558,8 @@ async fn a_lumapps_first_night_killed_after_its_listing_lists_again_the_next_nig
     // end: the file holds the few users settled.
     let listed = faults.requests_to("POST", LUMAPPS_LIST);
     assert!(listed >= 1, "{listed} listing pages");
-    assert!(
-        users_in(&night.state) <= 10,
-        "{} users",
-        users_in(&night.state)
-    );
+    let held = users_in(&night.state).await;
+    assert!(held <= 10, "{held} users");
 
     // The same command lists again, and finishes the night.
     let mut args = args;
@@ -570,7 +583,7 @@ async fn a_lumapps_first_night_killed_after_its_listing_lists_again_the_next_nig
     }
     // Every user listed is known now (and the documentation's own user): the next night
     // lists no one and sends only the directory's template read.
-    assert_eq!(users_in(&night.state), n as u64 + 1);
+    assert_eq!(users_in(&night.state).await, n as u64 + 1);
     let (before, pages) = (
         faults.requests_seen(),
         faults.requests_to("POST", LUMAPPS_LIST),
