@@ -239,11 +239,7 @@ impl Deferred {
 
     /// Whether the file may hold `key` of `scope` (always, but on a first night).
     fn may_hold(&self, scope: ScopeId, key: &str) -> bool {
-        self.scope != Some(scope)
-            || self
-                .written
-                .as_ref()
-                .is_none_or(|written| written.contains(key))
+        self.scope != Some(scope) || may_have_written(self.written.as_ref(), key)
     }
 
     /// Notes that the run wrote `key` of `scope` to the file.
@@ -259,6 +255,12 @@ impl Deferred {
             }
         }
     }
+}
+
+/// Whether a first night whose written keys are `written` (`None`: too many to tell) may
+/// have written `key` to the file.
+fn may_have_written(written: Option<&std::collections::HashSet<String>>, key: &str) -> bool {
+    written.is_none_or(|written| written.contains(key))
 }
 
 fn lock(deferred: &Mutex<Deferred>) -> MutexGuard<'_, Deferred> {
@@ -1116,7 +1118,7 @@ impl StateStore for SqliteState {
                     // Named twice by the listing.
                     Some(user) => Some(user),
                     // Neither held nor written by the run: in the file nowhere.
-                    None if written.as_ref().is_some_and(|w| !w.contains(key)) => None,
+                    None if !may_have_written(written.as_ref(), key) => None,
                     None => match read_user(conn, store, scope, key)? {
                         // Only this run writes the scope's users: one the file holds was
                         // written by a row, which the listing leaves as it is.
