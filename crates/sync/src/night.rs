@@ -811,33 +811,37 @@ impl Night {
             // lookup ahead never misses a settlement of the same key.)
             .buffered(LOOKUPS_AHEAD)
             .flatten();
-        let work = looked_up.map(|(row, known)| async move {
-            match (row, known) {
-                (Ok(row), Ok(known)) => {
-                    let superseded_by =
-                        last_lines.get(&row.key).copied().filter(|l| *l != row.line);
-                    let done = process(ctx, &row, known, superseded_by).await;
-                    (row.line, row.key, done)
+        // Each row's future is boxed as it is made: it is large (the vendor's request
+        // futures live in it), and the stream adapters and the set in flight move it.
+        let work = looked_up.map(|(row, known)| {
+            Box::pin(async move {
+                match (row, known) {
+                    (Ok(row), Ok(known)) => {
+                        let superseded_by =
+                            last_lines.get(&row.key).copied().filter(|l| *l != row.line);
+                        let done = process(ctx, &row, known, superseded_by).await;
+                        (row.line, row.key, done)
+                    }
+                    (Ok(row), Err(error)) => (
+                        row.line,
+                        row.key,
+                        Err(StateError::Closed {
+                            store: ctx.store.describe(),
+                            reason: error.to_string(),
+                        }),
+                    ),
+                    (Err(Unread::Malformed(error)), _) => (
+                        error.line,
+                        String::new(),
+                        Ok(Done::of(RowOutcome::Malformed {
+                            reason: error.reason,
+                        })),
+                    ),
+                    (Err(Unread::OutOfScope(line)), _) => {
+                        (line, String::new(), Ok(Done::of(RowOutcome::OutOfScope)))
+                    }
                 }
-                (Ok(row), Err(error)) => (
-                    row.line,
-                    row.key,
-                    Err(StateError::Closed {
-                        store: ctx.store.describe(),
-                        reason: error.to_string(),
-                    }),
-                ),
-                (Err(Unread::Malformed(error)), _) => (
-                    error.line,
-                    String::new(),
-                    Ok(Done::of(RowOutcome::Malformed {
-                        reason: error.reason,
-                    })),
-                ),
-                (Err(Unread::OutOfScope(line)), _) => {
-                    (line, String::new(), Ok(Done::of(RowOutcome::OutOfScope)))
-                }
-            }
+            })
         });
         drive(ctx, work, lost, on_row).await
     }

@@ -671,8 +671,15 @@ fn corrupt(store: &str, what: String) -> StateError {
     }
 }
 
-const USER_COLUMNS: &str = "vendor_id, fields, row_hash, outcome, code, reason, retryable, \
-     in_doubt, managed, last_run, last_line, confirmed_at, changed_at, failed_at";
+/// A user's columns after its scope and key, in the order of [`UserRow`]: a macro so that
+/// the statements naming them are literals, prepared and found in the cache without being
+/// formatted for each user.
+macro_rules! user_columns {
+    () => {
+        "vendor_id, fields, row_hash, outcome, code, reason, retryable, in_doubt, managed, \
+         last_run, last_line, confirmed_at, changed_at, failed_at"
+    };
+}
 
 /// One user's row, as stored.
 type UserRow = (
@@ -699,8 +706,10 @@ fn read_user(
     key: &str,
 ) -> Result<Option<UserState>, StateError> {
     let row: Option<UserRow> = conn
-        .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE scope_id = ?1 AND key = ?2"
+        .prepare_cached(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE scope_id = ?1 AND key = ?2"
         ))
         .and_then(|mut select| {
             select
@@ -765,8 +774,10 @@ fn write_user(
     key: &str,
     user: &UserState,
 ) -> Result<(), StateError> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO users (scope_id, key, {USER_COLUMNS})
+    conn.prepare_cached(concat!(
+        "INSERT INTO users (scope_id, key, ",
+        user_columns!(),
+        ")
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          ON CONFLICT (scope_id, key) DO UPDATE SET vendor_id = ?3, fields = ?4, row_hash = ?5,
             outcome = ?6, code = ?7, reason = ?8, retryable = ?9, in_doubt = ?10,
