@@ -65,6 +65,7 @@ pub async fn check(store: &dyn StateStore) -> Result<(), ConformanceError> {
     scopes_and_runs(store).await?;
     settlements(store).await?;
     input_keys_and_leavers(store).await?;
+    rows_of_runs(store).await?;
     leases(store).await?;
     leaver_holds(store).await?;
     Ok(())
@@ -525,6 +526,98 @@ async fn input_keys_and_leavers(store: &dyn StateStore) -> Result<(), Conformanc
         duplicates.is_empty(),
         "{duplicates:?}"
     );
+    Ok(())
+}
+
+/// A run's rows, and a chain's: by line, then key (leavers share line 0), the latest run's
+/// word on a key standing.
+async fn rows_of_runs(store: &dyn StateStore) -> Result<(), ConformanceError> {
+    let scope = store.scope(&scope_key("rows")).await?;
+    let retired = |key: &str| {
+        Settlement::new(
+            0,
+            key,
+            Settled::Retired {
+                deleted: true,
+                fields: Map::new(),
+            },
+        )
+    };
+    let updated = |key: &str, line| {
+        Settlement::new(
+            line,
+            key,
+            Settled::Confirmed {
+                vendor_id: None,
+                fields: object(json!({"name": key})),
+                row_hash: "h".into(),
+                outcome: Confirmation::Updated,
+                written: vec!["name".into()],
+                drift: vec![],
+            },
+        )
+    };
+    let failed = |key: &str, line| {
+        Settlement::new(
+            line,
+            key,
+            Settled::Failed {
+                reason: "refused".into(),
+                code: None,
+                retryable: false,
+                row_hash: "h".into(),
+            },
+        )
+    };
+    let seen = |rows: Vec<super::RunRow>| -> Vec<(u64, String, RowRecord)> {
+        rows.into_iter()
+            .map(|r| (r.line, r.key, r.outcome))
+            .collect()
+    };
+    let (first, _) = store.begin_run(scope, "in.csv", &json!({})).await?;
+    store
+        .settle(
+            scope,
+            first,
+            &[updated("m", 3), retired("z"), retired("b"), updated("k", 2)],
+        )
+        .await?;
+    store
+        .end_run(first, &RunEnd::Stopped("cut".into()), &json!({}))
+        .await?;
+    let rows = seen(store.run_rows(&[first]).await?);
+    let expected = |list: &[(u64, &str, RowRecord)]| -> Vec<(u64, String, RowRecord)> {
+        list.iter()
+            .map(|(line, key, outcome)| (*line, (*key).to_owned(), *outcome))
+            .collect()
+    };
+    ensure!(
+        "a run's rows come by line, then key",
+        rows == expected(&[
+            (0, "b", RowRecord::Deleted),
+            (0, "z", RowRecord::Deleted),
+            (2, "k", RowRecord::Updated),
+            (3, "m", RowRecord::Updated),
+        ]),
+        "{rows:?}"
+    );
+    let (second, _) = store.begin_run(scope, "in.csv", &json!({})).await?;
+    store
+        .settle(scope, second, &[failed("k", 5), retired("a")])
+        .await?;
+    let rows = seen(store.run_rows(&[first, second]).await?);
+    ensure!(
+        "a chain's rows are the latest run's word on each key, by line, then key",
+        rows == expected(&[
+            (0, "a", RowRecord::Deleted),
+            (0, "b", RowRecord::Deleted),
+            (0, "z", RowRecord::Deleted),
+            (3, "m", RowRecord::Updated),
+            (5, "k", RowRecord::Failed),
+        ]),
+        "{rows:?}"
+    );
+    store.end_run(second, &RunEnd::Finished, &json!({})).await?;
     Ok(())
 }
 

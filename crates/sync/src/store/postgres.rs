@@ -1845,35 +1845,43 @@ impl StateStore for Inner {
         let rows = client
             .query(
                 "SELECT run_id, line, key, outcome, code, detail FROM run_rows
-                 WHERE run_id = ANY($1) ORDER BY run_id, line",
+                 WHERE run_id = ANY($1) ORDER BY line, key",
                 &[&ids],
             )
             .await
             .map_err(|e| backend(&store, "cannot read the run's rows", &e))?;
-        // The latest run's word on a key wins (the chain is oldest first).
-        let rank: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        let mut latest: HashMap<String, (usize, RunRow)> = HashMap::new();
-        for row in &rows {
-            let (run, key, outcome): (i64, String, String) = (row.get(0), row.get(2), row.get(3));
+        let row_of = |row: &tokio_postgres::Row| {
+            let (key, outcome): (String, String) = (row.get(2), row.get(3));
             let outcome = RowRecord::parse(&outcome).ok_or_else(|| {
                 corrupt(
                     &store,
                     format!("run row {key} has the unknown outcome `{outcome}`"),
                 )
             })?;
-            let at = rank.get(&run).copied().unwrap_or(0);
-            if latest.get(&key).is_some_and(|(seen, _)| *seen > at) {
-                continue;
-            }
-            let row = RunRow {
-                run,
+            Ok::<_, StateError>(RunRow {
+                run: row.get(0),
                 line: row.get::<_, i64>(1).max(0) as u64,
-                key: key.clone(),
+                key,
                 outcome,
                 code: row.get(4),
                 detail: row.get(5),
-            };
-            latest.insert(key, (at, row));
+            })
+        };
+        // One run (a run not continued from another): a key has one row, read in order
+        // (keys compared as bytes, as they are sorted here).
+        if ids.len() == 1 {
+            return rows.iter().map(row_of).collect();
+        }
+        // The latest run's word on a key wins (the chain is oldest first).
+        let rank: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let mut latest: HashMap<String, (usize, RunRow)> = HashMap::new();
+        for row in &rows {
+            let row = row_of(row)?;
+            let at = rank.get(&row.run).copied().unwrap_or(0);
+            if latest.get(&row.key).is_some_and(|(seen, _)| *seen > at) {
+                continue;
+            }
+            latest.insert(row.key.clone(), (at, row));
         }
         let mut rows: Vec<RunRow> = latest.into_values().map(|(_, row)| row).collect();
         rows.sort_by(|a, b| a.line.cmp(&b.line).then_with(|| a.key.cmp(&b.key)));

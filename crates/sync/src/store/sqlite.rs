@@ -1486,13 +1486,11 @@ impl StateStore for SqliteState {
             let mut select = conn
                 .prepare_cached(
                     "SELECT run_id, line, key, outcome, code, detail FROM run_rows
-                     WHERE run_id = ?1 ORDER BY line",
+                     WHERE run_id = ?1 ORDER BY line, key",
                 )
                 .map_err(sqlite)?;
-            // The latest run's word on a key wins.
-            let mut latest: std::collections::BTreeMap<String, RunRow> = Default::default();
-            for run in runs {
-                let rows = select
+            let read = |select: &mut rusqlite::CachedStatement<'_>, run: RunId| {
+                select
                     .query_map([run.0], |row| {
                         Ok((
                             row.get::<_, i64>(0)?,
@@ -1504,25 +1502,41 @@ impl StateStore for SqliteState {
                         ))
                     })
                     .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                    .map_err(sqlite)?;
-                for (run, line, key, outcome, code, detail) in rows {
-                    let outcome = RowRecord::parse(&outcome).ok_or_else(|| {
-                        corrupt(
-                            store,
-                            format!("run row {key} has the unknown outcome `{outcome}`"),
-                        )
-                    })?;
-                    latest.insert(
-                        key.clone(),
-                        RunRow {
-                            run,
-                            line: line.max(0) as u64,
-                            key,
-                            outcome,
-                            code,
-                            detail,
-                        },
-                    );
+                    .map_err(sqlite)
+            };
+            let row_of = |(run, line, key, outcome, code, detail): (
+                i64,
+                i64,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+            )| {
+                let outcome = RowRecord::parse(&outcome).ok_or_else(|| {
+                    corrupt(
+                        store,
+                        format!("run row {key} has the unknown outcome `{outcome}`"),
+                    )
+                })?;
+                Ok::<_, StateError>(RunRow {
+                    run,
+                    line: line.max(0) as u64,
+                    key,
+                    outcome,
+                    code,
+                    detail,
+                })
+            };
+            // One run (a run not continued from another): a key has one row, read in order.
+            if let [run] = runs[..] {
+                return read(&mut select, run)?.into_iter().map(row_of).collect();
+            }
+            // The latest run's word on a key wins.
+            let mut latest: std::collections::BTreeMap<String, RunRow> = Default::default();
+            for run in runs {
+                for row in read(&mut select, run)? {
+                    let row = row_of(row)?;
+                    latest.insert(row.key.clone(), row);
                 }
             }
             let mut rows: Vec<RunRow> = latest.into_values().collect();
