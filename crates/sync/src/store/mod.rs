@@ -668,6 +668,61 @@ pub(crate) async fn test_listing_night(
     (scope, run, continues)
 }
 
+/// A first night of `scope` on `store` whose lease is taken over while it runs (its
+/// holder stalled past the lease's life; here, a holder whose process is gone) by a run on
+/// `other`, a second handle on the same state; its listing then names c@x, it settles a@x
+/// and ends. What it did stays; what it only listed (b@x, c@x) is not written over what
+/// the new holder may have written, and the next night lists again.
+#[cfg(test)]
+pub(crate) async fn test_lease_lost_night(
+    store: &dyn StateStore,
+    other: &dyn StateStore,
+    scope: &ScopeKey,
+) {
+    let me = LeaseHolder::this_process();
+    let stalled = LeaseHolder {
+        token: "stalled".into(),
+        pid: u32::MAX - 1,
+        ..me.clone()
+    };
+    let id = store.scope(scope).await.unwrap();
+    assert!(store.acquire(id, &stalled).await.unwrap().is_none());
+    let (id, run, _) = test_listing_night(store, scope).await;
+    assert!(
+        other.acquire(id, &me).await.unwrap().is_none(),
+        "taken over"
+    );
+    assert!(!store.renew(id, &stalled).await.unwrap());
+    // The listing goes on naming users, and a row in flight is settled.
+    store
+        .listed(id, run, &[test_listed_user("c@x", "Cy")])
+        .await
+        .unwrap();
+    store
+        .settle(id, run, &[test_updated(2, "a@x", "Anna")])
+        .await
+        .unwrap();
+    store
+        .end_run(run, &RunEnd::Stopped("lease lost".into()), &Value::Null)
+        .await
+        .unwrap();
+    assert!(!other.has_users(id).await.unwrap(), "the next night lists");
+    let (next, _) = other.begin_run(id, "in.csv", &Value::Null).await.unwrap();
+    let known = other
+        .lookup(id, next, &["a@x".into(), "b@x".into(), "c@x".into()])
+        .await
+        .unwrap();
+    let ann = known[0]
+        .user
+        .as_ref()
+        .map(|u| u.fields.get("name").cloned());
+    assert_eq!(ann, Some(Some("Anna".into())), "{known:?}");
+    assert!(
+        known[1].user.is_none() && known[2].user.is_none(),
+        "{known:?}"
+    );
+}
+
 /// Ends `run` of `scope`: its users are known from then on.
 #[cfg(test)]
 pub(crate) async fn test_end_known(store: &dyn StateStore, scope: ScopeId, run: RunId) {

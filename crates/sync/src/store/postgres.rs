@@ -246,9 +246,13 @@ struct Remembered {
     /// The keys of `users` whose state the server does not hold whole: listed on a first
     /// night and not written since (an intent marks a row in doubt, not the whole user).
     unwritten: std::collections::HashSet<String>,
-    /// Whether users never written were let go (a failed write, another scope): the
-    /// run's end then leaves the scope in `first_nights`, and the next night lists again.
+    /// Whether users never written were let go (a failed write, another scope, a lease
+    /// lost): the run's end then leaves the scope in `first_nights`, and the next night
+    /// lists again.
     lost: bool,
+    /// The scope whose lease this store's run lost (until the run ends): another run holds
+    /// it, and what this one lists is not written.
+    lease_lost: Option<ScopeId>,
 }
 
 impl Remembered {
@@ -1294,14 +1298,26 @@ impl StateStore for Inner {
 
     async fn renew(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<bool, StateError> {
         let client = &self.client;
-        client
+        let renewed = client
             .execute(
                 "UPDATE leases SET renewed = $3 WHERE scope_id = $1 AND token = $2",
                 &[&scope.0, &holder.token, &unix_now()],
             )
             .await
             .map(|changed| changed == 1)
-            .map_err(|e| backend(&self.store(), "cannot renew the scope's lease", &e))
+            .map_err(|e| backend(&self.store(), "cannot renew the scope's lease", &e))?;
+        if !renewed {
+            // Another run holds the scope: what this one listed and has not written is let
+            // go rather than written over what that one may have written since, and the
+            // run's end leaves the scope in `first_nights`.
+            let mut remembered = self.remembered();
+            remembered.lease_lost = Some(scope);
+            if remembered.scope == Some(scope) {
+                remembered.lost = true;
+                remembered.clear();
+            }
+        }
+        Ok(renewed)
     }
 
     async fn release(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<(), StateError> {
@@ -1451,6 +1467,10 @@ impl StateStore for Inner {
         run: RunId,
         users: &[ListedUser],
     ) -> Result<(), StateError> {
+        // A run that lost the scope's lease writes nothing it only listed.
+        if self.remembered().lease_lost == Some(scope) {
+            return Ok(());
+        }
         let keys: Vec<String> = users.iter().map(|(k, _, _)| k.clone()).collect();
         let mut known = self.users_to_write(scope, &keys).await?;
         let at = now();
@@ -1790,7 +1810,11 @@ impl StateStore for Inner {
         // The listing held is written: the scope's users are known, unless some were let go
         // unwritten (then the next night lists again).
         self.write_unwritten().await?;
-        let listed = !self.remembered().lost;
+        let listed = {
+            let mut remembered = self.remembered();
+            remembered.lease_lost = None;
+            !remembered.lost
+        };
         self.forget_remembered();
         self.client
             .execute(
@@ -1987,6 +2011,14 @@ mod tests {
         let (scope, run, continues) =
             crate::store::test_listing_night(&store, &crate::store::test_scope()).await;
         (store, scope, run, continues)
+    }
+
+    #[tokio::test]
+    async fn a_first_night_that_lost_its_lease_writes_only_what_it_did() {
+        let url = test_url("lease_lost");
+        let store = PostgresState::connect(&url).await.unwrap();
+        let other = PostgresState::connect(&url).await.unwrap();
+        crate::store::test_lease_lost_night(&store, &other, &crate::store::test_scope()).await;
     }
 
     #[tokio::test]

@@ -229,6 +229,10 @@ struct Deferred {
     /// [`DEFERRED_USERS`]; past that, `None`): a key neither held nor written is in the
     /// file nowhere, and is not read.
     written: Option<std::collections::HashSet<String>>,
+    /// The scope whose lease this store's run lost while it held its listing: the listing
+    /// was let go unwritten (another run holds the scope now, and may have written its
+    /// users since), and the run's end leaves the scope in `first_nights`.
+    lease_lost: Option<ScopeId>,
 }
 
 impl Deferred {
@@ -240,6 +244,16 @@ impl Deferred {
     /// Whether the file may hold `key` of `scope` (always, but on a first night).
     fn may_hold(&self, scope: ScopeId, key: &str) -> bool {
         self.scope != Some(scope) || may_have_written(self.written.as_ref(), key)
+    }
+
+    /// Lets go of `scope`'s listing unwritten: its run no longer holds the scope's lease.
+    fn lost_lease(&mut self, scope: ScopeId) {
+        if self.scope == Some(scope) {
+            self.scope = None;
+            self.users.clear();
+            self.written = None;
+            self.lease_lost = Some(scope);
+        }
     }
 
     /// Notes that the run wrote `key` of `scope` to the file.
@@ -893,13 +907,21 @@ impl StateStore for SqliteState {
 
     async fn renew(&self, scope: ScopeId, holder: &LeaseHolder) -> Result<bool, StateError> {
         let token = holder.token.clone();
+        let deferred = self.deferred.clone();
         self.call_now(move |conn, store| {
-            conn.execute(
-                "UPDATE leases SET renewed = ?3 WHERE scope_id = ?1 AND token = ?2",
-                params![scope.0, token, unix_now()],
-            )
-            .map(|changed| changed == 1)
-            .map_err(|e| backend(store, "cannot renew the scope's lease", e))
+            let renewed = conn
+                .execute(
+                    "UPDATE leases SET renewed = ?3 WHERE scope_id = ?1 AND token = ?2",
+                    params![scope.0, token, unix_now()],
+                )
+                .map(|changed| changed == 1)
+                .map_err(|e| backend(store, "cannot renew the scope's lease", e))?;
+            if !renewed {
+                // Another run holds the scope: what this one listed is not written over
+                // what that one may have written.
+                lock(&deferred).lost_lease(scope);
+            }
+            Ok(renewed)
         })
         .await
     }
@@ -1110,11 +1132,16 @@ impl StateStore for SqliteState {
             if !room {
                 write_deferred(conn, store, &mut deferred)?;
             }
+            // A run that lost the scope's lease writes nothing it only listed.
+            if deferred.lease_lost == Some(scope) {
+                return Ok(());
+            }
             for (key, vendor_id, fields) in &users {
                 let Deferred {
                     scope: holds,
                     users: held,
                     written,
+                    ..
                 } = &mut *deferred;
                 if *holds != Some(scope) {
                     let known = read_user(conn, store, scope, key)?;
@@ -1433,6 +1460,7 @@ impl StateStore for SqliteState {
         };
         let summary = summary.to_string();
         *lock_keys(&self.keys) = HeldKeys::default();
+        let lease_lost = lock(&self.deferred).lease_lost.take();
         self.call(move |conn, store| {
             conn.execute(
                 "UPDATE runs SET ended_at = ?2, status = ?3, summary = ?4, stop_reason = ?5
@@ -1440,12 +1468,14 @@ impl StateStore for SqliteState {
                 params![run.0, now(), status, summary, reason],
             )
             .and_then(|_| conn.execute("DELETE FROM input_keys WHERE run_id = ?1", [run.0]))
-            // Its listing is written (by `call`): the scope's users are known.
+            // Its listing is written (by `call`): the scope's users are known, unless the
+            // run lost the scope's lease and let its listing go.
             .and_then(|_| {
                 conn.execute(
                     "DELETE FROM first_nights
-                     WHERE scope_id = (SELECT scope_id FROM runs WHERE id = ?1)",
-                    [run.0],
+                     WHERE scope_id = (SELECT scope_id FROM runs WHERE id = ?1)
+                     AND scope_id IS NOT ?2",
+                    params![run.0, lease_lost.map(|s| s.0)],
                 )
             })
             .map(drop)
@@ -1709,6 +1739,14 @@ mod tests {
             UserOutcome::Updated
         );
         crate::store::test_end_known(&state, scope, run).await;
+    }
+
+    #[tokio::test]
+    async fn a_first_night_that_lost_its_lease_writes_only_what_it_did() {
+        let path = scratch("lease-lost");
+        let store = SqliteState::open(&path).unwrap();
+        let other = SqliteState::open(&path).unwrap();
+        crate::store::test_lease_lost_night(&store, &other, &rider_scope()).await;
     }
 
     #[tokio::test]
