@@ -71,6 +71,25 @@ async fn a_lumapps_first_night_on_postgres_killed_after_its_listing_lists_again(
     crate::state::first_night_killed_after_its_listing(state_url("killed_listing")).await;
 }
 
+/// Gives the leases of the state at `url` (made by [`state_url`]) to another run, as a run
+/// that found them stale would take them.
+pub(crate) async fn take_leases(url: &str) {
+    let schema = url.rsplit("schema=").next().unwrap();
+    client()
+        .await
+        .execute(
+            &format!("UPDATE {schema}.leases SET token = 'another run'"),
+            &[],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lumapps_first_night_on_postgres_whose_lease_is_taken_stops_and_writes_no_listing() {
+    crate::state::first_night_whose_lease_is_taken(state_url("lease_taken")).await;
+}
+
 /// Every value of every table of `schema`, as text.
 async fn everything_in(client: &tokio_postgres::Client, schema: &str) -> String {
     let tables: Vec<String> = client

@@ -594,6 +594,86 @@ pub(crate) async fn first_night_killed_after_its_listing(state: String) {
     assert_eq!(faults.requests_seen() - before, 1, "{stderr}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lumapps_first_night_whose_lease_is_taken_stops_and_writes_no_listing() {
+    let state = dir().join("state.db").to_str().unwrap().to_owned();
+    first_night_whose_lease_is_taken(state).await;
+}
+
+/// A LumApps first night on `state` whose lease another run takes while its rows save (it
+/// stalled past the lease's minute, say): at its next renewal it stops, exit 3, having
+/// recorded the rows it sent and nothing it only listed; the same command then lists again
+/// and finishes the night.
+pub(crate) async fn first_night_whose_lease_is_taken(state: String) {
+    let n: usize = 200;
+    let night = lumapps_night_on(n, state).await;
+    let args = night.args();
+    // Two requests a second: the listing's pages, then a read and a save a second.
+    let mut slow = args.clone();
+    slow.extend(["--rate", "120", "--concurrency", "1"]);
+    let faults = night.emulator.faults();
+    let save = "/_ah/api/lumsites/v1/user/directory/save";
+    let stalled = crate::lease::start_slow_night(&slow, &night.env, faults, Stdio::piped()).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while faults.requests_to("POST", save) < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    if night.state.starts_with("postgres") {
+        crate::postgres::take_leases(&night.state).await;
+    } else {
+        let conn = rusqlite::Connection::open(&night.state).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        conn.execute("UPDATE leases SET token = 'another run'", [])
+            .unwrap();
+    }
+    // The lease is renewed every 15 seconds.
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(40),
+        stalled.wait_with_output(),
+    )
+    .await
+    .expect("the run stops at its next renewal")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("another run took the scope over"),
+        "{stderr}"
+    );
+    let saved = faults.requests_to("POST", save);
+    assert!(saved < n as u64 / 2, "{saved} saves: it went on");
+    // The users it saved are recorded; the 201 it listed are not written over what the
+    // new holder may have written.
+    let held = users_in(&night.state).await;
+    assert!(
+        held <= saved,
+        "{held} users in the state after {saved} saves"
+    );
+
+    // The same command (the other run is gone): it lists again, and finishes the night.
+    let listed = faults.requests_to("POST", LUMAPPS_LIST);
+    let mut args = args;
+    args.extend(["--rate", "0"]);
+    let (code, _, stderr) = sync(&args, &env_refs(&night.env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        faults.requests_to("POST", LUMAPPS_LIST) > listed,
+        "{stderr}"
+    );
+    for i in [0, 99, 199] {
+        let user = night
+            .emulator
+            .user(&format!("user{i:07}@customer.com"))
+            .unwrap();
+        assert_eq!(
+            user["apiProfile"]["organizations"]["title"],
+            format!("Engineer {i}")
+        );
+    }
+    assert_eq!(users_in(&night.state).await, n as u64 + 1);
+}
+
 fn integrity(state: &Path) -> String {
     let conn = rusqlite::Connection::open(state).unwrap();
     conn.query_row("PRAGMA integrity_check", [], |row| row.get(0))
