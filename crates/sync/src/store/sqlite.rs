@@ -229,9 +229,9 @@ struct Deferred {
     /// [`DEFERRED_USERS`]; past that, `None`): a key neither held nor written is in the
     /// file nowhere, and is not read.
     written: Option<std::collections::HashSet<String>>,
-    /// The scope whose lease this store's run lost while it held its listing: the listing
-    /// was let go unwritten (another run holds the scope now, and may have written its
-    /// users since), and the run's end leaves the scope in `first_nights`.
+    /// The scope whose lease this store's run lost (until the run ends): another run holds
+    /// it now and may have written its users since, so what this run lists is not written
+    /// (a listing it held was let go), and its end leaves the scope in `first_nights`.
     lease_lost: Option<ScopeId>,
 }
 
@@ -246,13 +246,14 @@ impl Deferred {
         self.scope != Some(scope) || may_have_written(self.written.as_ref(), key)
     }
 
-    /// Lets go of `scope`'s listing unwritten: its run no longer holds the scope's lease.
+    /// Notes that the run no longer holds `scope`'s lease, and lets go of its listing
+    /// unwritten.
     fn lost_lease(&mut self, scope: ScopeId) {
+        self.lease_lost = Some(scope);
         if self.scope == Some(scope) {
             self.scope = None;
             self.users.clear();
             self.written = None;
-            self.lease_lost = Some(scope);
         }
     }
 
@@ -267,6 +268,29 @@ impl Deferred {
             } else {
                 self.written = None;
             }
+        }
+    }
+}
+
+/// How long a call waits for another process's lock on the file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Puts the file in WAL mode (it stays so). The switch takes the file's lock without
+/// waiting for it, so runs opening one new file at the same moment try again until the
+/// busy timeout, as every other call waits.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        }) {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other.map(drop),
         }
     }
 }
@@ -381,13 +405,13 @@ impl SqliteState {
             source: Some(Box::new(e)),
         })?;
         let conn = Connection::open(path).map_err(|e| backend(&store, "cannot open it", e))?;
-        conn.busy_timeout(Duration::from_secs(10))
+        conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| backend(&store, "cannot open it", e))?;
         // Whose file it is is checked before anything is written to it (WAL mode included).
         migrate(&conn, &store)?;
+        use_wal(&conn).map_err(|e| backend(&store, "cannot open it", e))?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
+            "PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;",
         )
         .map_err(|e| backend(&store, "cannot open it", e))?;
@@ -1126,15 +1150,15 @@ impl StateStore for SqliteState {
         self.call_now(move |conn, store| {
             let at = now();
             let mut deferred = lock(&deferred);
+            // A run that lost the scope's lease writes nothing it only listed.
+            if deferred.lease_lost == Some(scope) {
+                return Ok(());
+            }
             let room = deferred
                 .of(scope)
                 .is_some_and(|held| held.len() + users.len() <= DEFERRED_USERS);
             if !room {
                 write_deferred(conn, store, &mut deferred)?;
-            }
-            // A run that lost the scope's lease writes nothing it only listed.
-            if deferred.lease_lost == Some(scope) {
-                return Ok(());
             }
             for (key, vendor_id, fields) in &users {
                 let Deferred {
