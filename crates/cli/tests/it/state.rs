@@ -518,6 +518,37 @@ async fn lumapps_reads_everyone_once_then_reads_and_saves_only_the_changed() {
 }
 
 const LUMAPPS_LIST: &str = "/_ah/api/lumsites/v1/user/directory/list";
+const LUMAPPS_SAVE: &str = "/_ah/api/lumsites/v1/user/directory/save";
+
+impl LumAppsNight {
+    /// Starts the sync at two requests a second (the listing's pages, then a read and a save
+    /// a second; its standard error to `stderr`), and waits until its rows are saving.
+    async fn start_saving(&self, stderr: Stdio) -> tokio::process::Child {
+        let mut slow = self.args();
+        slow.extend(["--rate", "120", "--concurrency", "1"]);
+        let faults = self.emulator.faults();
+        let child = crate::lease::start_slow_night(&slow, &self.env, faults, stderr).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while faults.requests_to("POST", LUMAPPS_SAVE) < 3 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        child
+    }
+
+    /// Asserts that the first, middle and last of the export's `n` users have its title.
+    fn assert_titles_set(&self, n: usize) {
+        for i in [0, n / 2 - 1, n - 1] {
+            let user = self
+                .emulator
+                .user(&format!("user{i:07}@customer.com"))
+                .unwrap();
+            assert_eq!(
+                user["apiProfile"]["organizations"]["title"],
+                format!("Engineer {i}")
+            );
+        }
+    }
+}
 
 /// The users a state (a SQLite file or a `postgres://` URL) holds, of any scope.
 async fn users_in(state: &str) -> u64 {
@@ -541,17 +572,8 @@ pub(crate) async fn first_night_killed_after_its_listing(state: String) {
     let n: usize = 200;
     let night = lumapps_night_on(n, state).await;
     let args = night.args();
-    // Two requests a second: the listing's few pages, then a read and a save a second.
-    let mut slow = args.clone();
-    slow.extend(["--rate", "120", "--concurrency", "1"]);
     let faults = night.emulator.faults();
-    let mut killed = crate::lease::start_slow_night(&slow, &night.env, faults, Stdio::null()).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while faults.requests_to("POST", "/_ah/api/lumsites/v1/user/directory/save") < 3
-        && std::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let mut killed = night.start_saving(Stdio::null()).await;
     killed.kill().await.unwrap();
     // The rows were saving, so the listing had named at least its first page's 100 users;
     // but a first night writes a listed user only with its row's result, or at the run's
@@ -571,16 +593,7 @@ pub(crate) async fn first_night_killed_after_its_listing(state: String) {
         "{stderr}"
     );
     assert!(stderr.contains("users from lumapps"), "{stderr}");
-    for i in [0, 99, 199] {
-        let user = night
-            .emulator
-            .user(&format!("user{i:07}@customer.com"))
-            .unwrap();
-        assert_eq!(
-            user["apiProfile"]["organizations"]["title"],
-            format!("Engineer {i}")
-        );
-    }
+    night.assert_titles_set(n);
     // Every user listed is known now (and the documentation's own user): the next night
     // lists no one and sends only the directory's template read.
     assert_eq!(users_in(&night.state).await, n as u64 + 1);
@@ -608,16 +621,8 @@ pub(crate) async fn first_night_whose_lease_is_taken(state: String) {
     let n: usize = 200;
     let night = lumapps_night_on(n, state).await;
     let args = night.args();
-    // Two requests a second: the listing's pages, then a read and a save a second.
-    let mut slow = args.clone();
-    slow.extend(["--rate", "120", "--concurrency", "1"]);
     let faults = night.emulator.faults();
-    let save = "/_ah/api/lumsites/v1/user/directory/save";
-    let stalled = crate::lease::start_slow_night(&slow, &night.env, faults, Stdio::piped()).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while faults.requests_to("POST", save) < 3 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let stalled = night.start_saving(Stdio::piped()).await;
     if night.state.starts_with("postgres") {
         crate::postgres::take_leases(&night.state).await;
     } else {
@@ -641,7 +646,7 @@ pub(crate) async fn first_night_whose_lease_is_taken(state: String) {
         stderr.contains("another run took the scope over"),
         "{stderr}"
     );
-    let saved = faults.requests_to("POST", save);
+    let saved = faults.requests_to("POST", LUMAPPS_SAVE);
     assert!(saved < n as u64 / 2, "{saved} saves: it went on");
     // The users it saved are recorded; the 201 it listed are not written over what the
     // new holder may have written.
@@ -661,16 +666,7 @@ pub(crate) async fn first_night_whose_lease_is_taken(state: String) {
         faults.requests_to("POST", LUMAPPS_LIST) > listed,
         "{stderr}"
     );
-    for i in [0, 99, 199] {
-        let user = night
-            .emulator
-            .user(&format!("user{i:07}@customer.com"))
-            .unwrap();
-        assert_eq!(
-            user["apiProfile"]["organizations"]["title"],
-            format!("Engineer {i}")
-        );
-    }
+    night.assert_titles_set(n);
     assert_eq!(users_in(&night.state).await, n as u64 + 1);
 }
 
