@@ -253,16 +253,30 @@ async fn a_state_removed_while_a_night_runs_stops_it_with_exit_2() {
         name.push(suffix);
         let _ = std::fs::remove_file(std::path::PathBuf::from(name));
     }
-    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+    stops_with(
+        child,
+        Duration::from_secs(30),
+        2,
+        "removed or replaced while this run was using it",
+    )
+    .await;
+}
+
+/// Waits up to `within` for a run started with its standard error piped to stop, and
+/// asserts it exited `code` saying `words`.
+pub(crate) async fn stops_with(
+    child: tokio::process::Child,
+    within: Duration,
+    code: i32,
+    words: &str,
+) {
+    let output = tokio::time::timeout(within, child.wait_with_output())
         .await
         .expect("the run stops")
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("removed or replaced while this run was using it"),
-        "{stderr}"
-    );
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    assert!(stderr.contains(words), "{stderr}");
 }
 
 /// A file made read-only for this test, and writable again when dropped (so that its

@@ -560,6 +560,19 @@ async fn users_in(state: &str) -> u64 {
         .unwrap() as u64
 }
 
+/// Gives the leases of a state (a SQLite file or a `postgres://` URL) to another run, as a
+/// run that found them stale would take them.
+async fn take_leases(state: &str) {
+    if state.starts_with("postgres") {
+        return crate::postgres::take_leases(state).await;
+    }
+    let conn = rusqlite::Connection::open(state).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    conn.execute("UPDATE leases SET token = 'another run'", [])
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lumapps_first_night_killed_after_its_listing_lists_again_the_next_night() {
     let state = dir().join("state.db").to_str().unwrap().to_owned();
@@ -623,29 +636,15 @@ pub(crate) async fn first_night_whose_lease_is_taken(state: String) {
     let args = night.args();
     let faults = night.emulator.faults();
     let stalled = night.start_saving(Stdio::piped()).await;
-    if night.state.starts_with("postgres") {
-        crate::postgres::take_leases(&night.state).await;
-    } else {
-        let conn = rusqlite::Connection::open(&night.state).unwrap();
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .unwrap();
-        conn.execute("UPDATE leases SET token = 'another run'", [])
-            .unwrap();
-    }
+    take_leases(&night.state).await;
     // The lease is renewed every 15 seconds.
-    let output = tokio::time::timeout(
+    crate::lease::stops_with(
+        stalled,
         std::time::Duration::from_secs(40),
-        stalled.wait_with_output(),
+        3,
+        "another run took the scope over",
     )
-    .await
-    .expect("the run stops at its next renewal")
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains("another run took the scope over"),
-        "{stderr}"
-    );
+    .await;
     let saved = faults.requests_to("POST", LUMAPPS_SAVE);
     assert!(saved < n as u64 / 2, "{saved} saves: it went on");
     // The users it saved are recorded; the 201 it listed are not written over what the
