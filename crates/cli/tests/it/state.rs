@@ -535,6 +535,25 @@ impl LumAppsNight {
         child
     }
 
+    /// Runs the night's command again at no limit, after a night that did not end: it lists
+    /// the directory again (more pages than the `listed` before it), finishes, and leaves
+    /// each of the export's `n` users titled and in the state (with the documentation's own
+    /// user). Its standard error back.
+    async fn lists_again_and_finishes(&self, n: usize, listed: u64) -> String {
+        let mut args = self.args();
+        args.extend(["--rate", "0"]);
+        let (code, _, stderr) = sync(&args, &env_refs(&self.env)).await;
+        assert_eq!(code, 0, "{stderr}");
+        let faults = self.emulator.faults();
+        assert!(
+            faults.requests_to("POST", LUMAPPS_LIST) > listed,
+            "{stderr}"
+        );
+        self.assert_titles_set(n);
+        assert_eq!(users_in(&self.state).await, n as u64 + 1);
+        stderr
+    }
+
     /// Asserts that the first, middle and last of the export's `n` users have its title.
     fn assert_titles_set(&self, n: usize) {
         for i in [0, n / 2 - 1, n - 1] {
@@ -584,7 +603,6 @@ async fn a_lumapps_first_night_killed_after_its_listing_lists_again_the_next_nig
 pub(crate) async fn first_night_killed_after_its_listing(state: String) {
     let n: usize = 200;
     let night = lumapps_night_on(n, state).await;
-    let args = night.args();
     let faults = night.emulator.faults();
     let mut killed = night.start_saving(Stdio::null()).await;
     killed.kill().await.unwrap();
@@ -597,19 +615,12 @@ pub(crate) async fn first_night_killed_after_its_listing(state: String) {
     assert!(held <= 10, "{held} users");
 
     // The same command lists again, and finishes the night.
-    let mut args = args;
-    args.extend(["--rate", "0"]);
-    let (code, _, stderr) = sync(&args, &env_refs(&night.env)).await;
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        faults.requests_to("POST", LUMAPPS_LIST) > listed,
-        "{stderr}"
-    );
+    let stderr = night.lists_again_and_finishes(n, listed).await;
     assert!(stderr.contains("users from lumapps"), "{stderr}");
-    night.assert_titles_set(n);
-    // Every user listed is known now (and the documentation's own user): the next night
-    // lists no one and sends only the directory's template read.
-    assert_eq!(users_in(&night.state).await, n as u64 + 1);
+    // Every user listed is known now: the next night lists no one and sends only the
+    // directory's template read.
+    let mut args = night.args();
+    args.extend(["--rate", "0"]);
     let (before, pages) = (
         faults.requests_seen(),
         faults.requests_to("POST", LUMAPPS_LIST),
@@ -633,7 +644,6 @@ async fn a_lumapps_first_night_whose_lease_is_taken_stops_and_writes_no_listing(
 pub(crate) async fn first_night_whose_lease_is_taken(state: String) {
     let n: usize = 200;
     let night = lumapps_night_on(n, state).await;
-    let args = night.args();
     let faults = night.emulator.faults();
     let stalled = night.start_saving(Stdio::piped()).await;
     take_leases(&night.state).await;
@@ -657,16 +667,7 @@ pub(crate) async fn first_night_whose_lease_is_taken(state: String) {
 
     // The same command (the other run is gone): it lists again, and finishes the night.
     let listed = faults.requests_to("POST", LUMAPPS_LIST);
-    let mut args = args;
-    args.extend(["--rate", "0"]);
-    let (code, _, stderr) = sync(&args, &env_refs(&night.env)).await;
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        faults.requests_to("POST", LUMAPPS_LIST) > listed,
-        "{stderr}"
-    );
-    night.assert_titles_set(n);
-    assert_eq!(users_in(&night.state).await, n as u64 + 1);
+    night.lists_again_and_finishes(n, listed).await;
 }
 
 fn integrity(state: &Path) -> String {
