@@ -68,9 +68,10 @@ impl HttpConfig {
 }
 
 /// The real transport: reqwest over rustls, gzip, pooled keep-alive connections, connect
-/// and request timeouts, and no redirects (a vendor API that redirects is answered with
+/// and request timeouts, no redirects (a vendor API that redirects is answered with
 /// [`Error::UnexpectedResponse`] rather than followed to another host with our
-/// credentials).
+/// credentials), and no retry of reqwest's own: every attempt is the retry loop's
+/// ([`crate::RetryPolicy`]), which knows which writes may be sent again.
 #[derive(Clone, Debug)]
 pub struct HttpTransport {
     client: reqwest::Client,
@@ -86,6 +87,9 @@ impl HttpTransport {
             .timeout(config.request_timeout)
             .pool_idle_timeout(config.pool_idle_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // reqwest's own retry (of HTTP/2 refusals, which an HTTP/1.1 client never gets)
+            // would copy every request in case; the retry loop above decides alone.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .user_agent(config.user_agent.clone())
             .gzip(true)
             .build()
