@@ -180,6 +180,10 @@ fn copy(error: &StateError) -> StateError {
             store: store.clone(),
             what: what.clone(),
         },
+        StateError::Address { store, what } => StateError::Address {
+            store: store.clone(),
+            what: what.clone(),
+        },
         StateError::NewerSchema {
             store,
             found,

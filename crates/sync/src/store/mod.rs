@@ -53,6 +53,15 @@ pub enum StateError {
         /// What is wrong, in words.
         what: String,
     },
+    /// The store's address (its URL, or a libpq variable) cannot be used: nothing was
+    /// opened, and nothing needs restoring.
+    #[error("{store} cannot be used: {what}")]
+    Address {
+        /// Which store.
+        store: String,
+        /// What is wrong with its address, in words.
+        what: String,
+    },
     /// The store was written by a newer version of this tool.
     #[error(
         "{store} cannot be used: it has schema version {found}, and this version of profiles knows up to {known}. Upgrade profiles (do not remove the state: it would cost a night that reads everyone)"
@@ -89,11 +98,12 @@ pub const UNUSABLE_ADVICE: &str = "Restore it from a backup, or move it aside an
 
 impl StateError {
     /// Whether the store cannot be used until a person acts (damaged, read-only, another
-    /// program's, newer, removed), rather than failing for a moment.
+    /// program's, newer, removed, wrongly addressed), rather than failing for a moment.
     pub fn is_unusable(&self) -> bool {
         matches!(
             self,
             StateError::Unusable { .. }
+                | StateError::Address { .. }
                 | StateError::Corrupt { .. }
                 | StateError::NewerSchema { .. }
                 | StateError::Closed { .. }

@@ -358,7 +358,7 @@ impl PostgresState {
     /// what it leaves out; see [`crate::pg`]), and creates or brings up to date the
     /// state's schema.
     pub async fn connect(url: &str) -> Result<Self, StateError> {
-        let target = PgTarget::parse(url).map_err(|e| StateError::Unusable {
+        let target = PgTarget::parse(url).map_err(|e| StateError::Address {
             store: "the state database".into(),
             what: e.to_string(),
         })?;
@@ -1933,6 +1933,27 @@ mod tests {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos())
         )
+    }
+
+    #[tokio::test]
+    async fn a_url_that_cannot_be_used_is_a_wrong_address_not_a_damaged_state() {
+        for url in [
+            "postgres://u@127.0.0.1:5432/x?schema=pg_nightly",
+            "postgres://u@127.0.0.1:5432/x?sslmode=sometimes",
+        ] {
+            let error = PostgresState::connect(url).await.unwrap_err();
+            assert!(
+                matches!(error, StateError::Address { .. }),
+                "{url}: {error:?}"
+            );
+            assert!(error.is_unusable(), "a person must mend it before a run");
+            let text = error.to_string();
+            assert!(
+                text.starts_with("the state database cannot be used: "),
+                "{text}"
+            );
+            assert!(!text.contains("backup"), "nothing to restore: {text}");
+        }
     }
 
     #[tokio::test]

@@ -509,6 +509,7 @@ fn describe_of(error: &StateError) -> String {
     match error {
         StateError::Backend { store, .. }
         | StateError::Unusable { store, .. }
+        | StateError::Address { store, .. }
         | StateError::NewerSchema { store, .. }
         | StateError::Corrupt { store, .. }
         | StateError::Closed { store, .. } => store.clone(),
