@@ -1,7 +1,7 @@
 //! A state kept in memory, for a night with no state file: it starts empty, so every run
 //! starts from what the vendor holds, and it is gone with the process.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
@@ -22,7 +22,7 @@ struct Run {
     keys: HashMap<String, Vec<u64>>,
     /// Keys in the order of their first line.
     order: Vec<String>,
-    rows: BTreeMap<String, RunRow>,
+    rows: HashMap<String, RunRow>,
 }
 
 #[derive(Default)]
@@ -98,6 +98,13 @@ impl Inner {
         usize::try_from(run.0 - 1)
             .ok()
             .and_then(|index| self.runs.get_mut(index))
+            .ok_or_else(|| no_run(run))
+    }
+
+    fn run_ref(&self, run: RunId) -> Result<&Run, StateError> {
+        usize::try_from(run.0 - 1)
+            .ok()
+            .and_then(|index| self.runs.get(index))
             .ok_or_else(|| no_run(run))
     }
 }
@@ -432,15 +439,16 @@ impl StateStore for MemoryState {
     }
 
     async fn run_rows(&self, runs: &[RunId]) -> Result<Vec<RunRow>, StateError> {
-        let mut inner = self.lock();
-        let mut latest: BTreeMap<String, RunRow> = BTreeMap::new();
+        let inner = self.lock();
+        // A key's row from the latest run of the chain, borrowed: each is copied once.
+        let mut latest: HashMap<&str, &RunRow> = HashMap::new();
         for run in runs {
-            for (key, row) in &inner.run(*run)?.rows {
-                latest.insert(key.clone(), row.clone());
+            for (key, row) in &inner.run_ref(*run)?.rows {
+                latest.insert(key, row);
             }
         }
-        let mut rows: Vec<RunRow> = latest.into_values().collect();
-        rows.sort_by_key(|row| row.line);
+        let mut rows: Vec<RunRow> = latest.into_values().cloned().collect();
+        rows.sort_unstable_by(|a, b| a.line.cmp(&b.line).then_with(|| a.key.cmp(&b.key)));
         Ok(rows)
     }
 }
