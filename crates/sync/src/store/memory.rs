@@ -18,11 +18,15 @@ struct Run {
     finished: bool,
     record: Option<RunRecord>,
     continues: Option<RunId>,
-    /// Key → its lines, in order.
-    keys: HashMap<String, Vec<u64>>,
-    /// Keys in the order of their first line.
-    order: Vec<String>,
+    /// Key → its lines.
+    keys: HashMap<String, Lines>,
     rows: HashMap<String, RunRow>,
+}
+
+/// The input lines of one key: most keys have one, which needs no allocation.
+struct Lines {
+    first: u64,
+    more: Vec<u64>,
 }
 
 #[derive(Default)]
@@ -224,10 +228,13 @@ impl StateStore for MemoryState {
         let run = inner.run(run)?;
         for (key, line) in keys {
             match run.keys.get_mut(key) {
-                Some(lines) => lines.push(*line),
+                Some(lines) => lines.more.push(*line),
                 None => {
-                    run.keys.insert(key.clone(), vec![*line]);
-                    run.order.push(key.clone());
+                    let lines = Lines {
+                        first: *line,
+                        more: Vec::new(),
+                    };
+                    run.keys.insert(key.clone(), lines);
                 }
             }
         }
@@ -237,14 +244,18 @@ impl StateStore for MemoryState {
     async fn input_duplicates(&self, run: RunId) -> Result<Vec<(String, Vec<u64>)>, StateError> {
         let mut inner = self.lock();
         let run = inner.run(run)?;
-        Ok(run
-            .order
+        let mut duplicates: Vec<(String, Vec<u64>)> = run
+            .keys
             .iter()
-            .filter_map(|key| {
-                let lines = run.keys.get(key)?;
-                (lines.len() > 1).then(|| (key.clone(), lines.clone()))
+            .filter(|(_, lines)| !lines.more.is_empty())
+            .map(|(key, lines)| {
+                let all = std::iter::once(lines.first).chain(lines.more.iter().copied());
+                (key.clone(), all.collect())
             })
-            .collect())
+            .collect();
+        // In the order of their first line.
+        duplicates.sort_unstable_by_key(|(_, lines)| lines.first().copied());
+        Ok(duplicates)
     }
 
     async fn lookup(
@@ -422,7 +433,6 @@ impl StateStore for MemoryState {
             record.summary = Some(summary.clone());
         }
         run.keys = HashMap::new();
-        run.order = Vec::new();
         Ok(())
     }
 
