@@ -1,9 +1,10 @@
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::Transport;
@@ -127,6 +128,7 @@ pub struct RateLimitTransport<T> {
     /// The longest a vendor's answer holds the requests back (its `Retry-After`, its
     /// window's reset): a `Retry-After: 999999` must not freeze a run for eleven days.
     max_hold: Duration,
+    /// Never held across an await: a plain lock, taken and given back at once.
     pace: Mutex<Pace>,
     in_flight: Option<Semaphore>,
 }
@@ -156,13 +158,18 @@ impl<T: Transport> RateLimitTransport<T> {
         self
     }
 
+    fn pace(&self) -> MutexGuard<'_, Pace> {
+        // Nothing is left half-changed by a panic while it is held.
+        self.pace.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Waits until a request may start, and takes that start. A slot is taken when it has
     /// come, not booked ahead: requests waiting when the pace changes (a limit the vendor
     /// stated, a hold-back) start at the new pace.
     async fn wait_for_slot(&self) {
         loop {
             let wait_until = {
-                let mut pace = self.pace.lock().await;
+                let mut pace = self.pace();
                 let now = Instant::now();
                 if now >= pace.next_start {
                     if let Some(per_minute) = pace.per_minute {
@@ -187,9 +194,9 @@ impl<T: Transport> RateLimitTransport<T> {
     }
 
     /// Takes what an answer says of the vendor's limit.
-    async fn heed(&self, response: &ApiResponse) {
+    fn heed(&self, response: &ApiResponse) {
         let now = Instant::now();
-        let mut pace = self.pace.lock().await;
+        let mut pace = self.pace();
         if response.status() == 429 {
             if let Some(RetryAfter::Delay(delay)) = RetryAfter::from_response(response) {
                 pace.next_start = pace.next_start.max(now + delay.min(self.max_hold));
@@ -248,7 +255,7 @@ impl<T: Transport> Transport for RateLimitTransport<T> {
         self.wait_for_slot().await;
         let result = self.inner.send(request).await;
         if let Ok(response) = &result {
-            self.heed(response).await;
+            self.heed(response);
         }
         result
     }
