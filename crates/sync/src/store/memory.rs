@@ -105,6 +105,21 @@ impl Inner {
             .ok_or_else(|| no_run(run))
     }
 
+    /// Room at once for as many users and rows as the run's input has keys, rather than
+    /// growing (and hashing every key again) step by step as they come.
+    fn make_room(&mut self, scope: ScopeId, run: RunId) -> Result<(), StateError> {
+        let run = self.run(run)?;
+        let keys = run.keys.len();
+        if run.rows.capacity() < keys {
+            run.rows.reserve(keys - run.rows.len());
+        }
+        let users = self.users.entry(scope.0).or_default();
+        if users.capacity() < keys {
+            users.reserve(keys.saturating_sub(users.len()));
+        }
+        Ok(())
+    }
+
     fn run_ref(&self, run: RunId) -> Result<&Run, StateError> {
         usize::try_from(run.0 - 1)
             .ok()
@@ -281,6 +296,7 @@ impl StateStore for MemoryState {
         users: &[ListedUser],
     ) -> Result<(), StateError> {
         let mut inner = self.lock();
+        inner.make_room(scope, run)?;
         let at = now();
         for (key, vendor_id, fields) in users {
             inner.change_user(scope, key, |known| match known {
@@ -306,6 +322,7 @@ impl StateStore for MemoryState {
         settlements: &[Settlement],
     ) -> Result<(), StateError> {
         let mut inner = self.lock();
+        inner.make_room(scope, run)?;
         let at = now();
         for settlement in settlements {
             inner.change_user(scope, &settlement.key, |known| {
@@ -451,7 +468,11 @@ impl StateStore for MemoryState {
     async fn run_rows(&self, runs: &[RunId]) -> Result<Vec<RunRow>, StateError> {
         let inner = self.lock();
         // A key's row from the latest run of the chain, borrowed: each is copied once.
-        let mut latest: HashMap<&str, &RunRow> = HashMap::new();
+        let most = runs
+            .iter()
+            .map(|run| inner.run_ref(*run).map_or(0, |run| run.rows.len()))
+            .sum();
+        let mut latest: HashMap<&str, &RunRow> = HashMap::with_capacity(most);
         for run in runs {
             for (key, row) in &inner.run_ref(*run)?.rows {
                 latest.insert(key, row);

@@ -244,6 +244,17 @@ pub struct UserState {
     pub failed_at: Option<String>,
 }
 
+/// `fields` over `into`, path by path; into nothing, a copy (no key hashed again).
+fn merge_fields(into: &mut Map<String, Value>, fields: &Map<String, Value>) {
+    if into.is_empty() {
+        into.clone_from(fields);
+        return;
+    }
+    for (path, value) in fields {
+        into.insert(path.clone(), value.clone());
+    }
+}
+
 /// The entry of [`UserState::fields`] that holds, for a person followed by an anchor, the
 /// key (e-mail address) they were last settled under: the sync gives their profile a new
 /// key when the row's differs. Never a vendor field (no field path starts with `@`).
@@ -770,9 +781,7 @@ impl UserState {
         if vendor_id.is_some() {
             user.vendor_id = vendor_id;
         }
-        for (path, value) in fields {
-            user.fields.insert(path.clone(), value.clone());
-        }
+        merge_fields(&mut user.fields, fields);
         user.confirmed_at = Some(at.to_owned());
         Some(user)
     }
@@ -799,9 +808,7 @@ impl UserState {
         let line = Some(settlement.line);
         let at = Some(at.to_owned());
         let merge = |user: &mut UserState, fields: &Map<String, Value>| {
-            for (path, value) in fields {
-                user.fields.insert(path.clone(), value.clone());
-            }
+            merge_fields(&mut user.fields, fields);
         };
         match &settlement.settled {
             Settled::Confirmed {
