@@ -261,6 +261,23 @@ async fn two_nights_on_postgres_send_only_what_changed_and_no_table_holds_a_cred
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_url_naming_a_schema_it_cannot_use_exits_2_sending_nothing() {
+    let emulator = sunshine_with_riders(2).await;
+    let dir = dir();
+    let input = dir.join("riders.csv");
+    riders_csv(&input, 2);
+    let url = in_schema(&server(), "pg_catalog_copy");
+    let env = sunshine_env(&emulator.base_url());
+    let mut args: Vec<&str> = SUNSHINE_MAP.to_vec();
+    args.extend(["--input", input.to_str().unwrap(), "--state", &url, "-v"]);
+    let (code, _, stderr) = sync(&args, &env_refs(&env)).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("schema `pg_catalog_copy`"), "{stderr}");
+    assert!(!stderr.contains("backup"), "nothing to restore: {stderr}");
+    assert!(!stderr.contains("/api/v2/user_profiles"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_scope_one_exits_5_sending_nothing() {
     let n = 12;
     let emulator = sunshine_with_riders(n).await;

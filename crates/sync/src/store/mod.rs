@@ -807,9 +807,6 @@ impl UserState {
     ) -> Option<Self> {
         let line = Some(settlement.line);
         let at = Some(at.to_owned());
-        let merge = |user: &mut UserState, fields: &Map<String, Value>| {
-            merge_fields(&mut user.fields, fields);
-        };
         match &settlement.settled {
             Settled::Confirmed {
                 vendor_id,
@@ -823,7 +820,7 @@ impl UserState {
                 if vendor_id.is_some() {
                     user.vendor_id = vendor_id.clone();
                 }
-                merge(&mut user, fields);
+                merge_fields(&mut user.fields, fields);
                 user.row_hash = Some(row_hash.clone());
                 user.outcome = match outcome {
                     Confirmation::Updated => UserOutcome::Updated,
@@ -898,7 +895,7 @@ impl UserState {
                     user.managed = false;
                     user.fields = Map::new();
                 } else {
-                    merge(&mut user, fields);
+                    merge_fields(&mut user.fields, fields);
                 }
                 user.last_run = Some(run);
                 user.changed_at = at.clone();
