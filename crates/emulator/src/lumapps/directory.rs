@@ -93,45 +93,65 @@ impl Synthetic {
 
     /// The user `found` names, whole.
     pub(crate) fn make(&self, found: Found) -> Map<String, Value> {
+        self.make_keeping(found, |_| true)
+    }
+
+    /// The user `found` names; of a synthetic user, only the top-level properties `keep`
+    /// names are made (a listing that selects a few of them makes no more).
+    pub(crate) fn make_keeping(
+        &self,
+        found: Found,
+        keep: impl Fn(&str) -> bool,
+    ) -> Map<String, Value> {
         match found {
             Found::Saved(user) => user,
-            Found::Synthetic(index) => self.generate(index),
+            Found::Synthetic(index) => self.generate(index, keep),
         }
     }
 
-    fn generate(&self, index: u64) -> Map<String, Value> {
-        let email = synthetic_email(index, &self.domain);
-        let user = json!({
-            "id": synthetic_id(index),
-            "uid": synthetic_id(index),
-            "email": email,
-            "firstName": "User",
-            "lastName": format!("{index:07}"),
-            "fullName": format!("User {index:07}"),
-            "status": if synthetic_disabled(index) { "disabled" } else { "enabled" },
-            "isHidden": synthetic_hidden(index),
-            "customProfile": {},
-            "apiProfile": {"name": {"givenName": "User", "familyName": format!("{index:07}")}},
-        });
-        match user {
-            Value::Object(mut map) => {
-                if let (Some(title), Some(Value::Object(api))) =
-                    (&self.title, map.get_mut("apiProfile"))
-                {
-                    api.insert("organizations".into(), json!({"title": title}));
-                }
-                if let Some(Value::Object(custom)) = map.get_mut("customProfile") {
-                    for k in 1..=self.extra_fields {
-                        custom.insert(
-                            super::extra_field_uuid(k),
-                            Value::String(format!("E{k}-{index:07}")),
-                        );
-                    }
-                }
-                map
+    fn generate(&self, index: u64, keep: impl Fn(&str) -> bool) -> Map<String, Value> {
+        let mut user = Map::new();
+        let mut put = |name: &str, value: &dyn Fn() -> Value| {
+            if keep(name) {
+                user.insert(name.to_owned(), value());
             }
-            _ => Map::new(),
-        }
+        };
+        put("id", &|| Value::String(synthetic_id(index)));
+        put("uid", &|| Value::String(synthetic_id(index)));
+        put("email", &|| {
+            Value::String(synthetic_email(index, &self.domain))
+        });
+        put("firstName", &|| json!("User"));
+        put("lastName", &|| Value::String(format!("{index:07}")));
+        put("fullName", &|| Value::String(format!("User {index:07}")));
+        put("status", &|| {
+            json!(if synthetic_disabled(index) {
+                "disabled"
+            } else {
+                "enabled"
+            })
+        });
+        put("isHidden", &|| json!(synthetic_hidden(index)));
+        put("customProfile", &|| {
+            let custom = (1..=self.extra_fields)
+                .map(|k| {
+                    (
+                        super::extra_field_uuid(k),
+                        Value::String(format!("E{k}-{index:07}")),
+                    )
+                })
+                .collect();
+            Value::Object(custom)
+        });
+        put("apiProfile", &|| {
+            let mut api =
+                json!({"name": {"givenName": "User", "familyName": format!("{index:07}")}});
+            if let (Some(title), Value::Object(api)) = (&self.title, &mut api) {
+                api.insert("organizations".into(), json!({"title": title}));
+            }
+            api
+        });
+        user
     }
 }
 
@@ -274,6 +294,28 @@ impl Users {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_synthetic_user_made_for_a_selector_is_the_whole_user_cut_down() {
+        let synthetic = Synthetic::new(100, "customer.com", Some("Engineer".into()), 2);
+        for selector in [
+            "email,uid,id,apiProfile/organizations/title",
+            "customProfile,status,isHidden",
+            "apiProfile(name)",
+            "nothing",
+        ] {
+            let selection = super::super::partial::Selection::parse(selector).unwrap();
+            for index in [0, 7, 99] {
+                let whole = synthetic.make(Found::Synthetic(index));
+                let made = synthetic.make_keeping(Found::Synthetic(index), |n| selection.keeps(n));
+                assert_eq!(
+                    selection.apply(Value::Object(made)),
+                    selection.apply(Value::Object(whole)),
+                    "{selector} of user {index}"
+                );
+            }
+        }
+    }
 
     fn by_email(users: &Users, email: &str) -> Option<Map<String, Value>> {
         users.find_email(email).map(|f| users.synthetic.make(f))

@@ -648,9 +648,18 @@ async fn directory_list(
         state
             .users()
             .page_shown(start, count, directory::Shown { disabled, hidden });
+    // Of a synthetic user, only what the selector keeps is made.
+    let kept = selection
+        .as_ref()
+        .map(|selection| selection.inside("items"));
+    let keep = |name: &str| match kept {
+        None | Some(Some(None)) => true,
+        Some(None) => false,
+        Some(Some(Some(inside))) => inside.keeps(name),
+    };
     let items = found
         .into_iter()
-        .map(|found| Value::Object(state.synthetic.make(found)))
+        .map(|found| Value::Object(state.synthetic.make_keeping(found, keep)))
         .collect();
     Ok(ok(partial(
         selection.as_ref(),

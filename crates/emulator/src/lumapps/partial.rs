@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What a selector keeps: by name, the whole value (`None`) or a part of it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -49,30 +49,37 @@ impl Selection {
         self.0.insert(first.clone(), merged);
     }
 
-    /// `value` cut down to this selection: an object keeps only the names selected (those
-    /// it has), an array each element cut down, anything else is kept.
-    pub(crate) fn apply(&self, value: Value) -> Value {
-        match value {
-            Value::Object(object) => Value::Object(self.apply_object(object)),
-            Value::Array(items) => {
-                Value::Array(items.into_iter().map(|item| self.apply(item)).collect())
-            }
-            other => other,
-        }
+    /// Whether this selection keeps anything of `name`.
+    pub(crate) fn keeps(&self, name: &str) -> bool {
+        self.0.contains_key(name)
     }
 
-    fn apply_object(&self, mut object: Map<String, Value>) -> Map<String, Value> {
-        let mut kept = Map::new();
-        for (name, part) in &self.0 {
-            if let Some(value) = object.remove(name) {
-                let value = match part {
-                    None => value,
-                    Some(part) => part.apply(value),
-                };
-                kept.insert(name.clone(), value);
-            }
+    /// What this selection keeps inside `name`: `None` when it keeps nothing of it,
+    /// `Some(None)` when it keeps it whole.
+    pub(crate) fn inside(&self, name: &str) -> Option<Option<&Selection>> {
+        self.0.get(name).map(Option::as_ref)
+    }
+
+    /// `value` cut down to this selection: an object keeps only the names selected (those
+    /// it has, in its own order), an array each element cut down, anything else is kept.
+    pub(crate) fn apply(&self, mut value: Value) -> Value {
+        self.cut(&mut value);
+        value
+    }
+
+    fn cut(&self, value: &mut Value) {
+        match value {
+            Value::Object(object) => object.retain(|name, value| match self.0.get(name) {
+                None => false,
+                Some(None) => true,
+                Some(Some(part)) => {
+                    part.cut(value);
+                    true
+                }
+            }),
+            Value::Array(items) => items.iter_mut().for_each(|item| self.cut(item)),
+            _ => {}
         }
-        kept
     }
 }
 
@@ -186,6 +193,22 @@ mod tests {
                 .map(|u| json!({"apiProfile": u["apiProfile"]}))
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn a_cut_object_keeps_its_own_order_and_says_what_it_keeps() {
+        let user = json!({"uid": "1", "email": "a@x", "apiProfile": {"title": "CEO"}, "id": "1"});
+        let cut = cut("email,uid,apiProfile", user);
+        let names: Vec<&str> = cut
+            .as_object()
+            .map(|user| user.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["uid", "email", "apiProfile"]);
+        let selection = Selection::parse("more,items(email,apiProfile/organizations)").unwrap();
+        assert_eq!(selection.inside("more"), Some(None));
+        assert_eq!(selection.inside("cursor"), None);
+        let items = selection.inside("items").flatten().unwrap();
+        assert!(items.keeps("email") && items.keeps("apiProfile") && !items.keeps("uid"));
     }
 
     #[test]
