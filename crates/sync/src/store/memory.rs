@@ -99,9 +99,14 @@ impl Inner {
     }
 
     fn run(&mut self, run: RunId) -> Result<&mut Run, StateError> {
-        usize::try_from(run.0 - 1)
-            .ok()
+        run_index(run)
             .and_then(|index| self.runs.get_mut(index))
+            .ok_or_else(|| no_run(run))
+    }
+
+    fn run_ref(&self, run: RunId) -> Result<&Run, StateError> {
+        run_index(run)
+            .and_then(|index| self.runs.get(index))
             .ok_or_else(|| no_run(run))
     }
 
@@ -110,22 +115,17 @@ impl Inner {
     fn make_room(&mut self, scope: ScopeId, run: RunId) -> Result<(), StateError> {
         let run = self.run(run)?;
         let keys = run.keys.len();
-        if run.rows.capacity() < keys {
-            run.rows.reserve(keys - run.rows.len());
-        }
+        run.rows.reserve(keys.saturating_sub(run.rows.len()));
         let users = self.users.entry(scope.0).or_default();
-        if users.capacity() < keys {
-            users.reserve(keys.saturating_sub(users.len()));
-        }
+        users.reserve(keys.saturating_sub(users.len()));
         Ok(())
     }
+}
 
-    fn run_ref(&self, run: RunId) -> Result<&Run, StateError> {
-        usize::try_from(run.0 - 1)
-            .ok()
-            .and_then(|index| self.runs.get(index))
-            .ok_or_else(|| no_run(run))
-    }
+/// Where run `run` lies in [`Inner::runs`] (runs are numbered from 1); `None` for a number
+/// no run has.
+fn run_index(run: RunId) -> Option<usize> {
+    usize::try_from(run.0.checked_sub(1)?).ok()
 }
 
 #[async_trait::async_trait]
@@ -481,5 +481,20 @@ impl StateStore for MemoryState {
         let mut rows: Vec<RunRow> = latest.into_values().cloned().collect();
         rows.sort_unstable_by(|a, b| a.line.cmp(&b.line).then_with(|| a.key.cmp(&b.key)));
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_run_number_no_run_has_is_an_error_not_a_panic() {
+        let store = MemoryState::new();
+        for run in [RunId(0), RunId(-1), RunId(i64::MIN), RunId(7)] {
+            let error = store.add_input_keys(run, &[("a@x".into(), 2)]).await;
+            assert!(error.is_err(), "{run:?}");
+            assert!(store.run_rows(&[run]).await.is_err(), "{run:?}");
+        }
     }
 }
