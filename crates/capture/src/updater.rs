@@ -358,6 +358,11 @@ impl ProfileUpdater for CaptureUpdater {
         Some(self.client.requests_sent())
     }
 
+    /// A listing's page: 1,000 records.
+    fn listed_per_request(&self) -> Option<u64> {
+        Some(u64::from(BULK_PAGE))
+    }
+
     /// Plurals grow: an array written to a plural appends its elements. So an array in the
     /// patch is pending only for the elements the record does not hold yet (an element is
     /// held when a stored element has every key and value it names, `id` included when it

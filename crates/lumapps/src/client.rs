@@ -152,6 +152,11 @@ impl LumAppsClient {
         self.inner.core.requests_sent()
     }
 
+    /// Users per page when listing a directory.
+    pub(crate) fn page_size(&self) -> u32 {
+        self.inner.page_size
+    }
+
     /// Starts building a client for the cell at `base_url`
     /// (`https://go-cell-001.api.lumapps.com`).
     pub fn builder(base_url: BaseUrl, auth: LumAppsAuth) -> LumAppsClientBuilder {

@@ -93,6 +93,11 @@ impl ProfileUpdater for LumAppsUpdater {
         Some(self.client.requests_sent())
     }
 
+    /// A listing's page: the client's page size.
+    fn listed_per_request(&self) -> Option<u64> {
+        Some(u64::from(self.client.page_size()))
+    }
+
     /// A save replaces the whole user: a sync reads before it writes.
     fn write_merges(&self) -> bool {
         false

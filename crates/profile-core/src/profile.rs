@@ -602,6 +602,14 @@ pub trait ProfileUpdater: Send + Sync {
         Ok(false)
     }
 
+    /// At most how many profiles one request of [`read_all`](Self::read_all) names (its
+    /// page size), where the updater lists. A sync uses it to stop a first night's listing
+    /// once it has cost more requests than reading each of the night's rows on its own
+    /// would. `None` (the default): the listing is never stopped for what it costs.
+    fn listed_per_request(&self) -> Option<u64> {
+        None
+    }
+
     /// Reads the profile and writes only the changes of `patch` it does not hold yet
     /// (nothing when it holds them all, or when `dry_run`). Vendors whose update is itself a
     /// read-modify-write override it to read only once.

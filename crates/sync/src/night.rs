@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::future::Either;
@@ -59,6 +59,27 @@ const SETTLE_GROUP: usize = 512;
 const SETTLE_TIME: Duration = Duration::from_millis(500);
 /// Groups of rows looked up at once: the one being done and the next.
 const LOOKUPS_AHEAD: usize = 2;
+
+/// What a first night's listing may cost: it is stopped once its requests outnumber the
+/// night's rows, each of which a read of its own would cost at most one request. A night
+/// of a few rows against a directory of thousands then costs a few requests more than
+/// reading its rows, not a listing of everyone; a night of many rows lists as before.
+struct ListingBudget {
+    /// Profiles one request of the listing names, at most.
+    per_request: u64,
+    /// The night's rows, once the keys pass has counted them (`u64::MAX` until then).
+    rows: AtomicU64,
+    /// Told when the listing has cost more than its rows.
+    spent: tokio::sync::Notify,
+}
+
+impl ListingBudget {
+    /// Whether a listing that has named `listed` profiles has cost more requests than
+    /// the night has rows.
+    fn exceeded(&self, listed: u64) -> bool {
+        listed.div_ceil(self.per_request.max(1)) > self.rows.load(Ordering::Relaxed)
+    }
+}
 
 /// Why a night stopped before its last row. Rows not taken are left for the next run.
 #[derive(Debug, thiserror::Error)]
@@ -457,11 +478,21 @@ impl Night {
         }
         // A first night's listing starts at once, beside the keys pass (which it does not
         // need) and then beside the rows.
+        // Where the vendor says what a listing's request names, a listing that costs more
+        // requests than the night has rows is stopped (see `ListingBudget`).
+        let budget = updater
+            .listed_per_request()
+            .filter(|_| alongside)
+            .map(|per_request| ListingBudget {
+                per_request,
+                rows: AtomicU64::new(u64::MAX),
+                spent: tokio::sync::Notify::new(),
+            });
         let listed = progress.as_ref().map(|progress| {
-            let (ctx, fields) = (&ctx, &fields);
+            let (ctx, fields, budget) = (&ctx, &fields, budget.as_ref());
             let listing = async move {
                 let began = Instant::now();
-                let read = read_everyone(ctx, fields, false, Some(progress)).await;
+                let read = read_everyone(ctx, fields, false, Some(progress), budget).await;
                 let complete = matches!(&read, Ok(read) if read.listed);
                 progress.send_modify(|listing| {
                     listing.over = true;
@@ -476,6 +507,9 @@ impl Night {
         // The keys first: a key on two lines is synced once, from its last line.
         let keys = async {
             let (total, _malformed) = self.load_keys(source, run).await?;
+            if let Some(budget) = &budget {
+                budget.rows.store(total, Ordering::Relaxed);
+            }
             let duplicates = store.input_duplicates(run).await?;
             Ok::<_, NightError>((total, duplicates))
         };
@@ -498,7 +532,7 @@ impl Night {
         }
         if listing && !alongside {
             let began = Instant::now();
-            match read_everyone(&ctx, &fields, self.options.verify, None).await {
+            match read_everyone(&ctx, &fields, self.options.verify, None, None).await {
                 Ok(read) => {
                     on_event(NightEvent::BulkRead {
                         read: &read,
@@ -1173,12 +1207,14 @@ async fn look_up(ctx: &RowContext, keys: &[String]) -> Result<Vec<Known>, StateE
 
 /// Reads every user of the scope from the vendor in bulk (where it can list) into the
 /// state: on the first night, so that no user is read alone; with `verify`, to find what
-/// was changed at the vendor since (drift), which the rows then correct.
+/// was changed at the vendor since (drift), which the rows then correct. With a `budget`,
+/// the listing stops once it has cost more requests than the night has rows.
 async fn read_everyone(
     ctx: &RowContext,
     fields: &[FieldPath],
     verify: bool,
     progress: Option<&tokio::sync::watch::Sender<Listing>>,
+    budget: Option<&ListingBudget>,
 ) -> Result<BulkRead, SyncStop> {
     let mut result = BulkRead::default();
     // The listing is stored as it comes, in groups, while the vendor is still read: memory
@@ -1186,12 +1222,31 @@ async fn read_everyone(
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<ListedUser>();
     let reading = async move {
         let key_kind = &ctx.key_kind;
+        let mut listed = 0u64;
         let mut each = move |key: String, profile: profile_core::Profile| {
             let values = values_of(&profile, fields.iter());
             let key = state_key(key_kind, key);
             let _ = sender.send((key, profile.id().map(str::to_owned), values));
+            if let Some(budget) = budget {
+                listed += 1;
+                if budget.exceeded(listed) {
+                    budget.spent.notify_one();
+                }
+            }
         };
-        ctx.updater.read_all(&ctx.key_kind, fields, &mut each).await
+        let read = ctx.updater.read_all(&ctx.key_kind, fields, &mut each);
+        let spent = async {
+            match budget {
+                Some(budget) => budget.spent.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        futures_util::pin_mut!(read, spent);
+        // Stopped: not everyone was named, so a user it did not name may exist.
+        match futures_util::future::select(read, spent).await {
+            Either::Left((read, _)) => read.map(|listed| (listed, false)),
+            Either::Right(((), _)) => Ok((false, true)),
+        }
     };
     let storing = async {
         let mut stored: Result<
@@ -1225,8 +1280,8 @@ async fn read_everyone(
         stored
     };
     let (read, stored) = futures_util::future::join(reading, storing).await;
-    result.listed = match read {
-        Ok(listed) => listed,
+    (result.listed, result.stopped) = match read {
+        Ok(read) => read,
         Err(error) => {
             return Err(match stop_of(&error) {
                 Some(reason) => SyncStop::Unauthorized(reason),

@@ -51,6 +51,10 @@ pub struct BulkRead {
     pub profiles: u64,
     /// Per key, the fields whose value at the vendor differed from the state's.
     pub drift: HashMap<String, Vec<FieldDiff>>,
+    /// Whether a first night's listing was stopped before its end, having cost more
+    /// requests than reading each of the night's rows on its own would (a few rows against
+    /// a large directory): the rows whose users it had not named were read on their own.
+    pub stopped: bool,
 }
 
 /// How far the listing that runs beside the rows has come.

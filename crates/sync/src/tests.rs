@@ -15,8 +15,8 @@ use crate::mapping::Mapping;
 use crate::source::{FileSource, RowSource, RowStream};
 use crate::store::{MemoryState, ScopeKey, SqliteState, StateStore};
 use crate::{
-    LeaverAction, LeaverLimit, Night, NightEvent, NightReport, RowOutcome, SyncMode, SyncOptions,
-    SyncStop,
+    BulkRead, LeaverAction, LeaverLimit, Night, NightEvent, NightReport, RowOutcome, SyncMode,
+    SyncOptions, SyncStop,
 };
 
 /// A vendor in memory, by e-mail: counts its requests; refuses a name of `refused`; its
@@ -37,6 +37,13 @@ struct Vendor {
     on_listed: tokio::sync::Notify,
     /// A key whose write the listing waits for before it names its last user.
     hold_listing: Mutex<Option<String>>,
+    /// Users a request of its listing names (0: one request names everyone); a listing in
+    /// pages waits before its second until the night has counted its rows (`counted`).
+    per_request: AtomicU64,
+    counted: AtomicBool,
+    on_counted: tokio::sync::Notify,
+    /// Requests its listings sent, when it lists in pages.
+    pages: AtomicU64,
     written: Mutex<HashSet<String>>,
     on_write: tokio::sync::Notify,
 }
@@ -111,8 +118,21 @@ impl ProfileUpdater for Vendor {
             .collect();
         users.sort_by(|a, b| a.0.cmp(&b.0));
         let hold = self.hold_listing.lock().unwrap().clone();
+        let per_request = self.per_request.load(Ordering::SeqCst) as usize;
         let last = users.len().saturating_sub(1);
         for (i, (key, fields)) in users.into_iter().enumerate() {
+            // In pages: a request at each page's start, a page's answer awaited.
+            if per_request > 0 && i % per_request == 0 {
+                self.pages.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                while i == per_request && !self.counted.load(Ordering::SeqCst) {
+                    let told = self.on_counted.notified();
+                    if self.counted.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    told.await;
+                }
+            }
             if let (true, Some(hold)) = (i == last, &hold) {
                 loop {
                     let written = self.on_write.notified();
@@ -127,6 +147,10 @@ impl ProfileUpdater for Vendor {
         self.listed.store(true, Ordering::SeqCst);
         self.on_listed.notify_waiters();
         Ok(true)
+    }
+
+    fn listed_per_request(&self) -> Option<u64> {
+        Some(self.per_request.load(Ordering::SeqCst)).filter(|&n| n > 0)
     }
 
     fn can_create(&self) -> bool {
@@ -168,10 +192,16 @@ impl Vendor {
     }
 
     fn requests(&self) -> u64 {
-        [&self.reads, &self.writes, &self.creates, &self.deletes]
-            .iter()
-            .map(|n| n.load(Ordering::SeqCst))
-            .sum()
+        [
+            &self.reads,
+            &self.writes,
+            &self.creates,
+            &self.deletes,
+            &self.pages,
+        ]
+        .iter()
+        .map(|n| n.load(Ordering::SeqCst))
+        .sum()
     }
 
     fn name(&self, key: &str) -> Option<Value> {
@@ -546,6 +576,101 @@ async fn a_first_night_goes_on_with_the_rows_whose_users_the_listing_has_named()
         "{:?}",
         seen[2]
     );
+}
+
+/// A vendor of 100 users, u000@x to u099@x, listing 10 a request, its second page held
+/// until the night has counted its rows.
+fn paged_vendor() -> Arc<Vendor> {
+    let names: Vec<(String, String)> = (0..100)
+        .map(|i| (format!("u{i:03}@x"), format!("U{i}")))
+        .collect();
+    let users: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let vendor = Vendor::with(&users);
+    vendor.lists.store(true, Ordering::SeqCst);
+    vendor.per_request.store(10, Ordering::SeqCst);
+    vendor
+}
+
+/// A first night of `rows` on `test`, and what its listing read.
+async fn first_night(test: &Test, rows: &[(&str, &str)]) -> (Vec<(u64, RowOutcome)>, BulkRead) {
+    let mut source = test.source(rows);
+    let mapping =
+        Mapping::from_flags("email", KeyKind::Email, &[("name".into(), "name".into())]).unwrap();
+    let (mut seen, mut read) = (Vec::new(), None);
+    let night = Night::new(
+        test.vendor.clone(),
+        test.store.clone(),
+        scope_key(),
+        mapping,
+    );
+    let run = night.run(&mut source, |event| match event {
+        NightEvent::Row(row) => seen.push((row.line, row.outcome.clone())),
+        NightEvent::BulkRead { read: bulk, .. } => read = Some(bulk.clone()),
+        NightEvent::Total(_) => {
+            test.vendor.counted.store(true, Ordering::SeqCst);
+            test.vendor.on_counted.notify_waiters();
+        }
+        _ => {}
+    });
+    tokio::time::timeout(std::time::Duration::from_secs(20), run)
+        .await
+        .expect("the night ended")
+        .unwrap();
+    seen.sort_by_key(|(line, _)| *line);
+    (seen, read.expect("a first night lists"))
+}
+
+#[tokio::test]
+async fn a_first_nights_listing_that_costs_more_than_its_rows_is_stopped() {
+    // Three rows against 100 users listed 10 a request: past three requests, reading each
+    // row on its own costs less than listing on.
+    let test = Test::new("listing-stopped", paged_vendor(), true);
+    let rows = [("u000@x", "New"), ("u095@x", "New"), ("nobody@x", "N")];
+    let (seen, read) = first_night(&test, &rows).await;
+    assert!(read.stopped && !read.listed, "{read:?}");
+    assert!(read.profiles < 100, "{read:?}");
+    assert!(!test.vendor.listed.load(Ordering::SeqCst));
+    let pages = test.vendor.pages.load(Ordering::SeqCst);
+    assert!(pages <= 5, "the listing went on for {pages} requests");
+    // The rows are what a whole listing would have made them: the one it had not named
+    // read on its own and updated, the one the vendor does not have missing.
+    assert_eq!(seen[0].1, updated());
+    assert_eq!(seen[1].1, updated());
+    assert!(matches!(seen[2].1, RowOutcome::Missing { .. }), "{seen:?}");
+    assert_eq!(test.vendor.name("u095@x"), Some(json!("New")));
+    // One read for each row the listing had not named (u095@x, nobody@x).
+    assert_eq!(test.vendor.reads.load(Ordering::SeqCst), 2);
+    // The state knows what the rows found: the next night sends nothing for them.
+    let before = test.vendor.requests();
+    let (report, _) = test.night(&rows, SyncOptions::default(), |n| n).await;
+    assert_eq!(report.summary.from_state, 2);
+    assert_eq!(
+        test.vendor.requests(),
+        before + 1,
+        "only nobody@x read again"
+    );
+}
+
+#[tokio::test]
+async fn a_first_nights_listing_within_its_rows_names_everyone() {
+    // Ten rows: the listing's ten requests cost no more than reading them would.
+    let test = Test::new("listing-whole", paged_vendor(), false);
+    let mut rows: Vec<(String, &str)> = (0..10).map(|i| (format!("u{i:03}@x"), "New")).collect();
+    rows[9].0 = "u099@x".into();
+    let rows: Vec<(&str, &str)> = rows.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let (seen, read) = first_night(&test, &rows).await;
+    assert!(read.listed && !read.stopped, "{read:?}");
+    assert_eq!(read.profiles, 100);
+    assert_eq!(test.vendor.pages.load(Ordering::SeqCst), 10);
+    assert!(
+        seen.iter().all(|(_, outcome)| *outcome == updated()),
+        "{seen:?}"
+    );
+    // Every row's user was named by the listing: none read on its own.
+    assert_eq!(test.vendor.reads.load(Ordering::SeqCst), 0);
 }
 
 /// A source whose first reading (the keys pass) gives no row before the vendor's listing

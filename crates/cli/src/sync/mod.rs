@@ -1080,6 +1080,12 @@ fn tell(
                 String::new()
             }
         ),
+        NightEvent::BulkRead { read, took } if read.stopped => crate::note!(
+            "sync: stopped reading everyone from {} after {} users in {:.1}s: the rows cost fewer requests read on their own",
+            entry.name,
+            read.profiles,
+            took.as_secs_f64(),
+        ),
         NightEvent::BulkReadFailed(why) => {
             crate::note!("warning: {why}; reading each user on their own instead");
         }

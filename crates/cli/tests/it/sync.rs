@@ -358,6 +358,67 @@ async fn a_lumapps_sync_of_two_thousand_directory_users() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_night_of_three_rows_does_not_list_a_directory_of_two_thousand() {
+    // Listing 2,000 users (two listings of 100 a page, enabled and disabled) would cost
+    // about 22 requests; the three rows cost at most two each. The listing stops once it
+    // has cost more requests than the rows, and the rows it had not reached are read alone.
+    let emulator = LumAppsEmulator::start_with(
+        LumAppsConfig::default().synthetic_users(2_000),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    let dir = dir();
+    let input = dir.join("hr.csv");
+    std::fs::write(
+        &input,
+        "work_email,job_title\nuser0000005@customer.com,Chef\nuser0001999@customer.com,Chef\nnobody@customer.com,Chef\n",
+    )
+    .unwrap();
+    let report_path = dir.join("report.json");
+    let base = emulator.base_url();
+    let env = [
+        ("LUMAPPS_BASE_URL", base.as_str()),
+        ("LUMAPPS_TOKEN", DEMO_TOKEN),
+    ];
+    let (code, _, stderr) = sync(
+        &[
+            "--vendor",
+            "lumapps",
+            "--input",
+            input.to_str().unwrap(),
+            "--directory",
+            "6486401110769664",
+            "--key",
+            "work_email",
+            "--map",
+            "job_title=Title",
+            "--report",
+            report_path.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+    assert!(
+        stderr.contains("stopped reading everyone from lumapps"),
+        "{stderr}"
+    );
+    let report = report(&report_path);
+    assert_eq!(report["summary"]["updated"], 2, "{stderr}");
+    assert_eq!(report["summary"]["missing"], 1, "{stderr}");
+    // The directory read; the listing's four pages of 100, the first page of the disabled
+    // users' listing beside it and a page of each under way when it stopped; the rows:
+    // reads and saves of the two users, the read that finds nobody. A whole listing: 27.
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(requests <= 1 + 4 + 3 + 5, "{requests} requests: {stderr}");
+    for key in ["user0000005@customer.com", "user0001999@customer.com"] {
+        let user = emulator.user(key).unwrap();
+        assert_eq!(user["apiProfile"]["organizations"]["title"], "Chef");
+    }
+    assert_eq!(code, 0, "{stderr}");
+}
+
 /// Capture records rider{i}@example.com, family "Old", no statuses: the same on every
 /// emulator this is called for.
 pub(crate) async fn capture_with_riders(n: usize) -> CaptureEmulator {
