@@ -60,24 +60,41 @@ const SETTLE_TIME: Duration = Duration::from_millis(500);
 /// Groups of rows looked up at once: the one being done and the next.
 const LOOKUPS_AHEAD: usize = 2;
 
-/// What a first night's listing may cost: it is stopped once its requests outnumber the
-/// night's rows, each of which a read of its own would cost at most one request. A night
-/// of a few rows against a directory of thousands then costs a few requests more than
-/// reading its rows, not a listing of everyone; a night of many rows lists as before.
+/// What a first night's listing may cost. It is there to spare the rows their reads (a row
+/// whose user it named, unchanged or written without a read, sends no read), at a request
+/// for each page. It is stopped, and the rows it has not named are read on their own, once
+/// it cannot pay for itself:
+/// - its requests outnumber the night's rows, each of which a read of its own would cost
+///   one request (a night of a few rows against a directory of thousands);
+/// - or, of the first [`LISTING_EVIDENCE`] rows it named, fewer than one in a page spared
+///   a read: each further page costs a request and spares less (a first night that changes
+///   every row at a vendor whose save replaces the whole user, which reads it anyway).
+///
+/// A night whose rows the listing spares, as a first night over users who already hold
+/// most of their values, lists everyone as before.
 struct ListingBudget {
     /// Profiles one request of the listing names, at most.
     per_request: u64,
     /// The night's rows, once the keys pass has counted them (`u64::MAX` until then).
     rows: AtomicU64,
-    /// Told when the listing has cost more than its rows.
+    /// Told when the listing cannot pay for itself.
     spent: tokio::sync::Notify,
 }
 
+/// Rows the listing names before what it spared them is weighed.
+const LISTING_EVIDENCE: u64 = 256;
+
 impl ListingBudget {
-    /// Whether a listing that has named `listed` profiles has cost more requests than
-    /// the night has rows.
-    fn exceeded(&self, listed: u64) -> bool {
-        listed.div_ceil(self.per_request.max(1)) > self.rows.load(Ordering::Relaxed)
+    /// Whether a listing that has named `listed` profiles cannot pay for itself, given what
+    /// it was worth to the rows of `ctx` so far.
+    fn exceeded(&self, listed: u64, ctx: &RowContext) -> bool {
+        let per_request = self.per_request.max(1);
+        if listed.div_ceil(per_request) > self.rows.load(Ordering::Relaxed) {
+            return true;
+        }
+        let named = ctx.listing_named.load(Ordering::Relaxed);
+        let spared = ctx.listing_spared.load(Ordering::Relaxed);
+        named >= LISTING_EVIDENCE && spared.saturating_mul(per_request) < named
     }
 }
 
@@ -452,6 +469,8 @@ impl Night {
             options: self.options.clone(),
             bulk: std::sync::OnceLock::new(),
             listing: None,
+            listing_named: AtomicU64::new(0),
+            listing_spared: AtomicU64::new(0),
             // Joiners are put aside and created in batches where the vendor can, in the
             // modes that create, outside a dry run.
             joiners: (updater.batch_create().is_some()
@@ -1229,7 +1248,7 @@ async fn read_everyone(
             let _ = sender.send((key, profile.id().map(str::to_owned), values));
             if let Some(budget) = budget {
                 listed += 1;
-                if budget.exceeded(listed) {
+                if budget.exceeded(listed, ctx) {
                     budget.spent.notify_one();
                 }
             }

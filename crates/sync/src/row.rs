@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
@@ -51,9 +52,11 @@ pub struct BulkRead {
     pub profiles: u64,
     /// Per key, the fields whose value at the vendor differed from the state's.
     pub drift: HashMap<String, Vec<FieldDiff>>,
-    /// Whether a first night's listing was stopped before its end, having cost more
-    /// requests than reading each of the night's rows on its own would (a few rows against
-    /// a large directory): the rows whose users it had not named were read on their own.
+    /// Whether a first night's listing was stopped before its end, as it could not pay for
+    /// itself: it had cost more requests than the night has rows (a few rows against a
+    /// large directory), or it spared the rows it named no read (every row changed, at a
+    /// vendor that reads a user before it saves them). The rows whose users it had not
+    /// named were read on their own.
     pub stopped: bool,
 }
 
@@ -87,6 +90,10 @@ pub(crate) struct RowContext {
     pub(crate) listing: Option<tokio::sync::watch::Receiver<Listing>>,
     /// Joiners put aside for creates in batches, where the vendor creates so.
     pub(crate) joiners: Option<std::sync::Mutex<Vec<Joiner>>>,
+    /// Rows whose user a first night's listing named, and of those the ones it spared a
+    /// read: what the listing is worth so far (see `night::ListingBudget`).
+    pub(crate) listing_named: AtomicU64,
+    pub(crate) listing_spared: AtomicU64,
 }
 
 /// A row whose user is to be created in a batch, after the rows.
@@ -521,10 +528,24 @@ async fn addressed(ctx: &RowContext, row: &SyncRow, facts: Facts) -> Result<Done
             && paths.iter().all(|p| user.fields.contains_key(p))
             && (!options.verify || listed)
     });
+    // What the listing was worth for this row: a read spared, or not.
+    let from_listing = facts
+        .known
+        .as_ref()
+        .is_some_and(|user| user.outcome == UserOutcome::Listed);
+    if from_listing {
+        ctx.listing_named.fetch_add(1, Ordering::Relaxed);
+    }
+    let spared = || {
+        if from_listing {
+            ctx.listing_spared.fetch_add(1, Ordering::Relaxed);
+        }
+    };
     if let Some(user) = trusted {
         let current = profile_of(user);
         let pending = updater.pending(&row.patch, &current);
         if pending.is_empty() {
+            spared();
             // Recorded only when there is something new to remember.
             let same = user.row_hash.as_deref() == Some(facts.hash.as_str())
                 && user.outcome != UserOutcome::Failed
@@ -548,6 +569,7 @@ async fn addressed(ctx: &RowContext, row: &SyncRow, facts: Facts) -> Result<Done
             return Ok(done);
         }
         if options.dry_run {
+            spared();
             return Ok(Done {
                 from_state: true,
                 drift: facts.drift,
@@ -555,6 +577,7 @@ async fn addressed(ctx: &RowContext, row: &SyncRow, facts: Facts) -> Result<Done
             });
         }
         if updater.write_merges() {
+            spared();
             intend(ctx, row, facts.known.as_ref()).await?;
             let result = updater.write(&row.user, &pending).await;
             if let Err(error) = &result {

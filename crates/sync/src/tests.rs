@@ -42,6 +42,13 @@ struct Vendor {
     per_request: AtomicU64,
     counted: AtomicBool,
     on_counted: tokio::sync::Notify,
+    /// A user's index at which its listing waits until it has answered `pause_reads`
+    /// reads (0: it never waits so).
+    pause_at: AtomicU64,
+    pause_reads: AtomicU64,
+    on_read: tokio::sync::Notify,
+    /// Whether a write replaces the whole user, so that it reads before it writes.
+    reads_first: AtomicBool,
     /// Requests its listings sent, when it lists in pages.
     pages: AtomicU64,
     written: Mutex<HashSet<String>>,
@@ -60,6 +67,7 @@ impl ProfileUpdater for Vendor {
 
     async fn get(&self, user: &UserRef) -> Result<Profile, Error> {
         self.reads.fetch_add(1, Ordering::SeqCst);
+        self.on_read.notify_waiters();
         let key = email(user);
         if key == "garbled@x" {
             return Err(Error::UnexpectedResponse {
@@ -132,6 +140,14 @@ impl ProfileUpdater for Vendor {
                     }
                     told.await;
                 }
+                let pause_reads = self.pause_reads.load(Ordering::SeqCst);
+                while i as u64 == self.pause_at.load(Ordering::SeqCst) && i > 0 {
+                    let told = self.on_read.notified();
+                    if self.reads.load(Ordering::SeqCst) >= pause_reads {
+                        break;
+                    }
+                    told.await;
+                }
             }
             if let (true, Some(hold)) = (i == last, &hold) {
                 loop {
@@ -147,6 +163,10 @@ impl ProfileUpdater for Vendor {
         self.listed.store(true, Ordering::SeqCst);
         self.on_listed.notify_waiters();
         Ok(true)
+    }
+
+    fn write_merges(&self) -> bool {
+        !self.reads_first.load(Ordering::SeqCst)
     }
 
     fn listed_per_request(&self) -> Option<u64> {
@@ -671,6 +691,67 @@ async fn a_first_nights_listing_within_its_rows_names_everyone() {
     );
     // Every row's user was named by the listing: none read on its own.
     assert_eq!(test.vendor.reads.load(Ordering::SeqCst), 0);
+}
+
+/// A vendor of 1,000 users, u0000@x to u0999@x, that reads a user before it writes them,
+/// listing 10 a request, its second page held until the night has counted its rows.
+fn reading_vendor() -> Arc<Vendor> {
+    let names: Vec<(String, String)> = (0..1000)
+        .map(|i| (format!("u{i:04}@x"), format!("U{i}")))
+        .collect();
+    let users: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let vendor = Vendor::with(&users);
+    vendor.lists.store(true, Ordering::SeqCst);
+    vendor.per_request.store(10, Ordering::SeqCst);
+    vendor.reads_first.store(true, Ordering::SeqCst);
+    vendor
+}
+
+#[tokio::test]
+async fn a_first_nights_listing_that_spares_the_rows_no_read_is_stopped() {
+    // Every row changes, at a vendor that reads each user before it writes them: the
+    // listing spares none of them a read. Its 31st request waits until the rows it named
+    // (its first 300 users) have been read, then it is stopped.
+    let vendor = reading_vendor();
+    vendor.pause_at.store(300, Ordering::SeqCst);
+    vendor.pause_reads.store(300, Ordering::SeqCst);
+    let test = Test::new("listing-spares-none", vendor, false);
+    let names: Vec<String> = (0..300).map(|i| format!("u{i:04}@x")).collect();
+    let rows: Vec<(&str, &str)> = names.iter().map(|k| (k.as_str(), "New")).collect();
+    let (seen, read) = first_night(&test, &rows).await;
+    assert!(read.stopped && !read.listed, "{read:?}");
+    let pages = test.vendor.pages.load(Ordering::SeqCst);
+    assert!(
+        pages <= 32,
+        "the listing went on for {pages} of its 100 requests"
+    );
+    assert!(seen.iter().all(|(_, outcome)| *outcome == updated()));
+    // Each row read once and written once: the listing changed nothing of the rows.
+    assert_eq!(test.vendor.reads.load(Ordering::SeqCst), 300);
+    assert_eq!(test.vendor.writes.load(Ordering::SeqCst), 300);
+}
+
+#[tokio::test]
+async fn a_first_nights_listing_that_spares_the_rows_their_reads_lists_everyone() {
+    // The same vendor and rows, each already holding its value: the listing spares every
+    // row its read, and goes on to its end.
+    let test = Test::new("listing-spares-all", reading_vendor(), false);
+    let rows: Vec<(String, String)> = (0..300)
+        .map(|i| (format!("u{i:04}@x"), format!("U{i}")))
+        .collect();
+    let rows: Vec<(&str, &str)> = rows.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (seen, read) = first_night(&test, &rows).await;
+    assert!(read.listed && !read.stopped, "{read:?}");
+    assert_eq!(read.profiles, 1000);
+    assert_eq!(test.vendor.pages.load(Ordering::SeqCst), 100);
+    assert!(
+        seen.iter()
+            .all(|(_, outcome)| *outcome == RowOutcome::Unchanged)
+    );
+    assert_eq!(test.vendor.requests(), 100, "the listing alone");
 }
 
 /// A source whose first reading (the keys pass) gives no row before the vendor's listing

@@ -1081,7 +1081,7 @@ fn tell(
             }
         ),
         NightEvent::BulkRead { read, took } if read.stopped => crate::note!(
-            "sync: stopped reading everyone from {} after {} users in {:.1}s: the rows cost fewer requests read on their own",
+            "sync: stopped reading everyone from {} after {} users in {:.1}s: it would cost more requests than it spares the rows",
             entry.name,
             read.profiles,
             took.as_secs_f64(),

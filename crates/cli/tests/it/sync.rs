@@ -419,6 +419,69 @@ async fn a_first_night_of_three_rows_does_not_list_a_directory_of_two_thousand()
     assert_eq!(code, 0, "{stderr}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_night_that_changes_every_lumapps_row_stops_its_listing() {
+    // Every row changes, and LumApps reads each user before it saves them: listing the
+    // 20,000 users (about 200 requests) would spare the 600 rows nothing. The listing is
+    // stopped once the rows it named show it, and each row costs its read and its save.
+    // Its pages are answered in 50 ms, as a real directory's are, not faster than the rows.
+    let emulator = LumAppsEmulator::start_with(
+        LumAppsConfig::default().synthetic_users(20_000),
+        profile_emulator::loopback(0),
+    )
+    .await
+    .unwrap();
+    emulator.faults().set_answer_delay_on(
+        "/_ah/api/lumsites/v1/user/directory/list",
+        Some(std::time::Duration::from_millis(50)),
+    );
+    let dir = dir();
+    let input = dir.join("hr.csv");
+    let mut csv = String::from("work_email,job_title\n");
+    for i in 0..600 {
+        csv.push_str(&format!("user{i:07}@customer.com,Chef {i}\n"));
+    }
+    std::fs::write(&input, csv).unwrap();
+    let report_path = dir.join("report.json");
+    let base = emulator.base_url();
+    let env = [
+        ("LUMAPPS_BASE_URL", base.as_str()),
+        ("LUMAPPS_TOKEN", DEMO_TOKEN),
+    ];
+    let (code, _, stderr) = sync(
+        &[
+            "--vendor",
+            "lumapps",
+            "--input",
+            input.to_str().unwrap(),
+            "--directory",
+            "6486401110769664",
+            "--key",
+            "work_email",
+            "--map",
+            "job_title=Title",
+            "--report",
+            report_path.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("stopped reading everyone from lumapps"),
+        "{stderr}"
+    );
+    let report = report(&report_path);
+    assert_eq!(report["summary"]["updated"], 600, "{stderr}");
+    // The directory read, the listing until it stopped (the rows' six pages, and a few
+    // more while the first 256 rows were weighed), and a read and a save a row: the whole
+    // listing would have made it 1,403.
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(requests <= 1 + 100 + 1_200, "{requests} requests: {stderr}");
+    let user = emulator.user("user0000599@customer.com").unwrap();
+    assert_eq!(user["apiProfile"]["organizations"]["title"], "Chef 599");
+}
+
 /// Capture records rider{i}@example.com, family "Old", no statuses: the same on every
 /// emulator this is called for.
 pub(crate) async fn capture_with_riders(n: usize) -> CaptureEmulator {
