@@ -13,6 +13,7 @@
 //! ([`UserState::apply`]); a store only keeps records.
 
 pub mod conformance;
+mod held_keys;
 mod lease;
 mod memory;
 #[cfg(feature = "postgres")]

@@ -11,7 +11,7 @@
 //! | `runs` | run: start, end, status, options and summary (`jsonb`), the run it continues |
 //! | `run_rows` | row of a run that did something or failed |
 //! | `leases` | scope being synced now: which process on which host holds it, since when |
-//! | `input_key_groups` | group of keys of a running run's input, with their lines (emptied when the run ends) |
+//! | `input_key_groups` | group of keys of a running run's input, with their lines, when the run has too many to hold in memory or looks for leavers (emptied when the run ends) |
 //! | `first_nights` | scope whose first night has not ended (its listing is held in memory until then) |
 //! | `leaver_holds` | leavers the mass-leaver guard holds |
 //!
@@ -20,12 +20,13 @@
 //! afterwards goes on from there.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 
+use super::held_keys::{self, HeldKeys};
 use super::lease::unix_now;
 use super::sqlite::{decode_fields, encode_fields};
 use super::{
@@ -159,6 +160,8 @@ const USER_COLUMNS: &str = "vendor_id, fields, row_hash, outcome, code, reason, 
 pub struct PostgresState {
     inner: Arc<Inner>,
     worker: Worker,
+    /// The running run's input keys while they are few (see [`HeldKeys`]).
+    keys: Mutex<HeldKeys>,
 }
 
 /// The thread the connection and the calls run on: the protocol's work (encoding a group
@@ -377,6 +380,7 @@ impl PostgresState {
         Ok(Self {
             inner: Arc::new(inner),
             worker,
+            keys: Mutex::default(),
         })
     }
 
@@ -1061,12 +1065,19 @@ impl StateStore for PostgresState {
     }
 
     async fn add_input_keys(&self, run: RunId, keys: &[(String, u64)]) -> Result<(), StateError> {
-        let (inner, keys) = (self.inner.clone(), keys.to_vec());
+        // Too many to hold: those held and these go to the table, and the rest after.
+        let Some(keys) = held_keys::lock(&self.keys).hold(run, keys) else {
+            return Ok(());
+        };
+        let inner = self.inner.clone();
         self.spawned(async move { inner.add_input_keys(run, &keys).await })
             .await
     }
 
     async fn input_duplicates(&self, run: RunId) -> Result<Vec<(String, Vec<u64>)>, StateError> {
+        if let Some(duplicates) = held_keys::lock(&self.keys).duplicates(run) {
+            return Ok(duplicates);
+        }
         let inner = self.inner.clone();
         self.spawned(async move { inner.input_duplicates(run).await })
             .await
@@ -1112,9 +1123,16 @@ impl StateStore for PostgresState {
     }
 
     async fn leavers(&self, scope: ScopeId, run: RunId) -> Result<(Vec<Leaver>, u64), StateError> {
+        // The query reads the run's keys from the table.
+        let held = held_keys::lock(&self.keys).take_for_table(run);
         let inner = self.inner.clone();
-        self.spawned(async move { inner.leavers(scope, run).await })
-            .await
+        self.spawned(async move {
+            if let Some(keys) = held {
+                inner.add_input_keys(run, &keys).await?;
+            }
+            inner.leavers(scope, run).await
+        })
+        .await
     }
 
     async fn leaver_hold(&self, scope: ScopeId) -> Result<Option<LeaverHold>, StateError> {
@@ -1151,6 +1169,7 @@ impl StateStore for PostgresState {
     }
 
     async fn end_run(&self, run: RunId, end: &RunEnd, summary: &Value) -> Result<(), StateError> {
+        *held_keys::lock(&self.keys) = HeldKeys::default();
         let (inner, end, summary) = (self.inner.clone(), end.clone(), summary.clone());
         self.spawned(async move { inner.end_run(run, &end, &summary).await })
             .await
@@ -1965,6 +1984,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_runs_keys_are_held_until_there_are_too_many_then_written() {
+        let store = PostgresState::connect(&test_url("keys")).await.unwrap();
+        let in_table = || async {
+            let row = store
+                .inner
+                .client
+                .query_one(
+                    "SELECT coalesce(sum(cardinality(keys)), 0)::bigint FROM input_key_groups",
+                    &[],
+                )
+                .await
+                .unwrap();
+            row.get::<_, i64>(0)
+        };
+        let scope = store.scope(&crate::store::test_scope()).await.unwrap();
+        let (run, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        let a_twice = vec![("a@x".to_owned(), vec![2, 3])];
+        store
+            .add_input_keys(
+                run,
+                &[("a@x".into(), 3), ("a@x".into(), 2), ("a@x".into(), 3)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(in_table().await, 0, "held");
+        assert_eq!(store.input_duplicates(run).await.unwrap(), a_twice);
+        // Past what memory holds: those held and the rest go to the table.
+        let many: Vec<(String, u64)> = (0..held_keys::HELD_KEYS)
+            .map(|i| (format!("u{i}@x"), i as u64 + 10))
+            .collect();
+        store.add_input_keys(run, &many).await.unwrap();
+        store
+            .add_input_keys(run, &[("b@x".into(), 9), ("b@x".into(), 5)])
+            .await
+            .unwrap();
+        assert_eq!(in_table().await, held_keys::HELD_KEYS as i64 + 5);
+        let mut both = a_twice.clone();
+        both.push(("b@x".to_owned(), vec![5, 9]));
+        assert_eq!(store.input_duplicates(run).await.unwrap(), both);
+        store
+            .end_run(run, &RunEnd::Finished, &Value::Null)
+            .await
+            .unwrap();
+        assert_eq!(in_table().await, 0);
+        // A new run starts with none, held again.
+        let (next, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        store
+            .add_input_keys(next, &[("c@x".into(), 2)])
+            .await
+            .unwrap();
+        assert_eq!(in_table().await, 0);
+        assert!(store.input_duplicates(next).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn the_bulk_writes_relaxed_commit_does_not_outlast_them() {
         let store = PostgresState::connect(&test_url("relaxed")).await.unwrap();
         let setting = || async {
@@ -2203,6 +2277,12 @@ mod tests {
                 },
             )
         };
+        // The keys go to the table from here on (a look for leavers writes those held).
+        store
+            .add_input_keys(run, &[("z@x".to_owned(), 9)])
+            .await
+            .unwrap();
+        store.leavers(scope, run).await.unwrap();
         for (line, key) in [(1, "a@x"), (2, "b@x"), (3, "c@x")] {
             store
                 .add_input_keys(run, &[(key.to_owned(), line)])

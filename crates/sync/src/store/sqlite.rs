@@ -31,6 +31,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
+use super::held_keys::{self, HeldKeys};
 use super::lease::unix_now;
 use super::{
     DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, LeaverHold, ListedUser,
@@ -145,52 +146,6 @@ pub struct SqliteState {
     deferred: Arc<Mutex<Deferred>>,
     /// The running run's input keys while they are few (see [`HeldKeys`]).
     keys: Arc<Mutex<HeldKeys>>,
-}
-
-/// The most input keys a run holds in memory; past it, they go to `input_keys`.
-const HELD_KEYS: usize = 50_000;
-
-/// A run's input keys, held in memory while there are at most [`HELD_KEYS`]: they serve
-/// the run only (a run's leftover keys are cleared when the next begins), so a night of
-/// 20,000 rows writes and deletes none of them. Past that many, or when the leavers are
-/// looked for (a query of the file), they are written to `input_keys`, and the rest go
-/// there as they come.
-#[derive(Debug, Default)]
-struct HeldKeys {
-    run: Option<RunId>,
-    /// Key → its lines, as given.
-    lines: HashMap<String, Vec<u64>>,
-    count: usize,
-    /// Whether the run's keys are in `input_keys` instead.
-    written: bool,
-}
-
-impl HeldKeys {
-    /// The keys held for `run`, started empty when it is another run's.
-    fn of(&mut self, run: RunId) -> &mut Self {
-        if self.run != Some(run) {
-            *self = Self {
-                run: Some(run),
-                ..Self::default()
-            };
-        }
-        self
-    }
-
-    /// Takes the keys held out, as (key, line) pairs: from here on they are in the table.
-    fn take(&mut self, run: RunId) -> Vec<(String, u64)> {
-        let held = self.of(run);
-        held.written = true;
-        held.count = 0;
-        std::mem::take(&mut held.lines)
-            .into_iter()
-            .flat_map(|(key, lines)| lines.into_iter().map(move |line| (key.clone(), line)))
-            .collect()
-    }
-}
-
-fn lock_keys(keys: &Mutex<HeldKeys>) -> MutexGuard<'_, HeldKeys> {
-    keys.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Writes a run's input keys to `input_keys` (a key and line given twice, once).
@@ -1043,42 +998,17 @@ impl StateStore for SqliteState {
     }
 
     async fn add_input_keys(&self, run: RunId, keys: &[(String, u64)]) -> Result<(), StateError> {
-        let mut written = {
-            let mut held = lock_keys(&self.keys);
-            let held = held.of(run);
-            if !held.written && held.count + keys.len() <= HELD_KEYS {
-                for (key, line) in keys {
-                    held.lines.entry(key.clone()).or_default().push(*line);
-                }
-                held.count += keys.len();
-                return Ok(());
-            }
-            // Too many to hold: those held and these go to the table, and the rest after.
-            held.take(run)
+        // Too many to hold: those held and these go to the table, and the rest after.
+        let Some(written) = held_keys::lock(&self.keys).hold(run, keys) else {
+            return Ok(());
         };
-        written.extend_from_slice(keys);
         self.call_now(move |conn, store| write_keys(conn, store, run, &written))
             .await
     }
 
     async fn input_duplicates(&self, run: RunId) -> Result<Vec<(String, Vec<u64>)>, StateError> {
-        {
-            let held = lock_keys(&self.keys);
-            if held.run == Some(run) && !held.written {
-                let mut duplicates: Vec<(String, Vec<u64>)> = held
-                    .lines
-                    .iter()
-                    .filter(|(_, lines)| lines.len() > 1)
-                    .filter_map(|(key, lines)| {
-                        let mut lines = lines.clone();
-                        lines.sort_unstable();
-                        lines.dedup();
-                        (lines.len() > 1).then(|| (key.clone(), lines))
-                    })
-                    .collect();
-                duplicates.sort_by_key(|(_, lines)| lines.first().copied());
-                return Ok(duplicates);
-            }
+        if let Some(duplicates) = held_keys::lock(&self.keys).duplicates(run) {
+            return Ok(duplicates);
         }
         self.call_now(move |conn, store| {
             let sqlite = |e| backend(store, "cannot read the input's keys", e);
@@ -1283,10 +1213,7 @@ impl StateStore for SqliteState {
 
     async fn leavers(&self, scope: ScopeId, run: RunId) -> Result<(Vec<Leaver>, u64), StateError> {
         // The query reads the run's keys from the table.
-        let held = {
-            let mut held = lock_keys(&self.keys);
-            (held.run == Some(run) && !held.written).then(|| held.take(run))
-        };
+        let held = held_keys::lock(&self.keys).take_for_table(run);
         self.call(move |conn, store| {
             if let Some(keys) = &held {
                 write_keys(conn, store, run, keys)?;
@@ -1484,7 +1411,7 @@ impl StateStore for SqliteState {
             RunEnd::Stopped(reason) => ("stopped", Some(reason.clone())),
         };
         let summary = summary.to_string();
-        *lock_keys(&self.keys) = HeldKeys::default();
+        *held_keys::lock(&self.keys) = HeldKeys::default();
         let lease_lost = lock(&self.deferred).lease_lost.take();
         self.call(move |conn, store| {
             conn.execute(
@@ -1822,7 +1749,7 @@ mod tests {
         assert_eq!(in_file(), 0, "held");
         assert_eq!(state.input_duplicates(run).await.unwrap(), a_twice);
         // Past what memory holds: those held and the rest go to the file.
-        let many: Vec<(String, u64)> = (0..HELD_KEYS)
+        let many: Vec<(String, u64)> = (0..held_keys::HELD_KEYS)
             .map(|i| (format!("u{i}@x"), i as u64 + 10))
             .collect();
         state.add_input_keys(run, &many).await.unwrap();
@@ -1830,7 +1757,7 @@ mod tests {
             .add_input_keys(run, &[("b@x".into(), 9), ("b@x".into(), 5)])
             .await
             .unwrap();
-        assert_eq!(in_file(), HELD_KEYS as i64 + 4);
+        assert_eq!(in_file(), held_keys::HELD_KEYS as i64 + 4);
         let mut both = a_twice.clone();
         both.push(("b@x".to_owned(), vec![5, 9]));
         assert_eq!(state.input_duplicates(run).await.unwrap(), both);
