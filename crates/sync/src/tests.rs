@@ -598,11 +598,12 @@ async fn a_first_night_goes_on_with_the_rows_whose_users_the_listing_has_named()
     );
 }
 
-/// A vendor of 100 users, u000@x to u099@x, listing 10 a request, its second page held
-/// until the night has counted its rows.
-fn paged_vendor() -> Arc<Vendor> {
-    let names: Vec<(String, String)> = (0..100)
-        .map(|i| (format!("u{i:03}@x"), format!("U{i}")))
+/// A vendor of `n` users, u0000@x, u0001@x… named U0, U1…, listing 10 a request, its
+/// second page held until the night has counted its rows; one that merges its writes, or
+/// that reads a user before it writes them (`reads_first`).
+fn listing_vendor(n: usize, reads_first: bool) -> Arc<Vendor> {
+    let names: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("u{i:04}@x"), format!("U{i}")))
         .collect();
     let users: Vec<(&str, &str)> = names
         .iter()
@@ -611,6 +612,7 @@ fn paged_vendor() -> Arc<Vendor> {
     let vendor = Vendor::with(&users);
     vendor.lists.store(true, Ordering::SeqCst);
     vendor.per_request.store(10, Ordering::SeqCst);
+    vendor.reads_first.store(reads_first, Ordering::SeqCst);
     vendor
 }
 
@@ -647,8 +649,8 @@ async fn first_night(test: &Test, rows: &[(&str, &str)]) -> (Vec<(u64, RowOutcom
 async fn a_first_nights_listing_that_costs_more_than_its_rows_is_stopped() {
     // Three rows against 100 users listed 10 a request: past three requests, reading each
     // row on its own costs less than listing on.
-    let test = Test::new("listing-stopped", paged_vendor(), true);
-    let rows = [("u000@x", "New"), ("u095@x", "New"), ("nobody@x", "N")];
+    let test = Test::new("listing-stopped", listing_vendor(100, false), true);
+    let rows = [("u0000@x", "New"), ("u0095@x", "New"), ("nobody@x", "N")];
     let (seen, read) = first_night(&test, &rows).await;
     assert!(read.stopped && !read.listed, "{read:?}");
     assert!(read.profiles < 100, "{read:?}");
@@ -660,8 +662,8 @@ async fn a_first_nights_listing_that_costs_more_than_its_rows_is_stopped() {
     assert_eq!(seen[0].1, updated());
     assert_eq!(seen[1].1, updated());
     assert!(matches!(seen[2].1, RowOutcome::Missing { .. }), "{seen:?}");
-    assert_eq!(test.vendor.name("u095@x"), Some(json!("New")));
-    // One read for each row the listing had not named (u095@x, nobody@x).
+    assert_eq!(test.vendor.name("u0095@x"), Some(json!("New")));
+    // One read for each row the listing had not named (u0095@x, nobody@x).
     assert_eq!(test.vendor.reads.load(Ordering::SeqCst), 2);
     // The state knows what the rows found: the next night sends nothing for them.
     let before = test.vendor.requests();
@@ -677,9 +679,9 @@ async fn a_first_nights_listing_that_costs_more_than_its_rows_is_stopped() {
 #[tokio::test]
 async fn a_first_nights_listing_within_its_rows_names_everyone() {
     // Ten rows: the listing's ten requests cost no more than reading them would.
-    let test = Test::new("listing-whole", paged_vendor(), false);
-    let mut rows: Vec<(String, &str)> = (0..10).map(|i| (format!("u{i:03}@x"), "New")).collect();
-    rows[9].0 = "u099@x".into();
+    let test = Test::new("listing-whole", listing_vendor(100, false), false);
+    let mut rows: Vec<(String, &str)> = (0..10).map(|i| (format!("u{i:04}@x"), "New")).collect();
+    rows[9].0 = "u0099@x".into();
     let rows: Vec<(&str, &str)> = rows.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let (seen, read) = first_night(&test, &rows).await;
     assert!(read.listed && !read.stopped, "{read:?}");
@@ -693,29 +695,12 @@ async fn a_first_nights_listing_within_its_rows_names_everyone() {
     assert_eq!(test.vendor.reads.load(Ordering::SeqCst), 0);
 }
 
-/// A vendor of 1,000 users, u0000@x to u0999@x, that reads a user before it writes them,
-/// listing 10 a request, its second page held until the night has counted its rows.
-fn reading_vendor() -> Arc<Vendor> {
-    let names: Vec<(String, String)> = (0..1000)
-        .map(|i| (format!("u{i:04}@x"), format!("U{i}")))
-        .collect();
-    let users: Vec<(&str, &str)> = names
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let vendor = Vendor::with(&users);
-    vendor.lists.store(true, Ordering::SeqCst);
-    vendor.per_request.store(10, Ordering::SeqCst);
-    vendor.reads_first.store(true, Ordering::SeqCst);
-    vendor
-}
-
 #[tokio::test]
 async fn a_first_nights_listing_that_spares_the_rows_no_read_is_stopped() {
     // Every row changes, at a vendor that reads each user before it writes them: the
     // listing spares none of them a read. Its 31st request waits until the rows it named
     // (its first 300 users) have been read, then it is stopped.
-    let vendor = reading_vendor();
+    let vendor = listing_vendor(1000, true);
     vendor.pause_at.store(300, Ordering::SeqCst);
     vendor.pause_reads.store(300, Ordering::SeqCst);
     let test = Test::new("listing-spares-none", vendor, false);
@@ -738,7 +723,7 @@ async fn a_first_nights_listing_that_spares_the_rows_no_read_is_stopped() {
 async fn a_first_nights_listing_that_spares_the_rows_their_reads_lists_everyone() {
     // The same vendor and rows, each already holding its value: the listing spares every
     // row its read, and goes on to its end.
-    let test = Test::new("listing-spares-all", reading_vendor(), false);
+    let test = Test::new("listing-spares-all", listing_vendor(1000, true), false);
     let rows: Vec<(String, String)> = (0..300)
         .map(|i| (format!("u{i:04}@x"), format!("U{i}")))
         .collect();

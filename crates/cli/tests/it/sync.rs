@@ -358,89 +358,25 @@ async fn a_lumapps_sync_of_two_thousand_directory_users() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_first_night_of_three_rows_does_not_list_a_directory_of_two_thousand() {
-    // Listing 2,000 users (two listings of 100 a page, enabled and disabled) would cost
-    // about 22 requests; the three rows cost at most two each. The listing stops once it
-    // has cost more requests than the rows, and the rows it had not reached are read alone.
+/// A first night of `csv` (`work_email,job_title`) into the documentation's directory of
+/// an emulator holding `users` synthetic users, each listing page answered after
+/// `list_delay`: the emulator, the exit code, what was printed, the report.
+async fn lumapps_first_night(
+    users: u64,
+    csv: &str,
+    list_delay: Option<std::time::Duration>,
+) -> (LumAppsEmulator, i32, String, Value) {
     let emulator = LumAppsEmulator::start_with(
-        LumAppsConfig::default().synthetic_users(2_000),
+        LumAppsConfig::default().synthetic_users(users),
         profile_emulator::loopback(0),
     )
     .await
     .unwrap();
+    emulator
+        .faults()
+        .set_answer_delay_on("/_ah/api/lumsites/v1/user/directory/list", list_delay);
     let dir = dir();
     let input = dir.join("hr.csv");
-    std::fs::write(
-        &input,
-        "work_email,job_title\nuser0000005@customer.com,Chef\nuser0001999@customer.com,Chef\nnobody@customer.com,Chef\n",
-    )
-    .unwrap();
-    let report_path = dir.join("report.json");
-    let base = emulator.base_url();
-    let env = [
-        ("LUMAPPS_BASE_URL", base.as_str()),
-        ("LUMAPPS_TOKEN", DEMO_TOKEN),
-    ];
-    let (code, _, stderr) = sync(
-        &[
-            "--vendor",
-            "lumapps",
-            "--input",
-            input.to_str().unwrap(),
-            "--directory",
-            "6486401110769664",
-            "--key",
-            "work_email",
-            "--map",
-            "job_title=Title",
-            "--report",
-            report_path.to_str().unwrap(),
-        ],
-        &env,
-    )
-    .await;
-    assert!(
-        stderr.contains("stopped reading everyone from lumapps"),
-        "{stderr}"
-    );
-    let report = report(&report_path);
-    assert_eq!(report["summary"]["updated"], 2, "{stderr}");
-    assert_eq!(report["summary"]["missing"], 1, "{stderr}");
-    // The directory read; the listing's four pages of 100, the first page of the disabled
-    // users' listing beside it and a page of each under way when it stopped; the rows:
-    // reads and saves of the two users, the read that finds nobody. A whole listing: 27.
-    let requests = report["requests"].as_u64().unwrap();
-    assert!(requests <= 1 + 4 + 3 + 5, "{requests} requests: {stderr}");
-    for key in ["user0000005@customer.com", "user0001999@customer.com"] {
-        let user = emulator.user(key).unwrap();
-        assert_eq!(user["apiProfile"]["organizations"]["title"], "Chef");
-    }
-    assert_eq!(code, 0, "{stderr}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_first_night_that_changes_every_lumapps_row_stops_its_listing() {
-    // Every row changes, and LumApps reads each user before it saves them: listing the
-    // 20,000 users (about 200 requests) would spare the 600 rows nothing. The listing is
-    // stopped once the rows it named show it, and each row costs its read and its save.
-    // Its pages are answered in 50 ms, as a real directory's are, not faster than the rows.
-    let emulator = LumAppsEmulator::start_with(
-        LumAppsConfig::default().synthetic_users(20_000),
-        profile_emulator::loopback(0),
-    )
-    .await
-    .unwrap();
-    emulator.faults().set_answer_delay_on(
-        "/_ah/api/lumsites/v1/user/directory/list",
-        Some(std::time::Duration::from_millis(50)),
-    );
-    let dir = dir();
-    let input = dir.join("hr.csv");
-    let mut csv = String::from("work_email,job_title\n");
-    for i in 0..600 {
-        csv.push_str(&format!("user{i:07}@customer.com,Chef {i}\n"));
-    }
     std::fs::write(&input, csv).unwrap();
     let report_path = dir.join("report.json");
     let base = emulator.base_url();
@@ -466,12 +402,48 @@ async fn a_first_night_that_changes_every_lumapps_row_stops_its_listing() {
         &env,
     )
     .await;
-    assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains("stopped reading everyone from lumapps"),
         "{stderr}"
     );
     let report = report(&report_path);
+    (emulator, code, stderr, report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_night_of_three_rows_does_not_list_a_directory_of_two_thousand() {
+    // Listing 2,000 users (two listings of 100 a page, enabled and disabled) would cost
+    // about 22 requests; the three rows cost at most two each. The listing stops once it
+    // has cost more requests than the rows, and the rows it had not reached are read alone.
+    let csv = "work_email,job_title\nuser0000005@customer.com,Chef\nuser0001999@customer.com,Chef\nnobody@customer.com,Chef\n";
+    let (emulator, code, stderr, report) = lumapps_first_night(2_000, csv, None).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["summary"]["updated"], 2, "{stderr}");
+    assert_eq!(report["summary"]["missing"], 1, "{stderr}");
+    // The directory read; the listing's four pages of 100, the first page of the disabled
+    // users' listing beside it and a page of each under way when it stopped; the rows:
+    // reads and saves of the two users, the read that finds nobody. A whole listing: 27.
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(requests <= 1 + 4 + 3 + 5, "{requests} requests: {stderr}");
+    for key in ["user0000005@customer.com", "user0001999@customer.com"] {
+        let user = emulator.user(key).unwrap();
+        assert_eq!(user["apiProfile"]["organizations"]["title"], "Chef");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_night_that_changes_every_lumapps_row_stops_its_listing() {
+    // Every row changes, and LumApps reads each user before it saves them: listing the
+    // 20,000 users (about 200 requests) would spare the 600 rows nothing. The listing is
+    // stopped once the rows it named show it, and each row costs its read and its save.
+    // Its pages are answered in 50 ms, as a real directory's are, not faster than the rows.
+    let mut csv = String::from("work_email,job_title\n");
+    for i in 0..600 {
+        csv.push_str(&format!("user{i:07}@customer.com,Chef {i}\n"));
+    }
+    let delay = Some(std::time::Duration::from_millis(50));
+    let (emulator, code, stderr, report) = lumapps_first_night(20_000, &csv, delay).await;
+    assert_eq!(code, 0, "{stderr}");
     assert_eq!(report["summary"]["updated"], 600, "{stderr}");
     // The directory read, the listing until it stopped (the rows' six pages, and a few
     // more while the first 256 rows were weighed), and a read and a save a row: the whole
