@@ -603,9 +603,10 @@ pub trait ProfileUpdater: Send + Sync {
     }
 
     /// At most how many profiles one request of [`read_all`](Self::read_all) names (its
-    /// page size), where the updater lists. A sync uses it to stop a first night's listing
-    /// once it has cost more requests than reading each of the night's rows on its own
-    /// would. `None` (the default): the listing is never stopped for what it costs.
+    /// page size), where the updater lists. A sync weighs a first night's listing with it
+    /// (a request a page) against the reads it spares the rows, and stops it where it
+    /// cannot pay for itself. `None` (the default): the listing is never stopped for what
+    /// it costs.
     fn listed_per_request(&self) -> Option<u64> {
         None
     }

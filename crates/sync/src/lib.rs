@@ -6,8 +6,8 @@
 //! A [`Night`] does everything `profiles sync` does and returns a typed [`NightReport`]:
 //! it takes the scope's lease (one writer per scope), reads the source's keys (a key on
 //! two lines is synced once, from its last line), checks the mapping against the vendor's
-//! schema, reads everyone in bulk on a scope's first night (stopped once that costs more
-//! requests than the rows: see
+//! schema, reads everyone in bulk on a scope's first night (stopped where that listing
+//! cannot pay for itself in the reads it spares the rows: see
 //! [`ProfileUpdater::listed_per_request`](profile_core::ProfileUpdater::listed_per_request)),
 //! does the rows (a row the state shows unchanged costs no request; a user the state knows
 //! from a write is marked in doubt, durably, before each write, the rows in flight sharing

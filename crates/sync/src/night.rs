@@ -497,8 +497,8 @@ impl Night {
         }
         // A first night's listing starts at once, beside the keys pass (which it does not
         // need) and then beside the rows.
-        // Where the vendor says what a listing's request names, a listing that costs more
-        // requests than the night has rows is stopped (see `ListingBudget`).
+        // Where the vendor says what a listing's request names, a listing that cannot pay
+        // for itself is stopped (see `ListingBudget`).
         let budget = updater
             .listed_per_request()
             .filter(|_| alongside)
@@ -1227,7 +1227,7 @@ async fn look_up(ctx: &RowContext, keys: &[String]) -> Result<Vec<Known>, StateE
 /// Reads every user of the scope from the vendor in bulk (where it can list) into the
 /// state: on the first night, so that no user is read alone; with `verify`, to find what
 /// was changed at the vendor since (drift), which the rows then correct. With a `budget`,
-/// the listing stops once it has cost more requests than the night has rows.
+/// the listing stops once it cannot pay for itself (see [`ListingBudget`]).
 async fn read_everyone(
     ctx: &RowContext,
     fields: &[FieldPath],
