@@ -46,7 +46,8 @@ pub struct RowReport {
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct BulkRead {
-    /// Whether the vendor can list (nothing was read when it cannot).
+    /// Whether everyone was listed: not where the vendor cannot list (nothing was read),
+    /// nor where the listing was [`stopped`](Self::stopped).
     pub listed: bool,
     /// Profiles read.
     pub profiles: u64,

@@ -433,15 +433,22 @@ async fn lumapps_night(n: usize) -> LumAppsNight {
 }
 
 async fn lumapps_night_on(n: usize, state: String) -> LumAppsNight {
+    let night = lumapps_directory(n as u64, state).await;
+    write_titles(&night.input, n, &|i| format!("Engineer {i}"));
+    night
+}
+
+/// As [`lumapps_night_on`], the emulator holding `users` synthetic users, the export left
+/// for the caller to write.
+async fn lumapps_directory(users: u64, state: String) -> LumAppsNight {
     let emulator = LumAppsEmulator::start_with(
-        LumAppsConfig::default().synthetic_users(n as u64),
+        LumAppsConfig::default().synthetic_users(users),
         profile_emulator::loopback(0),
     )
     .await
     .unwrap();
     let dir = dir();
     let input = dir.join("hr.csv");
-    write_titles(&input, n, &|i| format!("Engineer {i}"));
     let env = vec![
         ("LUMAPPS_BASE_URL", emulator.base_url()),
         ("LUMAPPS_TOKEN", DEMO_TOKEN.to_owned()),
@@ -518,6 +525,67 @@ async fn lumapps_reads_everyone_once_then_reads_and_saves_only_the_changed() {
 }
 
 const LUMAPPS_LIST: &str = "/_ah/api/lumsites/v1/user/directory/list";
+
+/// A first night of `night`'s export, which stops its listing: the exit code, what was
+/// printed, the report.
+async fn listing_stopped(night: &LumAppsNight) -> (i32, String, serde_json::Value) {
+    let (code, _, stderr) = sync(&night.args(), &env_refs(&night.env)).await;
+    assert!(
+        stderr.contains("stopped reading everyone from lumapps"),
+        "{stderr}"
+    );
+    (code, stderr, report(&night.report))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_night_of_three_rows_does_not_list_a_directory_of_two_thousand() {
+    // Listing 2,000 users (two listings of 100 a page, enabled and disabled) would cost
+    // about 22 requests; the three rows cost at most two each. The listing stops once it
+    // has cost more requests than the rows, and the rows it had not reached are read alone.
+    let night = lumapps_directory(2_000, dir().join("state.db").to_str().unwrap().into()).await;
+    std::fs::write(
+        &night.input,
+        "work_email,job_title\nuser0000005@customer.com,Chef\nuser0001999@customer.com,Chef\nnobody@customer.com,Chef\n",
+    )
+    .unwrap();
+    let (code, stderr, report) = listing_stopped(&night).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["summary"]["updated"], 2, "{stderr}");
+    assert_eq!(report["summary"]["missing"], 1, "{stderr}");
+    // The directory read; the listing's four pages of 100, the first page of the disabled
+    // users' listing beside it and a page of each under way when it stopped; the rows:
+    // reads and saves of the two users, the read that finds nobody. A whole listing: 27.
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(requests <= 1 + 4 + 3 + 5, "{requests} requests: {stderr}");
+    for key in ["user0000005@customer.com", "user0001999@customer.com"] {
+        let user = night.emulator.user(key).unwrap();
+        assert_eq!(user["apiProfile"]["organizations"]["title"], "Chef");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_night_that_changes_every_lumapps_row_stops_its_listing() {
+    // Every row changes, and LumApps reads each user before it saves them: listing the
+    // 20,000 users (about 200 requests) would spare the 600 rows nothing. The listing is
+    // stopped once the rows it named show it, and each row costs its read and its save.
+    // Its pages are answered in 50 ms, as a real directory's are, not faster than the rows.
+    let night = lumapps_directory(20_000, dir().join("state.db").to_str().unwrap().into()).await;
+    night
+        .emulator
+        .faults()
+        .set_answer_delay_on(LUMAPPS_LIST, Some(std::time::Duration::from_millis(50)));
+    write_titles(&night.input, 600, &|i| format!("Chef {i}"));
+    let (code, stderr, report) = listing_stopped(&night).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["summary"]["updated"], 600, "{stderr}");
+    // The directory read, the listing until it stopped (the rows' six pages, and a few
+    // more while the first 256 rows were weighed), and a read and a save a row: the whole
+    // listing would have made it 1,403.
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(requests <= 1 + 100 + 1_200, "{requests} requests: {stderr}");
+    let user = night.emulator.user("user0000599@customer.com").unwrap();
+    assert_eq!(user["apiProfile"]["organizations"]["title"], "Chef 599");
+}
 const LUMAPPS_SAVE: &str = "/_ah/api/lumsites/v1/user/directory/save";
 
 impl LumAppsNight {
