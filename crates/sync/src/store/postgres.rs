@@ -207,8 +207,6 @@ struct Inner {
     /// `ANALYZE` (see [`Inner::grown`]).
     written: std::sync::atomic::AtomicU64,
     next_analyze: std::sync::atomic::AtomicU64,
-    /// Statistics put off until the run's end (see [`Inner::grown`]).
-    analyze_owed: std::sync::atomic::AtomicBool,
     /// The run's users as this connection last wrote or read them (see [`Remembered`]).
     remembered: std::sync::Mutex<Remembered>,
     /// The statements a night sends by the hundred, prepared once on this connection (see
@@ -404,7 +402,6 @@ impl PostgresState {
             client,
             written: std::sync::atomic::AtomicU64::new(0),
             next_analyze: std::sync::atomic::AtomicU64::new(FIRST_ANALYZE),
-            analyze_owed: std::sync::atomic::AtomicBool::new(false),
             remembered: std::sync::Mutex::default(),
             statements: std::sync::Mutex::default(),
         })
@@ -440,8 +437,9 @@ impl Inner {
     /// every row, and each lookup reads the whole table instead of its index (4 ms a
     /// lookup at 20,000 users, growing with the table). The server's own autovacuum
     /// gathers them only a minute or more later. While every user of `scope` is remembered
-    /// (a first night), nothing is looked up on the server and no plan needs them: the
-    /// statistics are gathered once, when the run ends, for the nights after it.
+    /// (a first night), nothing is looked up on the server and no plan needs them: the next
+    /// run gathers them when it begins, if the server has not by then (see
+    /// [`Inner::analyze_if_stale`]).
     async fn grown(&self, scope: ScopeId, users: usize) {
         use std::sync::atomic::Ordering;
         let total = self.written.fetch_add(users as u64, Ordering::Relaxed) + users as u64;
@@ -455,18 +453,36 @@ impl Inner {
             return;
         }
         if self.remembered().holds_all(scope) {
-            self.analyze_owed.store(true, Ordering::Relaxed);
             return;
         }
         self.analyze().await;
+    }
+
+    /// Has the server gather the users table's statistics if it holds users it has none
+    /// for, or twice as many changes since it last gathered them as rows it then counted:
+    /// a first night's (see [`Inner::grown`]) that the server's autovacuum has not seen
+    /// yet, or any night's on a server whose autovacuum is off. One short query otherwise.
+    async fn analyze_if_stale(&self) {
+        let stale = self
+            .client
+            .query_one(
+                "SELECT (c.reltuples < 0 AND EXISTS (SELECT 1 FROM users))
+                    OR coalesce(s.n_mod_since_analyze, 0) > greatest(c.reltuples, $1)
+                 FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+                 WHERE c.oid = 'users'::regclass",
+                &[&(FIRST_ANALYZE as f32)],
+            )
+            .await
+            .is_ok_and(|row| row.get::<_, Option<bool>>(0).unwrap_or(false));
+        if stale {
+            self.analyze().await;
+        }
     }
 
     /// Has the server gather the users table's statistics. They only steer plans: a
     /// failure here (a role that does not own the table gets a warning, not an error)
     /// changes no result.
     async fn analyze(&self) {
-        self.analyze_owed
-            .store(false, std::sync::atomic::Ordering::Relaxed);
         // Only the columns that steer the plans of the store's reads (by key, by vendor
         // id, by scope): half the time of the whole table's.
         let _ = self
@@ -585,7 +601,7 @@ impl Inner {
             return Ok(());
         };
         for group in users.chunks(UNWRITTEN_GROUP) {
-            write_settled(self, scope, group, RunId(0), &[])
+            write_settled(self, scope, group, RunId(0), &[], &Unheld::default())
                 .await
                 .inspect_err(|_| self.forget_remembered())?;
             let mut remembered = self.remembered();
@@ -869,7 +885,6 @@ struct UserColumns<'a> {
     failed: Vec<Option<&'a str>>,
 }
 
-/// Writes users and a run's rows as one statement (so both land, or neither).
 /// A statement's first CTE that commits it without waiting for the disk
 /// (`synchronous_commit` off for its transaction; the statement must read `relaxed` for it
 /// to run). Only what the protocol recovers from losing is written so, should the server
@@ -880,101 +895,206 @@ struct UserColumns<'a> {
 /// disk, and a commit that waits makes every commit before it durable too.
 const RELAXED: &str = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true))";
 
+/// The users and rows of a group the server holds none of yet, by key: written as they
+/// are, without the search for one to update that an upsert costs the server (a quarter
+/// of its work on a user, half of it on a row).
+#[derive(Default)]
+struct Unheld {
+    /// Users it has never had (none remembered, none read).
+    users: std::collections::HashSet<String>,
+    /// Keys whose row of this run it cannot have: their user had none before (and is
+    /// written now), or was last settled by another run.
+    rows: std::collections::HashSet<String>,
+}
+
+impl Unheld {
+    /// What the server cannot hold among `keys`, given `known`, their users as it holds
+    /// them (absent: none) before a group of settlements of `run`.
+    fn of(keys: &[String], known: &HashMap<String, UserState>, run: RunId) -> Self {
+        let mut unheld = Self::default();
+        for key in keys {
+            match known.get(key) {
+                None => {
+                    unheld.users.insert(key.clone());
+                    unheld.rows.insert(key.clone());
+                }
+                Some(user) if user.last_run != Some(run) => {
+                    unheld.rows.insert(key.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        unheld
+    }
+}
+
+impl<'a> UserColumns<'a> {
+    fn of(users: &[&'a (String, UserState)]) -> Self {
+        let mut columns = Self::default();
+        for (key, user) in users.iter().copied() {
+            columns.keys.push(key);
+            columns.vendor_ids.push(user.vendor_id.as_deref());
+            columns.fields.push(encode_fields(&user.fields));
+            columns.row_hashes.push(user.row_hash.as_deref());
+            columns.outcomes.push(user.outcome.as_str());
+            columns.codes.push(user.code.as_deref());
+            columns.reasons.push(user.reason.as_deref());
+            columns.retryable.push(user.retryable);
+            columns.in_doubt.push(user.in_doubt);
+            columns.managed.push(user.managed);
+            columns.last_runs.push(user.last_run.map(|r| r.0));
+            columns.last_lines.push(user.last_line.map(|l| l as i64));
+            columns.confirmed.push(user.confirmed_at.as_deref());
+            columns.changed.push(user.changed_at.as_deref());
+            columns.failed.push(user.failed_at.as_deref());
+        }
+        columns
+    }
+
+    /// Adds its arrays to `params`; the `unnest` that reads them back as users.
+    fn bind(&'a self, params: &mut Vec<&'a (dyn ToSql + Sync)>) -> String {
+        let first = params.len() + 1;
+        params.extend([
+            &self.keys as &(dyn ToSql + Sync),
+            &self.vendor_ids,
+            &self.fields,
+            &self.row_hashes,
+            &self.outcomes,
+            &self.codes,
+            &self.reasons,
+            &self.retryable,
+            &self.in_doubt,
+            &self.managed,
+            &self.last_runs,
+            &self.last_lines,
+            &self.confirmed,
+            &self.changed,
+            &self.failed,
+        ]);
+        let types = [
+            "text", "text", "text", "text", "text", "text", "text", "bool", "bool", "bool",
+            "bigint", "bigint", "text", "text", "text",
+        ];
+        unnest(first, &types)
+    }
+}
+
+/// A group of a run's rows as columns, one array each (written with `unnest`).
+#[derive(Default)]
+struct RowColumns<'a> {
+    keys: Vec<&'a str>,
+    lines: Vec<i64>,
+    outcomes: Vec<&'a str>,
+    codes: Vec<Option<&'a str>>,
+    details: Vec<Option<&'a str>>,
+}
+
+impl<'a> RowColumns<'a> {
+    fn of(rows: &[&'a RunRow]) -> Self {
+        let mut columns = Self::default();
+        for row in rows.iter().copied() {
+            columns.keys.push(&row.key);
+            columns.lines.push(row.line as i64);
+            columns.outcomes.push(row.outcome.as_str());
+            columns.codes.push(row.code.as_deref());
+            columns.details.push(row.detail.as_deref());
+        }
+        columns
+    }
+
+    /// Adds its arrays to `params`; the `unnest` that reads them back as rows.
+    fn bind(&'a self, params: &mut Vec<&'a (dyn ToSql + Sync)>) -> String {
+        let first = params.len() + 1;
+        params.extend([
+            &self.keys as &(dyn ToSql + Sync),
+            &self.lines,
+            &self.outcomes,
+            &self.codes,
+            &self.details,
+        ]);
+        unnest(first, &["text", "bigint", "text", "text", "text"])
+    }
+}
+
+/// `unnest($first::type[], …)`, one parameter a type.
+fn unnest(first: usize, types: &[&str]) -> String {
+    let arrays: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| format!("${}::{kind}[]", first + i))
+        .collect();
+    format!("unnest({})", arrays.join(", "))
+}
+
+const UPSERT_USER: &str =
+    "ON CONFLICT (scope_id, key) DO UPDATE SET vendor_id = excluded.vendor_id,
+    fields = excluded.fields, row_hash = excluded.row_hash, outcome = excluded.outcome,
+    code = excluded.code, reason = excluded.reason, retryable = excluded.retryable,
+    in_doubt = excluded.in_doubt, managed = excluded.managed, last_run = excluded.last_run,
+    last_line = excluded.last_line, confirmed_at = excluded.confirmed_at,
+    changed_at = excluded.changed_at, failed_at = excluded.failed_at";
+
+const UPSERT_ROW: &str = "ON CONFLICT (run_id, key) DO UPDATE SET line = excluded.line,
+    outcome = excluded.outcome, code = excluded.code, detail = excluded.detail,
+    at = excluded.at";
+
+/// Writes users and a run's rows as one statement (so both land, or neither); those in
+/// `unheld` as they are, the others in place of what the server holds.
 async fn write_settled(
     inner: &Inner,
     scope: ScopeId,
     users: &[(String, UserState)],
     run: RunId,
     rows: &[RunRow],
+    unheld: &Unheld,
 ) -> Result<(), StateError> {
     if users.is_empty() && rows.is_empty() {
         return Ok(());
     }
-    let mut columns = UserColumns::default();
-    for (key, user) in users {
-        columns.keys.push(key);
-        columns.vendor_ids.push(user.vendor_id.as_deref());
-        columns.fields.push(encode_fields(&user.fields));
-        columns.row_hashes.push(user.row_hash.as_deref());
-        columns.outcomes.push(user.outcome.as_str());
-        columns.codes.push(user.code.as_deref());
-        columns.reasons.push(user.reason.as_deref());
-        columns.retryable.push(user.retryable);
-        columns.in_doubt.push(user.in_doubt);
-        columns.managed.push(user.managed);
-        columns.last_runs.push(user.last_run.map(|r| r.0));
-        columns.last_lines.push(user.last_line.map(|l| l as i64));
-        columns.confirmed.push(user.confirmed_at.as_deref());
-        columns.changed.push(user.changed_at.as_deref());
-        columns.failed.push(user.failed_at.as_deref());
-    }
-    let row_keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-    let row_lines: Vec<i64> = rows.iter().map(|r| r.line as i64).collect();
-    let row_outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
-    let row_codes: Vec<Option<&str>> = rows.iter().map(|r| r.code.as_deref()).collect();
-    let row_details: Vec<Option<&str>> = rows.iter().map(|r| r.detail.as_deref()).collect();
+    let (added, kept): (Vec<_>, Vec<_>) = users
+        .iter()
+        .partition(|(key, _)| unheld.users.contains(key));
+    // A row is new only where its user is written with it (a leaver retired without one
+    // is not).
+    let written: std::collections::HashSet<&str> = users.iter().map(|(k, _)| k.as_str()).collect();
+    let (first, again): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .partition(|row| unheld.rows.contains(&row.key) && written.contains(row.key.as_str()));
+    let (added, kept) = (UserColumns::of(&added), UserColumns::of(&kept));
+    let (first, again) = (RowColumns::of(&first), RowColumns::of(&again));
     let at = now();
-    let params: [&(dyn ToSql + Sync); 23] = [
-        &scope.0,
-        &columns.keys,
-        &columns.vendor_ids,
-        &columns.fields,
-        &columns.row_hashes,
-        &columns.outcomes,
-        &columns.codes,
-        &columns.reasons,
-        &columns.retryable,
-        &columns.in_doubt,
-        &columns.managed,
-        &columns.last_runs,
-        &columns.last_lines,
-        &columns.confirmed,
-        &columns.changed,
-        &columns.failed,
-        &run.0,
-        &row_keys,
-        &row_lines,
-        &row_outcomes,
-        &row_codes,
-        &row_details,
-        &at,
-    ];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&scope.0, &run.0, &at];
+    // One statement of the parts there are, each prepared once on the connection.
+    let mut parts = vec![RELAXED.to_owned()];
+    let columns = format!("scope_id, key, {USER_COLUMNS}");
+    for (name, users, upsert) in [("added", &added, ""), ("kept", &kept, UPSERT_USER)] {
+        if !users.keys.is_empty() {
+            let from = users.bind(&mut params);
+            parts.push(format!(
+                "{name} AS (INSERT INTO users ({columns}) SELECT $1, * FROM {from} {upsert})"
+            ));
+        }
+    }
+    for (name, rows, upsert) in [("first", &first, ""), ("again", &again, UPSERT_ROW)] {
+        if !rows.keys.is_empty() {
+            let from = rows.bind(&mut params);
+            parts.push(format!(
+                "{name} AS (INSERT INTO run_rows (run_id, key, line, outcome, code, detail, at)
+                 SELECT $2, k, l, o, c, d, $3 FROM {from} AS r(k, l, o, c, d) {upsert})"
+            ));
+        }
+    }
+    // Every part runs whether the query reads it or not; `relaxed` is read for its setting.
+    let sql = format!(
+        "WITH {} SELECT 1 FROM relaxed, (SELECT $1::bigint, $2::bigint, $3::text) AS given",
+        parts.join(",\n ")
+    );
     let store = &inner.store();
-    let failed = |e: tokio_postgres::Error| backend(store, "cannot record the rows' results", &e);
     inner
-        .execute_prepared(
-            &format!(
-                "WITH {RELAXED}, written AS (
-                    INSERT INTO users (scope_id, key, {USER_COLUMNS})
-                    SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
-                        $6::text[], $7::text[], $8::text[], $9::bool[], $10::bool[],
-                        $11::bool[], $12::bigint[], $13::bigint[], $14::text[], $15::text[],
-                        $16::text[])
-                    ON CONFLICT (scope_id, key) DO UPDATE SET vendor_id = excluded.vendor_id,
-                        fields = excluded.fields, row_hash = excluded.row_hash,
-                        outcome = excluded.outcome, code = excluded.code,
-                        reason = excluded.reason, retryable = excluded.retryable,
-                        in_doubt = excluded.in_doubt, managed = excluded.managed,
-                        last_run = excluded.last_run, last_line = excluded.last_line,
-                        confirmed_at = excluded.confirmed_at, changed_at = excluded.changed_at,
-                        failed_at = excluded.failed_at
-                    RETURNING 1),
-                 recorded AS (
-                    INSERT INTO run_rows (run_id, key, line, outcome, code, detail, at)
-                    SELECT $17, k, l, o, c, d, $23 FROM unnest($18::text[], $19::bigint[],
-                        $20::text[], $21::text[], $22::text[]) AS r(k, l, o, c, d)
-                    ON CONFLICT (run_id, key) DO UPDATE SET line = excluded.line,
-                        outcome = excluded.outcome, code = excluded.code,
-                        detail = excluded.detail, at = excluded.at
-                    RETURNING 1)
-                 SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM recorded)
-                 FROM relaxed"
-            ),
-            &params,
-        )
+        .execute_prepared(&sql, &params)
         .await
         .map(drop)
-        .map_err(failed)
+        .map_err(|e| backend(store, "cannot record the rows' results", &e))
 }
 
 /// The keys a group of calls changed, each once, in the order first changed.
@@ -1416,6 +1536,7 @@ impl StateStore for Inner {
             )
             .await
             .map_err(|e| backend(&self.store(), "cannot begin the run", &e))?;
+        self.analyze_if_stale().await;
         Ok((RunId(row.get(0)), row.get::<_, Option<i64>>(1).map(RunId)))
     }
 
@@ -1529,7 +1650,7 @@ impl StateStore for Inner {
         let Some((users, kept)) = held else {
             return Ok(());
         };
-        write_settled(self, scope, &users, RunId(0), &[])
+        write_settled(self, scope, &users, RunId(0), &[], &Unheld::default())
             .await
             .inspect_err(|_| self.forget_remembered())?;
         let count = users.len();
@@ -1595,6 +1716,7 @@ impl StateStore for Inner {
         // Read, then written in one statement: one writer per scope (the lease), so no
         // other call changes these users in between.
         let mut known = self.users_to_write(scope, &keys).await?;
+        let unheld = Unheld::of(&keys, &known, run);
         let at = now();
         // A key settled twice in one group: the second settlement applies to what the
         // first made, as one after the other.
@@ -1620,7 +1742,7 @@ impl StateStore for Inner {
         }
         let users = order.take(known);
         self.make_room(users.len()).await?;
-        write_settled(self, scope, &users, run, &rows)
+        write_settled(self, scope, &users, run, &rows, &unheld)
             .await
             .inspect_err(|_| self.forget_remembered())?;
         let count = users.len();
@@ -1834,10 +1956,24 @@ impl StateStore for Inner {
             remembered.lease_lost = None;
             !remembered.lost
         };
-        self.forget_remembered();
-        self.client
-            .execute(
-                "WITH ended AS (
+        // The users held are let go while the server ends the run: once the statement is
+        // with the connection's task, not before (both run on this thread).
+        let held = {
+            let mut remembered = self.remembered();
+            let users = std::mem::take(&mut remembered.users);
+            remembered.clear();
+            remembered.scope = None;
+            users
+        };
+        let let_go = async move {
+            tokio::task::yield_now().await;
+            drop(held);
+        };
+        let ended_at = now();
+        let params: [&(dyn ToSql + Sync); 6] =
+            [&run.0, &ended_at, &status, &summary, &reason, &listed];
+        let ended = self.client.execute(
+            "WITH ended AS (
                     UPDATE runs SET ended_at = $2, status = $3, summary = $4::text::jsonb,
                         stop_reason = $5
                     WHERE id = $1 RETURNING scope_id),
@@ -1846,13 +1982,12 @@ impl StateStore for Inner {
                     AND scope_id IN (SELECT scope_id FROM ended) RETURNING 1)
                  SELECT (SELECT count(*) FROM ended) + (SELECT count(*) FROM cleared)
                     + (SELECT count(*) FROM listed)",
-                &[&run.0, &now(), &status, &summary, &reason, &listed],
-            )
+            &params,
+        );
+        futures_util::future::join(ended, let_go)
             .await
+            .0
             .map_err(|e| backend(&self.store(), "cannot end the run", &e))?;
-        if self.analyze_owed.load(std::sync::atomic::Ordering::Relaxed) {
-            self.analyze().await;
-        }
         Ok(())
     }
 
@@ -2272,7 +2407,7 @@ mod tests {
                     fields: serde_json::Map::new(),
                     row_hash: "h".into(),
                     outcome: Confirmation::Updated,
-                    written: vec![],
+                    written: vec!["name".into()],
                     drift: vec![],
                 },
             )
@@ -2312,6 +2447,88 @@ mod tests {
         ] {
             let found = held.iter().filter(|s| s.contains(table)).count();
             assert_eq!(found, 1, "{table}: {held:#?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn what_the_server_cannot_hold_is_added_and_a_key_settled_again_still_lands() {
+        use crate::store::Confirmation;
+        let (store, scope, run) = run_begun("unheld").await;
+        let updated = |line: u64, name: &str| {
+            let fields = serde_json::json!({ "name": name });
+            Settlement::new(
+                line,
+                "a@x",
+                Settled::Confirmed {
+                    vendor_id: Some("1".into()),
+                    fields: fields.as_object().unwrap().clone(),
+                    row_hash: name.into(),
+                    outcome: Confirmation::Updated,
+                    written: vec!["name".into()],
+                    drift: vec![],
+                },
+            )
+        };
+        let failed = Settlement::new(
+            3,
+            "a@x",
+            Settled::Failed {
+                reason: "refused".into(),
+                code: Some("400".into()),
+                retryable: false,
+                row_hash: "B".into(),
+            },
+        );
+        let rows = |run: RunId| {
+            let client = &store.inner.client;
+            async move {
+                client
+                    .query(
+                        "SELECT key, outcome, line FROM run_rows WHERE run_id = $1",
+                        &[&run.0],
+                    )
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| (row.get(0), row.get(1), row.get(2)))
+                    .collect::<Vec<(String, String, i64)>>()
+            }
+        };
+        // A user the server never had, then the same key again in the same run (its row of
+        // the run exists now), then in a group that settles it twice.
+        store.settle(scope, run, &[updated(2, "A")]).await.unwrap();
+        store
+            .settle(scope, run, std::slice::from_ref(&failed))
+            .await
+            .unwrap();
+        assert_eq!(rows(run).await, [("a@x".into(), "failed".into(), 3)]);
+        store
+            .end_run(run, &RunEnd::Finished, &Value::Null)
+            .await
+            .unwrap();
+        // The next run: the user is held, its row of this run is not.
+        let (next, _) = store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        store
+            .settle(scope, next, &[updated(4, "C"), failed])
+            .await
+            .unwrap();
+        assert_eq!(rows(next).await, [("a@x".into(), "failed".into(), 3)]);
+        assert_eq!(rows(run).await.len(), 1, "the earlier run's row stays");
+        let users = stored(&store).await;
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].1, "failed");
+        // Each way was taken: added, and upserted, users; rows first, and again.
+        let held: Vec<String> = store
+            .inner
+            .client
+            .query("SELECT statement FROM pg_prepared_statements", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        for part in ["added AS", "kept AS", "first AS", "again AS"] {
+            assert!(held.iter().any(|s| s.contains(part)), "{part}: {held:#?}");
         }
     }
 
