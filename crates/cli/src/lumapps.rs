@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use profile_core::{ClientSettings, ProfileUpdater, RateLimit, RetryPolicy};
+use profile_core::{BaseUrl, ClientSettings, ProfileUpdater, RateLimit, RetryPolicy};
 use profile_lumapps::{FieldRef, LumAppsAuth, LumAppsClient, LumAppsUpdater, UserLocator};
 use serde_json::Value;
 
@@ -84,27 +84,50 @@ impl LumAppsFlags {
             .map_err(|e| CliError::vendor(e, &base))
     }
 
-    /// The vendor-neutral updater of a sync, for one user directory: its template is read
-    /// first, so that fields are checked before any user is.
-    pub(crate) async fn updater(
+    /// The vendor-neutral updater of a sync, for one user directory, up to what it reads
+    /// from LumApps: see [`PendingUpdater::read_template`].
+    pub(crate) fn updater(
         &self,
         endpoint: &Endpoint,
         credentials: &ClientCredentials,
         directory: Option<String>,
         lang: Option<String>,
         politeness: Politeness,
-    ) -> Result<Arc<dyn ProfileUpdater>, CliError> {
+    ) -> Result<PendingUpdater, CliError> {
         let directory = directory.ok_or(
             "LumApps needs the user directory: --directory (or `directory` in the mapping)",
         )?;
-        let lang = lang.unwrap_or_else(|| "en".to_owned());
-        let client = self.client(endpoint, credentials, politeness)?;
-        let base = endpoint.base_url("LUMAPPS_BASE_URL")?;
-        let module = client
-            .get_directory(&directory, &lang)
+        Ok(PendingUpdater {
+            client: self.client(endpoint, credentials, politeness)?,
+            base: endpoint.base_url("LUMAPPS_BASE_URL")?,
+            directory,
+            lang: lang.unwrap_or_else(|| "en".to_owned()),
+        })
+    }
+}
+
+/// A sync's updater whose client is made and whose directory's template is not read yet.
+pub(crate) struct PendingUpdater {
+    client: LumAppsClient,
+    base: BaseUrl,
+    directory: String,
+    lang: String,
+}
+
+impl PendingUpdater {
+    /// The updater, once the directory's template is read: its fields are checked before
+    /// any user is.
+    pub(crate) async fn read_template(self) -> Result<Arc<dyn ProfileUpdater>, CliError> {
+        let module = self
+            .client
+            .get_directory(&self.directory, &self.lang)
             .await
-            .map_err(|e| CliError::vendor(e, &base))?;
-        Ok(Arc::new(LumAppsUpdater::new(client, module, lang)))
+            .map_err(|e| CliError::vendor(e, &self.base))?;
+        Ok(Arc::new(LumAppsUpdater::new(
+            self.client,
+            module,
+            self.lang,
+        )))
     }
 }
 

@@ -258,36 +258,48 @@ impl SyncArgs {
         }
     }
 
-    async fn updater(
-        &self,
-        scope: &Scope,
-        politeness: Politeness,
-    ) -> Result<Arc<dyn ProfileUpdater>, CliError> {
-        match self.vendor() {
-            Vendor::Sunshine => self.sunshine.updater(
+    /// The vendor's updater, made up to its first request (see [`PendingUpdater`]).
+    fn updater(&self, scope: &Scope, politeness: Politeness) -> Result<PendingUpdater, CliError> {
+        Ok(match self.vendor() {
+            Vendor::Sunshine => PendingUpdater::Made(self.sunshine.updater(
                 &self.endpoint,
                 scope.value("source"),
                 scope.value("type"),
                 politeness,
-            ),
-            Vendor::Capture => self.capture.updater(
+            )?),
+            Vendor::Capture => PendingUpdater::Made(self.capture.updater(
                 &self.endpoint,
                 &self.credentials,
                 scope.value("type_name"),
                 politeness,
                 (self.batch_records, self.batch_bytes),
-            ),
-            Vendor::Lumapps => {
-                self.lumapps
-                    .updater(
-                        &self.endpoint,
-                        &self.credentials,
-                        scope.value("directory"),
-                        scope.value("lang"),
-                        politeness,
-                    )
-                    .await
-            }
+            )?),
+            Vendor::Lumapps => PendingUpdater::LumApps(self.lumapps.updater(
+                &self.endpoint,
+                &self.credentials,
+                scope.value("directory"),
+                scope.value("lang"),
+                politeness,
+            )?),
+        })
+    }
+}
+
+/// A vendor's updater made up to its first request: its client (the HTTP client, which
+/// reads the system's trust roots) is made while the state opens; what it reads from the
+/// vendor waits for the scope's lease.
+enum PendingUpdater {
+    /// Made whole: it reads nothing before the night.
+    Made(Arc<dyn ProfileUpdater>),
+    /// LumApps's, which reads its directory's template first.
+    LumApps(crate::lumapps::PendingUpdater),
+}
+
+impl PendingUpdater {
+    async fn finish(self) -> Result<Arc<dyn ProfileUpdater>, CliError> {
+        match self {
+            Self::Made(updater) => Ok(updater),
+            Self::LumApps(pending) => pending.read_template().await,
         }
     }
 }
@@ -416,7 +428,15 @@ pub(crate) async fn open_state(path: &std::path::Path) -> Result<Arc<dyn StateSt
         Some(url) if profile_sync::pg::is_url(url) => PostgresState::connect(url)
             .await
             .map(|store| Arc::new(store) as Arc<dyn StateStore>),
-        _ => SqliteState::open(path).map(|store| Arc::new(store) as Arc<dyn StateStore>),
+        // On a thread of its own: the file's creation and schema are done beside the
+        // caller's work.
+        _ => {
+            let path = path.to_owned();
+            match tokio::task::spawn_blocking(move || SqliteState::open(&path)).await {
+                Ok(opened) => opened.map(|store| Arc::new(store) as Arc<dyn StateStore>),
+                Err(e) => return Err(CliError::Failed(format!("cannot open the state: {e}"))),
+            }
+        }
     };
     opened.map_err(|e| {
         if e.is_unusable() {
@@ -943,10 +963,21 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
         None => source,
     };
     let base_url = args.endpoint.base_url(entry.base_url_var)?;
-    let store: Arc<dyn StateStore> = match &args.state {
-        Some(path) => open_state(path).await?,
-        None => Arc::new(MemoryState::new()),
+    let politeness = Politeness {
+        per_minute: settings.rate,
+        max_in_flight: settings.concurrency,
+        show_requests: args.only.is_some(),
     };
+    // The updater's client is made while the state opens (neither sends a request).
+    let opening = async {
+        match &args.state {
+            Some(path) => open_state(path).await,
+            None => Ok(Arc::new(MemoryState::new()) as Arc<dyn StateStore>),
+        }
+    };
+    let making = async { args.updater(&mapping.scope, politeness) };
+    let (store, pending) = tokio::join!(opening, making);
+    let store = store?;
     let scope_name = entry.scope_name(&mapping.scope);
     let scope = ScopeKey {
         vendor: entry.name.to_owned(),
@@ -960,15 +991,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<bool, CliError> {
     })
     .await
     .map_err(night_error)?;
-    let politeness = Politeness {
-        per_minute: settings.rate,
-        max_in_flight: settings.concurrency,
-        show_requests: args.only.is_some(),
-    };
-    let updater = args
-        .updater(&mapping.scope, politeness)
-        .await
-        .map_err(credentials_refused)?;
+    let updater = pending?.finish().await.map_err(credentials_refused)?;
     let (cancel, abandon) = cancel_on_ctrl_c();
     let options = SyncOptions::default()
         .with_cancel(cancel)
