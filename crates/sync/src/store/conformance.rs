@@ -406,6 +406,29 @@ async fn settlements(store: &dyn StateStore) -> Result<(), ConformanceError> {
             .eq([(6, RowRecord::Unknown)]),
         "{rows:?}"
     );
+    // Rows settled after those of later lines come before them, a line's by key.
+    let failed = |line, key: &str| {
+        Settlement::new(
+            line,
+            key,
+            Settled::Failed {
+                reason: "refused".into(),
+                code: None,
+                retryable: false,
+                row_hash: format!("h-{key}"),
+            },
+        )
+    };
+    store
+        .settle(scope, run, &[failed(2, "a2@x"), failed(1, "0@x")])
+        .await?;
+    let rows = store.run_rows(&[run]).await?;
+    let order: Vec<(u64, &str)> = rows.iter().map(|r| (r.line, r.key.as_str())).collect();
+    ensure!(
+        "a run's rows come in the order of their lines, then of their keys",
+        order == [(1, "0@x"), (2, "a2@x"), (2, "a@x"), (3, "b@x"), (6, "c@x")],
+        "{order:?}"
+    );
     let forgotten = store.forget(&["b@x".into(), "nobody@x".into()]).await?;
     let b = store.lookup(scope, run, &["b@x".into()]).await?;
     ensure!(

@@ -1468,7 +1468,7 @@ impl StateStore for SqliteState {
             let mut select = conn
                 .prepare_cached(
                     "SELECT run_id, line, key, outcome, code, detail FROM run_rows
-                     WHERE run_id = ?1 ORDER BY line, key",
+                     WHERE run_id = ?1",
                 )
                 .map_err(sqlite)?;
             let read = |select: &mut rusqlite::CachedStatement<'_>, run: RunId| {
@@ -1509,9 +1509,16 @@ impl StateStore for SqliteState {
                     detail,
                 })
             };
-            // One run (a run not continued from another): a key has one row, read in order.
+            // One run (a run not continued from another): a key has one row. In the order of
+            // the lines, then of the keys as bytes, sorted here (SQLite sorted them in a
+            // temporary tree: 4 ms of a night of 20,000 rows).
             if let [run] = runs[..] {
-                return read(&mut select, run)?.into_iter().map(row_of).collect();
+                let mut rows = read(&mut select, run)?
+                    .into_iter()
+                    .map(row_of)
+                    .collect::<Result<Vec<_>, _>>()?;
+                rows.sort_unstable_by(|a, b| a.line.cmp(&b.line).then_with(|| a.key.cmp(&b.key)));
+                return Ok(rows);
             }
             // The latest run's word on a key wins.
             let mut latest: std::collections::BTreeMap<String, RunRow> = Default::default();
