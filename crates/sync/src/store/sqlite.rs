@@ -269,8 +269,9 @@ fn write_deferred(
     let users = std::mem::take(&mut deferred.users);
     deferred.written = None;
     if let Some(scope) = deferred.scope.take() {
+        let mut writer = UserWriter::new(conn);
         for (key, user) in &users {
-            write_user(conn, store, scope, key, user)?;
+            writer.write(store, scope, key, user)?;
         }
     }
     Ok(())
@@ -761,45 +762,65 @@ fn read_user(
     }))
 }
 
-fn write_user(
-    conn: &Connection,
-    store: &str,
-    scope: ScopeId,
-    key: &str,
-    user: &UserState,
-) -> Result<(), StateError> {
-    conn.prepare_cached(concat!(
-        "INSERT INTO users (scope_id, key, ",
-        user_columns!(),
-        ")
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-         ON CONFLICT (scope_id, key) DO UPDATE SET vendor_id = ?3, fields = ?4, row_hash = ?5,
-            outcome = ?6, code = ?7, reason = ?8, retryable = ?9, in_doubt = ?10,
-            managed = ?11, last_run = ?12, last_line = ?13, confirmed_at = ?14,
-            changed_at = ?15, failed_at = ?16"
-    ))
-    .and_then(|mut upsert| {
-        upsert.execute(params![
-            scope.0,
-            key,
-            user.vendor_id,
-            encode_fields(&user.fields),
-            user.row_hash,
-            user.outcome.as_str(),
-            user.code,
-            user.reason,
-            user.retryable,
-            user.in_doubt,
-            user.managed,
-            user.last_run.map(|r| r.0),
-            user.last_line.map(|l| l as i64),
-            user.confirmed_at,
-            user.changed_at,
-            user.failed_at,
-        ])
-    })
-    .map(drop)
-    .map_err(|e| backend(store, "cannot write a user", e))
+/// Writes users whole, its statement looked up in the connection's cache once for a
+/// group of users rather than for each (which hashed its text every time).
+struct UserWriter<'c> {
+    conn: &'c Connection,
+    upsert: Option<rusqlite::CachedStatement<'c>>,
+}
+
+impl<'c> UserWriter<'c> {
+    fn new(conn: &'c Connection) -> Self {
+        Self { conn, upsert: None }
+    }
+
+    fn write(
+        &mut self,
+        store: &str,
+        scope: ScopeId,
+        key: &str,
+        user: &UserState,
+    ) -> Result<(), StateError> {
+        let failed = |e| backend(store, "cannot write a user", e);
+        let upsert = match &mut self.upsert {
+            Some(upsert) => upsert,
+            None => self.upsert.insert(
+                self.conn
+                    .prepare_cached(concat!(
+                        "INSERT INTO users (scope_id, key, ",
+                        user_columns!(),
+                        ")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 ON CONFLICT (scope_id, key) DO UPDATE SET vendor_id = ?3, fields = ?4,
+                    row_hash = ?5, outcome = ?6, code = ?7, reason = ?8, retryable = ?9,
+                    in_doubt = ?10, managed = ?11, last_run = ?12, last_line = ?13,
+                    confirmed_at = ?14, changed_at = ?15, failed_at = ?16"
+                    ))
+                    .map_err(failed)?,
+            ),
+        };
+        upsert
+            .execute(params![
+                scope.0,
+                key,
+                user.vendor_id,
+                encode_fields(&user.fields),
+                user.row_hash,
+                user.outcome.as_str(),
+                user.code,
+                user.reason,
+                user.retryable,
+                user.in_doubt,
+                user.managed,
+                user.last_run.map(|r| r.0),
+                user.last_line.map(|l| l as i64),
+                user.confirmed_at,
+                user.changed_at,
+                user.failed_at,
+            ])
+            .map(drop)
+            .map_err(failed)
+    }
 }
 
 fn read_lease(conn: &Connection, scope: ScopeId) -> rusqlite::Result<Option<LeaseRecord>> {
@@ -1081,6 +1102,7 @@ impl StateStore for SqliteState {
         self.call_now(move |conn, store| {
             let at = now();
             let mut deferred = lock(&deferred);
+            let mut writer = UserWriter::new(conn);
             // A run that lost the scope's lease writes nothing it only listed.
             if deferred.lease_lost == Some(scope) {
                 return Ok(());
@@ -1103,7 +1125,7 @@ impl StateStore for SqliteState {
                     if let Some(user) =
                         UserState::listed(known, run, vendor_id.clone(), fields, &at)
                     {
-                        write_user(conn, store, scope, key, &user)?;
+                        writer.write(store, scope, key, &user)?;
                     }
                     continue;
                 };
@@ -1144,10 +1166,11 @@ impl StateStore for SqliteState {
                         last_run = excluded.last_run",
                 )
                 .map_err(|e| backend(store, "cannot mark a user in doubt", e))?;
+            let mut writer = UserWriter::new(conn);
             for key in &keys {
                 if let Some(listed) = deferred.of(scope).and_then(|held| held.remove(key)) {
                     let user = UserState::intended(Some(listed), run);
-                    write_user(conn, store, scope, key, &user)?;
+                    writer.write(store, scope, key, &user)?;
                 } else {
                     upsert
                         .execute(params![scope.0, key, run.0])
@@ -1180,6 +1203,7 @@ impl StateStore for SqliteState {
                         detail = excluded.detail, at = excluded.at",
                 )
                 .map_err(|e| backend(store, "cannot record a row", e))?;
+            let mut writer = UserWriter::new(conn);
             for settlement in &settlements {
                 let key = &settlement.key;
                 let held = deferred.of(scope).and_then(|held| held.remove(key));
@@ -1189,7 +1213,7 @@ impl StateStore for SqliteState {
                     None => read_user(conn, store, scope, key)?,
                 };
                 if let Some(user) = UserState::apply(known, run, settlement, &at) {
-                    write_user(conn, store, scope, key, &user)?;
+                    writer.write(store, scope, key, &user)?;
                     deferred.wrote(scope, key);
                 }
                 if let Some(row) = RunRow::of(run, settlement) {
