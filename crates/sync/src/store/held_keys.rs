@@ -7,6 +7,34 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::RunId;
 
+/// The input lines of one key: most keys have one, which needs no allocation.
+#[derive(Debug)]
+pub(crate) struct Lines {
+    pub(crate) first: u64,
+    pub(crate) more: Vec<u64>,
+}
+
+impl Lines {
+    /// Notes `line` of the key held in `keys` (the key copied only when it is new).
+    pub(crate) fn note(keys: &mut HashMap<String, Lines>, key: &str, line: u64) {
+        match keys.get_mut(key) {
+            Some(lines) => lines.more.push(line),
+            None => {
+                let lines = Lines {
+                    first: line,
+                    more: Vec::new(),
+                };
+                keys.insert(key.to_owned(), lines);
+            }
+        }
+    }
+
+    /// Every line, the first given first.
+    pub(crate) fn all(&self) -> impl Iterator<Item = u64> + '_ {
+        std::iter::once(self.first).chain(self.more.iter().copied())
+    }
+}
+
 /// The most input keys a run holds in memory; past it, they go to the store's table.
 pub(crate) const HELD_KEYS: usize = 50_000;
 
@@ -20,7 +48,7 @@ pub(crate) const HELD_KEYS: usize = 50_000;
 pub(crate) struct HeldKeys {
     run: Option<RunId>,
     /// Key → its lines, as given.
-    lines: HashMap<String, Vec<u64>>,
+    lines: HashMap<String, Lines>,
     count: usize,
     /// Whether the run's keys are in the table instead.
     written: bool,
@@ -48,7 +76,7 @@ impl HeldKeys {
         let held = self.of(run);
         if !held.written && held.count + keys.len() <= HELD_KEYS {
             for (key, line) in keys {
-                held.lines.entry(key.clone()).or_default().push(*line);
+                Lines::note(&mut held.lines, key, *line);
             }
             held.count += keys.len();
             return None;
@@ -67,9 +95,9 @@ impl HeldKeys {
         let mut duplicates: Vec<(String, Vec<u64>)> = self
             .lines
             .iter()
-            .filter(|(_, lines)| lines.len() > 1)
+            .filter(|(_, lines)| !lines.more.is_empty())
             .filter_map(|(key, lines)| {
-                let mut lines = lines.clone();
+                let mut lines: Vec<u64> = lines.all().collect();
                 lines.sort_unstable();
                 lines.dedup();
                 (lines.len() > 1).then(|| (key.clone(), lines))
@@ -90,7 +118,10 @@ impl HeldKeys {
         self.count = 0;
         std::mem::take(&mut self.lines)
             .into_iter()
-            .flat_map(|(key, lines)| lines.into_iter().map(move |line| (key.clone(), line)))
+            .flat_map(|(key, lines)| {
+                let all: Vec<u64> = lines.all().collect();
+                all.into_iter().map(move |line| (key.clone(), line))
+            })
             .collect()
     }
 }

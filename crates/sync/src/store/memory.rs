@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
+use super::held_keys::Lines;
 use serde_json::Value;
 
 use super::{
@@ -21,12 +22,6 @@ struct Run {
     /// Key → its lines.
     keys: HashMap<String, Lines>,
     rows: HashMap<String, RunRow>,
-}
-
-/// The input lines of one key: most keys have one, which needs no allocation.
-struct Lines {
-    first: u64,
-    more: Vec<u64>,
 }
 
 #[derive(Default)]
@@ -242,16 +237,7 @@ impl StateStore for MemoryState {
         let mut inner = self.lock();
         let run = inner.run(run)?;
         for (key, line) in keys {
-            match run.keys.get_mut(key) {
-                Some(lines) => lines.more.push(*line),
-                None => {
-                    let lines = Lines {
-                        first: *line,
-                        more: Vec::new(),
-                    };
-                    run.keys.insert(key.clone(), lines);
-                }
-            }
+            Lines::note(&mut run.keys, key, *line);
         }
         Ok(())
     }
@@ -263,10 +249,7 @@ impl StateStore for MemoryState {
             .keys
             .iter()
             .filter(|(_, lines)| !lines.more.is_empty())
-            .map(|(key, lines)| {
-                let all = std::iter::once(lines.first).chain(lines.more.iter().copied());
-                (key.clone(), all.collect())
-            })
+            .map(|(key, lines)| (key.clone(), lines.all().collect()))
             .collect();
         // In the order of their first line.
         duplicates.sort_unstable_by_key(|(_, lines)| lines.first().copied());
