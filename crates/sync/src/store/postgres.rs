@@ -2537,6 +2537,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_first_nights_statistics_are_gathered_when_the_next_run_begins_and_only_then() {
+        use crate::store::Confirmation;
+        let (store, scope, run) = run_begun("statistics").await;
+        let created = |line: u64, key: String| {
+            Settlement::new(
+                line,
+                &key,
+                Settled::Confirmed {
+                    vendor_id: Some(format!("id-{key}")),
+                    fields: serde_json::Map::new(),
+                    row_hash: "h".into(),
+                    outcome: Confirmation::Created,
+                    written: vec!["name".into()],
+                    drift: vec![],
+                },
+            )
+        };
+        let users: Vec<Settlement> = (0..50).map(|i| created(i + 2, format!("u{i}@x"))).collect();
+        store.settle(scope, run, &users).await.unwrap();
+        store
+            .end_run(run, &RunEnd::Finished, &Value::Null)
+            .await
+            .unwrap();
+        let analyzed = || {
+            let client = &store.inner.client;
+            async move {
+                client
+                    .query_one(
+                        "SELECT last_analyze FROM pg_stat_user_tables
+                         WHERE relid = 'users'::regclass",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get::<_, Option<std::time::SystemTime>>(0)
+            }
+        };
+        assert_eq!(analyzed().await, None, "the first night ends without them");
+        store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        let first = analyzed().await;
+        assert!(first.is_some(), "the next run gathers them as it begins");
+        store.begin_run(scope, "in", &Value::Null).await.unwrap();
+        assert_eq!(
+            analyzed().await,
+            first,
+            "and the one after has them already"
+        );
+    }
+
+    #[tokio::test]
     async fn the_calls_run_on_the_stores_own_thread() {
         let (store, _, _) = run_begun("thread").await;
         let here = std::thread::current().id();
