@@ -60,6 +60,20 @@ fn scope_key(name: &str) -> ScopeKey {
     }
 }
 
+/// A row the vendor refused, for no retry.
+fn refused(line: u64, key: &str) -> Settlement {
+    Settlement::new(
+        line,
+        key,
+        Settled::Failed {
+            reason: "refused".into(),
+            code: None,
+            retryable: false,
+            row_hash: "h".into(),
+        },
+    )
+}
+
 /// Runs every check against `store`, which must be new and empty.
 pub async fn check(store: &dyn StateStore) -> Result<(), ConformanceError> {
     scopes_and_runs(store).await?;
@@ -407,20 +421,8 @@ async fn settlements(store: &dyn StateStore) -> Result<(), ConformanceError> {
         "{rows:?}"
     );
     // Rows settled after those of later lines come before them, a line's by key.
-    let failed = |line, key: &str| {
-        Settlement::new(
-            line,
-            key,
-            Settled::Failed {
-                reason: "refused".into(),
-                code: None,
-                retryable: false,
-                row_hash: format!("h-{key}"),
-            },
-        )
-    };
     store
-        .settle(scope, run, &[failed(2, "a2@x"), failed(1, "0@x")])
+        .settle(scope, run, &[refused(2, "a2@x"), refused(1, "0@x")])
         .await?;
     let rows = store.run_rows(&[run]).await?;
     let order: Vec<(u64, &str)> = rows.iter().map(|r| (r.line, r.key.as_str())).collect();
@@ -580,18 +582,6 @@ async fn rows_of_runs(store: &dyn StateStore) -> Result<(), ConformanceError> {
             },
         )
     };
-    let failed = |key: &str, line| {
-        Settlement::new(
-            line,
-            key,
-            Settled::Failed {
-                reason: "refused".into(),
-                code: None,
-                retryable: false,
-                row_hash: "h".into(),
-            },
-        )
-    };
     let seen = |rows: Vec<super::RunRow>| -> Vec<(u64, String, RowRecord)> {
         rows.into_iter()
             .map(|r| (r.line, r.key, r.outcome))
@@ -626,7 +616,7 @@ async fn rows_of_runs(store: &dyn StateStore) -> Result<(), ConformanceError> {
     );
     let (second, _) = store.begin_run(scope, "in.csv", &json!({})).await?;
     store
-        .settle(scope, second, &[failed("k", 5), retired("a")])
+        .settle(scope, second, &[refused(5, "k"), retired("a")])
         .await?;
     let rows = seen(store.run_rows(&[first, second]).await?);
     ensure!(

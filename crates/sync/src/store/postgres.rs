@@ -953,29 +953,26 @@ impl<'a> UserColumns<'a> {
 
     /// Adds its arrays to `params`; the `unnest` that reads them back as users.
     fn bind(&'a self, params: &mut Vec<&'a (dyn ToSql + Sync)>) -> String {
-        let first = params.len() + 1;
-        params.extend([
-            &self.keys as &(dyn ToSql + Sync),
-            &self.vendor_ids,
-            &self.fields,
-            &self.row_hashes,
-            &self.outcomes,
-            &self.codes,
-            &self.reasons,
-            &self.retryable,
-            &self.in_doubt,
-            &self.managed,
-            &self.last_runs,
-            &self.last_lines,
-            &self.confirmed,
-            &self.changed,
-            &self.failed,
-        ]);
-        let types = [
-            "text", "text", "text", "text", "text", "text", "text", "bool", "bool", "bool",
-            "bigint", "bigint", "text", "text", "text",
-        ];
-        unnest(first, &types)
+        unnest(
+            &[
+                (&self.keys, "text"),
+                (&self.vendor_ids, "text"),
+                (&self.fields, "text"),
+                (&self.row_hashes, "text"),
+                (&self.outcomes, "text"),
+                (&self.codes, "text"),
+                (&self.reasons, "text"),
+                (&self.retryable, "bool"),
+                (&self.in_doubt, "bool"),
+                (&self.managed, "bool"),
+                (&self.last_runs, "bigint"),
+                (&self.last_lines, "bigint"),
+                (&self.confirmed, "text"),
+                (&self.changed, "text"),
+                (&self.failed, "text"),
+            ],
+            params,
+        )
     }
 }
 
@@ -1004,26 +1001,32 @@ impl<'a> RowColumns<'a> {
 
     /// Adds its arrays to `params`; the `unnest` that reads them back as rows.
     fn bind(&'a self, params: &mut Vec<&'a (dyn ToSql + Sync)>) -> String {
-        let first = params.len() + 1;
-        params.extend([
-            &self.keys as &(dyn ToSql + Sync),
-            &self.lines,
-            &self.outcomes,
-            &self.codes,
-            &self.details,
-        ]);
-        unnest(first, &["text", "bigint", "text", "text", "text"])
+        unnest(
+            &[
+                (&self.keys, "text"),
+                (&self.lines, "bigint"),
+                (&self.outcomes, "text"),
+                (&self.codes, "text"),
+                (&self.details, "text"),
+            ],
+            params,
+        )
     }
 }
 
-/// `unnest($first::type[], …)`, one parameter a type.
-fn unnest(first: usize, types: &[&str]) -> String {
-    let arrays: Vec<String> = types
-        .iter()
-        .enumerate()
-        .map(|(i, kind)| format!("${}::{kind}[]", first + i))
-        .collect();
-    format!("unnest({})", arrays.join(", "))
+/// Adds `arrays` to `params`, each with the type of its elements; the `unnest` that
+/// reads them back as rows.
+fn unnest<'a>(
+    arrays: &[(&'a (dyn ToSql + Sync), &str)],
+    params: &mut Vec<&'a (dyn ToSql + Sync)>,
+) -> String {
+    let first = params.len() + 1;
+    let mut read = Vec::with_capacity(arrays.len());
+    for (i, (array, kind)) in arrays.iter().enumerate() {
+        params.push(*array);
+        read.push(format!("${}::{kind}[]", first + i));
+    }
+    format!("unnest({})", read.join(", "))
 }
 
 const UPSERT_USER: &str =
