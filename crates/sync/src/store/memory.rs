@@ -450,11 +450,10 @@ impl StateStore for MemoryState {
 
     async fn run_rows(&self, runs: &[RunId]) -> Result<Vec<RunRow>, StateError> {
         let inner = self.lock();
-        let in_order = |a: &RunRow, b: &RunRow| a.line.cmp(&b.line).then_with(|| a.key.cmp(&b.key));
         // One run (a run not continued from another): a key has one row.
         if let [run] = runs {
             let mut rows: Vec<RunRow> = inner.run_ref(*run)?.rows.values().cloned().collect();
-            rows.sort_unstable_by(in_order);
+            rows.sort_unstable_by(RunRow::in_order);
             return Ok(rows);
         }
         // A key's row from the latest run of the chain, borrowed: each is copied once.
@@ -469,7 +468,7 @@ impl StateStore for MemoryState {
             }
         }
         let mut rows: Vec<RunRow> = latest.into_values().cloned().collect();
-        rows.sort_unstable_by(in_order);
+        rows.sort_unstable_by(RunRow::in_order);
         Ok(rows)
     }
 }

@@ -575,6 +575,11 @@ pub struct RunRow {
 }
 
 impl RunRow {
+    /// The order a run's rows are read back in: by line, then by key as bytes.
+    pub(crate) fn in_order(a: &Self, b: &Self) -> std::cmp::Ordering {
+        a.line.cmp(&b.line).then_with(|| a.key.cmp(&b.key))
+    }
+
     /// The run row a settlement leaves, if it leaves one (an unchanged row with no drift
     /// is only counted).
     pub fn of(run: RunId, settlement: &Settlement) -> Option<Self> {

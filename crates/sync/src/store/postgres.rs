@@ -2050,11 +2050,10 @@ impl StateStore for Inner {
         };
         // In the order of the lines, then of the keys as bytes, sorted here: the server
         // sends them as it finds them (sorting 20,000 first took it 8 ms of its 11).
-        let in_order = |a: &RunRow, b: &RunRow| a.line.cmp(&b.line).then_with(|| a.key.cmp(&b.key));
         // One run (a run not continued from another): a key has one row.
         if ids.len() == 1 {
             let mut rows = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
-            rows.sort_unstable_by(in_order);
+            rows.sort_unstable_by(RunRow::in_order);
             return Ok(rows);
         }
         // The latest run's word on a key wins (the chain is oldest first).
@@ -2069,7 +2068,7 @@ impl StateStore for Inner {
             latest.insert(row.key.clone(), (at, row));
         }
         let mut rows: Vec<RunRow> = latest.into_values().map(|(_, row)| row).collect();
-        rows.sort_unstable_by(in_order);
+        rows.sort_unstable_by(RunRow::in_order);
         Ok(rows)
     }
 }

@@ -1541,7 +1541,7 @@ impl StateStore for SqliteState {
                     .into_iter()
                     .map(row_of)
                     .collect::<Result<Vec<_>, _>>()?;
-                rows.sort_unstable_by(|a, b| a.line.cmp(&b.line).then_with(|| a.key.cmp(&b.key)));
+                rows.sort_unstable_by(RunRow::in_order);
                 return Ok(rows);
             }
             // The latest run's word on a key wins.
