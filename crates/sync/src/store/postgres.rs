@@ -9,7 +9,7 @@
 //! | `scopes` | vendor, base URL, what addresses records there and the key kind |
 //! | `users` | scope and user key: the vendor's id, the mapped fields as last confirmed (`fields`, JSON text, kept exactly as written), a hash of the input row, the last outcome, whether the sync manages the user, timestamps (RFC 3339 text) |
 //! | `runs` | run: start, end, status, options and summary (`jsonb`), the run it continues |
-//! | `run_rows` | row of a run that did something or failed |
+//! | `run_row_groups` | group of a run's rows that did something or failed, as settled together (arrays of keys, lines, outcomes, codes and details); the view `run_rows` reads them a row each, a key's latest group standing |
 //! | `leases` | scope being synced now: which process on which host holds it, since when |
 //! | `input_key_groups` | group of keys of a running run's input, with their lines, when the run has too many to hold in memory or looks for leavers (emptied when the run ends) |
 //! | `first_nights` | scope whose first night has not ended (its listing is held in memory until then) |
@@ -138,6 +138,38 @@ const MIGRATIONS: &[&str] = &[
     // the SQLite state's version 5: while a scope is here, a run of it has not ended, and
     // the next one lists again.
     "CREATE TABLE first_nights (scope_id BIGINT PRIMARY KEY);",
+    // 5: no index of users by vendor id. No statement looks a user up by it (the leavers'
+    // query hashes the vendor ids of the input's users; SQLite's state never had one), and
+    // every user written paid an entry in it: a sixth of the server's work on a new user.
+    "DROP INDEX IF EXISTS users_by_vendor_id;",
+    // 6: a run's rows a group to a row, as the store writes them (a group of settlements,
+    // each key once): a row of the old table cost the server a tuple and an index entry,
+    // about a third of its work on a first night. A key's row is its latest group's; the
+    // view `run_rows` reads them as the table did.
+    "CREATE TABLE run_row_groups (
+        id BIGINT GENERATED ALWAYS AS IDENTITY,
+        run_id BIGINT NOT NULL,
+        at TEXT NOT NULL,
+        keys TEXT[] COLLATE \"C\" NOT NULL,
+        lines BIGINT[] NOT NULL,
+        outcomes TEXT[] NOT NULL,
+        codes TEXT[] NOT NULL,
+        details TEXT[] NOT NULL
+    );
+    CREATE INDEX run_row_groups_by_run ON run_row_groups (run_id, id);
+    INSERT INTO run_row_groups (run_id, at, keys, lines, outcomes, codes, details)
+        SELECT run_id, at, array_agg(key ORDER BY line, key), array_agg(line ORDER BY line, key),
+            array_agg(outcome ORDER BY line, key), array_agg(code ORDER BY line, key),
+            array_agg(detail ORDER BY line, key)
+        FROM run_rows GROUP BY run_id, at ORDER BY run_id, at;
+    DROP TABLE run_rows;
+    CREATE VIEW run_rows AS
+        SELECT DISTINCT ON (g.run_id, r.key) g.run_id, r.key, r.line, r.outcome, r.code,
+            r.detail, g.at
+        FROM run_row_groups g,
+            unnest(g.keys, g.lines, g.outcomes, g.codes, g.details)
+                AS r (key, line, outcome, code, detail)
+        ORDER BY g.run_id, r.key, g.id DESC;",
 ];
 
 const USER_COLUMNS: &str = "vendor_id, fields, row_hash, outcome, code, reason, retryable, \
@@ -601,7 +633,7 @@ impl Inner {
             return Ok(());
         };
         for group in users.chunks(UNWRITTEN_GROUP) {
-            write_settled(self, scope, group, RunId(0), &[], &Unheld::default())
+            write_settled(self, scope, group, RunId(0), &[], &Default::default())
                 .await
                 .inspect_err(|_| self.forget_remembered())?;
             let mut remembered = self.remembered();
@@ -895,37 +927,17 @@ struct UserColumns<'a> {
 /// disk, and a commit that waits makes every commit before it durable too.
 const RELAXED: &str = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true))";
 
-/// The users and rows of a group the server holds none of yet, by key: written as they
-/// are, without the search for one to update that an upsert costs the server (a quarter
-/// of its work on a user, half of it on a row).
-#[derive(Default)]
-struct Unheld {
-    /// Users it has never had (none remembered, none read).
-    users: std::collections::HashSet<String>,
-    /// Keys whose row of this run it cannot have: their user had none before (and is
-    /// written now), or was last settled by another run.
-    rows: std::collections::HashSet<String>,
-}
-
-impl Unheld {
-    /// What the server cannot hold among `keys`, given `known`, their users as it holds
-    /// them (absent: none) before a group of settlements of `run`.
-    fn of(keys: &[String], known: &HashMap<String, UserState>, run: RunId) -> Self {
-        let mut unheld = Self::default();
-        for key in keys {
-            match known.get(key) {
-                None => {
-                    unheld.users.insert(key.clone());
-                    unheld.rows.insert(key.clone());
-                }
-                Some(user) if user.last_run != Some(run) => {
-                    unheld.rows.insert(key.clone());
-                }
-                Some(_) => {}
-            }
-        }
-        unheld
-    }
+/// The users of a group the server has never had (none remembered, none read): written
+/// as they are, without the search for one to update that an upsert costs the server (a
+/// quarter of its work on a user).
+fn unheld<'a>(
+    keys: &'a [String],
+    known: &HashMap<String, UserState>,
+) -> std::collections::HashSet<&'a str> {
+    keys.iter()
+        .filter(|key| !known.contains_key(*key))
+        .map(String::as_str)
+        .collect()
 }
 
 impl<'a> UserColumns<'a> {
@@ -953,7 +965,7 @@ impl<'a> UserColumns<'a> {
 
     /// Adds its arrays to `params`; the `unnest` that reads them back as users.
     fn bind(&'a self, params: &mut Vec<&'a (dyn ToSql + Sync)>) -> String {
-        unnest(
+        let arrays = arrays(
             &[
                 (&self.keys, "text"),
                 (&self.vendor_ids, "text"),
@@ -972,11 +984,12 @@ impl<'a> UserColumns<'a> {
                 (&self.failed, "text"),
             ],
             params,
-        )
+        );
+        format!("unnest({arrays})")
     }
 }
 
-/// A group of a run's rows as columns, one array each (written with `unnest`).
+/// A group of a run's rows as columns, one array each (a row of `run_row_groups`).
 #[derive(Default)]
 struct RowColumns<'a> {
     keys: Vec<&'a str>,
@@ -987,9 +1000,9 @@ struct RowColumns<'a> {
 }
 
 impl<'a> RowColumns<'a> {
-    fn of(rows: &[&'a RunRow]) -> Self {
+    fn of(rows: &'a [RunRow]) -> Self {
         let mut columns = Self::default();
-        for row in rows.iter().copied() {
+        for row in rows {
             columns.keys.push(&row.key);
             columns.lines.push(row.line as i64);
             columns.outcomes.push(row.outcome.as_str());
@@ -999,9 +1012,9 @@ impl<'a> RowColumns<'a> {
         columns
     }
 
-    /// Adds its arrays to `params`; the `unnest` that reads them back as rows.
+    /// Adds its arrays to `params`; the arrays as the statement reads them.
     fn bind(&'a self, params: &mut Vec<&'a (dyn ToSql + Sync)>) -> String {
-        unnest(
+        arrays(
             &[
                 (&self.keys, "text"),
                 (&self.lines, "bigint"),
@@ -1014,9 +1027,9 @@ impl<'a> RowColumns<'a> {
     }
 }
 
-/// Adds `arrays` to `params`, each with the type of its elements; the `unnest` that
-/// reads them back as rows.
-fn unnest<'a>(
+/// Adds `arrays` to `params`, each with the type of its elements; the parameters that
+/// read them, with their types.
+fn arrays<'a>(
     arrays: &[(&'a (dyn ToSql + Sync), &str)],
     params: &mut Vec<&'a (dyn ToSql + Sync)>,
 ) -> String {
@@ -1026,7 +1039,7 @@ fn unnest<'a>(
         params.push(*array);
         read.push(format!("${}::{kind}[]", first + i));
     }
-    format!("unnest({})", read.join(", "))
+    read.join(", ")
 }
 
 const UPSERT_USER: &str =
@@ -1037,34 +1050,26 @@ const UPSERT_USER: &str =
     last_line = excluded.last_line, confirmed_at = excluded.confirmed_at,
     changed_at = excluded.changed_at, failed_at = excluded.failed_at";
 
-const UPSERT_ROW: &str = "ON CONFLICT (run_id, key) DO UPDATE SET line = excluded.line,
-    outcome = excluded.outcome, code = excluded.code, detail = excluded.detail,
-    at = excluded.at";
-
-/// Writes users and a run's rows as one statement (so both land, or neither); those in
-/// `unheld` as they are, the others in place of what the server holds.
+/// Writes users and a run's rows as one statement (so both land, or neither): the users
+/// in `unheld` as they are, the others in place of what the server holds; the rows as one
+/// group of the run's, where a key's row stands until a later group of the run has one
+/// (see [`MIGRATIONS`], version 6).
 async fn write_settled(
     inner: &Inner,
     scope: ScopeId,
     users: &[(String, UserState)],
     run: RunId,
     rows: &[RunRow],
-    unheld: &Unheld,
+    unheld: &std::collections::HashSet<&str>,
 ) -> Result<(), StateError> {
     if users.is_empty() && rows.is_empty() {
         return Ok(());
     }
     let (added, kept): (Vec<_>, Vec<_>) = users
         .iter()
-        .partition(|(key, _)| unheld.users.contains(key));
-    // A row is new only where its user is written with it (a leaver retired without one
-    // is not).
-    let written: std::collections::HashSet<&str> = users.iter().map(|(k, _)| k.as_str()).collect();
-    let (first, again): (Vec<_>, Vec<_>) = rows
-        .iter()
-        .partition(|row| unheld.rows.contains(&row.key) && written.contains(row.key.as_str()));
+        .partition(|(key, _)| unheld.contains(key.as_str()));
     let (added, kept) = (UserColumns::of(&added), UserColumns::of(&kept));
-    let (first, again) = (RowColumns::of(&first), RowColumns::of(&again));
+    let rows = RowColumns::of(rows);
     let at = now();
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&scope.0, &run.0, &at];
     // One statement of the parts there are, each prepared once on the connection.
@@ -1078,14 +1083,12 @@ async fn write_settled(
             ));
         }
     }
-    for (name, rows, upsert) in [("first", &first, ""), ("again", &again, UPSERT_ROW)] {
-        if !rows.keys.is_empty() {
-            let from = rows.bind(&mut params);
-            parts.push(format!(
-                "{name} AS (INSERT INTO run_rows (run_id, key, line, outcome, code, detail, at)
-                 SELECT $2, k, l, o, c, d, $3 FROM {from} AS r(k, l, o, c, d) {upsert})"
-            ));
-        }
+    if !rows.keys.is_empty() {
+        let arrays = rows.bind(&mut params);
+        parts.push(format!(
+            "rows AS (INSERT INTO run_row_groups (run_id, at, keys, lines, outcomes, codes, details)
+             VALUES ($2, $3, {arrays}))"
+        ));
     }
     // Every part runs whether the query reads it or not; `relaxed` is read for its setting.
     let sql = format!(
@@ -1653,7 +1656,7 @@ impl StateStore for Inner {
         let Some((users, kept)) = held else {
             return Ok(());
         };
-        write_settled(self, scope, &users, RunId(0), &[], &Unheld::default())
+        write_settled(self, scope, &users, RunId(0), &[], &Default::default())
             .await
             .inspect_err(|_| self.forget_remembered())?;
         let count = users.len();
@@ -1719,7 +1722,7 @@ impl StateStore for Inner {
         // Read, then written in one statement: one writer per scope (the lease), so no
         // other call changes these users in between.
         let mut known = self.users_to_write(scope, &keys).await?;
-        let unheld = Unheld::of(&keys, &known, run);
+        let unheld = unheld(&keys, &known);
         let at = now();
         // A key settled twice in one group: the second settlement applies to what the
         // first made, as one after the other.
@@ -2022,52 +2025,69 @@ impl StateStore for Inner {
     async fn run_rows(&self, runs: &[RunId]) -> Result<Vec<RunRow>, StateError> {
         let store = self.store();
         let ids: Vec<i64> = runs.iter().map(|r| r.0).collect();
-        let client = &self.client;
-        let rows = client
+        // The groups as written: the chain's runs are oldest first, a run's groups in the
+        // order settled, so the last word on a key is the last found.
+        let groups = self
+            .client
             .query(
-                "SELECT run_id, line, key, outcome, code, detail FROM run_rows
-                 WHERE run_id = ANY($1)",
+                "SELECT run_id, keys, lines, outcomes, codes, details FROM run_row_groups
+                 WHERE run_id = ANY($1) ORDER BY id",
                 &[&ids],
             )
             .await
             .map_err(|e| backend(&store, "cannot read the run's rows", &e))?;
-        let row_of = |row: &tokio_postgres::Row| {
-            let (key, outcome): (String, String) = (row.get(2), row.get(3));
-            let outcome = RowRecord::parse(&outcome).ok_or_else(|| {
-                corrupt(
+        let mut found = Vec::new();
+        for group in &groups {
+            let run: i64 = group.get(0);
+            let keys: Vec<String> = group.get(1);
+            let lines: Vec<i64> = group.get(2);
+            let outcomes: Vec<String> = group.get(3);
+            let codes: Vec<Option<String>> = group.get(4);
+            let details: Vec<Option<String>> = group.get(5);
+            let count = keys.len();
+            if [lines.len(), outcomes.len(), codes.len(), details.len()] != [count; 4] {
+                return Err(corrupt(
                     &store,
-                    format!("run row {key} has the unknown outcome `{outcome}`"),
-                )
-            })?;
-            Ok::<_, StateError>(RunRow {
-                run: row.get(0),
-                line: row.get::<_, i64>(1).max(0) as u64,
-                key,
-                outcome,
-                code: row.get(4),
-                detail: row.get(5),
-            })
-        };
-        // In the order of the lines, then of the keys as bytes, sorted here: the server
-        // sends them as it finds them (sorting 20,000 first took it 8 ms of its 11).
-        // One run (a run not continued from another): a key has one row.
-        if ids.len() == 1 {
-            let mut rows = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
-            rows.sort_unstable_by(RunRow::in_order);
-            return Ok(rows);
-        }
-        // The latest run's word on a key wins (the chain is oldest first).
-        let rank: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        let mut latest: HashMap<String, (usize, RunRow)> = HashMap::new();
-        for row in &rows {
-            let row = row_of(row)?;
-            let at = rank.get(&row.run).copied().unwrap_or(0);
-            if latest.get(&row.key).is_some_and(|(seen, _)| *seen > at) {
-                continue;
+                    format!("a group of run {run}'s rows has arrays of different lengths"),
+                ));
             }
-            latest.insert(row.key.clone(), (at, row));
+            let rows = keys
+                .into_iter()
+                .zip(lines)
+                .zip(outcomes)
+                .zip(codes)
+                .zip(details);
+            for ((((key, line), outcome), code), detail) in rows {
+                let outcome = RowRecord::parse(&outcome).ok_or_else(|| {
+                    corrupt(
+                        &store,
+                        format!("run row {key} has the unknown outcome `{outcome}`"),
+                    )
+                })?;
+                found.push(RunRow {
+                    run,
+                    line: line.max(0) as u64,
+                    key,
+                    outcome,
+                    code,
+                    detail,
+                });
+            }
         }
-        let mut rows: Vec<RunRow> = latest.into_values().map(|(_, row)| row).collect();
+        // A key's last row stands, and the others go.
+        let mut seen = std::collections::HashSet::with_capacity(found.len());
+        let last: Vec<bool> = found
+            .iter()
+            .rev()
+            .map(|row| seen.insert(row.key.as_str()))
+            .collect();
+        drop(seen);
+        let mut rows: Vec<RunRow> = found
+            .into_iter()
+            .zip(last.into_iter().rev())
+            .filter_map(|(row, last)| last.then_some(row))
+            .collect();
+        // In the order of the lines, then of the keys as bytes.
         rows.sort_unstable_by(RunRow::in_order);
         Ok(rows)
     }
@@ -2448,7 +2468,7 @@ mod tests {
             .collect();
         for table in [
             "INSERT INTO input_key_groups",
-            "INSERT INTO run_rows",
+            "INSERT INTO run_row_groups",
             "'sending', true",
         ] {
             let found = held.iter().filter(|s| s.contains(table)).count();
@@ -2523,7 +2543,7 @@ mod tests {
         let users = stored(&store).await;
         assert_eq!(users.len(), 1);
         assert_eq!(users[0].1, "failed");
-        // Each way was taken: added, and upserted, users; rows first, and again.
+        // Each way was taken: added, and upserted, users.
         let held: Vec<String> = store
             .inner
             .client
@@ -2533,7 +2553,7 @@ mod tests {
             .iter()
             .map(|row| row.get(0))
             .collect();
-        for part in ["added AS", "kept AS", "first AS", "again AS"] {
+        for part in ["added AS", "kept AS"] {
             assert!(held.iter().any(|s| s.contains(part)), "{part}: {held:#?}");
         }
     }
@@ -2730,14 +2750,23 @@ mod tests {
             .batch_execute(&format!(
                 "DROP TABLE input_key_groups;
                  DROP TABLE first_nights;
+                 DROP VIEW run_rows;
+                 DROP TABLE run_row_groups;
+                 CREATE TABLE run_rows (run_id BIGINT NOT NULL REFERENCES runs(id),
+                    key TEXT NOT NULL, line BIGINT NOT NULL, outcome TEXT NOT NULL,
+                    code TEXT, detail TEXT, at TEXT NOT NULL, PRIMARY KEY (run_id, key));
+                 INSERT INTO run_rows VALUES
+                    ({0}, 'b@x', 4, 'failed', '400', 'refused', '2026-12-01T00:00:01Z'),
+                    ({0}, 'a@x', 2, 'updated', NULL, 'name', '2026-12-01T00:00:00Z'),
+                    ({0}, 'c@x', 7, 'created', NULL, NULL, '2026-12-01T00:00:00Z');
                  DELETE FROM schema_migrations WHERE version > 1;
                  ALTER TABLE users ADD FOREIGN KEY (scope_id) REFERENCES scopes (id);
-                 ALTER TABLE run_rows ADD FOREIGN KEY (run_id) REFERENCES runs (id);
                  ALTER TABLE users ALTER COLUMN key TYPE TEXT COLLATE \"default\";
+                 CREATE INDEX users_by_vendor_id ON users (scope_id, vendor_id);
                  CREATE TABLE input_keys (run_id BIGINT NOT NULL, key TEXT NOT NULL,
                     line BIGINT NOT NULL, PRIMARY KEY (run_id, key, line));
-                 INSERT INTO input_keys VALUES ({}, 'a@x', 2), ({}, 'a@x', 3);",
-                killed.0, killed.0
+                 INSERT INTO input_keys VALUES ({0}, 'a@x', 2), ({0}, 'a@x', 3);",
+                killed.0
             ))
             .await
             .unwrap();
@@ -2751,6 +2780,42 @@ mod tests {
             .unwrap()
             .get(0);
         assert_eq!(version, PostgresState::schema_version());
+        // Version 6: the killed run's rows, kept in groups, read as they were written.
+        let rows: Vec<_> = store
+            .run_rows(&[killed])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| (row.key, row.line, row.outcome, row.code, row.detail))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "a@x".into(),
+                    2,
+                    RowRecord::Updated,
+                    None,
+                    Some("name".into())
+                ),
+                (
+                    "b@x".into(),
+                    4,
+                    RowRecord::Failed,
+                    Some("400".into()),
+                    Some("refused".into())
+                ),
+                ("c@x".into(), 7, RowRecord::Created, None, None),
+            ]
+        );
+        let groups: i64 = store
+            .inner
+            .client
+            .query_one("SELECT count(*) FROM run_row_groups", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(groups, 2, "one group for each time rows were written");
         // Version 3: the users and the runs' rows are written without a foreign key check,
         // their keys compared as bytes.
         let checked: i64 = store
@@ -2779,6 +2844,21 @@ mod tests {
             .unwrap()
             .get(0);
         assert_eq!(collation.as_deref(), Some("C"));
+        // Version 5: users are not indexed by vendor id.
+        let indexes: Vec<String> = store
+            .inner
+            .client
+            .query(
+                "SELECT indexname::text FROM pg_indexes
+                 WHERE schemaname = current_schema() AND tablename = 'users' ORDER BY 1",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(indexes, ["users_pkey"]);
         // The run that goes on reads its input again: its own keys, the same way.
         let (run, continues) = store.begin_run(scope, "x", &Value::Null).await.unwrap();
         assert_eq!(continues, Some(killed));
