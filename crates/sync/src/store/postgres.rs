@@ -1725,28 +1725,38 @@ impl StateStore for Inner {
         let unheld = unheld(&keys, &known);
         let at = now();
         // A key settled twice in one group: the second settlement applies to what the
-        // first made, as one after the other.
-        let mut order = Order::default();
-        // A key's last row stands (one statement cannot write a row twice).
-        let mut rows: Vec<RunRow> = Vec::new();
-        let mut row_of: HashMap<&str, usize> = HashMap::with_capacity(settlements.len());
+        // first made, as one after the other, and its row stands (one statement cannot
+        // write a user twice). Where each key's user and row are in `users` and `rows`:
+        let mut placed: HashMap<&str, (Option<usize>, Option<usize>)> =
+            HashMap::with_capacity(settlements.len());
+        let mut users: Vec<(String, UserState)> = Vec::with_capacity(settlements.len());
+        let mut rows: Vec<RunRow> = Vec::with_capacity(settlements.len());
         for settlement in settlements {
-            let key = &settlement.key;
-            if let Some(user) = UserState::apply(known.remove(key), run, settlement, &at) {
-                order.note(key);
-                known.insert(key.clone(), user);
+            let key = settlement.key.as_str();
+            let (user_at, row_at) = placed.entry(key).or_default();
+            let was = match *user_at {
+                Some(i) => users.get(i).map(|(_, user)| user.clone()),
+                None => known.remove(key),
+            };
+            if let Some(user) = UserState::apply(was, run, settlement, &at) {
+                match user_at.and_then(|i| users.get_mut(i)) {
+                    Some((_, held)) => *held = user,
+                    None => {
+                        *user_at = Some(users.len());
+                        users.push((key.to_owned(), user));
+                    }
+                }
             }
             if let Some(row) = RunRow::of(run, settlement) {
-                match row_of.get(key.as_str()) {
-                    Some(&i) => rows[i] = row,
+                match row_at.and_then(|i| rows.get_mut(i)) {
+                    Some(held) => *held = row,
                     None => {
-                        row_of.insert(key, rows.len());
+                        *row_at = Some(rows.len());
                         rows.push(row);
                     }
                 }
             }
         }
-        let users = order.take(known);
         self.make_room(users.len()).await?;
         write_settled(self, scope, &users, run, &rows, &unheld)
             .await
