@@ -575,6 +575,33 @@ pub struct RunRow {
 }
 
 impl RunRow {
+    /// A row as a store read it back (its outcome as the store wrote it), or the damage
+    /// that makes it none: `store` names the store in the error.
+    pub(crate) fn stored(
+        store: &str,
+        run: i64,
+        line: i64,
+        key: String,
+        outcome: &str,
+        code: Option<String>,
+        detail: Option<String>,
+    ) -> Result<Self, StateError> {
+        let Some(outcome) = RowRecord::parse(outcome) else {
+            return Err(StateError::Corrupt {
+                store: store.to_owned(),
+                what: format!("run row {key} has the unknown outcome `{outcome}`"),
+            });
+        };
+        Ok(Self {
+            run,
+            line: line.max(0) as u64,
+            key,
+            outcome,
+            code,
+            detail,
+        })
+    }
+
     /// The order a run's rows are read back in: by line, then by key as bytes.
     pub(crate) fn in_order(a: &Self, b: &Self) -> std::cmp::Ordering {
         a.line.cmp(&b.line).then_with(|| a.key.cmp(&b.key))

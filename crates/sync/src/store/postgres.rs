@@ -30,9 +30,9 @@ use super::held_keys::{self, HeldKeys};
 use super::lease::unix_now;
 use super::sqlite::{decode_fields, encode_fields};
 use super::{
-    DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, LeaverHold, ListedUser,
-    RowRecord, RunEnd, RunId, RunRecord, RunRow, ScopeId, ScopeKey, ScopeRuns, Settlement,
-    StateError, StateStore, UserOutcome, UserState, now,
+    DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, LeaverHold, ListedUser, RunEnd,
+    RunId, RunRecord, RunRow, ScopeId, ScopeKey, ScopeRuns, Settlement, StateError, StateStore,
+    UserOutcome, UserState, now,
 };
 use crate::pg::{PgError, PgTarget, words};
 
@@ -2068,20 +2068,9 @@ impl StateStore for Inner {
                 .zip(codes)
                 .zip(details);
             for ((((key, line), outcome), code), detail) in rows {
-                let outcome = RowRecord::parse(&outcome).ok_or_else(|| {
-                    corrupt(
-                        &store,
-                        format!("run row {key} has the unknown outcome `{outcome}`"),
-                    )
-                })?;
-                found.push(RunRow {
-                    run,
-                    line: line.max(0) as u64,
-                    key,
-                    outcome,
-                    code,
-                    detail,
-                });
+                found.push(RunRow::stored(
+                    &store, run, line, key, &outcome, code, detail,
+                )?);
             }
         }
         // A key's last row stands, and the others go.
@@ -2106,7 +2095,7 @@ impl StateStore for Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Settled;
+    use crate::store::{RowRecord, Settled};
 
     /// A new schema of the test server's for one test, or the reason there is none.
     fn test_url(name: &str) -> String {

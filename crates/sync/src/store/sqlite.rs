@@ -34,9 +34,9 @@ use serde_json::{Map, Value};
 use super::held_keys::{self, HeldKeys};
 use super::lease::unix_now;
 use super::{
-    DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, LeaverHold, ListedUser,
-    RowRecord, RunEnd, RunId, RunRecord, RunRow, ScopeId, ScopeKey, ScopeRuns, Settlement,
-    StateError, StateStore, UserOutcome, UserState, now,
+    DeadLetter, HeldLease, Known, LeaseHolder, LeaseRecord, Leaver, LeaverHold, ListedUser, RunEnd,
+    RunId, RunRecord, RunRow, ScopeId, ScopeKey, ScopeRuns, Settlement, StateError, StateStore,
+    UserOutcome, UserState, now,
 };
 
 /// The schema, one migration per version: version N is the first N entries applied.
@@ -1510,29 +1510,15 @@ impl StateStore for SqliteState {
                     .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                     .map_err(sqlite)
             };
-            let row_of = |(run, line, key, outcome, code, detail): (
-                i64,
-                i64,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-            )| {
-                let outcome = RowRecord::parse(&outcome).ok_or_else(|| {
-                    corrupt(
-                        store,
-                        format!("run row {key} has the unknown outcome `{outcome}`"),
-                    )
-                })?;
-                Ok::<_, StateError>(RunRow {
-                    run,
-                    line: line.max(0) as u64,
-                    key,
-                    outcome,
-                    code,
-                    detail,
-                })
-            };
+            let row_of =
+                |(run, line, key, outcome, code, detail): (
+                    i64,
+                    i64,
+                    String,
+                    String,
+                    Option<String>,
+                    Option<String>,
+                )| RunRow::stored(store, run, line, key, &outcome, code, detail);
             // One run (a run not continued from another): a key has one row. In the order of
             // the lines, then of the keys as bytes, sorted here (SQLite sorted them in a
             // temporary tree: 4 ms of a night of 20,000 rows).
