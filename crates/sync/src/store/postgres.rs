@@ -2054,14 +2054,28 @@ impl StateStore for Inner {
             )
             .await
             .map_err(|e| backend(&store, "cannot read the run's rows", &e))?;
+        // A column as its type says, or the damage that makes it none (a NULL among the
+        // keys, say): never a panic on what the database holds.
+        fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+            store: &str,
+            group: &'a tokio_postgres::Row,
+            index: usize,
+        ) -> Result<T, StateError> {
+            group.try_get(index).map_err(|e| {
+                corrupt(
+                    store,
+                    format!("a group of a run's rows cannot be read ({})", words(&e)),
+                )
+            })
+        }
         let mut found = Vec::new();
         for group in &groups {
-            let run: i64 = group.get(0);
-            let keys: Vec<String> = group.get(1);
-            let lines: Vec<i64> = group.get(2);
-            let outcomes: Vec<String> = group.get(3);
-            let codes: Vec<Option<String>> = group.get(4);
-            let details: Vec<Option<String>> = group.get(5);
+            let run: i64 = column(&store, group, 0)?;
+            let keys: Vec<String> = column(&store, group, 1)?;
+            let lines: Vec<i64> = column(&store, group, 2)?;
+            let outcomes: Vec<String> = column(&store, group, 3)?;
+            let codes: Vec<Option<String>> = column(&store, group, 4)?;
+            let details: Vec<Option<String>> = column(&store, group, 5)?;
             let count = keys.len();
             if [lines.len(), outcomes.len(), codes.len(), details.len()] != [count; 4] {
                 return Err(corrupt(
@@ -2562,6 +2576,33 @@ mod tests {
             .collect();
         for part in ["added AS", "kept AS"] {
             assert!(held.iter().any(|s| s.contains(part)), "{part}: {held:#?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_damaged_group_of_rows_is_a_damaged_state_not_a_panic() {
+        let (store, _, run) = run_begun("damaged_rows").await;
+        for (damage, found) in [
+            ("ARRAY['a@x', NULL]", "cannot be read"),
+            ("ARRAY['a@x', 'b@x', 'c@x']", "arrays of different lengths"),
+        ] {
+            store
+                .inner
+                .client
+                .batch_execute(&format!(
+                    "DELETE FROM run_row_groups;
+                     INSERT INTO run_row_groups (run_id, at, keys, lines, outcomes, codes, details)
+                     VALUES ({}, 'now', {damage}, ARRAY[1, 2], ARRAY['updated', 'failed'],
+                        ARRAY[NULL, '400'], ARRAY['name', 'refused'])",
+                    run.0
+                ))
+                .await
+                .unwrap();
+            let error = store.run_rows(&[run]).await.unwrap_err();
+            assert!(
+                matches!(error, StateError::Corrupt { .. }) && error.to_string().contains(found),
+                "{damage}: {error}"
+            );
         }
     }
 
