@@ -2268,6 +2268,17 @@ mod tests {
         (store, scope, run)
     }
 
+    /// The one number a query of the store's server answers (a count, say).
+    async fn count(store: &PostgresState, sql: &str) -> i64 {
+        store.inner.client.query_one(sql, &[]).await.unwrap().get(0)
+    }
+
+    /// The first column of every row a query of the store's server answers.
+    async fn texts(store: &PostgresState, sql: &str) -> Vec<String> {
+        let rows = store.inner.client.query(sql, &[]).await.unwrap();
+        rows.iter().map(|row| row.get(0)).collect()
+    }
+
     /// The users the server itself holds, by key, with their outcome and fields.
     async fn stored(store: &PostgresState) -> Vec<(String, String, String)> {
         store
@@ -2382,14 +2393,8 @@ mod tests {
             .listed(scope, run, &page(REMEMBERED_USERS, 2))
             .await
             .unwrap();
-        let count: i64 = store
-            .inner
-            .client
-            .query_one("SELECT count(*) FROM users", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(count, REMEMBERED_USERS as i64 + 2);
+        let users = count(&store, "SELECT count(*) FROM users").await;
+        assert_eq!(users, REMEMBERED_USERS as i64 + 2);
         let known = store.lookup(scope, run, &["u7@x".into()]).await.unwrap();
         assert_eq!(known[0].user.as_ref().unwrap().outcome, UserOutcome::Listed);
         crate::store::test_end_known(&store, scope, run).await;
@@ -2856,31 +2861,18 @@ mod tests {
                 ("c@x".into(), 7, RowRecord::Created, None, None),
             ]
         );
-        let groups: i64 = store
-            .inner
-            .client
-            .query_one("SELECT count(*) FROM run_row_groups", &[])
-            .await
-            .unwrap()
-            .get(0);
+        let groups = count(&store, "SELECT count(*) FROM run_row_groups").await;
         assert_eq!(groups, 2, "one group for each time rows were written");
         // The arrays of keys and rows are stored uncompressed.
-        let compressed: Vec<String> = store
-            .inner
-            .client
-            .query(
-                "SELECT a.attrelid::regclass::text || '.' || a.attname::text FROM pg_attribute a
+        let compressed: Vec<String> = texts(
+            &store,
+            "SELECT a.attrelid::regclass::text || '.' || a.attname::text FROM pg_attribute a
                  WHERE a.attrelid IN ('run_row_groups'::regclass, 'input_key_groups'::regclass)
                    AND a.attnum > 0 AND NOT a.attisdropped
                    AND a.atttypid IN ('text[]'::regtype, 'bigint[]'::regtype)
                    AND a.attstorage <> 'e'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
+        )
+        .await;
         assert!(compressed.is_empty(), "{compressed:?}");
         // Version 3: the users and the runs' rows are written without a foreign key check,
         // their keys compared as bytes.
@@ -2911,19 +2903,12 @@ mod tests {
             .get(0);
         assert_eq!(collation.as_deref(), Some("C"));
         // Version 5: users are not indexed by vendor id.
-        let indexes: Vec<String> = store
-            .inner
-            .client
-            .query(
-                "SELECT indexname::text FROM pg_indexes
+        let indexes: Vec<String> = texts(
+            &store,
+            "SELECT indexname::text FROM pg_indexes
                  WHERE schemaname = current_schema() AND tablename = 'users' ORDER BY 1",
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
+        )
+        .await;
         assert_eq!(indexes, ["users_pkey"]);
         // The run that goes on reads its input again: its own keys, the same way.
         let (run, continues) = store.begin_run(scope, "x", &Value::Null).await.unwrap();
