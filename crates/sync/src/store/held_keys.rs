@@ -33,6 +33,11 @@ impl Lines {
     pub(crate) fn all(&self) -> impl Iterator<Item = u64> + '_ {
         std::iter::once(self.first).chain(self.more.iter().copied())
     }
+
+    /// Every line, the first given first, taken.
+    pub(crate) fn into_all(self) -> impl Iterator<Item = u64> {
+        std::iter::once(self.first).chain(self.more)
+    }
 }
 
 /// The most input keys a run holds in memory; past it, they go to the store's table.
@@ -118,10 +123,7 @@ impl HeldKeys {
         self.count = 0;
         std::mem::take(&mut self.lines)
             .into_iter()
-            .flat_map(|(key, lines)| {
-                let all: Vec<u64> = lines.all().collect();
-                all.into_iter().map(move |line| (key.clone(), line))
-            })
+            .flat_map(|(key, lines)| lines.into_all().map(move |line| (key.clone(), line)))
             .collect()
     }
 }
